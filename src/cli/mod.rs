@@ -1,0 +1,74 @@
+//! Command-line interface: the clap definition (also the source of man pages and
+//! completions) and one module per subcommand. Subcommands return an exit code;
+//! `main` maps errors to 1 and usage errors to 2.
+
+pub mod check;
+pub mod output;
+pub mod replay;
+pub mod source;
+pub mod test_filter;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "banjo",
+    version,
+    about = "Journal-first intrusion prevention: ban hosts that fail too often, read from the systemd journal",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the configuration and filters; exit 2 on any error.
+    Check(check::CheckArgs),
+    /// Run a filter over log lines or journal entries and report what it matches
+    /// (banjo's fail2ban-regex).
+    TestFilter(test_filter::TestFilterArgs),
+    /// Run the whole decision pipeline over recorded journal history on a virtual
+    /// clock, without a firewall: what would this config have banned?
+    Replay(replay::ReplayArgs),
+}
+
+/// `--config DIR`, shared by the subcommands that read configuration.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// Configuration directory (banjo.toml, jail.d/, filter.d/).
+    #[arg(long = "config", short = 'c', value_name = "DIR")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    pub fn load(&self) -> crate::config::Config {
+        match &self.config {
+            Some(d) => crate::config::load(d, true),
+            None => crate::config::load(std::path::Path::new(crate::config::DEFAULT_DIR), false),
+        }
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_DIR))
+    }
+}
+
+/// Run the parsed command; returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::TestFilter(a) => test_filter::run(a),
+        Command::Replay(a) => replay::run(a),
+    }
+}

@@ -1,0 +1,250 @@
+//! `banjo replay`: the whole decision pipeline over recorded journal history, on the
+//! entries' own clock, with no firewall. Bans are fed back as synthetic ban entries so
+//! recidive works as it would live; ban entries already in the journal (from a real
+//! banjo) are skipped so nothing is counted twice.
+
+use super::source::{EntrySource, JournalArgs};
+use super::{ConfigArgs, EXIT_OK, EXIT_USAGE};
+use crate::events::{Event, MSGID_BAN};
+use crate::jail::JailStats;
+use crate::journal::Entry;
+use crate::pipeline::Pipeline;
+use crate::route::MatchRules;
+use crate::timefmt::{format_time, parse_timestamp, Micros};
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+use std::io::Write;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub journal: JournalArgs,
+    /// Start at this time (UTC: "2026-11-16", "2026-11-16 08:00", or @EPOCH).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Stop at this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Do not exclude this host's own addresses (ignoreself): the history may come
+    /// from another machine.
+    #[arg(long)]
+    pub no_ignoreself: bool,
+    /// Machine-readable timeline and summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct JailSummary {
+    jail: String,
+    #[serde(flatten)]
+    stats: JailStats,
+    still_banned: usize,
+}
+
+#[derive(Serialize)]
+struct Report {
+    entries: u64,
+    first_time: Option<String>,
+    last_time: Option<String>,
+    events: Vec<Event>,
+    jails: Vec<JailSummary>,
+}
+
+pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
+    let cfg = a.config.load();
+    for d in &cfg.diagnostics {
+        eprintln!("{d}");
+    }
+    let Some(loc) = a.journal.location() else {
+        eprintln!("banjo replay: give --journal-dir DIR, --journal-file F or --journal");
+        return Ok(EXIT_USAGE);
+    };
+    let since = match a.since.as_deref().map(parse_timestamp).transpose() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("banjo replay: --since: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let until = match a.until.as_deref().map(parse_timestamp).transpose() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("banjo replay: --until: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let configs: Vec<Arc<crate::config::JailConfig>> = cfg
+        .jails
+        .into_iter()
+        .filter(|j| j.enabled)
+        .map(Arc::new)
+        .collect();
+    if configs.is_empty() {
+        eprintln!("banjo replay: no enabled jail without errors; see banjo check");
+        return Ok(EXIT_USAGE);
+    }
+    let self_addrs = if a.no_ignoreself {
+        Vec::new()
+    } else {
+        crate::addr::local_addresses()
+    };
+    let mut p = Pipeline::new(configs, &self_addrs);
+    p.feed_back_bans = true;
+    let mut fields = p.wanted_fields();
+    fields.push("MESSAGE_ID".into());
+    fields.sort();
+    fields.dedup();
+    let rules: Vec<MatchRules> = p
+        .jails
+        .iter()
+        .map(|j| j.config.journalmatch.clone())
+        .collect();
+    let rule_refs: Vec<&MatchRules> = rules.iter().collect();
+    let mut src = EntrySource::journal(&loc, &rule_refs, &fields).context("opening the journal")?;
+    if let (EntrySource::Journal(j), Some(s)) = (&mut src, since) {
+        j.seek_realtime(s)?;
+    }
+    if let EntrySource::Journal(j) = &mut src {
+        j.precise_time = true;
+    }
+
+    let mut events: Vec<Event> = Vec::new();
+    let mut entry = Entry::default();
+    let (mut n, mut first, mut last): (u64, Option<Micros>, Option<Micros>) = (0, None, None);
+    let mut out = super::output::out();
+    let live = !a.json;
+    while src.next(&mut entry)? {
+        if since.is_some_and(|s| entry.time_us < s) {
+            continue;
+        }
+        if until.is_some_and(|u| entry.time_us > u) {
+            break;
+        }
+        // Bans a real banjo recorded: replay makes its own.
+        if entry.fields.get("MESSAGE_ID") == Some(MSGID_BAN.as_bytes()) {
+            continue;
+        }
+        n += 1;
+        first.get_or_insert(entry.time_us);
+        last = Some(entry.time_us);
+        p.feed(&entry, &mut |ev| {
+            if live {
+                let _ = print_event(&mut out, &ev);
+            }
+            events.push(ev);
+        });
+    }
+    // Lift the bans that end within the replayed span; the rest are "still banned".
+    if let Some(end) = until.or(last) {
+        p.advance(end, &mut |ev| {
+            if live {
+                let _ = print_event(&mut out, &ev);
+            }
+            events.push(ev);
+        });
+    }
+    super::output::ok_if_pipe(out.flush())?;
+    drop(out);
+    let jails: Vec<JailSummary> = p
+        .jails
+        .iter()
+        .enumerate()
+        .map(|(i, j)| JailSummary {
+            jail: j.config.name.clone(),
+            stats: j.stats.clone(),
+            still_banned: p.bans.active_in(i),
+        })
+        .collect();
+    let report = Report {
+        entries: n,
+        first_time: first.map(format_time),
+        last_time: last.map(format_time),
+        events,
+        jails,
+    };
+    if a.json {
+        super::output::json(&report)?;
+    } else {
+        super::output::ok_if_pipe(print_summary(&report))?;
+    }
+    Ok(EXIT_OK)
+}
+
+fn print_event(o: &mut impl Write, ev: &Event) -> std::io::Result<()> {
+    match ev {
+        Event::Ban {
+            time_us,
+            jail,
+            addr,
+            failures,
+            bantime,
+            count,
+            ..
+        } => {
+            let nth = if *count > 1 {
+                format!(", ban #{count}")
+            } else {
+                String::new()
+            };
+            writeln!(
+                o,
+                "{}  {:<14} Ban   {:<24} {failures} failures, {bantime}{nth}",
+                format_time(*time_us),
+                format!("[{jail}]"),
+                addr.to_string()
+            )
+        }
+        Event::Unban {
+            time_us,
+            jail,
+            addr,
+        } => writeln!(
+            o,
+            "{}  {:<14} Unban {}",
+            format_time(*time_us),
+            format!("[{jail}]"),
+            addr
+        ),
+    }
+}
+
+fn print_summary(r: &Report) -> std::io::Result<()> {
+    let mut o = super::output::out();
+    writeln!(o)?;
+    writeln!(
+        o,
+        "Replayed {} entries from {} to {}",
+        r.entries,
+        r.first_time.as_deref().unwrap_or("-"),
+        r.last_time.as_deref().unwrap_or("-")
+    )?;
+    writeln!(o)?;
+    writeln!(
+        o,
+        "{:<16} {:>9} {:>9} {:>9} {:>8} {:>8} {:>6} {:>6} {:>7}",
+        "jail", "entries", "matched", "failures", "ignored", "banned*", "bans", "unbans", "active"
+    )?;
+    for j in &r.jails {
+        let s = &j.stats;
+        writeln!(
+            o,
+            "{:<16} {:>9} {:>9} {:>9} {:>8} {:>8} {:>6} {:>6} {:>7}",
+            j.jail,
+            s.entries,
+            s.matched,
+            s.failures,
+            s.ignored_by_regex + s.ignored_addresses,
+            s.already_banned,
+            s.bans,
+            s.unbans,
+            j.still_banned
+        )?;
+    }
+    writeln!(o, "\nignored: by ignoreregex or ignoreip/ignoreself; banned*: failures from addresses already banned; active: still banned at the end")?;
+    o.flush()
+}

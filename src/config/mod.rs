@@ -1,0 +1,746 @@
+//! Configuration: find the files, layer them, validate into typed [`JailConfig`]s.
+//!
+//! Two stages, as in ripgrep: `raw` mirrors the TOML (with spans), this module turns
+//! it into values that say what they hold. Every problem becomes a [`Diagnostic`]
+//! naming file, line, jail and key; a jail with errors is left out, the others load.
+
+pub mod error;
+pub mod raw;
+
+use crate::addr::parse_net;
+use crate::filter::{Filter, FilterRef};
+use crate::route::MatchRules;
+use crate::timefmt::{parse_bantime, parse_duration, BanTime, Micros, SEC};
+use error::{line_of, Diagnostic};
+use ipnet::IpNet;
+use raw::{Layered, RawDuration, RawFile, RawMatch, RawPort, RawPorts};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use toml::Spanned;
+
+/// Where banjo looks when no `--config` is given.
+pub const DEFAULT_DIR: &str = "/etc/banjo";
+/// The compiled-in first layer.
+pub const BUILTIN: &str = include_str!("defaults.toml");
+pub const BUILTIN_NAME: &str = "<built-in defaults>";
+
+/// One file that took part, in layering order.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// Everything loaded: the valid jails and what was wrong with the rest.
+pub struct Config {
+    pub dir: PathBuf,
+    pub files: Vec<SourceFile>,
+    /// Jails without errors, enabled or not, sorted by name.
+    pub jails: Vec<JailConfig>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Config {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn enabled(&self) -> impl Iterator<Item = &JailConfig> {
+        self.jails.iter().filter(|j| j.enabled)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Increment {
+    pub factor: f64,
+    pub maxtime: BanTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ports {
+    All,
+    /// Inclusive ranges.
+    List(Vec<(u16, u16)>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BlockType {
+    #[serde(rename = "REJECT")]
+    Reject,
+    #[serde(rename = "DROP")]
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionEvent {
+    Ban,
+    Unban,
+}
+
+/// An exec hook: argv template, no shell.
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    pub on: ActionEvent,
+    pub argv: Vec<String>,
+    pub timeout_us: Micros,
+}
+
+/// Placeholders an action argument may use.
+pub const ACTION_PLACEHOLDERS: &[&str] = &["ip", "jail", "failures", "bantime", "matches"];
+
+/// One jail, validated.
+pub struct JailConfig {
+    pub name: String,
+    pub enabled: bool,
+    /// `file:line` of the `[jail.NAME]` that declared it last.
+    pub declared_at: String,
+    pub filter_ref: FilterRef,
+    pub filter: Arc<Filter>,
+    pub journalmatch: MatchRules,
+    pub maxretry: u32,
+    pub findtime: Micros,
+    pub bantime: BanTime,
+    pub increment: Option<Increment>,
+    pub ignoreip: Vec<IpNet>,
+    pub ignoreself: bool,
+    pub ipv6_prefix: u8,
+    pub ports: Ports,
+    pub protocol: Protocol,
+    pub blocktype: BlockType,
+    pub chain: String,
+    pub actions: Vec<Action>,
+}
+
+impl JailConfig {
+    /// The bantime for the `n`-th ban (1-based) of one address.
+    pub fn bantime_for(&self, n: u32) -> BanTime {
+        let (BanTime::Finite(base), Some(inc)) = (self.bantime, self.increment) else {
+            return self.bantime;
+        };
+        let grown = base as f64 * inc.factor.powi(n.saturating_sub(1).min(64) as i32);
+        let grown = if grown.is_finite() && grown < i64::MAX as f64 {
+            grown as Micros
+        } else {
+            i64::MAX
+        };
+        match inc.maxtime {
+            BanTime::Finite(max) => BanTime::Finite(grown.min(max).max(base)),
+            BanTime::Permanent => BanTime::Finite(grown),
+        }
+    }
+}
+
+/// Load `dir` (banjo.toml, then jail.d/*.toml). `explicit`: the user named the
+/// directory, so its absence is an error rather than "use built-ins".
+pub fn load(dir: &Path, explicit: bool) -> Config {
+    let mut diags = Vec::new();
+    let mut files = vec![SourceFile {
+        name: BUILTIN_NAME.into(),
+        text: BUILTIN.into(),
+    }];
+    if !dir.is_dir() {
+        if explicit {
+            diags.push(Diagnostic::error(
+                dir.display().to_string(),
+                None,
+                "config directory does not exist",
+            ));
+        }
+    } else {
+        let main = dir.join("banjo.toml");
+        let mut paths = Vec::new();
+        if main.exists() {
+            paths.push(main);
+        }
+        let dropins = dir.join("jail.d");
+        if let Ok(rd) = std::fs::read_dir(&dropins) {
+            let mut found: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            found.sort();
+            for p in found {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with('.') || p.is_dir() {
+                    continue;
+                }
+                if name.ends_with(".toml") {
+                    paths.push(p);
+                } else if !name.ends_with('~') && !name.ends_with(".dpkg-dist") {
+                    diags.push(
+                        Diagnostic::error(p.display().to_string(), None, "ignored: not a .toml file")
+                            .warning()
+                            .hint("banjo reads jail.d/*.toml only; fail2ban .conf/.local files are not read"),
+                    );
+                }
+            }
+        }
+        for p in paths {
+            match std::fs::read_to_string(&p) {
+                Ok(text) => files.push(SourceFile {
+                    name: p.display().to_string(),
+                    text,
+                }),
+                Err(e) => diags.push(Diagnostic::error(
+                    p.display().to_string(),
+                    None,
+                    format!("cannot read: {e}"),
+                )),
+            }
+        }
+    }
+    let (jails, mut more) = resolve(dir, &files);
+    diags.append(&mut more);
+    Config {
+        dir: dir.to_owned(),
+        files,
+        jails,
+        diagnostics: diags,
+    }
+}
+
+/// Layer parsed files and validate every jail.
+pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut defaults = Layered::default();
+    // name -> (layered keys, file index and span of the latest [jail.NAME])
+    let mut jails: BTreeMap<String, (Layered, usize, usize)> = BTreeMap::new();
+    for (idx, f) in files.iter().enumerate() {
+        let parsed: RawFile = match toml::from_str(&f.text) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.push(error::from_toml(&f.name, &f.text, &e));
+                continue;
+            }
+        };
+        if let Some(d) = &parsed.defaults {
+            raw::layer(&mut defaults, d, idx);
+        }
+        for (name, j) in &parsed.jail {
+            let slot = jails
+                .entry(name.clone())
+                .or_insert_with(|| (Layered::default(), idx, 0));
+            raw::layer(&mut slot.0, j.get_ref(), idx);
+            slot.1 = idx;
+            slot.2 = j.span().start;
+        }
+    }
+    let mut filters: HashMap<String, Result<Arc<Filter>, Vec<Diagnostic>>> = HashMap::new();
+    let filter_dir = dir.join("filter.d");
+    let mut out = Vec::new();
+    for (name, (layered, fidx, at)) in jails {
+        let decl_line = line_of(&files[fidx].text, at);
+        let declared_at = format!("{}:{decl_line}", files[fidx].name);
+        let keys = layered.or(&defaults);
+        let mut r = Resolver {
+            files,
+            jail: &name,
+            decl: (files[fidx].name.clone(), Some(decl_line)),
+            diags: Vec::new(),
+        };
+        if let Some(jc) = r.jail(&name, declared_at, &keys, &filter_dir, &mut filters) {
+            if r.diags.iter().all(|d| !d.is_error()) {
+                out.push(jc);
+            }
+        }
+        diags.append(&mut r.diags);
+    }
+    (out, diags)
+}
+
+struct Resolver<'a> {
+    files: &'a [SourceFile],
+    jail: &'a str,
+    /// File and line of the `[jail.NAME]` header, for problems no key owns.
+    decl: (String, Option<usize>),
+    diags: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn at<T>(&self, v: &(usize, Spanned<T>)) -> (String, Option<usize>) {
+        let f = &self.files[v.0];
+        (f.name.clone(), Some(line_of(&f.text, v.1.span().start)))
+    }
+
+    fn err<T>(
+        &mut self,
+        v: &(usize, Spanned<T>),
+        key: &str,
+        msg: impl Into<String>,
+    ) -> &mut Diagnostic {
+        let (file, line) = self.at(v);
+        self.diags
+            .push(Diagnostic::error(file, line, msg).jail(self.jail).key(key));
+        self.diags.last_mut().expect("just pushed")
+    }
+
+    fn duration(
+        &mut self,
+        v: &Option<(usize, Spanned<RawDuration>)>,
+        key: &str,
+        fallback: Micros,
+    ) -> Micros {
+        let Some(v) = v else { return fallback };
+        match parse_duration(&v.1.get_ref().as_text()) {
+            Ok(d) if d > 0 => d,
+            Ok(_) => {
+                self.err(v, key, "must be longer than 0");
+                fallback
+            }
+            Err(e) => {
+                self.err(v, key, e).hint =
+                    Some("durations look like 600, \"10m\", \"1h\", \"1d\", \"1w\"".into());
+                fallback
+            }
+        }
+    }
+
+    fn bantime(
+        &mut self,
+        v: &Option<(usize, Spanned<RawDuration>)>,
+        key: &str,
+        fallback: BanTime,
+    ) -> BanTime {
+        let Some(v) = v else { return fallback };
+        match parse_bantime(&v.1.get_ref().as_text()) {
+            Ok(b) => b,
+            Err(e) => {
+                self.err(v, key, e).hint =
+                    Some("use a duration (\"1h\", \"1w\") or \"permanent\"".into());
+                fallback
+            }
+        }
+    }
+
+    fn jail(
+        &mut self,
+        name: &str,
+        declared_at: String,
+        k: &Layered,
+        filter_dir: &Path,
+        filters: &mut HashMap<String, Result<Arc<Filter>, Vec<Diagnostic>>>,
+    ) -> Option<JailConfig> {
+        if !valid_jail_name(name) {
+            let (file, line) = self.decl.clone();
+            self.diags.push(
+                Diagnostic::error(file, line, format!("{name:?} is not a valid jail name"))
+                    .jail(name)
+                    .hint("1-22 characters: letters, digits, - and _ (it becomes the chain banjo-NAME)"),
+            );
+            return None;
+        }
+        let enabled = k.enabled.as_ref().is_some_and(|v| *v.1.get_ref());
+
+        // filter
+        let filter_text = k
+            .filter
+            .as_ref()
+            .map(|v| v.1.get_ref().clone())
+            .unwrap_or_else(|| name.to_owned());
+        let filter_ref = match FilterRef::parse(&filter_text) {
+            Ok(r) => r,
+            Err(e) => {
+                match &k.filter {
+                    Some(v) => {
+                        self.err(v, "filter", e);
+                    }
+                    None => self
+                        .diags
+                        .push(Diagnostic::error(self.decl.0.clone(), self.decl.1, e).jail(name)),
+                }
+                return None;
+            }
+        };
+        let filter = filters
+            .entry(filter_text.clone())
+            .or_insert_with(|| Filter::load(&filter_ref, &[filter_dir]).map(Arc::new))
+            .clone();
+        let filter = match filter {
+            Ok(f) => f,
+            Err(errs) => {
+                let (file, line) = match &k.filter {
+                    Some(v) => self.at(v),
+                    None => self.decl.clone(),
+                };
+                for mut d in errs {
+                    d.jail = Some(name.to_owned());
+                    if d.key.is_none() {
+                        d.key = Some("filter".into());
+                    }
+                    if d.file == "<filter>" {
+                        d.file = file.clone();
+                        d.line = line;
+                    }
+                    if k.filter.is_none() && d.message.starts_with("no filter named") {
+                        d.hint = Some(format!(
+                            "jail {name} has no filter key, so banjo looked for a filter named like the jail; set filter = \"…\""
+                        ));
+                    }
+                    self.diags.push(d);
+                }
+                return None;
+            }
+        };
+
+        // journalmatch: the jail's, else the filter's default.
+        let journalmatch = match &k.journalmatch {
+            Some(v) => {
+                let items = match v.1.get_ref() {
+                    RawMatch::One(s) => vec![s.clone()],
+                    RawMatch::Groups(g) => g.clone(),
+                };
+                match MatchRules::parse(&items) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.err(v, "journalmatch", e).hint = Some(
+                            "journalctl syntax: \"_SYSTEMD_UNIT=ssh.service _COMM=sshd + SYSLOG_IDENTIFIER=sshd\"".into(),
+                        );
+                        MatchRules::default()
+                    }
+                }
+            }
+            None => match &filter.journalmatch {
+                Some((items, line)) => match MatchRules::parse(items) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.diags.push(
+                            Diagnostic::error(filter.file.clone(), Some(*line), e)
+                                .jail(name)
+                                .key("journalmatch"),
+                        );
+                        MatchRules::default()
+                    }
+                },
+                None => {
+                    self.diags.push(
+                        Diagnostic::error(self.decl.0.clone(), self.decl.1, "no journalmatch: this jail would read nothing")
+                            .jail(name)
+                            .key("journalmatch")
+                            .hint(format!(
+                                "filter {} has no default; set journalmatch = \"_SYSTEMD_UNIT=….service\" on the jail",
+                                filter.name
+                            )),
+                    );
+                    MatchRules::default()
+                }
+            },
+        };
+
+        let maxretry = match &k.maxretry {
+            Some(v) if *v.1.get_ref() < 1 || *v.1.get_ref() > 1_000_000 => {
+                self.err(v, "maxretry", format!("{} is out of range", v.1.get_ref()))
+                    .hint =
+                    Some("maxretry is the number of failures that bans: 1 to 1000000".into());
+                5
+            }
+            Some(v) => *v.1.get_ref() as u32,
+            None => 5,
+        };
+        let findtime = self.duration(&k.findtime, "findtime", 600 * SEC);
+        let bantime = self.bantime(&k.bantime, "bantime", BanTime::Finite(3600 * SEC));
+        let increment = if k.bantime_increment.as_ref().is_some_and(|v| *v.1.get_ref()) {
+            let factor = match &k.bantime_factor {
+                Some(v) if !(1.0..=1000.0).contains(v.1.get_ref()) => {
+                    self.err(v, "bantime_factor", "must be between 1 and 1000");
+                    2.0
+                }
+                Some(v) => *v.1.get_ref(),
+                None => 2.0,
+            };
+            let maxtime = self.bantime(
+                &k.bantime_maxtime,
+                "bantime_maxtime",
+                BanTime::Finite(604_800 * SEC),
+            );
+            Some(Increment { factor, maxtime })
+        } else {
+            None
+        };
+
+        let mut ignoreip = Vec::new();
+        if let Some(v) = &k.ignoreip {
+            for item in v.1.get_ref().clone() {
+                match parse_net(&item) {
+                    Ok(n) => ignoreip.push(n),
+                    Err(e) => {
+                        self.err(v, "ignoreip", e);
+                    }
+                }
+            }
+        }
+        let ignoreself = k.ignoreself.as_ref().is_none_or(|v| *v.1.get_ref());
+        let ipv6_prefix = match &k.ipv6_prefix {
+            Some(v) if !(16..=128).contains(v.1.get_ref()) => {
+                self.err(v, "ipv6_prefix", "must be between 16 and 128")
+                    .hint = Some("64 bans the attacker's /64; 128 bans the single address".into());
+                64
+            }
+            Some(v) => *v.1.get_ref() as u8,
+            None => 64,
+        };
+        let ports = match &k.port {
+            Some(v) => match parse_ports(v.1.get_ref()) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.err(v, "port", e).hint = Some(
+                        "port = \"all\", 22, \"ssh\", [\"http\", \"https\"] or \"8000:8100\""
+                            .into(),
+                    );
+                    Ports::All
+                }
+            },
+            None => Ports::All,
+        };
+        let protocol = match k
+            .protocol
+            .as_ref()
+            .map(|v| (v, v.1.get_ref().to_ascii_lowercase()))
+        {
+            None => Protocol::Tcp,
+            Some((_, p)) if p == "tcp" => Protocol::Tcp,
+            Some((_, p)) if p == "udp" => Protocol::Udp,
+            Some((_, p)) if p == "all" => Protocol::All,
+            Some((v, p)) => {
+                self.err(v, "protocol", format!("{p:?} is not tcp, udp or all"));
+                Protocol::Tcp
+            }
+        };
+        if protocol == Protocol::All && ports != Ports::All {
+            if let Some(v) = &k.protocol {
+                self.err(v, "protocol", "protocol = \"all\" needs port = \"all\"")
+                    .hint = Some("ports exist only for tcp and udp".into());
+            }
+        }
+        let blocktype = match k
+            .blocktype
+            .as_ref()
+            .map(|v| (v, v.1.get_ref().to_ascii_uppercase()))
+        {
+            None => BlockType::Reject,
+            Some((_, b)) if b == "REJECT" => BlockType::Reject,
+            Some((_, b)) if b == "DROP" => BlockType::Drop,
+            Some((v, b)) => {
+                self.err(v, "blocktype", format!("{b:?} is not REJECT or DROP"));
+                BlockType::Reject
+            }
+        };
+        let chain = match &k.chain {
+            Some(v) if !valid_chain(v.1.get_ref()) => {
+                self.err(
+                    v,
+                    "chain",
+                    format!("{:?} is not a valid iptables chain name", v.1.get_ref()),
+                )
+                .hint = Some(
+                    "INPUT, FORWARD, DOCKER-USER, or a chain of up to 28 letters, digits, - and _"
+                        .into(),
+                );
+                "INPUT".to_owned()
+            }
+            Some(v) => v.1.get_ref().clone(),
+            None => "INPUT".to_owned(),
+        };
+        let mut actions = Vec::new();
+        if let Some(v) = &k.action {
+            for a in v.1.get_ref().clone() {
+                let on = match a.on.as_str() {
+                    "ban" => ActionEvent::Ban,
+                    "unban" => ActionEvent::Unban,
+                    other => {
+                        self.err(v, "action.on", format!("{other:?} is not ban or unban"));
+                        continue;
+                    }
+                };
+                if a.argv.is_empty() || a.argv[0].is_empty() {
+                    self.err(v, "action.argv", "argv needs a program");
+                    continue;
+                }
+                if let Some(bad) = a.argv.iter().find_map(|arg| unknown_placeholder(arg)) {
+                    self.err(v, "action.argv", format!("unknown placeholder {{{bad}}}"))
+                        .hint = Some(format!("placeholders: {}", ACTION_PLACEHOLDERS.map_join()));
+                    continue;
+                }
+                let timeout_us = match &a.timeout {
+                    Some(t) => match parse_duration(&t.as_text()) {
+                        Ok(d) if d > 0 => d,
+                        _ => {
+                            self.err(
+                                v,
+                                "action.timeout",
+                                format!("{:?} is not a duration", t.as_text()),
+                            );
+                            continue;
+                        }
+                    },
+                    None => 30 * SEC,
+                };
+                actions.push(Action {
+                    on,
+                    argv: a.argv,
+                    timeout_us,
+                });
+            }
+        }
+        Some(JailConfig {
+            name: name.to_owned(),
+            enabled,
+            declared_at,
+            filter_ref,
+            filter,
+            journalmatch,
+            maxretry,
+            findtime,
+            bantime,
+            increment,
+            ignoreip,
+            ignoreself,
+            ipv6_prefix,
+            ports,
+            protocol,
+            blocktype,
+            chain,
+            actions,
+        })
+    }
+}
+
+trait MapJoin {
+    fn map_join(&self) -> String;
+}
+impl MapJoin for [&str] {
+    fn map_join(&self) -> String {
+        self.iter()
+            .map(|p| format!("{{{p}}}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+fn unknown_placeholder(arg: &str) -> Option<String> {
+    let mut rest = arg;
+    while let Some(i) = rest.find('{') {
+        let after = &rest[i + 1..];
+        let end = after.find('}')?;
+        let name = &after[..end];
+        if !ACTION_PLACEHOLDERS.contains(&name) {
+            return Some(name.to_owned());
+        }
+        rest = &after[end + 1..];
+    }
+    None
+}
+
+pub fn valid_jail_name(name: &str) -> bool {
+    (1..=22).contains(&name.len())
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn valid_chain(name: &str) -> bool {
+    (1..=28).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Well-known service names, so configs need not depend on /etc/services being there.
+const SERVICES: &[(&str, u16)] = &[
+    ("ftp-data", 20),
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("domain", 53),
+    ("http", 80),
+    ("pop3", 110),
+    ("imap", 143),
+    ("ldap", 389),
+    ("https", 443),
+    ("smtps", 465),
+    ("submissions", 465),
+    ("submission", 587),
+    ("ldaps", 636),
+    ("ftps-data", 989),
+    ("ftps", 990),
+    ("imaps", 993),
+    ("pop3s", 995),
+    ("mysql", 3306),
+    ("sieve", 4190),
+    ("postgresql", 5432),
+];
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u16>() {
+        if n > 0 {
+            return Ok(n);
+        }
+    }
+    SERVICES
+        .iter()
+        .find(|(n, _)| *n == s)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| format!("{s:?} is not a port number or known service name"))
+}
+
+fn parse_port_item(s: &str) -> Result<(u16, u16), String> {
+    match s.split_once([':', '-']) {
+        Some((a, b)) if !a.is_empty() && a.parse::<u16>().is_ok() => {
+            let (a, b) = (parse_port(a)?, parse_port(b)?);
+            if a > b {
+                return Err(format!("{s:?}: range runs backwards"));
+            }
+            Ok((a, b))
+        }
+        _ => parse_port(s).map(|p| (p, p)),
+    }
+}
+
+fn parse_ports(raw: &RawPorts) -> Result<Ports, String> {
+    let items: Vec<String> = match raw {
+        RawPorts::One(n) => vec![n.to_string()],
+        RawPorts::Text(t) if t.trim() == "all" => return Ok(Ports::All),
+        RawPorts::Text(t) => t.split(',').map(|s| s.trim().to_owned()).collect(),
+        RawPorts::List(l) => l
+            .iter()
+            .map(|p| match p {
+                RawPort::Number(n) => n.to_string(),
+                RawPort::Text(t) => t.clone(),
+            })
+            .collect(),
+    };
+    if items.is_empty() {
+        return Err("empty port list".into());
+    }
+    let mut out = Vec::new();
+    for i in items {
+        if i == "all" {
+            return Err("\"all\" cannot be mixed with ports".into());
+        }
+        out.push(parse_port_item(&i)?);
+    }
+    // iptables multiport takes at most 15 ports (a range counts two).
+    if out
+        .iter()
+        .map(|(a, b)| if a == b { 1 } else { 2 })
+        .sum::<usize>()
+        > 15
+    {
+        return Err("more than 15 ports (iptables multiport limit); use a range or \"all\"".into());
+    }
+    Ok(Ports::List(out))
+}
+
+#[cfg(test)]
+mod tests;

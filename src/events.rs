@@ -1,0 +1,52 @@
+//! What banjo reports: ban and unban decisions, with the fixed MESSAGE_IDs under which
+//! they are written to the journal (and which recidive reads back).
+
+use crate::addr::Addr;
+use crate::timefmt::{BanTime, Micros};
+use serde::Serialize;
+
+/// MESSAGE_ID of a ban entry. Never change: recidive and users' queries depend on it.
+pub const MSGID_BAN: &str = "4d654fc42ce94fee9c9d8899ca99f1bc";
+/// MESSAGE_ID of an unban entry.
+pub const MSGID_UNBAN: &str = "c82385cce92748f0af9eb900125d4df7";
+/// MESSAGE_ID of a ban restored at start-up.
+pub const MSGID_RESTORE: &str = "311d43a350a34626bec34e1484193bd1";
+/// MESSAGE_ID of a firewall error.
+pub const MSGID_FIREWALL_ERROR: &str = "5b4ac9841ce640be9363127b1e7ba938";
+/// MESSAGE_ID of a config reload.
+pub const MSGID_RELOAD: &str = "5ded9ba2535c495588ed305c40219f64";
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Event {
+    Ban {
+        time_us: Micros,
+        jail: String,
+        #[serde(serialize_with = "ser_display")]
+        addr: Addr,
+        failures: u32,
+        #[serde(serialize_with = "ser_display")]
+        bantime: BanTime,
+        /// n-th ban of this address in this jail.
+        count: u32,
+        matches: Vec<String>,
+    },
+    Unban {
+        time_us: Micros,
+        jail: String,
+        #[serde(serialize_with = "ser_display")]
+        addr: Addr,
+    },
+}
+
+fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+impl Event {
+    pub fn time_us(&self) -> Micros {
+        match self {
+            Event::Ban { time_us, .. } | Event::Unban { time_us, .. } => *time_us,
+        }
+    }
+}

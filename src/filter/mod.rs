@@ -1,0 +1,752 @@
+//! Filters: turn one entry's MESSAGE (and, for a few filters, one of its fields) into a
+//! failure with an address, or into nothing.
+//!
+//! A filter never sees the syslog prefix or a date: the journal gives those as fields.
+//! It must not keep per-address counts (that is the jail's tracker); its only state is
+//! the short-lived `id_field` correlation in [`Session`].
+
+pub mod builtin;
+pub mod engine;
+pub mod spec;
+pub mod tags;
+
+use crate::config::error::{line_of, Diagnostic};
+use crate::journal::Entry;
+use crate::timefmt::{parse_duration, Micros, SEC};
+use engine::{Engine, EngineKind};
+use spec::FilterSpec;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use toml::Spanned;
+
+/// One failregex or ignoreregex, compiled.
+pub struct Pattern {
+    /// As written in the filter (before tag expansion), for reports.
+    pub source: String,
+    /// File and line it came from.
+    pub origin: String,
+    engine: Engine,
+    hosts: Vec<String>,
+    user_groups: Vec<String>,
+    nofail_groups: Vec<String>,
+    forget_groups: Vec<String>,
+}
+
+impl Pattern {
+    pub fn engine(&self) -> EngineKind {
+        self.engine.kind()
+    }
+
+    /// The expanded regex as compiled (tags replaced), for diagnostics.
+    pub fn debug_regex(&self) -> &str {
+        self.engine.regex_source().unwrap_or(&self.source)
+    }
+}
+
+/// A compiled filter in one mode with its parameters applied.
+pub struct Filter {
+    pub name: String,
+    pub mode: String,
+    pub description: String,
+    /// Where it was loaded from (`<built-in>` or a path).
+    pub file: String,
+    pub failregex: Vec<Pattern>,
+    pub ignoreregex: Vec<Pattern>,
+    /// Default journalmatch groups, with the line they were written on.
+    pub journalmatch: Option<(Vec<String>, usize)>,
+    pub id_field: Option<String>,
+    pub host_field: Option<String>,
+    pub correlation_window: Micros,
+    /// All `regex`-engine failregexes in one automaton: one pass rejects a miss.
+    fail_set: Option<regex::bytes::RegexSet>,
+    /// `fail_set` index -> failregex index.
+    fail_set_map: Vec<usize>,
+    /// failregexes on PCRE2, tried one by one.
+    pcre_fail: Vec<usize>,
+}
+
+/// What a filter made of one entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// No failregex matched.
+    Missed,
+    /// A failregex matched but an ignoreregex too.
+    Ignored {
+        failregex: usize,
+        ignoreregex: usize,
+    },
+    /// A failregex matched (`None`: a `host_field` filter with no failregex).
+    Matched(Match),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match {
+    pub failregex: Option<usize>,
+    /// Address from `<HOST>`, else from `host_field`, else filled in by correlation.
+    pub host: Option<IpAddr>,
+    pub user: Option<String>,
+    /// `<F-NOFAIL>`: remember the host for the connection but count no failure.
+    pub nofail: bool,
+    /// `<F-MLFORGET>`: the connection ended well; forget what was remembered.
+    pub forget: bool,
+}
+
+/// A failure: the unit a jail counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub ip: IpAddr,
+    pub time_us: Micros,
+    pub user: Option<String>,
+    pub failregex: Option<usize>,
+}
+
+/// Parsed `name[mode=aggressive, var=value]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterRef {
+    pub name: String,
+    pub params: BTreeMap<String, String>,
+}
+
+impl FilterRef {
+    pub fn parse(text: &str) -> Result<FilterRef, String> {
+        let text = text.trim();
+        let Some(open) = text.find('[') else {
+            if text.is_empty() {
+                return Err("empty filter name".into());
+            }
+            return Ok(FilterRef {
+                name: text.to_owned(),
+                params: BTreeMap::new(),
+            });
+        };
+        let inner = text[open + 1..]
+            .strip_suffix(']')
+            .ok_or_else(|| format!("{text:?}: missing closing ]"))?;
+        let mut params = BTreeMap::new();
+        for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{text:?}: parameter {part:?} is not name=value"))?;
+            let v = v.trim().trim_matches('"');
+            params.insert(k.trim().to_owned(), v.to_owned());
+        }
+        Ok(FilterRef {
+            name: text[..open].trim().to_owned(),
+            params,
+        })
+    }
+}
+
+impl Filter {
+    /// Load a filter by reference: a path (contains `/` or ends in `.toml`), else
+    /// `DIR/NAME.toml` for each dir in `search` (first hit wins), else a built-in.
+    pub fn load(fref: &FilterRef, search: &[&Path]) -> Result<Filter, Vec<Diagnostic>> {
+        let (file, text) = find_filter(&fref.name, search)?;
+        Filter::from_toml(&fref.name, &file, &text, &fref.params)
+    }
+
+    /// Compile filter text. `file` is used in diagnostics only.
+    pub fn from_toml(
+        name: &str,
+        file: &str,
+        text: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Filter, Vec<Diagnostic>> {
+        let spec: FilterSpec = toml::from_str(text)
+            .map_err(|e| vec![crate::config::error::from_toml(file, text, &e)])?;
+        compile(name, file, text, spec, params)
+    }
+
+    /// A filter made of one inline regex (`banjo test-filter '^fail from <HOST>$' …`).
+    pub fn inline(pattern: &str) -> Result<Filter, Vec<Diagnostic>> {
+        let spec = FilterSpec {
+            failregex: vec![Spanned::new(0..0, pattern.to_owned())],
+            ..FilterSpec::default()
+        };
+        compile("inline", "<command line>", "", spec, &BTreeMap::new())
+    }
+
+    /// Run the filter on one entry (no correlation: see [`Session`]).
+    pub fn check(&self, entry: &Entry) -> Outcome {
+        let text = entry.message.as_slice();
+        let Some(idx) = self.first_failregex(text) else {
+            if self.failregex.is_empty() && self.host_field.is_some() {
+                return Outcome::Matched(Match {
+                    failregex: None,
+                    host: self.field_host(entry),
+                    user: None,
+                    nofail: false,
+                    forget: false,
+                });
+            }
+            return Outcome::Missed;
+        };
+        if let Some(ig) = self
+            .ignoreregex
+            .iter()
+            .position(|p| p.engine.is_match(text))
+        {
+            return Outcome::Ignored {
+                failregex: idx,
+                ignoreregex: ig,
+            };
+        }
+        let pat = &self.failregex[idx];
+        let Some(caps) = pat.engine.captures(text) else {
+            // The set said yes but captures say no: only if the engines disagree, which
+            // they must not; treat as a miss rather than guess.
+            return Outcome::Missed;
+        };
+        let host = pat
+            .hosts
+            .iter()
+            .find_map(|g| caps.name(g))
+            .and_then(parse_host_bytes)
+            .or_else(|| self.field_host(entry));
+        let user = pat
+            .user_groups
+            .iter()
+            .find_map(|g| caps.name(g))
+            .map(|u| String::from_utf8_lossy(u).into_owned());
+        Outcome::Matched(Match {
+            failregex: Some(idx),
+            host,
+            user,
+            nofail: pat.nofail_groups.iter().any(|g| caps.name(g).is_some()),
+            forget: pat.forget_groups.iter().any(|g| caps.name(g).is_some()),
+        })
+    }
+
+    /// Index of the first failregex (in file order) that matches.
+    fn first_failregex(&self, text: &[u8]) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        if let Some(set) = &self.fail_set {
+            // Anchored patterns make this one DFA pass that stops at the first byte
+            // no pattern can continue with: the common miss costs almost nothing.
+            if let Some(i) = set.matches(text).iter().next() {
+                best = Some(self.fail_set_map[i]);
+            }
+        }
+        for &i in &self.pcre_fail {
+            if best.is_some_and(|b| b < i) {
+                break;
+            }
+            if self.failregex[i].engine.is_match(text) {
+                best = Some(i);
+                break;
+            }
+        }
+        best
+    }
+
+    fn field_host(&self, entry: &Entry) -> Option<IpAddr> {
+        let f = self.host_field.as_deref()?;
+        parse_host_bytes(entry.fields.get(f)?)
+    }
+
+    /// Journal fields this filter reads besides MESSAGE.
+    pub fn wanted_fields(&self) -> Vec<String> {
+        self.id_field
+            .iter()
+            .chain(self.host_field.iter())
+            .cloned()
+            .collect()
+    }
+
+    /// The engine every pattern uses, or `Pcre2` if any falls back.
+    pub fn engine_summary(&self) -> (usize, usize) {
+        let all = self.failregex.iter().chain(self.ignoreregex.iter());
+        let pcre = all.filter(|p| p.engine() == EngineKind::Pcre2).count();
+        (self.failregex.len() + self.ignoreregex.len() - pcre, pcre)
+    }
+}
+
+/// `192.0.2.1`, `2001:db8::1`, `[2001:db8::1]` -> address; anything else (999.1.1.1) -> None.
+pub fn parse_host(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    let s = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    s.parse::<IpAddr>().ok().map(crate::addr::canonical)
+}
+
+fn parse_host_bytes(b: &[u8]) -> Option<IpAddr> {
+    std::str::from_utf8(b).ok().and_then(parse_host)
+}
+
+/// A filter with its per-jail correlation memory: what the pipeline actually runs.
+pub struct Session {
+    pub filter: Arc<Filter>,
+    /// id value -> (address, last seen)
+    remembered: HashMap<Vec<u8>, (IpAddr, Micros)>,
+}
+
+/// Cap on remembered connections; above it, expired ones are dropped first.
+const MAX_REMEMBERED: usize = 65_536;
+
+impl Session {
+    pub fn new(filter: Arc<Filter>) -> Session {
+        Session {
+            filter,
+            remembered: HashMap::new(),
+        }
+    }
+
+    /// Check `entry`; return the outcome and, when it is a failure, the failure.
+    pub fn process(&mut self, entry: &Entry) -> (Outcome, Option<Failure>) {
+        let mut outcome = self.filter.check(entry);
+        let Outcome::Matched(m) = &mut outcome else {
+            return (outcome, None);
+        };
+        let id = self
+            .filter
+            .id_field
+            .as_deref()
+            .and_then(|f| entry.fields.get(f));
+        if let Some(id) = id {
+            let now = entry.time_us;
+            match m.host {
+                Some(ip) => {
+                    self.remember(id, ip, now);
+                }
+                None => {
+                    let window = self.filter.correlation_window;
+                    if let Some((ip, seen)) = self.remembered.get(id) {
+                        if now - seen <= window {
+                            m.host = Some(*ip);
+                        }
+                    }
+                }
+            }
+            if m.forget {
+                self.remembered.remove(id);
+            }
+        }
+        let failure = match (m.nofail || m.forget, m.host) {
+            (false, Some(ip)) => Some(Failure {
+                ip,
+                time_us: entry.time_us,
+                user: m.user.clone(),
+                failregex: m.failregex,
+            }),
+            _ => None,
+        };
+        (outcome, failure)
+    }
+
+    fn remember(&mut self, id: &[u8], ip: IpAddr, now: Micros) {
+        if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(id) {
+            let window = self.filter.correlation_window;
+            self.remembered.retain(|_, (_, seen)| now - *seen <= window);
+            if self.remembered.len() >= MAX_REMEMBERED {
+                // Still full of live connections: a flood; start over rather than grow.
+                self.remembered.clear();
+            }
+        }
+        self.remembered.insert(id.to_vec(), (ip, now));
+    }
+}
+
+fn find_filter(name: &str, search: &[&Path]) -> Result<(String, String), Vec<Diagnostic>> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| {
+            vec![Diagnostic::error(
+                p.display().to_string(),
+                None,
+                format!("cannot read filter: {e}"),
+            )]
+        })
+    };
+    if name.contains('/') || name.ends_with(".toml") {
+        let p = Path::new(name);
+        return Ok((p.display().to_string(), read(p)?));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(vec![Diagnostic::error(
+            "<filter>",
+            None,
+            format!("{name:?} is not a filter name (letters, digits, - _ . only)"),
+        )]);
+    }
+    for dir in search {
+        let p = dir.join(format!("{name}.toml"));
+        if p.exists() {
+            return Ok((p.display().to_string(), read(&p)?));
+        }
+    }
+    match builtin::get(name) {
+        Some(text) => Ok((format!("<built-in filter {name}>"), text.to_owned())),
+        None => {
+            let mut names: Vec<&str> = builtin::names().collect();
+            names.sort_unstable();
+            Err(vec![Diagnostic::error(
+                "<filter>",
+                None,
+                format!("no filter named {name:?}"),
+            )
+            .hint(format!(
+                "built-in filters: {}; or put {name}.toml in a filter.d directory",
+                names.join(", ")
+            ))])
+        }
+    }
+}
+
+fn compile(
+    name: &str,
+    file: &str,
+    text: &str,
+    spec: FilterSpec,
+    params: &BTreeMap<String, String>,
+) -> Result<Filter, Vec<Diagnostic>> {
+    let mut errs = Vec::new();
+    let line = |span: std::ops::Range<usize>| (!text.is_empty()).then(|| line_of(text, span.start));
+    let err = |l: Option<usize>, key: &str, msg: String| Diagnostic::error(file, l, msg).key(key);
+
+    // Parameters: `mode` picks the mode; anything else overrides a var.
+    let mut vars: BTreeMap<String, String> = spec
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+        .collect();
+    let mut mode = spec
+        .mode
+        .as_ref()
+        .map(|m| m.get_ref().clone())
+        .unwrap_or_else(|| "normal".to_owned());
+    for (k, v) in params {
+        if k == "mode" {
+            mode = v.clone();
+        } else if vars.contains_key(k) {
+            vars.insert(k.clone(), v.clone());
+        } else {
+            let mut known: Vec<&str> = vec!["mode"];
+            known.extend(spec.vars.keys().map(String::as_str));
+            errs.push(
+                err(
+                    None,
+                    "filter",
+                    format!("filter {name} has no parameter {k:?}"),
+                )
+                .hint(format!("parameters of {name}: {}", known.join(", "))),
+            );
+        }
+    }
+
+    // Patterns of the chosen mode: the common ones, then the mode's (with includes).
+    let mut fail: Vec<&Spanned<String>> = spec.failregex.iter().collect();
+    let mut ignore: Vec<&Spanned<String>> = spec.ignoreregex.iter().collect();
+    if !spec.modes.is_empty() {
+        if !spec.modes.contains_key(&mode) {
+            let names: Vec<&str> = spec.modes.keys().map(String::as_str).collect();
+            errs.push(
+                err(None, "mode", format!("filter {name} has no mode {mode:?}"))
+                    .hint(format!("modes of {name}: {}", names.join(", "))),
+            );
+        } else {
+            let mut order = Vec::new();
+            if let Err(msg) = mode_closure(&spec, &mode, &mut order, 0) {
+                errs.push(err(None, "modes", msg));
+            }
+            for m in order {
+                let ms = spec.modes[&m].get_ref();
+                fail.extend(ms.failregex.iter());
+                ignore.extend(ms.ignoreregex.iter());
+            }
+        }
+    } else if mode != "normal" {
+        errs.push(err(
+            None,
+            "mode",
+            format!("filter {name} has no modes; {mode:?} cannot be chosen"),
+        ));
+    }
+
+    let build = |list: &[&Spanned<String>], key: &str, errs: &mut Vec<Diagnostic>| {
+        let mut out = Vec::new();
+        for sp in list {
+            let l = line(sp.span());
+            let origin = match l {
+                Some(l) => format!("{file}:{l}"),
+                None => file.to_owned(),
+            };
+            let result = tags::substitute(sp.get_ref(), &vars)
+                .and_then(|s| tags::expand(&s))
+                .and_then(|ex| Engine::compile(&ex.regex).map(|e| (ex, e)));
+            match result {
+                Ok((ex, engine)) => {
+                    let pick = |tag: &str| -> Vec<String> {
+                        ex.fields
+                            .iter()
+                            .filter(|(t, _)| t == tag)
+                            .map(|(_, g)| g.clone())
+                            .collect()
+                    };
+                    out.push(Pattern {
+                        source: sp.get_ref().clone(),
+                        origin,
+                        user_groups: pick("USER"),
+                        nofail_groups: pick("NOFAIL"),
+                        forget_groups: pick("MLFORGET"),
+                        hosts: ex.hosts,
+                        engine,
+                    })
+                }
+                Err(msg) => errs.push(err(l, key, msg).hint(format!("pattern: {}", sp.get_ref()))),
+            }
+        }
+        out
+    };
+    let failregex = build(&fail, "failregex", &mut errs);
+    let ignoreregex = build(&ignore, "ignoreregex", &mut errs);
+
+    let host_field = spec.host_field.as_ref().map(|s| s.get_ref().clone());
+    let id_field = spec.id_field.as_ref().map(|s| s.get_ref().clone());
+    for (key, f) in [
+        ("host_field", &spec.host_field),
+        ("id_field", &spec.id_field),
+    ] {
+        if let Some(f) = f {
+            if !crate::route::valid_field_name(f.get_ref()) {
+                errs.push(err(
+                    line(f.span()),
+                    key,
+                    format!(
+                        "{:?} is not a journal field name (A-Z, 0-9, _)",
+                        f.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
+    if failregex.is_empty() && host_field.is_none() && errs.is_empty() {
+        errs.push(
+            err(None, "failregex", format!("filter {name} has no failregex"))
+                .hint("add failregex = ['^… <HOST> …$'], or host_field for field-based filters"),
+        );
+    }
+    for p in &failregex {
+        if p.hosts.is_empty() && host_field.is_none() && id_field.is_none() {
+            errs.push(
+                err(None, "failregex", "pattern has no <HOST>".into())
+                    .hint(format!("{}: {}", p.origin, p.source)),
+            );
+        }
+    }
+    let correlation_window = match &spec.correlation_window {
+        Some(w) => match parse_duration(w.get_ref()) {
+            Ok(v) => v,
+            Err(e) => {
+                errs.push(err(line(w.span()), "correlation_window", e));
+                0
+            }
+        },
+        None => 10 * 60 * SEC,
+    };
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+
+    let mut fail_set_map = Vec::new();
+    let mut pcre_fail = Vec::new();
+    let mut sources = Vec::new();
+    for (i, p) in failregex.iter().enumerate() {
+        match p.engine.regex_source() {
+            Some(src) => {
+                sources.push(src.to_owned());
+                fail_set_map.push(i);
+            }
+            None => pcre_fail.push(i),
+        }
+    }
+    let fail_set = if sources.is_empty() {
+        None
+    } else {
+        match engine::regex_builder(&sources).build() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                return Err(vec![err(
+                    None,
+                    "failregex",
+                    format!("combining patterns: {e}"),
+                )])
+            }
+        }
+    };
+    Ok(Filter {
+        name: name.to_owned(),
+        mode,
+        description: spec.description.unwrap_or_default(),
+        file: file.to_owned(),
+        failregex,
+        ignoreregex,
+        journalmatch: spec
+            .journalmatch
+            .map(|j| (j.get_ref().clone(), line(j.span()).unwrap_or(0))),
+        id_field,
+        host_field,
+        correlation_window,
+        fail_set,
+        fail_set_map,
+        pcre_fail,
+    })
+}
+
+/// Modes in the order their patterns apply: includes first, each once.
+fn mode_closure(
+    spec: &FilterSpec,
+    mode: &str,
+    out: &mut Vec<String>,
+    depth: usize,
+) -> Result<(), String> {
+    if depth > 8 {
+        return Err(format!(
+            "mode includes nest too deep (a cycle?) at {mode:?}"
+        ));
+    }
+    let Some(m) = spec.modes.get(mode) else {
+        return Err(format!("mode {mode:?} is included but not defined"));
+    };
+    for inc in &m.get_ref().include {
+        mode_closure(spec, inc, out, depth + 1)?;
+    }
+    if !out.iter().any(|o| o == mode) {
+        out.push(mode.to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+description = "test"
+id_field = "_PID"
+failregex = ['^%(svc)s: bad login for <F-USER>\S+</F-USER> from <HOST>$']
+ignoreregex = ['^svc: bad login for ignored-user ']
+[vars]
+svc = "svc"
+[modes.normal]
+failregex = ['^Connection from <HOST><F-NOFAIL>$', '^Too many failures$']
+[modes.aggressive]
+include = ["normal"]
+failregex = ['^probe from <HOST>$']
+"#;
+
+    fn entry(msg: &str, pid: &str, t: i64) -> Entry {
+        let mut e = Entry::default();
+        e.set_message(msg.as_bytes());
+        e.fields.set("_PID", pid.as_bytes());
+        e.time_us = t;
+        e
+    }
+
+    fn load(params: &[(&str, &str)]) -> Result<Filter, Vec<Diagnostic>> {
+        let p = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Filter::from_toml("t", "t.toml", SAMPLE, &p)
+    }
+
+    #[test]
+    fn modes_and_vars() {
+        let f = load(&[]).unwrap();
+        assert_eq!(f.failregex.len(), 3);
+        let f = load(&[("mode", "aggressive")]).unwrap();
+        assert_eq!(f.failregex.len(), 4);
+        let errs = load(&[("mode", "nope")]).err().unwrap();
+        assert!(errs[0].message.contains("no mode"));
+        assert!(errs[0].hint.as_deref().unwrap().contains("aggressive"));
+        let errs = load(&[("bogus", "1")]).err().unwrap();
+        assert!(errs[0].message.contains("no parameter"));
+        let f = load(&[("svc", "other")]).unwrap();
+        let m = f.check(&entry("other: bad login for a from 192.0.2.1", "1", 0));
+        assert!(matches!(m, Outcome::Matched(_)));
+    }
+
+    #[test]
+    fn user_host_ignore() {
+        let f = load(&[]).unwrap();
+        match f.check(&entry("svc: bad login for bob from 192.0.2.9", "1", 0)) {
+            Outcome::Matched(m) => {
+                assert_eq!(m.host, Some("192.0.2.9".parse().unwrap()));
+                assert_eq!(m.user.as_deref(), Some("bob"));
+            }
+            o => panic!("{o:?}"),
+        }
+        assert!(matches!(
+            f.check(&entry(
+                "svc: bad login for ignored-user from 192.0.2.9",
+                "1",
+                0
+            )),
+            Outcome::Ignored { .. }
+        ));
+        assert_eq!(f.check(&entry("unrelated", "1", 0)), Outcome::Missed);
+        // 999.x is not an address: matched, but no host.
+        match f.check(&entry("svc: bad login for a from 999.1.1.1", "1", 0)) {
+            Outcome::Matched(m) => assert_eq!(m.host, None),
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn correlation_by_id_field() {
+        let mut s = Session::new(Arc::new(load(&[]).unwrap()));
+        let (_, f) = s.process(&entry("Connection from 203.0.113.5", "42", 1));
+        assert!(f.is_none(), "F-NOFAIL remembers only");
+        let (_, f) = s.process(&entry("Too many failures", "42", 2));
+        assert_eq!(f.unwrap().ip, "203.0.113.5".parse::<IpAddr>().unwrap());
+        let (_, f) = s.process(&entry("Too many failures", "43", 3));
+        assert!(f.is_none(), "another connection knows no host");
+        // Past the window the memory is stale.
+        let late = 2 + 11 * 60 * SEC;
+        let (_, f) = s.process(&entry("Too many failures", "42", late));
+        assert!(f.is_none());
+    }
+
+    #[test]
+    fn non_utf8_message_does_not_panic() {
+        let f = load(&[]).unwrap();
+        let mut e = entry("", "1", 0);
+        e.message = b"svc: bad login for \xff\xfe from 192.0.2.1".to_vec();
+        match f.check(&e) {
+            Outcome::Matched(m) => assert_eq!(m.host, Some("192.0.2.1".parse().unwrap())),
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn filter_ref_params() {
+        let r = FilterRef::parse("sshd[mode=aggressive, port=\"22\"]").unwrap();
+        assert_eq!(r.name, "sshd");
+        assert_eq!(r.params["mode"], "aggressive");
+        assert_eq!(r.params["port"], "22");
+        assert!(FilterRef::parse("sshd[mode=x").is_err());
+    }
+
+    #[test]
+    fn inline_and_ipv6() {
+        let f = Filter::inline(r"^fail from <HOST>$").unwrap();
+        for (msg, ip) in [
+            ("fail from 2001:db8::7", "2001:db8::7"),
+            ("fail from [2001:db8::8]", "2001:db8::8"),
+            ("fail from ::ffff:192.0.2.4", "192.0.2.4"),
+            ("fail from 198.51.100.3", "198.51.100.3"),
+        ] {
+            match f.check(&entry(msg, "1", 0)) {
+                Outcome::Matched(m) => assert_eq!(m.host, Some(ip.parse().unwrap()), "{msg}"),
+                o => panic!("{msg}: {o:?}"),
+            }
+        }
+        assert!(Filter::inline("^no host here$").is_err());
+    }
+}
