@@ -1,0 +1,227 @@
+//! `banjo replay`: the whole pipeline on recorded history with a virtual clock.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+const CONFIG: &str = r#"
+[defaults]
+ignoreip = ["127.0.0.0/8", "::1", "192.0.2.0/24", "2001:db8:1:2::10"]
+[jail.sshd]
+maxretry = 3
+findtime = "10m"
+bantime = "1h"
+bantime_increment = true
+bantime_factor = 2
+bantime_maxtime = "1w"
+[jail.recidive]
+maxretry = 2
+findtime = "1d"
+bantime = "1w"
+"#;
+
+fn fail(t: i64, pid: u32, ip: &str) -> E {
+    E::sshd(
+        t,
+        pid,
+        &format!("Failed password for root from {ip} port 4000 ssh2"),
+    )
+}
+
+fn events(j: &Value) -> Vec<(String, String, String, i64)> {
+    j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_owned(),
+                e["jail"].as_str().unwrap().to_owned(),
+                e["addr"].as_str().unwrap().to_owned(),
+                (e["time_us"].as_i64().unwrap() - T0) / SEC,
+            )
+        })
+        .collect()
+}
+
+fn replay(entries: &[E], extra: &[&str]) -> Value {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write_config(&d.path().join("etc"), &[("banjo.toml", CONFIG)]);
+    let jdir = d.path().join("journal");
+    make_journal(&jdir, entries);
+    let mut args = vec![
+        "replay",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--journal-dir",
+        jdir.to_str().unwrap(),
+        "--no-ignoreself",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&run(&args))
+}
+
+#[test]
+fn bans_unbans_increment_and_recidive() {
+    let a = "203.0.113.5";
+    let mut v = Vec::new();
+    for i in 0..3 {
+        v.push(fail(T0 + i * SEC, 10, a));
+    }
+    // Banned at 2 s for 1 h; these failures while banned are not counted again.
+    v.push(fail(T0 + 100 * SEC, 11, a));
+    // After the unban (3602 s) it comes back: second ban, doubled to 2 h, and recidive.
+    for i in 0..3 {
+        v.push(fail(T0 + 7200 * SEC + i * SEC, 12, a));
+    }
+    // Late entry moves the clock past the second ban's end (7202 + 7200).
+    v.push(E::sshd(
+        T0 + 20_000 * SEC,
+        13,
+        "Server listening on 0.0.0.0 port 22.",
+    ));
+    let j = replay(&v, &[]);
+    let ev = events(&j);
+    assert_eq!(
+        ev,
+        vec![
+            ("ban".into(), "sshd".into(), a.into(), 2),
+            ("unban".into(), "sshd".into(), a.into(), 3602),
+            ("ban".into(), "sshd".into(), a.into(), 7202),
+            ("ban".into(), "recidive".into(), a.into(), 7202),
+            ("unban".into(), "sshd".into(), a.into(), 14_402),
+        ],
+        "{j:#}"
+    );
+    let second = &j["events"][2];
+    assert_eq!(second["bantime"], "2h");
+    assert_eq!(second["count"], 2);
+    assert_eq!(j["events"][3]["bantime"], "1w");
+    let sshd = j["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["jail"] == "sshd")
+        .unwrap();
+    assert_eq!(sshd["already_banned"], 1);
+    assert_eq!(sshd["bans"], 2);
+    let rec = j["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["jail"] == "recidive")
+        .unwrap();
+    assert_eq!(rec["still_banned"], 1);
+}
+
+#[test]
+fn ignoreip_and_ipv6_prefixes() {
+    let mut v = Vec::new();
+    let mut t = T0;
+    let mut push = |ip: &str, n: usize| {
+        for _ in 0..n {
+            t += SEC;
+            v.push(fail(t, 20, ip));
+        }
+    };
+    // The admin's network: never banned, however many failures.
+    push("192.0.2.10", 10);
+    // The admin's own IPv6 address is ignored; an attacker in the same /64 is banned
+    // as a single address so the admin is not locked out.
+    push("2001:db8:1:2::10", 10);
+    push("2001:db8:1:2::99", 3);
+    // Two addresses of one /64 count together and ban the /64.
+    push("2001:db8:5::1", 2);
+    push("2001:db8:5::2", 1);
+    let j = replay(&v, &[]);
+    let bans: Vec<String> = events(&j)
+        .into_iter()
+        .filter(|e| e.0 == "ban" && e.1 == "sshd")
+        .map(|e| e.2)
+        .collect();
+    assert_eq!(
+        bans,
+        vec!["2001:db8:1:2::99".to_owned(), "2001:db8:5::/64".to_owned()],
+        "{j:#}"
+    );
+    let sshd = j["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["jail"] == "sshd")
+        .unwrap();
+    assert_eq!(sshd["ignored_addresses"], 20);
+}
+
+#[test]
+fn recorded_ban_entries_are_not_counted_twice() {
+    // Two bans a real banjo wrote earlier: replay makes its own decisions, so these
+    // must not make recidive ban 203.0.113.200.
+    let mut v = Vec::new();
+    for i in 0..2 {
+        v.push(
+            E::new(T0 + i * SEC)
+                .f("MESSAGE_ID", "4d654fc42ce94fee9c9d8899ca99f1bc")
+                .f("BANJO_JAIL", "sshd")
+                .f("BANJO_IP", "203.0.113.200")
+                .f("SYSLOG_IDENTIFIER", "banjo")
+                .f("MESSAGE", "[sshd] Ban 203.0.113.200 (5 failures, 1h)"),
+        );
+    }
+    let j = replay(&v, &[]);
+    assert!(j["events"].as_array().unwrap().is_empty(), "{j:#}");
+}
+
+#[test]
+fn since_and_until_window() {
+    let mut v = Vec::new();
+    for i in 0..3 {
+        v.push(fail(T0 + i * SEC, 30, "203.0.113.7"));
+    }
+    for i in 0..3 {
+        v.push(fail(T0 + 86_400 * SEC + i * SEC, 31, "203.0.113.8"));
+    }
+    // 2026-11-17 is T0 + 1 day: only the second attacker is in range.
+    let j = replay(&v, &["--since", "2026-11-17"]);
+    let ev = events(&j);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].2, "203.0.113.8");
+    let j = replay(&v, &["--until", "2026-11-16 12:00"]);
+    let ev = events(&j);
+    assert_eq!(ev[0].2, "203.0.113.7");
+    assert!(ev.iter().all(|e| e.2 != "203.0.113.8"));
+    let out = run(&[
+        "replay",
+        "--journal-dir",
+        "/nonexistent",
+        "--since",
+        "tomorrow",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn human_timeline() {
+    let mut v = Vec::new();
+    for i in 0..3 {
+        v.push(fail(T0 + i * SEC, 40, "203.0.113.9"));
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write_config(&d.path().join("etc"), &[("banjo.toml", CONFIG)]);
+    let jdir = d.path().join("journal");
+    make_journal(&jdir, &v);
+    let out = run(&[
+        "replay",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--journal-dir",
+        jdir.to_str().unwrap(),
+    ]);
+    let t = text(&out);
+    assert!(
+        t.contains("2026-11-16T00:00:02Z  [sshd]         Ban   203.0.113.9"),
+        "{t}"
+    );
+    assert!(t.contains("Replayed 3 entries"), "{t}");
+}
