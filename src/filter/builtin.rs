@@ -4,6 +4,20 @@
 const BUILTIN: &[(&str, &str)] = &[
     ("sshd", include_str!("builtin/sshd.toml")),
     ("recidive", include_str!("builtin/recidive.toml")),
+    ("postfix", include_str!("builtin/postfix.toml")),
+    ("postfix-sasl", include_str!("builtin/postfix-sasl.toml")),
+    ("dovecot", include_str!("builtin/dovecot.toml")),
+    ("proftpd", include_str!("builtin/proftpd.toml")),
+    ("apache-auth", include_str!("builtin/apache-auth.toml")),
+    (
+        "nginx-http-auth",
+        include_str!("builtin/nginx-http-auth.toml"),
+    ),
+    (
+        "nginx-limit-req",
+        include_str!("builtin/nginx-limit-req.toml"),
+    ),
+    ("portscan", include_str!("builtin/portscan.toml")),
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

@@ -1,0 +1,531 @@
+//! Log injection against every built-in filter.
+//!
+//! A filter reads the address to ban from a log line that also holds text the client
+//! chose: user names, HELO names, URIs, headers, addresses, protocol banners. If that
+//! text can stand where a pattern reads the address, anyone can get any address banned.
+//! Each case below puts decoy addresses (198.51.100.64/28, 2001:db8:dec0::/48) into the
+//! client-controlled parts of a realistic message whose real client is in 203.0.113.0/24
+//! or 2001:db8:113::/112, runs it through every mode of the filter, and requires either no
+//! failure or a failure for the real client. Genuine messages check that the filters do
+//! match what they are for.
+//!
+//! The list of filters comes from `builtin::names()`: a new built-in without cases here
+//! fails `every_builtin_has_cases`.
+
+use banjo::filter::{builtin, spec::FilterSpec, Filter, Outcome, Session};
+use banjo::journal::Entry;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// One journal entry: MESSAGE plus fields (`_PID` is always set to the same value, so
+/// correlation by process is exercised across a filter's cases).
+struct Msg {
+    text: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+}
+
+const fn m(text: &'static str) -> Msg {
+    Msg { text, fields: &[] }
+}
+
+/// A genuine message: run in `mode` ("" = the filter's default), must fail for `ip`.
+struct Genuine {
+    mode: &'static str,
+    msg: Msg,
+    ip: &'static str,
+}
+
+const fn g(mode: &'static str, text: &'static str, ip: &'static str) -> Genuine {
+    Genuine {
+        mode,
+        msg: m(text),
+        ip,
+    }
+}
+
+struct Cases {
+    filter: &'static str,
+    injections: Vec<Msg>,
+    genuine: Vec<Genuine>,
+}
+
+fn cases() -> Vec<Cases> {
+    vec![
+        Cases {
+            filter: "sshd",
+            injections: vec![
+                // User names are the client's; sshd writes the real address after them.
+                m("Invalid user admin from 198.51.100.66 port 1 from 203.0.113.5 port 50022"),
+                m("Invalid user x from 198.51.100.66 from 203.0.113.5"),
+                m("Failed password for invalid user test from 198.51.100.66 port 55555 ssh2 from 203.0.113.5 port 50022 ssh2"),
+                m("Failed password for invalid user from 198.51.100.67 from 203.0.113.5 port 50022 ssh2"),
+                m("Failed none for invalid user a from 198.51.100.66 port 1 ssh2: RSA SHA256:x from 203.0.113.5 port 50022 ssh2"),
+                m("User root from 198.51.100.68 not allowed because not listed in AllowUsers from 203.0.113.5 not allowed because not listed in AllowUsers"),
+                m("error: maximum authentication attempts exceeded for invalid user a from 198.51.100.69 port 22 ssh2 from 203.0.113.5 port 50022 ssh2 [preauth]"),
+                m("Disconnecting invalid user x 198.51.100.70 port 1: Too many authentication failures 203.0.113.5 port 50022: Too many authentication failures [preauth]"),
+                m("Connection closed by invalid user test 198.51.100.71 port 12345 203.0.113.5 port 50022 [preauth]"),
+                m("Connection reset by authenticating user root 198.51.100.72 port 1 203.0.113.5 port 50022 [preauth]"),
+                m("Disconnected from invalid user a 198.51.100.73 port 1 203.0.113.5 port 50022 [preauth]"),
+                // Text after "ssh2: " is partly the client's too: fail2ban's synthetic case,
+                // a hostbased client host, a certificate key ID running into sshd's 1 KiB
+                // cut (so the line ends with the client's text).
+                m("Failed password for invalid user test from 203.0.113.5 port 58946 ssh2: from 198.51.100.74 port 55555 ssh2"),
+                m("Failed hostbased for root from 203.0.113.5 port 50022 ssh2: RSA SHA256:abc, client user \"root\", client host \"h from 198.51.100.75 port 22 ssh2: RSA SHA256:zz\""),
+                m("Failed publickey for root from 203.0.113.5 port 50022 ssh2: ED25519-CERT SHA256:Hr2ubp1ChEd3sFbI2BQXkI5ykWwmgvxGRBm48O4FbTM ID xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx from 198.51.100.76 port 22 ssh2"),
+                m("Failed password for root from 203.0.113.5 port 50022 ssh2: RSA from 198.51.100.76 port 22 ssh2"),
+                // PAM's user= and ruser= are the client's name.
+                m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=x rhost=198.51.100.77"),
+                m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=x rhost=198.51.100.77  user=y"),
+                // Banners and protocol junk (ddos mode).
+                m("Bad protocol version identification 'SSH-2.0 from 198.51.100.78 port 1' from 203.0.113.5 port 50022"),
+                m("Bad protocol version identification 'x' from 198.51.100.78' from 203.0.113.5 port 50022"),
+                m("Unable to negotiate with 203.0.113.5 port 50022: no matching cipher found. Their offer: aes128-cbc,from 198.51.100.79 port 1 [preauth]"),
+                m("banner exchange: Connection from 203.0.113.5 port 50022: invalid format"),
+                m("error: kex_exchange_identification: client sent invalid protocol identifier \"from 198.51.100.66 port 1\""),
+                // A connection whose address was remembered: a later line's client text
+                // must not replace it.
+                m("Disconnecting: Too many authentication failures for invalid user x from 198.51.100.66 port 1 [preauth]"),
+            ],
+            genuine: vec![
+                g("", "Failed password for root from 203.0.113.5 port 50022 ssh2", "203.0.113.5"),
+                g("", "Failed password for invalid user admin from 2001:db8:113::5 port 50022 ssh2", "2001:db8:113::5"),
+                g("", "Invalid user oracle from 203.0.113.6 port 41234", "203.0.113.6"),
+                g("", "error: maximum authentication attempts exceeded for root from 203.0.113.7 port 50022 ssh2 [preauth]", "203.0.113.7"),
+                g("", "Failed publickey for invalid user git from 203.0.113.8 port 50022 ssh2: RSA SHA256:v3dpapGleDaUKf4V1vKyR9ZyUgjaJAmoCTcb2PLljI", "203.0.113.8"),
+                g("aggressive", "Connection closed by authenticating user root 2001:db8:113::9 port 50022 [preauth]", "2001:db8:113::9"),
+            ],
+        },
+        Cases {
+            filter: "recidive",
+            injections: vec![
+                // The address comes from banjo's own BANJO_IP field, never from MESSAGE.
+                Msg {
+                    text: "Ban 198.51.100.66 (jail sshd, from 198.51.100.67)",
+                    fields: &[("BANJO_IP", "203.0.113.5"), ("BANJO_JAIL", "sshd")],
+                },
+                Msg {
+                    text: "Ban 198.51.100.68",
+                    fields: &[("BANJO_JAIL", "sshd")],
+                },
+                Msg {
+                    text: "Ban 203.0.113.5",
+                    fields: &[("BANJO_IP", "198.51.100.69 203.0.113.5")],
+                },
+            ],
+            genuine: vec![
+                Genuine {
+                    mode: "",
+                    msg: Msg {
+                        text: "sshd: ban 203.0.113.5 for 1h",
+                        fields: &[("BANJO_IP", "203.0.113.5"), ("BANJO_JAIL", "sshd")],
+                    },
+                    ip: "203.0.113.5",
+                },
+                Genuine {
+                    mode: "",
+                    msg: Msg {
+                        text: "postfix: ban 2001:db8:113::5 for 1h",
+                        fields: &[("BANJO_IP", "2001:db8:113::5"), ("BANJO_JAIL", "postfix")],
+                    },
+                    ip: "2001:db8:113::5",
+                },
+                Genuine {
+                    mode: "",
+                    msg: Msg {
+                        text: "dovecot: ban 203.0.113.6",
+                        fields: &[("BANJO_IP", "203.0.113.6")],
+                    },
+                    ip: "203.0.113.6",
+                },
+            ],
+        },
+        Cases {
+            filter: "postfix",
+            injections: vec![
+                // Recipient, sender and HELO are the client's; the address comes first.
+                m("NOQUEUE: reject: RCPT from unknown[203.0.113.5]: 554 5.7.1 <x@[198.51.100.66]>: Relay access denied; from=<a@[198.51.100.67]> to=<x@[198.51.100.66]> proto=ESMTP helo=<[198.51.100.68]>"),
+                m("NOQUEUE: reject: RCPT from unknown[203.0.113.5]: 450 4.2.0 <unknown[198.51.100.66]>: Recipient address rejected: User unknown; from=<> to=<unknown[198.51.100.66]> proto=ESMTP helo=<unknown[198.51.100.67]>"),
+                m("NOQUEUE: reject: EHLO from unknown[203.0.113.5]: 504 5.5.2 <from unknown[198.51.100.69]:>: Helo command rejected: need fully-qualified hostname; proto=SMTP helo=<from unknown[198.51.100.69]:>"),
+                // A host name that looks like an address (a PTR record says so).
+                m("NOQUEUE: reject: RCPT from 198.51.100.70[203.0.113.5]: 554 5.7.1 <x@example.org>: Relay access denied; from=<a@example.net> to=<x@example.org> proto=ESMTP helo=<198.51.100.70>"),
+                m("improper command pipelining after CONNECT from unknown[203.0.113.5]: EHLO unknown[198.51.100.71]\\r\\nMAIL FROM:<a@[198.51.100.72]>\\r\\n"),
+                m("warning: non-SMTP command from unknown[203.0.113.5]: GET /from unknown[198.51.100.73] HTTP/1.1"),
+                m("PREGREET 23 after 0.1 from [203.0.113.5]:4444: EHLO [198.51.100.74]:25\\r\\n"),
+                m("NON-SMTP COMMAND from [203.0.113.5]:4444 after CONNECT: GET http://[198.51.100.75]:25/ HTTP/1.1"),
+                m("warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: authentication failure, sasl_username=unknown[198.51.100.76]: SASL"),
+                m("warning: unknown[203.0.113.5]: SASL x]:unknown[198.51.100.77]: authentication failed: Invalid authentication mechanism"),
+            ],
+            genuine: vec![
+                g("", "NOQUEUE: reject: RCPT from unknown[203.0.113.5]: 554 5.7.1 <spam@example.org>: Relay access denied; from=<a@example.net> to=<spam@example.org> proto=ESMTP helo=<x>", "203.0.113.5"),
+                g("", "NOQUEUE: reject: RCPT from mail.example.net[2001:db8:113::5]:41234: 550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown in virtual mailbox table; from=<a@example.net> to=<nobody@example.org> proto=ESMTP helo=<mail.example.net>", "2001:db8:113::5"),
+                g("", "NOQUEUE: reject: RCPT from unknown[203.0.113.6]: 450 4.7.25 Client host rejected: cannot find your hostname, [203.0.113.6]; from=<a@example.net> to=<b@example.org> proto=ESMTP helo=<x>", "203.0.113.6"),
+                g("ddos", "lost connection after AUTH from unknown[203.0.113.7]", "203.0.113.7"),
+                g("ddos", "PREGREET 11 after 0 from [2001:db8:113::8]:52410: EHLO x\\r\\n", "2001:db8:113::8"),
+                g("aggressive", "warning: unknown[203.0.113.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=admin", "203.0.113.9"),
+            ],
+        },
+        Cases {
+            filter: "postfix-sasl",
+            injections: vec![
+                m("warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=unknown[198.51.100.66]: SASL LOGIN authentication failed:"),
+                m("warning: 198.51.100.67[203.0.113.5]: SASL PLAIN authentication failed: , sasl_username=x@[198.51.100.67]"),
+                m("warning: unknown[203.0.113.5]:4444: SASL [198.51.100.68]:1: authentication failed: Invalid authentication mechanism"),
+                m("warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: authentication failure, sasl_username=Connection lost to authentication server"),
+            ],
+            genuine: vec![
+                g("", "warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: UGFzc3dvcmQ6", "203.0.113.5"),
+                g("", "warning: mail.example.net[2001:db8:113::5]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=info@example.org", "2001:db8:113::5"),
+                g("", "warning: unknown[203.0.113.6]:50123: SASL LOGIN authentication failed: authentication failure", "203.0.113.6"),
+                g("aggressive", "warning: unknown[203.0.113.7]: SASL CRAM-MD5 authentication failed: Invalid authentication mechanism", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "dovecot",
+            injections: vec![
+                // The user name the client typed, with Dovecot's fields spelled inside.
+                m("imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, method=PLAIN, rip=198.51.100.66, lip=192.0.2.1>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abcdEFGH>"),
+                m("imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, rip=198.51.100.66>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abcdEFGH>"),
+                // A reason this filter does not count, and a counted one inside the name.
+                m("imap-login: Disconnected (disconnected while authenticating, waited 0 secs): user=<x> (auth failed, 1 attempts): rip=198.51.100.67, lip=1.1.1.1>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, session=<abcdEFGH>"),
+                m("pop3-login: Aborted login (user disabled): user=<a (auth failed, 2 attempts in 3 secs): rip=198.51.100.67, x>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1"),
+                m("imap-login: Login aborted: Connection closed (auth failed, 1 attempts in 2 secs) (auth_failed): user=<a>, rip=198.51.100.68>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, session=<abcdEFGH>"),
+                // The auth process: name before the address, password after it.
+                m("auth: passwd-file(x,198.51.100.69,203.0.113.5,<abcdEFGH>): unknown user"),
+                m("auth: passwd-file(x,198.51.100.69,master,203.0.113.5): Password mismatch"),
+                m("auth: passwd-file(a,198.51.100.70): unknown user (given password: x),203.0.113.5): Password mismatch (given password: y)"),
+                m("auth: passwd-file(a,203.0.113.5): Password mismatch (given password: ,198.51.100.70): unknown user)"),
+                m("auth: passwd-file(a,203.0.113.5): Password mismatch (given password: ,198.51.100.70): unknown user (given password: z)"),
+                m("auth-worker(123): pam(a,198.51.100.71): unknown user - trying the next passdb,203.0.113.5): pam_authenticate() failed: Authentication failure (password mismatch?)"),
+                m("auth: login(?,203.0.113.5): Username character disallowed by auth_username_chars: 0x20 (username: x,198.51.100.72)"),
+                // PAM names the user twice, around the address.
+                m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=198.51.100.73 rhost=203.0.113.5  user=a rhost=198.51.100.73"),
+                m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=198.51.100.74 rhost=203.0.113.5  user=rhost=198.51.100.74"),
+                m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=198.51.100.75  user= rhost=203.0.113.5  user=a rhost=198.51.100.75  user="),
+            ],
+            genuine: vec![
+                g("", "imap-login: Disconnected (auth failed, 1 attempts in 4 secs): user=<info@example.org>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<3nxUhjtZ5o/LqQ7f>", "203.0.113.5"),
+                g("", "pop3-login: Aborted login (auth failed, 3 attempts in 12 secs): user=<admin>, method=PLAIN, rip=2001:db8:113::5, lip=2001:db8::1, TLS, session=<x>", "2001:db8:113::5"),
+                g("", "auth: passwd-file(admin@example.org,203.0.113.6,<k3JcfjtZEtfAqQ7f>): Password mismatch", "203.0.113.6"),
+                g("", "auth-worker(4711): pam(root,203.0.113.7): pam_authenticate() failed: Authentication failure (password mismatch?)", "203.0.113.7"),
+                g("", "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=root rhost=203.0.113.8  user=root", "203.0.113.8"),
+                g("aggressive", "imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=2001:db8:113::9, lip=2001:db8::1, TLS handshaking: SSL_accept() failed: error:0A00010B:SSL routines::wrong version number, session=<x>", "2001:db8:113::9"),
+            ],
+        },
+        Cases {
+            filter: "proftpd",
+            injections: vec![
+                m("ftp.example.org (unknown[203.0.113.5]) - USER x (unknown[198.51.100.66]) (Login failed): Incorrect password"),
+                m("ftp.example.org (unknown[203.0.113.5]) - USER ftp.example.org (hihoinjection[198.51.100.67]): no such user found from unknown [203.0.113.5] to 192.0.2.1:21"),
+                m("ftp.example.org (unknown[203.0.113.5]) - USER a: no such user found from unknown [198.51.100.68] to 192.0.2.1:21: no such user found from unknown [203.0.113.5] to 192.0.2.1:21"),
+                m("ftp.example.org (unknown[203.0.113.5]) - SECURITY VIOLATION: root login attempted (x[198.51.100.69])."),
+                m("ftp.example.org (unknown[203.0.113.5]) - USER x (unknown[198.51.100.66]) - USER y (Login failed): Incorrect password"),
+                m("ftp.example.org (unknown[203.0.113.5]) - USER x (unknown[198.51.100.66]): USER y: no such user found from unknown [203.0.113.5] to 192.0.2.1:21"),
+            ],
+            genuine: vec![
+                g("", "ftp.example.org (client.example.net[203.0.113.5]) - USER admin (Login failed): Incorrect password", "203.0.113.5"),
+                g("", "ftp.example.org (2001:db8:113::5[2001:db8:113::5]) - USER nobody: no such user found from 2001:db8:113::5 [2001:db8:113::5] to 2001:db8::1:21", "2001:db8:113::5"),
+                g("", "ftp.example.org (::ffff:203.0.113.6[::ffff:203.0.113.6]) - SECURITY VIOLATION: root login attempted", "203.0.113.6"),
+                g("", "ftp.example.org (unknown[203.0.113.7]) - Maximum login attempts (3) exceeded, connection refused", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "apache-auth",
+            injections: vec![
+                m("[auth_basic:error] [pid 1234:tid 5678] [client 203.0.113.5:41234] AH01618: user [client 198.51.100.66:1] not found: /[client 198.51.100.67:2]"),
+                m("[auth_basic:error] [pid 1234:tid 5678] [client 203.0.113.5:41234] AH01617: user [client 198.51.100.66:1] AH01617: x: authentication failure for \"/[client 198.51.100.67:2]\": Password Mismatch"),
+                m("[authz_core:error] [pid 1234] [client 203.0.113.5:41234] AH01630: client denied by server configuration: /admin, referer: http://x/ [client 198.51.100.68:3]"),
+                m("[auth_digest:error] [pid 1234] [client 203.0.113.5:41234] AH01790: user `[client 198.51.100.69:1] AH01618: user a not found: /' in realm `r' not found: /"),
+                // Apache 2.2's known DoS vector: a URI holding a second [client ...].
+                m("[error] [client 203.0.113.5] File does not exist: /srv/http/site/[client 198.51.100.70] user root not found"),
+                m("[Sat Jul 20 21:39:11.978080 2013] [core:error] [pid 1] [client 203.0.113.5:41234] AH00126: Invalid URI in request GET /[client 198.51.100.71:1] AH01618: user a not found: / HTTP/1.1"),
+                // An IPv6 client: the port must not become part of the address.
+                m("[auth_basic:error] [pid 1234:tid 5678] [client 2001:db8:113::5:8080] AH01618: user x not found: /"),
+                m("[error] [client 2001:db8:113::5:8080] user x not found: /"),
+            ],
+            genuine: vec![
+                g("", "[auth_basic:error] [pid 4711:tid 139] [client 203.0.113.5:51380] AH01617: user admin: authentication failure for \"/private\": Password Mismatch", "203.0.113.5"),
+                g("", "[auth_basic:error] [pid 4711:tid 139] [client 2001:db8:113::5:51380] AH01618: user nobody not found: /private", "2001:db8:113::5"),
+                g("", "[authz_core:error] [pid 4711] [client 203.0.113.6:58585] AH01630: client denied by server configuration: /srv/www/.git/config", "203.0.113.6"),
+                g("", "[Sun Sep 14 21:44:43.008606 2014] [auth_digest:error] [pid 10691] [client [2001:db8:113::7]:44271] AH01792: user admin: password mismatch: /digest/", "2001:db8:113::7"),
+                g("", "[error] [client 203.0.113.8] user wrongusername not found: /basic/file", "203.0.113.8"),
+                // Unbracketed IPv6 with the port after the last colon (Apache 2.4's own form).
+                g("", "[auth_basic:error] [pid 1234:tid 5678] [client 2001:db8:113::5:6:8080] AH01617: user x: authentication failure for \"/\": Password Mismatch", "2001:db8:113::5:6"),
+                g("aggressive", "[ssl:error] [pid 6586] [client 203.0.113.9:58028] AH02033: No hostname was provided via SNI for a name based virtual host", "203.0.113.9"),
+            ],
+        },
+        Cases {
+            filter: "nginx-http-auth",
+            injections: vec![
+                // The brief's example (impossible in nginx, whose user names hold no ':').
+                m("2024/01/01 00:00:00 [error] 12#12: *3 user \"x, client: 198.51.100.66, server\" was not found in \"/etc/nginx/.htpasswd\", client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\", host: \"example.org\""),
+                // Request line, Host and Referer after the address.
+                m("2024/01/01 00:00:00 [error] 12#12: *3 user \"admin\": password mismatch, client: 203.0.113.5, server: example.org, request: \"GET /, client: 198.51.100.67, server: x HTTP/1.1\", host: \"a, client: 198.51.100.68, server: b\", referrer: \"x\\\", client: 198.51.100.69, server: y\""),
+                m("2024/01/01 00:00:00 [error] 12#12: *3 user \"admin\": password mismatch, client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\", host: \"example.org\", referrer: \"x\": password mismatch, client: 198.51.100.69, server: y\""),
+                // A user name with quotes (nginx does not escape them) and no colon.
+                m("2024/01/01 00:00:00 [error] 12#12: *3 user \"a\" was not found in \"/x\", client 198.51.100.70, server \" was not found in \"/etc/nginx/.htpasswd\", client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\", host: \"example.org\""),
+                // A NUL in the name cut the syslog message short: all after `user "` is the
+                // client's, and without a colon it cannot spell nginx's words.
+                m("2024/01/01 00:00:00 [error] 12#12: *3 user \"x\" was not found in \"/etc/nginx/.htpasswd\", client 198.51.100.71, server x, request \"GET / HTTP/1.1\""),
+                // A newline in the name (stderr logging) starts a line of the client's own.
+                m("2024/01/01 00:00:00 [error] 12#12: *3 user \"x\": password mismatch, client 198.51.100.72, server \": password mismatch, client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\""),
+                m("user \"x\": password mismatch, client: 198.51.100.73, server: y\": password mismatch, client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\""),
+            ],
+            genuine: vec![
+                g("", "2024/01/01 10:00:00 [error] 2865#2865: *66647 user \"xyz\" was not found in \"/etc/nginx/.htpasswd\", client: 203.0.113.5, server: www.example.org, request: \"GET / HTTP/1.1\", host: \"www.example.org\"", "203.0.113.5"),
+                g("", "2024/01/01 10:00:01 [error] 2865#2865: *66648 user \"admin\": password mismatch, client: 2001:db8:113::5, server: www.example.org, request: \"GET /admin HTTP/2.0\", host: \"www.example.org\", referrer: \"https://www.example.org/\"", "2001:db8:113::5"),
+                g("", "2024/01/01 10:00:02 [error] 2865#2865: *3 user \"scriben dio\": password mismatch, client: 203.0.113.6, server: , request: \"GET / HTTP/1.1\", host: \"localhost:8443\"", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "nginx-limit-req",
+            injections: vec![
+                m("2024/01/01 00:00:00 [error] 12#12: *99 limiting requests, excess: 1.852 by zone \"one\", client: 203.0.113.5, server: example.org, request: \"GET /, client: 198.51.100.66, server: x HTTP/1.1\", host: \"client: 198.51.100.67\", referrer: \", client: 198.51.100.68, server: y\""),
+                m("2024/01/01 00:00:00 [error] 12#12: *99 limiting requests, excess: 1.852 by zone \"one\", client: 203.0.113.5, server: limiting requests, excess: 1 by zone \"x\", client: 198.51.100.69, server: y"),
+            ],
+            genuine: vec![
+                g("", "2024/01/01 10:00:00 [error] 256554#256554: *99927 limiting requests, excess: 1.852 by zone \"one\", client: 203.0.113.5, server: example.org, request: \"POST /login HTTP/1.1\", host: \"example.org\"", "203.0.113.5"),
+                g("", "2024/01/01 10:00:00 [warn] 256554#256554: *99928 limiting requests, excess: 15.243 by zone \"api\", client: 2001:db8:113::5, server: example.org, request: \"GET / HTTP/2.0\", host: \"example.org\"", "2001:db8:113::5"),
+                g("", "2024/01/01 10:00:00 [error] 1#1: *1 limiting requests, excess: 0.500 by zone \"one\", client: 203.0.113.6, server: example.org, request: \"GET / HTTP/1.1\", host: \"example.org\", referrer: \"https://example.org\"", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "portscan",
+            injections: vec![
+                // An ICMP error quotes the packet it answers; the first SRC= is the sender.
+                m("[UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=203.0.113.5 DST=192.0.2.1 LEN=56 TOS=0x00 PREC=0x00 TTL=50 ID=0 PROTO=ICMP TYPE=3 CODE=3 [SRC=198.51.100.66 DST=203.0.113.5 LEN=28 TOS=0x00 PREC=0x00 TTL=50 ID=1 PROTO=UDP SPT=53 DPT=53 LEN=8 ]"),
+                m("[ 2773313.371997] [UFW BLOCK] IN=eth0 OUT= MAC= SRC=203.0.113.5 DST=192.0.2.1 LEN=40 TOS=0x00 PREC=0x00 TTL=239 ID=5446 PROTO=ICMP TYPE=11 CODE=0 [SRC=198.51.100.67 DST=198.51.100.68 LEN=40 PROTO=TCP SPT=1 DPT=2 ]"),
+                // Packets we send carry our own address in SRC (IN= empty): never counted.
+                m("[UFW BLOCK] IN= OUT=eth0 SRC=198.51.100.69 DST=203.0.113.5 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=TCP SPT=40000 DPT=25 WINDOW=64240 RES=0x00 SYN URGP=0"),
+                // Allowed or audited connections are not scans.
+                m("[UFW ALLOW] IN=eth0 OUT= MAC= SRC=198.51.100.70 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=40000 DPT=22 SYN URGP=0"),
+                m("[UFW AUDIT] IN=eth0 OUT= MAC= SRC=198.51.100.71 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=40000 DPT=443 SYN URGP=0"),
+            ],
+            genuine: vec![
+                g("", "[UFW BLOCK] IN=ppp0 OUT= MAC= SRC=203.0.113.5 DST=192.0.2.1 LEN=40 TOS=0x00 PREC=0x00 TTL=239 ID=5446 PROTO=TCP SPT=58030 DPT=2294 WINDOW=1024 RES=0x00 SYN URGP=0", "203.0.113.5"),
+                g("", "[ 2773315.631504] [UFW LIMIT BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:86:dd SRC=2001:0db8:0113:0000:0000:0000:0000:0005 DST=2001:0db8:0000:0000:0000:0000:0000:0001 LEN=80 TC=0 HOPLIMIT=54 FLOWLBL=0 PROTO=TCP SPT=41004 DPT=22 WINDOW=65535 RES=0x00 SYN URGP=0", "2001:db8:113::5"),
+                g("", "filter_IN_public_REJECT: IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=203.0.113.6 DST=192.0.2.1 LEN=44 TOS=0x00 PREC=0x00 TTL=244 ID=54321 PROTO=TCP SPT=53422 DPT=3389 WINDOW=1024 RES=0x00 SYN URGP=0", "203.0.113.6"),
+                g("", "IPTables-Dropped: IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=2001:db8:113::7 DST=2001:db8::1 LEN=72 TC=0 HOPLIMIT=60 FLOWLBL=0 PROTO=UDP SPT=5353 DPT=161 LEN=32", "2001:db8:113::7"),
+            ],
+        },
+    ]
+}
+
+fn decoy(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            o[0] == 198 && o[1] == 51 && o[2] == 100 && (64..80).contains(&o[3])
+        }
+        IpAddr::V6(v6) => v6.segments()[..3] == [0x2001, 0x0db8, 0xdec0],
+    }
+}
+
+/// The clients of these cases: 203.0.113.0/24 and 2001:db8:113::/112. The IPv6 range is
+/// narrow on purpose: a client's port run into its address (2001:db8:113::5:8080) must
+/// not pass for the client.
+fn real(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.octets()[..3] == [203, 0, 113],
+        IpAddr::V6(v6) => v6.segments()[..7] == [0x2001, 0x0db8, 0x0113, 0, 0, 0, 0],
+    }
+}
+
+/// Every mode of `name` as filter parameters: the default, then each declared mode.
+fn modes(name: &str) -> Vec<Option<String>> {
+    let spec: FilterSpec = toml::from_str(builtin::get(name).expect("built-in")).expect("parses");
+    let mut out = vec![None];
+    out.extend(spec.modes.keys().cloned().map(Some));
+    out
+}
+
+fn load(name: &str, mode: Option<&str>) -> Filter {
+    let mut params = BTreeMap::new();
+    if let Some(m) = mode {
+        params.insert("mode".to_owned(), m.to_owned());
+    }
+    let text = builtin::get(name).expect("built-in");
+    match Filter::from_toml(name, "<built-in>", text, &params) {
+        Ok(f) => f,
+        Err(e) => panic!("{name}[mode={mode:?}] does not compile: {e:?}"),
+    }
+}
+
+fn entry(msg: &Msg, t: i64) -> Entry {
+    let mut e = Entry::default();
+    e.set_message(msg.text.as_bytes());
+    e.fields.set("_PID", b"4242");
+    for (k, v) in msg.fields {
+        e.fields.set(k, v.as_bytes());
+    }
+    e.time_us = t;
+    e
+}
+
+fn label(name: &str, mode: &Option<String>) -> String {
+    match mode {
+        Some(m) => format!("{name}[mode={m}]"),
+        None => name.to_owned(),
+    }
+}
+
+#[test]
+fn every_builtin_has_cases() {
+    let all = cases();
+    for name in builtin::names() {
+        let c = all.iter().find(|c| c.filter == name).unwrap_or_else(|| {
+            panic!("built-in filter {name} has no injection cases in tests/filters_injection.rs")
+        });
+        assert!(!c.injections.is_empty(), "{name}: no injection cases");
+        assert!(
+            c.genuine.len() >= 3,
+            "{name}: fewer than 3 genuine messages"
+        );
+        // Every daemon here logs IPv6 clients (the kernel, for portscan; banjo, for
+        // recidive), so every filter gets an IPv6 case.
+        assert!(
+            c.genuine
+                .iter()
+                .any(|g| g.ip.parse::<IpAddr>().is_ok_and(|ip| ip.is_ipv6())),
+            "{name}: no IPv6 genuine message"
+        );
+    }
+    for c in &all {
+        assert!(
+            builtin::names().any(|n| n == c.filter),
+            "cases for {} which is not a built-in",
+            c.filter
+        );
+    }
+}
+
+#[test]
+fn every_mode_of_every_builtin_compiles() {
+    for name in builtin::names() {
+        for mode in modes(name) {
+            let f = load(name, mode.as_deref());
+            assert!(
+                f.journalmatch.is_some(),
+                "{}: no default journalmatch (jails set none)",
+                label(name, &mode)
+            );
+        }
+    }
+}
+
+#[test]
+fn decoys_never_become_failures() {
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for c in cases() {
+        for mode in modes(c.filter) {
+            let filter = Arc::new(load(c.filter, mode.as_deref()));
+            // Alone, each in a fresh session...
+            for msg in &c.injections {
+                let mut s = Session::new(filter.clone());
+                let (outcome, failure) = s.process(&entry(msg, 1_000_000));
+                checked += 1;
+                if let Some(f) = failure {
+                    if !real(f.ip) {
+                        problems.push(format!(
+                            "{}: {} ({}) from {:?} via {outcome:?}",
+                            label(c.filter, &mode),
+                            f.ip,
+                            if decoy(f.ip) {
+                                "DECOY"
+                            } else {
+                                "neither real nor decoy"
+                            },
+                            msg.text
+                        ));
+                    }
+                }
+            }
+            // ...and all in one session, one process, genuine messages between them, so a
+            // remembered address or a later line of the same connection cannot be turned
+            // either. (A genuine message may fail only for its own client.)
+            let mut s = Session::new(filter.clone());
+            let all = c.injections.iter().map(|m| (m, None)).chain(
+                c.genuine
+                    .iter()
+                    .map(|g| (&g.msg, g.ip.parse::<IpAddr>().ok())),
+            );
+            for (i, (msg, own)) in all.enumerate() {
+                let t = 1_000_000 + i64::try_from(i).unwrap_or(0);
+                if let (_, Some(f)) = s.process(&entry(msg, t)) {
+                    let ok = match own {
+                        Some(ip) => f.ip == ip,
+                        None => real(f.ip),
+                    };
+                    if !ok {
+                        problems.push(format!(
+                            "{} (one session): {} from {:?}",
+                            label(c.filter, &mode),
+                            f.ip,
+                            msg.text
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 0);
+    assert!(
+        problems.is_empty(),
+        "decoy addresses read:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn genuine_messages_fail_with_the_client_address() {
+    let mut problems = Vec::new();
+    for c in cases() {
+        for gen in &c.genuine {
+            let mode = (!gen.mode.is_empty()).then(|| gen.mode.to_owned());
+            let filter = Arc::new(load(c.filter, mode.as_deref()));
+            let mut s = Session::new(filter);
+            let want: IpAddr = gen.ip.parse().expect("test address");
+            match s.process(&entry(&gen.msg, 1_000_000)) {
+                (_, Some(f)) if f.ip == want => {}
+                (outcome, failure) => problems.push(format!(
+                    "{}: {:?}: want {want}, got {:?} ({outcome:?})",
+                    label(c.filter, &mode),
+                    gen.msg.text,
+                    failure.map(|f| f.ip)
+                )),
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "genuine messages missed:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Modes that include others see at least what those see: a genuine message for
+/// `normal` must also fail in `aggressive`.
+#[test]
+fn aggressive_modes_keep_normal_matches() {
+    for c in cases() {
+        let names: Vec<Option<String>> = modes(c.filter);
+        if !names.iter().any(|m| m.as_deref() == Some("aggressive")) {
+            continue;
+        }
+        let aggressive = load(c.filter, Some("aggressive"));
+        for gen in c
+            .genuine
+            .iter()
+            .filter(|g| g.mode.is_empty() || g.mode == "normal")
+        {
+            let outcome = aggressive.check(&entry(&gen.msg, 0));
+            assert!(
+                matches!(outcome, Outcome::Matched(_)),
+                "{}[mode=aggressive] lost {:?}: {outcome:?}",
+                c.filter,
+                gen.msg.text
+            );
+        }
+    }
+}
