@@ -7,12 +7,16 @@
 //! only the source, the clock and the firewall differ.
 
 pub mod addr;
+pub mod ban;
 pub mod cli;
 pub mod config;
+pub mod control;
+pub mod daemon;
 pub mod events;
 pub mod filter;
 pub mod jail;
 pub mod journal;
 pub mod pipeline;
 pub mod route;
+pub mod state;
 pub mod timefmt;

@@ -20,6 +20,9 @@ pub struct Pipeline {
     pub feed_back_bans: bool,
     /// Latest time seen; never goes backwards.
     pub now: Micros,
+    /// Re-reading entries whose decisions are already in durable state (daemon
+    /// start-up): count failures so windows are whole again, but decide nothing.
+    pub warmup: bool,
 }
 
 impl Pipeline {
@@ -32,6 +35,7 @@ impl Pipeline {
             bans: BanBook::default(),
             feed_back_bans: false,
             now: 0,
+            warmup: false,
         }
     }
 
@@ -92,6 +96,9 @@ impl Pipeline {
             let Some(trip) = jail.tracker.add(key, t, &entry.message_lossy()) else {
                 continue;
             };
+            if self.warmup {
+                continue;
+            }
             let n = self.bans.count(ji, &key) + 1;
             let bantime = jail.config.bantime_for(n);
             let ban = self.bans.ban(ji, key, self.now, bantime, trip.failures);
@@ -113,6 +120,35 @@ impl Pipeline {
         for e in fed_back {
             self.feed(&e, emit);
         }
+    }
+
+    /// A ban decided by hand (`banjo ban`), with the jail's bantime unless given.
+    pub fn manual_ban(
+        &mut self,
+        ji: usize,
+        key: crate::addr::Addr,
+        bantime: Option<BanTime>,
+    ) -> Event {
+        let jail = &mut self.jails[ji];
+        jail.tracker.forget(&key);
+        let n = self.bans.count(ji, &key) + 1;
+        let bantime = bantime.unwrap_or_else(|| jail.config.bantime_for(n));
+        let ban = self.bans.ban(ji, key, self.now, bantime, 0);
+        jail.stats.bans += 1;
+        Event::Ban {
+            time_us: self.now,
+            jail: jail.config.name.clone(),
+            addr: key,
+            failures: 0,
+            bantime,
+            count: ban.count,
+            matches: Vec::new(),
+        }
+    }
+
+    /// Index of the jail named `name`.
+    pub fn jail_index(&self, name: &str) -> Option<usize> {
+        self.jails.iter().position(|j| j.config.name == name)
     }
 
     /// Move the clock to `now` and lift bans that ended.

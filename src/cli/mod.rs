@@ -3,8 +3,12 @@
 //! `main` maps errors to 1 and usage errors to 2.
 
 pub mod check;
+pub mod ctl;
+pub mod flush;
+pub mod history;
 pub mod output;
 pub mod replay;
+pub mod run;
 pub mod source;
 pub mod test_filter;
 
@@ -39,6 +43,22 @@ pub enum Command {
     /// Run the whole decision pipeline over recorded journal history on a virtual
     /// clock, without a firewall: what would this config have banned?
     Replay(replay::ReplayArgs),
+    /// The daemon: follow the journal and ban (normally started by systemd).
+    Run(run::RunArgs),
+    /// Jails with their failure and ban counts (one jail: its banned list too).
+    Status(ctl::StatusArgs),
+    /// Every active ban.
+    Bans(ctl::BansArgs),
+    /// Ban an address (or network) in a jail by hand.
+    Ban(ctl::BanArgs),
+    /// Lift a ban by hand.
+    Unban(ctl::UnbanArgs),
+    /// Reload the configuration; a config with errors is refused and the running one stays.
+    Reload(ctl::ReloadArgs),
+    /// Every ban and unban of an address, from the journal.
+    History(history::HistoryArgs),
+    /// Remove every chain and set banjo made from the kernel.
+    Flush(flush::FlushArgs),
 }
 
 /// `--config DIR`, shared by the subcommands that read configuration.
@@ -70,5 +90,13 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(a) => check::run(a),
         Command::TestFilter(a) => test_filter::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Status(a) => ctl::status(a),
+        Command::Bans(a) => ctl::bans(a),
+        Command::Ban(a) => ctl::ban(a),
+        Command::Unban(a) => ctl::unban(a),
+        Command::Reload(a) => ctl::reload(a),
+        Command::History(a) => history::run(a),
+        Command::Flush(a) => flush::run(a),
     }
 }

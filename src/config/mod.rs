@@ -33,9 +33,42 @@ pub struct SourceFile {
     pub text: String,
 }
 
+/// Which firewall `banjo run` drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirewallKind {
+    Iptables,
+    DryRun,
+}
+
+/// `[daemon]` resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonConfig {
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    pub firewall: FirewallKind,
+    pub unban_on_stop: bool,
+    pub readers_group: Option<String>,
+    pub action_concurrency: usize,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            socket: PathBuf::from("/run/banjo/banjo.sock"),
+            state_dir: PathBuf::from("/var/lib/banjo"),
+            firewall: FirewallKind::Iptables,
+            unban_on_stop: false,
+            readers_group: None,
+            action_concurrency: 4,
+        }
+    }
+}
+
 /// Everything loaded: the valid jails and what was wrong with the rest.
 pub struct Config {
     pub dir: PathBuf,
+    pub daemon: DaemonConfig,
     pub files: Vec<SourceFile>,
     /// Jails without errors, enabled or not, sorted by name.
     pub jails: Vec<JailConfig>,
@@ -100,7 +133,8 @@ pub struct Action {
 /// Placeholders an action argument may use.
 pub const ACTION_PLACEHOLDERS: &[&str] = &["ip", "jail", "failures", "bantime", "matches"];
 
-/// One jail, validated.
+/// One jail, validated. Cheap to clone: the compiled filter is shared.
+#[derive(Clone)]
 pub struct JailConfig {
     pub name: String,
     pub enabled: bool,
@@ -200,12 +234,74 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
     }
     let (jails, mut more) = resolve(dir, &files);
     diags.append(&mut more);
+    let daemon = resolve_daemon(&files, &mut diags);
     Config {
         dir: dir.to_owned(),
+        daemon,
         files,
         jails,
         diagnostics: diags,
     }
+}
+
+/// `[daemon]` from every file, last one wins per key.
+fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonConfig {
+    let mut d = DaemonConfig::default();
+    for f in files {
+        // Syntax errors were reported by `resolve` already.
+        let Ok(parsed) = toml::from_str::<RawFile>(&f.text) else {
+            continue;
+        };
+        let Some(raw) = parsed.daemon else { continue };
+        let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
+            diags.push(
+                Diagnostic::error(f.name.clone(), Some(line_of(&f.text, span.start)), msg)
+                    .key(&format!("daemon.{key}")),
+            );
+        };
+        if let Some(v) = raw.socket {
+            if v.get_ref().starts_with('/') {
+                d.socket = PathBuf::from(v.get_ref());
+            } else {
+                err(v.span(), "socket", "must be an absolute path".into());
+            }
+        }
+        if let Some(v) = raw.state_dir {
+            if v.get_ref().starts_with('/') {
+                d.state_dir = PathBuf::from(v.get_ref());
+            } else {
+                err(v.span(), "state_dir", "must be an absolute path".into());
+            }
+        }
+        if let Some(v) = raw.firewall {
+            match v.get_ref().as_str() {
+                "iptables" => d.firewall = FirewallKind::Iptables,
+                "dry-run" => d.firewall = FirewallKind::DryRun,
+                other => err(
+                    v.span(),
+                    "firewall",
+                    format!("{other:?} is not iptables or dry-run"),
+                ),
+            }
+        }
+        if let Some(v) = raw.unban_on_stop {
+            d.unban_on_stop = *v.get_ref();
+        }
+        if let Some(v) = raw.readers_group {
+            d.readers_group = Some(v.get_ref().clone());
+        }
+        if let Some(v) = raw.action_concurrency {
+            match *v.get_ref() {
+                n @ 1..=64 => d.action_concurrency = n as usize,
+                n => err(
+                    v.span(),
+                    "action_concurrency",
+                    format!("{n} is not between 1 and 64"),
+                ),
+            }
+        }
+    }
+    d
 }
 
 /// Layer parsed files and validate every jail.

@@ -15,6 +15,26 @@ pub struct RawFile {
     /// Jails by name.
     #[serde(default)]
     pub jail: BTreeMap<String, Spanned<RawJail>>,
+    /// Settings of `banjo run` itself.
+    pub daemon: Option<RawDaemon>,
+}
+
+/// `[daemon]`: later files override earlier ones key by key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    /// Control socket path (when not socket-activated).
+    pub socket: Option<Spanned<String>>,
+    /// Where state.db lives (systemd's StateDirectory).
+    pub state_dir: Option<Spanned<String>>,
+    /// `iptables` (iptables + ipset) or `dry-run`.
+    pub firewall: Option<Spanned<String>>,
+    /// Lift all bans from the kernel when banjo stops (default: keep them).
+    pub unban_on_stop: Option<Spanned<bool>>,
+    /// Members of this group may read status over the socket; root may do everything.
+    pub readers_group: Option<Spanned<String>>,
+    /// How many exec actions run at once.
+    pub action_concurrency: Option<Spanned<i64>>,
 }
 
 /// A duration written as seconds (`600`) or text (`"10m"`).

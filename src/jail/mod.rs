@@ -191,6 +191,40 @@ impl BanBook {
         ban
     }
 
+    /// Put back a ban read from durable state (start-up, reload).
+    pub fn restore(&mut self, ban: Ban) {
+        if let Some(u) = ban.until {
+            self.deadlines.insert((u, ban.jail, ban.addr));
+        }
+        let c = self.counts.entry((ban.jail, ban.addr)).or_insert(0);
+        *c = (*c).max(ban.count);
+        self.active.insert((ban.jail, ban.addr), ban);
+    }
+
+    /// Remember that `addr` was banned `count` times in `jail` (from durable state).
+    pub fn set_count(&mut self, jail: usize, addr: Addr, count: u32) {
+        let c = self.counts.entry((jail, addr)).or_insert(0);
+        *c = (*c).max(count);
+    }
+
+    /// Lift one ban now (manual unban); returns it if it was active.
+    pub fn remove(&mut self, jail: usize, addr: &Addr) -> Option<Ban> {
+        let b = self.active.remove(&(jail, *addr))?;
+        if let Some(u) = b.until {
+            self.deadlines.remove(&(u, jail, *addr));
+        }
+        Some(b)
+    }
+
+    /// Every (jail, address, ban count) known.
+    pub fn counts(&self) -> impl Iterator<Item = (usize, Addr, u32)> + '_ {
+        self.counts.iter().map(|((j, a), c)| (*j, *a, *c))
+    }
+
+    pub fn get(&self, jail: usize, addr: &Addr) -> Option<&Ban> {
+        self.active.get(&(jail, *addr))
+    }
+
     /// Remove and return every ban whose deadline is at or before `now`, oldest first.
     pub fn expire(&mut self, now: Micros) -> Vec<Ban> {
         let mut out = Vec::new();

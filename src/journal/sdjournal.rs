@@ -176,6 +176,29 @@ impl JournalSource {
         Ok(false)
     }
 
+    /// Time of the entry at `cursor`, if it still exists. Moves the read position.
+    pub fn cursor_time(&mut self, cursor: &str) -> Result<Option<i64>, JournalError> {
+        let seek_err = |source| JournalError::Seek {
+            cursor: cursor.to_owned(),
+            source,
+        };
+        self.journal.seek_cursor(cursor).map_err(seek_err)?;
+        if self.journal.next().map_err(JournalError::Read)? == 0 {
+            return Ok(None);
+        }
+        if !self.journal.test_cursor(cursor).map_err(seek_err)? {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.journal.timestamp_usec().map_err(JournalError::Read)? as i64,
+        ))
+    }
+
+    /// Is the entry last returned the one at `cursor`?
+    pub fn at_cursor(&self, cursor: &str) -> bool {
+        self.journal.test_cursor(cursor).unwrap_or(false)
+    }
+
     /// The cursor of the entry last returned by [`next`](Self::next). Allocates: take
     /// it per batch, not per entry.
     pub fn cursor(&self) -> Result<String, JournalError> {

@@ -1,6 +1,8 @@
 //! Helpers for tests that run the real `banjo` binary against real journal files.
 #![allow(dead_code)]
 
+pub mod ns;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what building and testing banjo needs on Debian/Ubuntu (as root).
+# Safe to run again: apt and cargo skip what is already there.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  build-essential pkg-config      # linking libsystemd, sqlite, pcre2
+  libsystemd-dev                  # native journal reading
+  libsqlite3-dev                  # daemon state
+  libpcre2-dev                    # PCRE2-JIT fallback engine
+  systemd systemd-journal-remote  # journald for tests; journal files from export format
+  iptables ipset nftables iproute2 util-linux  # firewall and namespaces (unshare)
+  fail2ban                        # reference: its test corpus and fail2ban-regex
+  ca-certificates curl
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  case "$p" in \#*) continue ;; esac
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    apt-get install -y -qq --no-install-recommends cargo rustc >/dev/null
+  fi
+fi

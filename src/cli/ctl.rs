@@ -1,0 +1,197 @@
+//! The verbs that talk to the running daemon over its control socket:
+//! `status`, `bans`, `ban`, `unban`, `reload`.
+
+use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use crate::control::client::call;
+use crate::control::protocol::{BanInfo, JailStatus, Request, Response};
+use crate::timefmt::format_time;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct SocketArgs {
+    /// The daemon's control socket.
+    #[arg(long, value_name = "PATH", default_value = crate::control::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// One jail in detail (like fail2ban-client status sshd).
+    pub jail: Option<String>,
+    #[command(flatten)]
+    pub s: SocketArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BansArgs {
+    #[command(flatten)]
+    pub s: SocketArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BanArgs {
+    pub jail: String,
+    /// An address or a CIDR network.
+    pub addr: String,
+    /// Ban length ("1h", "1w", "permanent"); default: the jail's bantime.
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Ban even an address in ignoreip or of this host.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub s: SocketArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnbanArgs {
+    /// The address (or a network's address) to unban.
+    #[arg(required_unless_present = "all")]
+    pub addr: Option<String>,
+    /// Only in this jail.
+    #[arg(long)]
+    pub jail: Option<String>,
+    /// Lift every ban (of --jail, or of all jails).
+    #[arg(long, conflicts_with = "addr")]
+    pub all: bool,
+    #[command(flatten)]
+    pub s: SocketArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    #[command(flatten)]
+    pub s: SocketArgs,
+}
+
+/// Send, print, map to an exit code: refused requests exit 1 with the daemon's reason.
+fn exchange(
+    s: &SocketArgs,
+    req: Request,
+    print: impl FnOnce(&serde_json::Value),
+) -> anyhow::Result<i32> {
+    let resp: Response = call(&s.socket, &req)?;
+    if !resp.ok {
+        eprintln!("banjo: {}", resp.error.unwrap_or_default());
+        return Ok(EXIT_FAILURE);
+    }
+    if s.json {
+        super::output::json(&resp.data)?;
+    } else {
+        print(&resp.data);
+    }
+    Ok(EXIT_OK)
+}
+
+fn print_jail(j: &JailStatus) {
+    println!("Status for the jail: {}", j.jail);
+    println!("|- Filter");
+    println!("|  |- Currently failed: {}", j.currently_failed);
+    println!("|  |- Total failed:     {}", j.total_failed);
+    println!("|  `- Journal matches:  {}", j.journalmatch);
+    println!("`- Actions");
+    println!("   |- Currently banned: {}", j.currently_banned);
+    println!("   |- Total banned:     {}", j.total_banned);
+    println!("   `- Banned IP list:   {}", j.banned.join(" "));
+}
+
+pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
+    let one = a.jail.is_some();
+    exchange(&a.s, Request::Status { jail: a.jail }, |d| {
+        if one {
+            if let Ok(j) = serde_json::from_value::<JailStatus>(d.clone()) {
+                print_jail(&j);
+            }
+            return;
+        }
+        let jails: Vec<JailStatus> = serde_json::from_value(d["jails"].clone()).unwrap_or_default();
+        println!(
+            "{:<18} {:>16} {:>12} {:>16} {:>12}",
+            "JAIL", "CURRENTLY FAILED", "TOTAL FAILED", "CURRENTLY BANNED", "TOTAL BANNED"
+        );
+        for j in &jails {
+            println!(
+                "{:<18} {:>16} {:>12} {:>16} {:>12}",
+                j.jail, j.currently_failed, j.total_failed, j.currently_banned, j.total_banned
+            );
+        }
+        println!("\n{} jails, {} active bans", jails.len(), d["active_bans"]);
+    })
+}
+
+pub fn bans(a: BansArgs) -> anyhow::Result<i32> {
+    exchange(&a.s, Request::Bans, |d| {
+        let list: Vec<BanInfo> = serde_json::from_value(d.clone()).unwrap_or_default();
+        println!(
+            "{:<14} {:<40} {:<21} {:<21} {:>5}",
+            "JAIL", "ADDRESS", "SINCE", "UNTIL", "BANS"
+        );
+        for b in &list {
+            let until = b
+                .until_us
+                .map(format_time)
+                .unwrap_or_else(|| "permanent".into());
+            println!(
+                "{:<14} {:<40} {:<21} {:<21} {:>5}",
+                b.jail,
+                b.addr,
+                format_time(b.since_us),
+                until,
+                b.count
+            );
+        }
+        println!("{} active bans", list.len());
+    })
+}
+
+pub fn ban(a: BanArgs) -> anyhow::Result<i32> {
+    if let Some(t) = &a.time {
+        if let Err(e) = crate::timefmt::parse_bantime(t) {
+            eprintln!("banjo ban: --time: {e}");
+            return Ok(EXIT_USAGE);
+        }
+    }
+    exchange(
+        &a.s,
+        Request::Ban {
+            jail: a.jail,
+            addr: a.addr,
+            time: a.time,
+            force: a.force,
+        },
+        |d| {
+            println!(
+                "banned {} in {} for {}",
+                d["addr"].as_str().unwrap_or(""),
+                d["jail"].as_str().unwrap_or(""),
+                d["bantime"].as_str().unwrap_or("")
+            )
+        },
+    )
+}
+
+pub fn unban(a: UnbanArgs) -> anyhow::Result<i32> {
+    exchange(
+        &a.s,
+        Request::Unban {
+            addr: a.addr,
+            jail: a.jail,
+            all: a.all,
+        },
+        |d| {
+            for u in d["unbanned"].as_array().into_iter().flatten() {
+                println!("unbanned {}", u.as_str().unwrap_or(""));
+            }
+        },
+    )
+}
+
+pub fn reload(a: ReloadArgs) -> anyhow::Result<i32> {
+    exchange(&a.s, Request::Reload, |d| {
+        println!("reloaded: {}", d["summary"].as_str().unwrap_or(""))
+    })
+}

@@ -1,0 +1,159 @@
+//! The control protocol: one JSON request, one JSON response, each in a frame of a
+//! 4-byte big-endian length and at most [`MAX_FRAME`] bytes of JSON.
+
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
+
+/// Largest frame either side accepts; a bigger length prefix is refused unread.
+pub const MAX_FRAME: usize = 1 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Request {
+    /// All jails, or one.
+    Status {
+        jail: Option<String>,
+    },
+    /// Every active ban.
+    Bans,
+    Ban {
+        jail: String,
+        addr: String,
+        /// Duration text ("1h"); the jail's bantime when absent.
+        time: Option<String>,
+        /// Ban even an address in ignoreip / ignoreself.
+        #[serde(default)]
+        force: bool,
+    },
+    Unban {
+        addr: Option<String>,
+        jail: Option<String>,
+        #[serde(default)]
+        all: bool,
+    },
+    Reload,
+}
+
+impl Request {
+    /// Verbs a reader (member of the readers group) may use.
+    pub fn read_only(&self) -> bool {
+        matches!(self, Request::Status { .. } | Request::Bans)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Response {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+impl Response {
+    pub fn ok(data: serde_json::Value) -> Response {
+        Response {
+            ok: true,
+            error: None,
+            data,
+        }
+    }
+    pub fn err(msg: impl Into<String>) -> Response {
+        Response {
+            ok: false,
+            error: Some(msg.into()),
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct JailStatus {
+    pub jail: String,
+    pub filter: String,
+    pub journalmatch: String,
+    pub currently_failed: usize,
+    pub total_failed: u64,
+    pub currently_banned: usize,
+    pub total_banned: u64,
+    pub banned: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BanInfo {
+    pub jail: String,
+    pub addr: String,
+    pub since_us: i64,
+    pub until_us: Option<i64>,
+    pub count: u32,
+    pub failures: u32,
+}
+
+/// Encode one frame.
+pub fn encode(v: &impl Serialize) -> Vec<u8> {
+    let body = serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec());
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+/// If `buf` holds a whole frame, its body's length and the bytes it spans.
+/// Err when the announced length is over the limit.
+pub fn frame_len(buf: &[u8]) -> Result<Option<usize>, String> {
+    if buf.len() < 4 {
+        return Ok(None);
+    }
+    let n = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if n > MAX_FRAME {
+        return Err(format!(
+            "frame of {n} bytes is over the {MAX_FRAME}-byte limit"
+        ));
+    }
+    Ok((buf.len() >= 4 + n).then_some(n))
+}
+
+/// Blocking write and read of one frame (client side).
+pub fn write_frame(w: &mut impl Write, v: &impl Serialize) -> std::io::Result<()> {
+    w.write_all(&encode(v))?;
+    w.flush()
+}
+
+pub fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> std::io::Result<T> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len)?;
+    let n = u32::from_be_bytes(len) as usize;
+    if n > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
+    }
+    let mut body = vec![0u8; n];
+    r.read_exact(&mut body)?;
+    serde_json::from_slice(&body)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_limits() {
+        let req = Request::Ban {
+            jail: "sshd".into(),
+            addr: "192.0.2.1".into(),
+            time: Some("1h".into()),
+            force: false,
+        };
+        let f = encode(&req);
+        assert_eq!(frame_len(&f).unwrap(), Some(f.len() - 4));
+        assert_eq!(frame_len(&f[..3]).unwrap(), None);
+        let back: Request = serde_json::from_slice(&f[4..]).unwrap();
+        assert_eq!(back, req);
+        assert!(frame_len(&[0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"status","bogus":1}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm -rf"}"#).is_err());
+    }
+}

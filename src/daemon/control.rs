@@ -1,0 +1,222 @@
+//! Answering control requests: status, bans, ban, unban, reload. Root may do
+//! everything; members of `readers_group` may read.
+
+use super::Daemon;
+use crate::addr::Addr;
+use crate::control::protocol::{BanInfo, JailStatus, Request, Response};
+use crate::control::server::{peer_in_group, Peer};
+use crate::events::Event;
+use crate::timefmt::parse_bantime;
+use serde_json::json;
+use std::net::IpAddr;
+
+impl Daemon {
+    pub(crate) fn serve_control(&mut self) {
+        for inc in self.server.service() {
+            let resp = if !self.allowed(&inc.peer, &inc.request) {
+                Response::err(format!(
+                    "permission denied: uid {} may not {}",
+                    inc.peer.uid,
+                    if inc.request.read_only() {
+                        "read status"
+                    } else {
+                        "change bans or reload"
+                    }
+                ))
+            } else {
+                self.handle(inc.request)
+            };
+            self.server.respond(inc.client, &resp);
+        }
+    }
+
+    fn allowed(&self, peer: &Peer, req: &Request) -> bool {
+        if peer.uid == 0 || peer.uid == nix::unistd::geteuid().as_raw() {
+            return true;
+        }
+        req.read_only() && self.readers_gid.is_some_and(|g| peer_in_group(peer, g))
+    }
+
+    fn handle(&mut self, req: Request) -> Response {
+        match req {
+            Request::Status { jail: None } => {
+                let all: Vec<JailStatus> = (0..self.pipeline.jails.len())
+                    .map(|i| self.jail_status(i))
+                    .collect();
+                Response::ok(
+                    json!({ "jails": all, "active_bans": self.pipeline.bans.active().count() }),
+                )
+            }
+            Request::Status { jail: Some(name) } => match self.pipeline.jail_index(&name) {
+                Some(i) => Response::ok(json!(self.jail_status(i))),
+                None => Response::err(format!(
+                    "no running jail {name:?}; running: {}",
+                    self.jail_names()
+                )),
+            },
+            Request::Bans => {
+                let mut list: Vec<BanInfo> = self
+                    .pipeline
+                    .bans
+                    .active()
+                    .map(|b| BanInfo {
+                        jail: self.pipeline.jails[b.jail].config.name.clone(),
+                        addr: b.addr.to_string(),
+                        since_us: b.since,
+                        until_us: b.until,
+                        count: b.count,
+                        failures: b.failures,
+                    })
+                    .collect();
+                list.sort_by(|a, b| {
+                    (&a.jail, a.since_us, &a.addr).cmp(&(&b.jail, b.since_us, &b.addr))
+                });
+                Response::ok(json!(list))
+            }
+            Request::Ban {
+                jail,
+                addr,
+                time,
+                force,
+            } => self.manual_ban(&jail, &addr, time.as_deref(), force),
+            Request::Unban { addr, jail, all } => {
+                self.manual_unban(addr.as_deref(), jail.as_deref(), all)
+            }
+            Request::Reload => match self.reload() {
+                Ok(summary) => Response::ok(json!({ "summary": summary })),
+                Err(e) => Response::err(format!("{e:#}")),
+            },
+        }
+    }
+
+    fn jail_names(&self) -> String {
+        self.pipeline
+            .jails
+            .iter()
+            .map(|j| j.config.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn jail_status(&self, i: usize) -> JailStatus {
+        let j = &self.pipeline.jails[i];
+        let mut banned: Vec<String> = self
+            .pipeline
+            .bans
+            .active()
+            .filter(|b| b.jail == i)
+            .map(|b| b.addr.to_string())
+            .collect();
+        banned.sort();
+        JailStatus {
+            jail: j.config.name.clone(),
+            filter: format!("{}[mode={}]", j.config.filter.name, j.config.filter.mode),
+            journalmatch: j.config.journalmatch.to_string(),
+            currently_failed: j.tracker.failing(super::now_us()),
+            total_failed: j.stats.failures,
+            currently_banned: banned.len(),
+            total_banned: j.stats.bans,
+            banned,
+        }
+    }
+
+    fn manual_ban(&mut self, jail: &str, addr: &str, time: Option<&str>, force: bool) -> Response {
+        let Some(ji) = self.pipeline.jail_index(jail) else {
+            return Response::err(format!(
+                "no running jail {jail:?}; running: {}",
+                self.jail_names()
+            ));
+        };
+        let bantime = match time.map(parse_bantime).transpose() {
+            Ok(t) => t,
+            Err(e) => return Response::err(format!("--time: {e}")),
+        };
+        let key = match addr.parse::<IpAddr>() {
+            Ok(ip) => {
+                let j = &self.pipeline.jails[ji];
+                if j.ignore.contains_ip(ip) && !force {
+                    return Response::err(format!(
+                        "{ip} is in jail {jail}'s ignoreip/ignoreself (this host or a trusted network); add --force to ban it anyway"
+                    ));
+                }
+                j.key_for(ip)
+            }
+            Err(_) => match addr.parse::<Addr>() {
+                Ok(a) => {
+                    if self.pipeline.jails[ji].ignore.overlaps(&a) && !force {
+                        return Response::err(format!(
+                            "{a} contains addresses in jail {jail}'s ignoreip/ignoreself; add --force to ban it anyway"
+                        ));
+                    }
+                    a
+                }
+                Err(e) => return Response::err(e),
+            },
+        };
+        let ev = self.pipeline.manual_ban(ji, key, bantime);
+        let out = json!({ "jail": jail, "addr": key.to_string(), "bantime": match &ev { Event::Ban { bantime, .. } => bantime.to_string(), _ => String::new() } });
+        self.apply(vec![ev], None);
+        Response::ok(out)
+    }
+
+    fn manual_unban(&mut self, addr: Option<&str>, jail: Option<&str>, all: bool) -> Response {
+        let ji = match jail {
+            Some(name) => match self.pipeline.jail_index(name) {
+                Some(i) => Some(i),
+                None => return Response::err(format!("no running jail {name:?}")),
+            },
+            None => None,
+        };
+        let target: Option<IpAddr> = match (addr, all) {
+            (Some(_), true) => return Response::err("give an address or --all, not both"),
+            (None, false) => return Response::err("give an address to unban, or --all"),
+            (Some(a), false) => match a.parse::<IpAddr>() {
+                Ok(ip) => Some(crate::addr::canonical(ip)),
+                Err(_) => match a.parse::<Addr>() {
+                    Ok(n) => Some(n.net().addr()),
+                    Err(e) => return Response::err(e),
+                },
+            },
+            (None, true) => None,
+        };
+        let picked: Vec<(usize, Addr)> = self
+            .pipeline
+            .bans
+            .active()
+            .filter(|b| ji.is_none_or(|j| b.jail == j))
+            .filter(|b| target.is_none_or(|ip| b.addr.net().contains(&ip)))
+            .map(|b| (b.jail, b.addr))
+            .collect();
+        if picked.is_empty() {
+            return Response::err(match addr {
+                Some(a) => format!(
+                    "{a} is not banned{}",
+                    jail.map(|j| format!(" in jail {j}")).unwrap_or_default()
+                ),
+                None => "nothing is banned".into(),
+            });
+        }
+        let now = super::now_us();
+        let events: Vec<Event> = picked
+            .iter()
+            .filter_map(|(j, a)| self.pipeline.bans.remove(*j, a))
+            .map(|b| {
+                self.pipeline.jails[b.jail].stats.unbans += 1;
+                Event::Unban {
+                    time_us: now,
+                    jail: self.pipeline.jails[b.jail].config.name.clone(),
+                    addr: b.addr,
+                }
+            })
+            .collect();
+        let list: Vec<String> = events
+            .iter()
+            .map(|e| match e {
+                Event::Unban { jail, addr, .. } => format!("{jail} {addr}"),
+                _ => String::new(),
+            })
+            .collect();
+        self.apply(events, None);
+        Response::ok(json!({ "unbanned": list }))
+    }
+}

@@ -1,0 +1,590 @@
+//! `banjo run`: follow the journal, decide, ban.
+//!
+//! One thread owns everything (the journal handle is neither Send nor Sync) and
+//! sleeps in poll(2) on: the journal's inotify fd, a signalfd (TERM, INT, HUP, CHLD),
+//! the control socket and its clients. The poll timeout is the next unban deadline
+//! (one deadline queue, no thread per ban) or the watchdog. No polling loop: idle
+//! costs nothing.
+//!
+//! Order of a decision: durable state first (with the journal cursor that led to it),
+//! then the firewall, then the journal entry and the hooks. A crash between two steps
+//! is repaired at the next start by reconciling the kernel with the state.
+
+pub mod actions;
+mod apply;
+mod control;
+pub mod log;
+pub mod notify;
+mod reload;
+
+use crate::ban::{Firewall, JailRules};
+use crate::config::{Config, FirewallKind, JailConfig};
+use crate::control::server::Server;
+use crate::jail::Ban;
+use crate::journal::sdjournal::{JournalSource, Location};
+use crate::journal::Entry;
+use crate::pipeline::Pipeline;
+use crate::state::{OpenOutcome, Store};
+use crate::timefmt::{format_duration, Micros, SEC};
+use anyhow::Context;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Entries handled between two looks at signals and the socket.
+const BATCH: usize = 4096;
+/// With no decisions, the cursor is still saved this often.
+const CURSOR_EVERY: Duration = Duration::from_secs(1);
+
+/// Options of `banjo run` (command line over `[daemon]`).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub config_dir: PathBuf,
+    pub config_explicit: bool,
+    pub dry_run: bool,
+    /// First start (no saved cursor): read from this time instead of from now.
+    pub since: Option<Micros>,
+    /// Read this journal instead of the system journal (tests, demos).
+    pub journal: Option<Location>,
+    pub state_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+}
+
+pub fn now_us() -> Micros {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as Micros)
+        .unwrap_or(0)
+}
+
+pub(crate) struct Daemon {
+    opts: RunOptions,
+    cfg: Config,
+    pipeline: Pipeline,
+    source: JournalSource,
+    store: Store,
+    fw: Box<dyn Firewall>,
+    server: Server,
+    actions: actions::ActionRunner,
+    notifier: notify::Notifier,
+    readers_gid: Option<u32>,
+    last_cursor_commit: Instant,
+    cursor_dirty: bool,
+    /// While re-reading history after a restart: the saved cursor to stop at, and
+    /// its time (should the cursor's entry no longer match, we stop once past it).
+    warmup_until: Option<(String, Micros)>,
+    stop: bool,
+}
+
+/// Do two jails need the same firewall objects?
+fn same_rules(a: &JailConfig, b: &JailConfig) -> bool {
+    a.chain == b.chain
+        && a.ports == b.ports
+        && a.protocol == b.protocol
+        && a.blocktype == b.blocktype
+}
+
+fn rules(j: &JailConfig) -> JailRules {
+    JailRules {
+        jail: j.name.clone(),
+        chain: j.chain.clone(),
+        ports: j.ports.clone(),
+        protocol: j.protocol,
+        blocktype: j.blocktype,
+    }
+}
+
+pub fn run(opts: RunOptions) -> anyhow::Result<i32> {
+    log::init();
+    let notifier = notify::Notifier::from_env();
+    let cfg = crate::config::load(&opts.config_dir, opts.config_explicit);
+    for d in &cfg.diagnostics {
+        // A bad jail never takes down the others: report it and run the rest.
+        tracing::error!("{d}");
+        eprintln!("{d}");
+    }
+    if cfg.enabled().next().is_none() {
+        eprintln!("banjo run: no enabled jail without errors; see banjo check");
+        return Ok(crate::cli::EXIT_USAGE);
+    }
+    let mut d = Daemon::start(opts, cfg, notifier)?;
+    d.main_loop()?;
+    d.shutdown();
+    Ok(crate::cli::EXIT_OK)
+}
+
+impl Daemon {
+    fn start(opts: RunOptions, cfg: Config, notifier: notify::Notifier) -> anyhow::Result<Daemon> {
+        let state_dir = opts
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| cfg.daemon.state_dir.clone());
+        let (store, outcome) = Store::open(&state_dir.join("state.db"))
+            .with_context(|| format!("opening state in {}", state_dir.display()))?;
+        if let OpenOutcome::MovedAside { path, reason } = &outcome {
+            tracing::error!(
+                "state file was unusable ({reason}); moved aside to {}; starting with empty state",
+                path.display()
+            );
+        }
+        let fw: Box<dyn Firewall> = if opts.dry_run || cfg.daemon.firewall == FirewallKind::DryRun {
+            Box::new(crate::ban::dry_run::DryRunFirewall::new())
+        } else {
+            Box::new(crate::ban::iptables::IptablesFirewall::new()?)
+        };
+        let readers_gid = cfg.daemon.readers_group.as_deref().and_then(|g| {
+            let gid = nix::unistd::Group::from_name(g)
+                .ok()
+                .flatten()
+                .map(|g| g.gid.as_raw());
+            if gid.is_none() {
+                tracing::warn!(
+                    "readers_group {g:?} does not exist; only root may use the control socket"
+                );
+            }
+            gid
+        });
+        let listener = match notify::activation_listener() {
+            Some(l) => l,
+            None => bind_socket(opts.socket.as_ref().unwrap_or(&cfg.daemon.socket))?,
+        };
+        let server = Server::new(listener)?;
+
+        let configs: Vec<Arc<JailConfig>> = cfg
+            .jails
+            .iter()
+            .filter(|j| j.enabled)
+            .map(|j| Arc::new(j.clone()))
+            .collect();
+        let self_addrs = crate::addr::local_addresses();
+        let mut pipeline = Pipeline::new(configs, &self_addrs);
+        pipeline.now = now_us();
+        let source = open_source(&opts, &pipeline)?;
+        let actions = actions::ActionRunner::new(cfg.daemon.action_concurrency);
+        let mut d = Daemon {
+            opts,
+            cfg,
+            pipeline,
+            source,
+            store,
+            fw,
+            server,
+            actions,
+            notifier,
+            readers_gid,
+            last_cursor_commit: Instant::now(),
+            cursor_dirty: false,
+            warmup_until: None,
+            stop: false,
+        };
+        d.setup_firewall();
+        d.restore_bans()?;
+        d.position_reader()?;
+        Ok(d)
+    }
+
+    /// Create every enabled jail's chain and sets; a jail whose setup fails is taken
+    /// out (the firewall undid its partial work) and the others run.
+    fn setup_firewall(&mut self) {
+        let mut failed = Vec::new();
+        for (i, j) in self.pipeline.jails.iter().enumerate() {
+            if let Err(e) = self.fw.setup(&rules(&j.config)) {
+                log::firewall_error(
+                    &j.config.name,
+                    &format!("setup failed, jail not started: {e}"),
+                );
+                failed.push(i);
+            }
+        }
+        for i in failed.into_iter().rev() {
+            self.pipeline.jails.remove(i);
+        }
+        // banjo objects of jails that are no longer configured are stale: remove.
+        if let Ok(present) = self.fw.jails_present() {
+            for name in present {
+                if self.pipeline.jail_index(&name).is_none() {
+                    if let Err(e) = self.fw.teardown(&name) {
+                        log::firewall_error(&name, &format!("removing stale chain: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Load bans from state, drop expired and orphaned ones, and make the kernel hold
+    /// exactly the rest (re-add missing, remove stale; adopt nothing foreign).
+    fn restore_bans(&mut self) -> anyhow::Result<()> {
+        let now = now_us();
+        let mut batch = crate::state::Batch::default();
+        for (jail, addr, count) in self.store.ban_counts()? {
+            if let Some(ji) = self.pipeline.jail_index(&jail) {
+                self.pipeline.bans.set_count(ji, addr, count);
+            }
+        }
+        for b in self.store.active_bans()? {
+            let Some(ji) = self.pipeline.jail_index(&b.jail) else {
+                batch.unbans.push((b.jail.clone(), b.addr));
+                continue;
+            };
+            if b.until_us.is_some_and(|u| u <= now) {
+                batch.unbans.push((b.jail.clone(), b.addr));
+                log::unban(&b.jail, &b.addr.to_string(), "expired while banjo was down");
+                continue;
+            }
+            self.pipeline.bans.restore(Ban {
+                jail: ji,
+                addr: b.addr,
+                since: b.since_us,
+                until: b.until_us,
+                count: b.count,
+                failures: b.failures,
+            });
+        }
+        if !batch.unbans.is_empty() {
+            self.store.commit(&batch)?;
+        }
+        for ji in 0..self.pipeline.jails.len() {
+            let name = self.pipeline.jails[ji].config.name.clone();
+            let want: Vec<(crate::addr::Addr, Option<Micros>)> = self
+                .pipeline
+                .bans
+                .active()
+                .filter(|b| b.jail == ji)
+                .map(|b| (b.addr, b.until))
+                .collect();
+            let have: std::collections::HashSet<crate::addr::Addr> = match self.fw.list(&name) {
+                Ok(v) => v.into_iter().collect(),
+                Err(e) => {
+                    log::firewall_error(&name, &format!("listing bans: {e}"));
+                    Default::default()
+                }
+            };
+            let wanted: std::collections::HashSet<crate::addr::Addr> =
+                want.iter().map(|w| w.0).collect();
+            let stale: Vec<crate::addr::Addr> = have.difference(&wanted).copied().collect();
+            if !stale.is_empty() {
+                if let Err(e) = self.fw.unban(&name, &stale) {
+                    log::firewall_error(
+                        &name,
+                        &format!("removing {} stale bans: {e}", stale.len()),
+                    );
+                }
+            }
+            let entries: Vec<crate::ban::BanEntry> = want
+                .iter()
+                .map(|(addr, until)| crate::ban::BanEntry {
+                    addr: *addr,
+                    timeout_secs: until.map(|u| secs_left(u, now)),
+                })
+                .collect();
+            if !entries.is_empty() {
+                if let Err(e) = self.fw.ban(&name, &entries) {
+                    log::firewall_error(&name, &format!("restoring {} bans: {e}", entries.len()));
+                }
+                for (addr, until) in &want {
+                    let left = until
+                        .map(|u| format_duration(u - now))
+                        .unwrap_or_else(|| "permanent".into());
+                    log::restore(&name, &addr.to_string(), &left);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resume after the saved cursor, re-reading the last findtime of history first
+    /// (counting only) so failure windows are whole again; or start at `--since` /
+    /// the end of the journal on a first start.
+    fn position_reader(&mut self) -> anyhow::Result<()> {
+        let cursor = self.store.cursor()?;
+        match cursor {
+            Some(c) => {
+                let back = self
+                    .pipeline
+                    .jails
+                    .iter()
+                    .map(|j| j.config.findtime)
+                    .max()
+                    .unwrap_or(0);
+                match self.source.cursor_time(&c)? {
+                    Some(t) => {
+                        self.source.seek_realtime(t - back)?;
+                        self.warmup_until = Some((c, t));
+                        self.pipeline.warmup = true;
+                    }
+                    None => {
+                        tracing::warn!("saved journal position is gone (journal vacuumed?); continuing at the next entry");
+                        self.source.seek_after_cursor(&c)?;
+                    }
+                }
+            }
+            None => match self.opts.since {
+                Some(t) => self.source.seek_realtime(t)?,
+                None => {
+                    self.source.seek_tail()?;
+                    // Save "the end of the journal now" at once: should we die within
+                    // the first second, the next start resumes here instead of at a
+                    // later tail, and misses nothing.
+                    if let Ok(c) = self.source.cursor() {
+                        self.store.commit(&crate::state::Batch {
+                            cursor: Some(c),
+                            ..Default::default()
+                        })?;
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    fn status_line(&self) -> String {
+        let bans = self.pipeline.bans.active().count();
+        format!("{} jails, {} active bans", self.pipeline.jails.len(), bans)
+    }
+
+    fn main_loop(&mut self) -> anyhow::Result<()> {
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGCHLD,
+        ] {
+            mask.add(s);
+        }
+        mask.thread_block()?;
+        let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+
+        // Catch up before announcing readiness: READY=1 means bans are restored and the
+        // reader is current.
+        self.drain_journal()?;
+        self.notifier
+            .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
+        tracing::info!("banjo started: {}", self.status_line());
+        let mut last_watchdog = Instant::now();
+
+        while !self.stop {
+            let timeout = self.poll_timeout();
+            // Asked each round: a reload may have opened a new reader.
+            let raw = self.source.journal_mut().fd()?;
+            // Safety: the journal owns this fd and is not replaced while `fds` lives.
+            let jfd = unsafe { BorrowedFd::borrow_raw(raw) };
+            let mut fds = vec![
+                PollFd::new(jfd, PollFlags::POLLIN),
+                PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+            ];
+            let ctl = self.server.poll_fds();
+            let nctl = ctl.len();
+            for (fd, write) in ctl {
+                let flags = if write {
+                    PollFlags::POLLOUT
+                } else {
+                    PollFlags::POLLIN
+                };
+                fds.push(PollFd::new(fd, flags));
+            }
+            match nix::poll::poll(&mut fds, timeout) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let journal_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
+            let signal_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
+            let ctl_ready = fds[2..2 + nctl]
+                .iter()
+                .any(|f| f.revents().is_some_and(|r| !r.is_empty()));
+            drop(fds);
+
+            if signal_ready {
+                while let Ok(Some(info)) = sfd.read_signal() {
+                    match Signal::try_from(info.ssi_signo as i32) {
+                        Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => self.stop = true,
+                        Ok(Signal::SIGHUP) => {
+                            let r = self.reload();
+                            if let Err(e) = r {
+                                tracing::error!("reload: {e:#}");
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if journal_ready {
+                // Consume the inotify events (rotation, new files) before reading on.
+                let _ = self.source.journal_mut().process();
+            }
+            self.drain_journal()?;
+            self.expire_bans();
+            if ctl_ready || self.server.client_count() > 0 {
+                self.serve_control();
+            }
+            if self.actions.busy() {
+                self.actions.pump();
+            }
+            if self.cursor_dirty && self.last_cursor_commit.elapsed() >= CURSOR_EVERY {
+                self.commit_cursor();
+            }
+            if let Some(w) = self.notifier.watchdog {
+                if last_watchdog.elapsed() >= w {
+                    self.notifier.notify("WATCHDOG=1");
+                    last_watchdog = Instant::now();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn poll_timeout(&self) -> PollTimeout {
+        let mut t: Option<Duration> = None;
+        let mut min = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
+        if let Some(deadline) = self.pipeline.bans.next_deadline() {
+            let left = (deadline - now_us()).max(0) as u64;
+            min(Duration::from_micros(left) + Duration::from_millis(1));
+        }
+        if let Some(w) = self.notifier.watchdog {
+            min(w);
+        }
+        if self.actions.busy() {
+            min(Duration::from_millis(50));
+        }
+        if let Some(dl) = self.server.next_deadline() {
+            min(dl.saturating_duration_since(Instant::now()) + Duration::from_millis(1));
+        }
+        if self.cursor_dirty {
+            min(CURSOR_EVERY);
+        }
+        match t {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32)
+                .unwrap_or(PollTimeout::MAX),
+        }
+    }
+
+    /// Read every entry available now, in batches, deciding as we go.
+    fn drain_journal(&mut self) -> anyhow::Result<()> {
+        let mut entry = Entry::default();
+        loop {
+            let mut events = Vec::new();
+            let mut n = 0;
+            while n < BATCH {
+                let more = match self.source.next(&mut entry) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        // A bad entry never stops the reader: skip it.
+                        tracing::warn!("journal: {e}");
+                        continue;
+                    }
+                };
+                if !more {
+                    break;
+                }
+                n += 1;
+                if let Some((c, t)) = &self.warmup_until {
+                    if entry.time_us <= *t {
+                        let at_cursor = self.source.at_cursor(c);
+                        self.pipeline.feed(&entry, &mut |_| {});
+                        if at_cursor {
+                            self.end_warmup();
+                        }
+                        continue;
+                    }
+                    self.end_warmup();
+                }
+                self.pipeline.feed(&entry, &mut |ev| events.push(ev));
+            }
+            if n == 0 {
+                return Ok(());
+            }
+            if self.warmup_until.is_none() {
+                self.cursor_dirty = true;
+                let cursor = if events.is_empty() {
+                    None
+                } else {
+                    self.source.cursor().ok()
+                };
+                self.apply(events, cursor);
+            }
+            if n < BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    fn end_warmup(&mut self) {
+        self.warmup_until = None;
+        self.pipeline.warmup = false;
+        tracing::info!("failure windows rebuilt; resumed after the saved journal position");
+    }
+
+    fn expire_bans(&mut self) {
+        let mut events = Vec::new();
+        self.pipeline.advance(now_us(), &mut |ev| events.push(ev));
+        if !events.is_empty() {
+            self.apply(events, None);
+        }
+    }
+
+    fn commit_cursor(&mut self) {
+        let Ok(c) = self.source.cursor() else { return };
+        let batch = crate::state::Batch {
+            cursor: Some(c),
+            ..Default::default()
+        };
+        if let Err(e) = self.store.commit(&batch) {
+            tracing::error!("saving the journal position: {e}");
+        }
+        self.cursor_dirty = false;
+        self.last_cursor_commit = Instant::now();
+    }
+
+    fn shutdown(&mut self) {
+        self.notifier.notify("STOPPING=1");
+        if self.cursor_dirty {
+            self.commit_cursor();
+        }
+        if self.cfg.daemon.unban_on_stop {
+            for j in &self.pipeline.jails {
+                if let Err(e) = self.fw.teardown(&j.config.name) {
+                    log::firewall_error(&j.config.name, &format!("teardown at stop: {e}"));
+                }
+            }
+        }
+        tracing::info!("banjo stopped: {}", self.status_line());
+    }
+}
+
+/// Whole seconds until `until`, at least 1 (ipset timeout 0 means forever).
+pub(crate) fn secs_left(until: Micros, now: Micros) -> u32 {
+    (((until - now) + SEC - 1) / SEC).clamp(1, u32::MAX as i64) as u32
+}
+
+fn open_source(opts: &RunOptions, p: &Pipeline) -> anyhow::Result<JournalSource> {
+    let loc = opts.journal.clone().unwrap_or(Location::System);
+    // No sd_journal matches when following (see JournalSource::open): every entry is
+    // read and the pipeline routes it.
+    let mut s = JournalSource::open(&loc, &[], &p.wanted_fields())?;
+    s.precise_time = true;
+    Ok(s)
+}
+
+fn bind_socket(path: &std::path::Path) -> anyhow::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if path.exists() {
+        // A socket nobody answers on is left over from a crash; a live one means
+        // another banjo is running.
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!("another banjo is already listening on {}", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
+    }
+    let l = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("binding {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(l)
+}

@@ -1,0 +1,195 @@
+//! Reload (SIGHUP, `banjo reload`): a config with errors is refused and the running
+//! one stays; removed jails lift their bans; kept jails keep their bans and counts.
+
+use super::{log, rules, same_rules, secs_left, Daemon};
+use crate::ban::BanEntry;
+use crate::jail::{Ban, Jail};
+use crate::pipeline::Pipeline;
+use crate::state::Batch;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+impl Daemon {
+    pub(crate) fn reload(&mut self) -> anyhow::Result<String> {
+        let new = crate::config::load(&self.opts.config_dir, self.opts.config_explicit);
+        if new.has_errors() {
+            let text: Vec<String> = new
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.to_string())
+                .collect();
+            let msg = text.join("\n");
+            log::reload(false, &msg);
+            anyhow::bail!("configuration has errors; the running configuration stays:\n{msg}");
+        }
+        self.notifier.notify("RELOADING=1");
+        let now = super::now_us();
+        let new_jails: Vec<crate::config::JailConfig> =
+            new.jails.iter().filter(|j| j.enabled).cloned().collect();
+        let old_by_name: HashMap<String, usize> = self
+            .pipeline
+            .jails
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.config.name.clone(), i))
+            .collect();
+
+        // Removed jails: lift their bans, remove their chains.
+        let mut batch = Batch::default();
+        let mut removed = Vec::new();
+        for (i, j) in self.pipeline.jails.iter().enumerate() {
+            if new_jails.iter().any(|n| n.name == j.config.name) {
+                continue;
+            }
+            for b in self.pipeline.bans.active().filter(|b| b.jail == i) {
+                batch.unbans.push((j.config.name.clone(), b.addr));
+                log::unban(
+                    &j.config.name,
+                    &b.addr.to_string(),
+                    "jail removed by reload",
+                );
+            }
+            if let Err(e) = self.fw.teardown(&j.config.name) {
+                log::firewall_error(&j.config.name, &format!("teardown on reload: {e}"));
+            }
+            removed.push(j.config.name.clone());
+        }
+
+        // New and changed jails: (re)create their firewall objects.
+        let mut started = Vec::new();
+        let mut kept = Vec::new();
+        let mut configs = Vec::new();
+        for n in new_jails {
+            let old = old_by_name
+                .get(&n.name)
+                .map(|&i| &self.pipeline.jails[i].config);
+            let same_rules = old.is_some_and(|o| same_rules(o, &n));
+            if !same_rules {
+                if old.is_some() {
+                    let _ = self.fw.teardown(&n.name);
+                }
+                if let Err(e) = self.fw.setup(&rules(&n)) {
+                    log::firewall_error(
+                        &n.name,
+                        &format!("setup on reload failed, jail not started: {e}"),
+                    );
+                    if old.is_some() {
+                        // Its bans can no longer be enforced: record them lifted.
+                        let oi = old_by_name[&n.name];
+                        for b in self.pipeline.bans.active().filter(|b| b.jail == oi) {
+                            batch.unbans.push((n.name.clone(), b.addr));
+                        }
+                    }
+                    continue;
+                }
+            }
+            if old.is_some() {
+                kept.push((n.name.clone(), same_rules));
+            } else {
+                started.push(n.name.clone());
+            }
+            configs.push(Arc::new(n));
+        }
+
+        // The new pipeline: kept jails carry over trackers, stats, bans and counts.
+        let self_addrs = crate::addr::local_addresses();
+        let mut p = Pipeline::new(configs, &self_addrs);
+        p.now = self.pipeline.now;
+        let mut old_jails: Vec<Option<Jail>> = std::mem::take(&mut self.pipeline.jails)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for (ni, nj) in p.jails.iter_mut().enumerate() {
+            let Some(&oi) = old_by_name.get(&nj.config.name) else {
+                continue;
+            };
+            let Some(old) = old_jails[oi].take() else {
+                continue;
+            };
+            if old.config.maxretry == nj.config.maxretry
+                && old.config.findtime == nj.config.findtime
+            {
+                nj.tracker = old.tracker;
+            }
+            nj.stats = old.stats;
+            let _ = ni;
+        }
+        let index: HashMap<usize, usize> = old_by_name
+            .iter()
+            .filter_map(|(name, &oi)| p.jail_index(name).map(|ni| (oi, ni)))
+            .collect();
+        for b in self.pipeline.bans.active() {
+            if let Some(&ni) = index.get(&b.jail) {
+                p.bans.restore(Ban {
+                    jail: ni,
+                    ..b.clone()
+                });
+            }
+        }
+        for (oi, addr, count) in self.pipeline.bans.counts() {
+            if let Some(&ni) = index.get(&oi) {
+                p.bans.set_count(ni, addr, count);
+            }
+        }
+        // Jails whose firewall objects were remade get their bans back.
+        for (name, same_rules) in &kept {
+            if *same_rules {
+                continue;
+            }
+            let Some(ni) = p.jail_index(name) else {
+                continue;
+            };
+            let entries: Vec<BanEntry> = p
+                .bans
+                .active()
+                .filter(|b| b.jail == ni)
+                .map(|b| BanEntry {
+                    addr: b.addr,
+                    timeout_secs: b.until.map(|u| secs_left(u, now)),
+                })
+                .collect();
+            if !entries.is_empty() {
+                if let Err(e) = self.fw.ban(name, &entries) {
+                    log::firewall_error(name, &format!("re-adding bans on reload: {e}"));
+                }
+            }
+        }
+        if !batch.unbans.is_empty() {
+            self.store.commit(&batch)?;
+        }
+
+        // One reader for the new set of matches, resumed where the old one was.
+        let cursor = self.source.cursor().ok();
+        self.pipeline = p;
+        match super::open_source(&self.opts, &self.pipeline) {
+            Ok(mut src) => {
+                match &cursor {
+                    Some(c) => {
+                        src.seek_after_cursor(c)?;
+                    }
+                    None => src.seek_tail()?,
+                }
+                self.source = src;
+            }
+            Err(e) => tracing::error!(
+                "reopening the journal with the new matches: {e}; keeping the old reader"
+            ),
+        }
+        self.cfg = new;
+        let summary = format!(
+            "{} jails running; started: [{}]; removed: [{}]; kept: [{}]",
+            self.pipeline.jails.len(),
+            started.join(", "),
+            removed.join(", "),
+            kept.iter()
+                .map(|k| k.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        log::reload(true, &summary);
+        self.notifier
+            .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
+        Ok(summary)
+    }
+}

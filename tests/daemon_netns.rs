@@ -1,0 +1,312 @@
+//! The daemon for real: a private journald, a private firewall (iptables + ipset in a
+//! network namespace), `banjo run` as a process, the CLI over its socket.
+//! Each test re-runs itself inside `unshare --mount --net` (see common::ns).
+
+mod common;
+use common::ns::*;
+
+const CONFIG: &str = r#"
+[defaults]
+ignoreip = ["127.0.0.0/8", "::1", "192.0.2.10"]
+ignoreself = true
+[jail.sshd]
+enabled = true
+maxretry = 3
+findtime = "10m"
+bantime = "1h"
+port = ["ssh"]
+[jail.recidive]
+enabled = true
+maxretry = 2
+findtime = "1d"
+bantime = "1w"
+"#;
+
+fn fail(j: &Journald, ip: &str) {
+    j.sshd(&format!(
+        "Failed password for root from {ip} port 4242 ssh2"
+    ));
+}
+
+#[test]
+fn attack_burst_is_banned_in_the_kernel_and_recidive_reads_our_entries() {
+    if !enter("attack_burst_is_banned_in_the_kernel_and_recidive_reads_our_entries") {
+        return;
+    }
+    let j = Journald::start();
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    // The hook and the sets exist from the start.
+    assert!(
+        shell("iptables -S INPUT").contains("-j banjo-sshd"),
+        "{}",
+        shell("iptables -S")
+    );
+    assert!(shell("ip6tables -S INPUT").contains("-j banjo-sshd"));
+
+    for _ in 0..3 {
+        fail(&j, "203.0.113.5");
+    }
+    eventually(5, "203.0.113.5 in banjo-sshd-4", || {
+        ipset_members("banjo-sshd-4").contains(&"203.0.113.5".to_string())
+    });
+    let st = b.cli_json(&["status", "sshd"]);
+    assert_eq!(st["currently_banned"], 1, "{st}");
+    assert_eq!(st["total_failed"], 3, "{st}");
+    assert_eq!(st["banned"][0], "203.0.113.5");
+
+    // The ban is a structured journal entry…
+    let bans = j.query("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc BANJO_IP=203.0.113.5");
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    assert_eq!(bans[0]["BANJO_JAIL"], "sshd");
+    assert_eq!(bans[0]["BANJO_FAILURES"], "3");
+    assert!(bans[0]["MESSAGE"]
+        .as_str()
+        .unwrap()
+        .contains("[sshd] Ban 203.0.113.5"));
+
+    // …which recidive reads back: a second sshd ban of the same host within a day.
+    b.cli_json(&["unban", "203.0.113.5", "--jail", "sshd"]);
+    for _ in 0..3 {
+        fail(&j, "203.0.113.5");
+    }
+    eventually(5, "recidive ban", || {
+        ipset_members("banjo-recidive-4").contains(&"203.0.113.5".to_string())
+    });
+    // recidive's own ban never feeds recidive again.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let rec = b.cli_json(&["status", "recidive"]);
+    assert_eq!(rec["total_banned"], 1, "{rec}");
+    // The history of the address, from the journal.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banjo"))
+        .args(["history", "203.0.113.5"])
+        .output()
+        .unwrap();
+    let h = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(h.contains("3 bans"), "{h}");
+}
+
+#[test]
+fn ignoreip_holds_and_bans_expire() {
+    if !enter("ignoreip_holds_and_bans_expire") {
+        return;
+    }
+    let j = Journald::start();
+    let cfg = CONFIG.replace(
+        "bantime = \"1h\"",
+        "bantime = \"2s\"\nbantime_increment = false",
+    );
+    let mut b = Banjo::new(j.work.path(), &cfg);
+    b.start(&[]);
+    for _ in 0..10 {
+        fail(&j, "192.0.2.10");
+    }
+    for _ in 0..3 {
+        fail(&j, "203.0.113.6");
+    }
+    eventually(5, "203.0.113.6 banned", || {
+        ipset_members("banjo-sshd-4").contains(&"203.0.113.6".to_string())
+    });
+    assert!(
+        !ipset_members("banjo-sshd-4").contains(&"192.0.2.10".to_string()),
+        "ignoreip must hold"
+    );
+    // A manual ban of an ignored address is refused without --force.
+    let out = b.cli(&["ban", "sshd", "192.0.2.10"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+    // Unbanned when the 2 s bantime ends: in banjo and in the kernel.
+    eventually(6, "unban after bantime", || {
+        b.cli_json(&["status", "sshd"])["currently_banned"] == 0
+            && ipset_members("banjo-sshd-4").is_empty()
+    });
+    let unbans = j.query("MESSAGE_ID=c82385cce92748f0af9eb900125d4df7 BANJO_IP=203.0.113.6");
+    assert_eq!(unbans.len(), 1);
+}
+
+#[test]
+fn restart_restores_bans_without_double_counting() {
+    if !enter("restart_restores_bans_without_double_counting") {
+        return;
+    }
+    let j = Journald::start();
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    for _ in 0..3 {
+        fail(&j, "203.0.113.7");
+    }
+    eventually(5, "banned", || {
+        ipset_members("banjo-sshd-4").contains(&"203.0.113.7".to_string())
+    });
+    b.stop();
+    // The ban stays in the kernel while banjo is down (unban_on_stop = false)…
+    assert!(ipset_members("banjo-sshd-4").contains(&"203.0.113.7".to_string()));
+    // …and if someone removed it, the restart puts it back (reconcile).
+    shell("ipset del banjo-sshd-4 203.0.113.7");
+    shell("ipset add banjo-sshd-4 198.51.100.99");
+    b.start(&[]);
+    let m = ipset_members("banjo-sshd-4");
+    assert!(m.contains(&"203.0.113.7".to_string()), "{m:?}");
+    assert!(
+        !m.contains(&"198.51.100.99".to_string()),
+        "stale entry must go: {m:?}"
+    );
+    // The three failures before the restart are not counted again: no second ban.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let bans = j.query("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc");
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    let st = b.cli_json(&["status", "sshd"]);
+    assert_eq!(st["currently_banned"], 1);
+}
+
+#[test]
+fn kill_9_mid_burst_loses_nothing() {
+    if !enter("kill_9_mid_burst_loses_nothing") {
+        return;
+    }
+    let j = Journald::start();
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    // Two failures, then banjo dies without a chance to save anything.
+    fail(&j, "203.0.113.8");
+    fail(&j, "203.0.113.8");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    b.kill9();
+    // The third failure arrives while banjo is down.
+    fail(&j, "203.0.113.8");
+    b.start(&[]);
+    // Windows are rebuilt from the journal: 2 + 1 = 3 failures = ban, exactly once.
+    eventually(5, "banned after restart", || {
+        ipset_members("banjo-sshd-4").contains(&"203.0.113.8".to_string())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let bans = j.query("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc BANJO_JAIL=sshd");
+    assert_eq!(bans.len(), 1, "{bans:?}");
+    // A ban committed before a kill -9 survives it too.
+    b.kill9();
+    b.start(&[]);
+    assert_eq!(b.cli_json(&["status", "sshd"])["currently_banned"], 1);
+}
+
+#[test]
+fn control_socket_refuses_bad_and_unprivileged_requests() {
+    if !enter("control_socket_refuses_bad_and_unprivileged_requests") {
+        return;
+    }
+    use std::io::{Read, Write};
+    let j = Journald::start();
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    let ask = |bytes: &[u8]| -> String {
+        let mut s = std::os::unix::net::UnixStream::connect(&b.socket).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(bytes).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    // Not JSON.
+    let garbage = b"\x00\x00\x00\x05hello";
+    assert!(ask(garbage).contains("bad request"));
+    // Unknown verb.
+    let body = br#"{"cmd":"shutdown"}"#;
+    let mut frame = (body.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(body);
+    assert!(ask(&frame).contains("bad request"));
+    // Oversized.
+    assert!(ask(&[0x7f, 0xff, 0xff, 0xff]).contains("limit"));
+    // A slow client that never finishes does not block others.
+    let _slow = std::os::unix::net::UnixStream::connect(&b.socket).unwrap();
+    assert_eq!(
+        b.cli_json(&["status"])["jails"].as_array().unwrap().len(),
+        2
+    );
+    // An unprivileged user (nobody) may not ban, nor read status without the group.
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_banjo"))
+        .args(["ban", "sshd", "203.0.113.9", "--socket"])
+        .arg(&b.socket)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("permission denied") || err.contains("Permission denied"),
+        "{err}"
+    );
+    assert!(ipset_members("banjo-sshd-4").is_empty());
+}
+
+#[test]
+fn failing_firewall_step_leaves_nothing_and_other_jails_run() {
+    if !enter("failing_firewall_step_leaves_nothing_and_other_jails_run") {
+        return;
+    }
+    let j = Journald::start();
+    // DOCKER-USER does not exist in a fresh namespace: that jail's setup fails.
+    let cfg = format!(
+        "{CONFIG}\n[jail.docker]\nenabled = true\nfilter = \"sshd\"\nchain = \"DOCKER-USER\"\n"
+    );
+    let mut b = Banjo::new(j.work.path(), &cfg);
+    b.start(&[]);
+    let rules = shell("iptables -S; ip6tables -S; ipset list -n");
+    assert!(
+        !rules.contains("banjo-docker"),
+        "half-made jail left behind:\n{rules}"
+    );
+    assert!(rules.contains("banjo-sshd"));
+    let errs = j.query("MESSAGE_ID=5b4ac9841ce640be9363127b1e7ba938");
+    assert!(!errs.is_empty(), "firewall error must be in the journal");
+    for _ in 0..3 {
+        fail(&j, "203.0.113.10");
+    }
+    eventually(5, "sshd still bans", || {
+        ipset_members("banjo-sshd-4").contains(&"203.0.113.10".to_string())
+    });
+}
+
+#[test]
+fn reload_keeps_bans_and_refuses_bad_config() {
+    if !enter("reload_keeps_bans_and_refuses_bad_config") {
+        return;
+    }
+    let j = Journald::start();
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    for _ in 0..3 {
+        fail(&j, "203.0.113.11");
+    }
+    eventually(5, "banned", || {
+        ipset_members("banjo-sshd-4").contains(&"203.0.113.11".to_string())
+    });
+    // A broken config is refused; the running one stays.
+    std::fs::create_dir_all(b.config.join("jail.d")).unwrap();
+    std::fs::write(
+        b.config.join("jail.d/bad.toml"),
+        "[jail.sshd]\nmaxretry = 0\n",
+    )
+    .unwrap();
+    let out = b.cli(&["reload"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("maxretry"));
+    assert_eq!(b.cli_json(&["status", "sshd"])["currently_banned"], 1);
+    std::fs::remove_file(b.config.join("jail.d/bad.toml")).unwrap();
+    // Removing recidive lifts its objects; sshd keeps its ban.
+    std::fs::write(
+        b.config.join("banjo.toml"),
+        CONFIG.replace(
+            "[jail.recidive]\nenabled = true",
+            "[jail.recidive]\nenabled = false",
+        ),
+    )
+    .unwrap();
+    b.cli_json(&["reload"]);
+    assert!(!shell("iptables -S").contains("banjo-recidive"));
+    assert!(ipset_members("banjo-sshd-4").contains(&"203.0.113.11".to_string()));
+    assert_eq!(
+        b.cli_json(&["status"])["jails"].as_array().unwrap().len(),
+        1
+    );
+}
