@@ -139,9 +139,10 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
                 None => format!("{loc}, all entries"),
             };
             let rules: Vec<&MatchRules> = rules.iter().collect();
+            // The id field is fetched lazily (only for matches); host_field eagerly.
+            let eager: Vec<String> = filter.host_field.iter().cloned().collect();
             (
-                EntrySource::journal(&loc, &rules, &filter.wanted_fields())
-                    .context("opening the journal")?,
+                EntrySource::journal(&loc, &rules, &eager).context("opening the journal")?,
                 desc,
             )
         }
@@ -162,7 +163,11 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
     let mut entry = Entry::default();
     while source.next(&mut entry)? {
         r.entries += 1;
-        let (outcome, failure) = session.process(&entry);
+        let outcome = filter.check(&entry);
+        if let (Outcome::Matched(_), Some(id)) = (&outcome, &filter.id_field) {
+            source.fetch_field(&mut entry, id);
+        }
+        let (outcome, failure) = session.correlate(&entry, outcome);
         match outcome {
             Outcome::Missed => {
                 r.missed += 1;

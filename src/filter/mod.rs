@@ -297,7 +297,14 @@ impl Session {
 
     /// Check `entry`; return the outcome and, when it is a failure, the failure.
     pub fn process(&mut self, entry: &Entry) -> (Outcome, Option<Failure>) {
-        let mut outcome = self.filter.check(entry);
+        let outcome = self.filter.check(entry);
+        self.correlate(entry, outcome)
+    }
+
+    /// The second half of [`process`](Self::process), for callers that fetch the
+    /// `id_field` only once a failregex matched (reading a journal field costs as
+    /// much as reading MESSAGE, and most entries miss).
+    pub fn correlate(&mut self, entry: &Entry, mut outcome: Outcome) -> (Outcome, Option<Failure>) {
         let Outcome::Matched(m) = &mut outcome else {
             return (outcome, None);
         };

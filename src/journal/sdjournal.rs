@@ -253,6 +253,16 @@ impl JournalSource {
         Ok(true)
     }
 
+    /// Read one more field of the current entry into `entry` (if present).
+    pub fn fetch_field(&mut self, entry: &mut Entry, name: &str) {
+        let Ok(c) = CString::new(name) else { return };
+        if let Ok(Some(f)) = self.journal.get_data(c.as_c_str()) {
+            if let Some(v) = f.value() {
+                entry.fields.set(name, v);
+            }
+        }
+    }
+
     /// The raw journal, for waiting on new entries (daemon).
     pub fn journal_mut(&mut self) -> &mut Journal {
         &mut self.journal
