@@ -310,3 +310,46 @@ fn reload_keeps_bans_and_refuses_bad_config() {
         1
     );
 }
+
+#[test]
+fn ignoreself_follows_interface_changes_and_protects_the_admins_64() {
+    if !enter("ignoreself_follows_interface_changes_and_protects_the_admins_64") {
+        return;
+    }
+    let j = Journald::start();
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    // This host gains addresses after banjo started (DHCP, a new interface): from
+    // then on they are "self" and never banned.
+    shell("ip link add banjo-t0 type veth peer name banjo-t1 && ip link set banjo-t0 up && ip link set banjo-t1 up");
+    shell("ip addr add 198.51.100.200/24 dev banjo-t0 && ip -6 addr add 2001:db8:1:2::10/64 dev banjo-t0 nodad");
+    assert!(
+        shell("ip addr show banjo-t0").contains("2001:db8:1:2::10"),
+        "test setup: address not added"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for _ in 0..5 {
+        fail(&j, "198.51.100.200");
+        fail(&j, "2001:db8:1:2::10");
+    }
+    // An attacker sharing the host's /64 is banned alone, not as the /64.
+    for _ in 0..3 {
+        fail(&j, "2001:db8:1:2::99");
+    }
+    eventually(5, "attacker in the admin's /64 banned", || {
+        ipset_members("banjo-sshd-6")
+            .iter()
+            .any(|m| m.starts_with("2001:db8:1:2::99"))
+    });
+    let v6 = ipset_members("banjo-sshd-6");
+    assert!(
+        v6.iter().all(|m| !m.contains("/64")),
+        "the admin's /64 must not be banned: {v6:?}"
+    );
+    assert!(
+        ipset_members("banjo-sshd-4").is_empty(),
+        "this host's own address was banned"
+    );
+    let st = b.cli_json(&["status", "sshd"]);
+    assert_eq!(st["currently_banned"], 1, "{st}");
+}

@@ -13,6 +13,7 @@
 pub mod actions;
 mod apply;
 mod control;
+mod ifwatch;
 pub mod log;
 pub mod notify;
 mod reload;
@@ -39,6 +40,8 @@ use std::time::{Duration, Instant};
 const BATCH: usize = 4096;
 /// With no decisions, the cursor is still saved this often.
 const CURSOR_EVERY: Duration = Duration::from_secs(1);
+/// ipset timeouts stop at 24.8 days; longer bans are re-added this often.
+const REFRESH_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 /// Options of `banjo run` (command line over `[daemon]`).
 #[derive(Debug, Clone, Default)]
@@ -77,6 +80,8 @@ pub(crate) struct Daemon {
     /// While re-reading history after a restart: the saved cursor to stop at, and
     /// its time (should the cursor's entry no longer match, we stop once past it).
     warmup_until: Option<(String, Micros)>,
+    ifwatch: Option<ifwatch::IfWatch>,
+    last_refresh: Instant,
     stop: bool,
 }
 
@@ -179,6 +184,8 @@ impl Daemon {
             last_cursor_commit: Instant::now(),
             cursor_dirty: false,
             warmup_until: None,
+            ifwatch: ifwatch::IfWatch::new(),
+            last_refresh: Instant::now(),
             stop: false,
         };
         d.setup_firewall();
@@ -377,6 +384,10 @@ impl Daemon {
                 PollFd::new(jfd, PollFlags::POLLIN),
                 PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
             ];
+            if let Some(w) = &self.ifwatch {
+                fds.push(PollFd::new(w.fd(), PollFlags::POLLIN));
+            }
+            let base = fds.len();
             let ctl = self.server.poll_fds();
             let nctl = ctl.len();
             for (fd, write) in ctl {
@@ -393,10 +404,22 @@ impl Daemon {
             }
             let journal_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
             let signal_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
-            let ctl_ready = fds[2..2 + nctl]
+            let ctl_ready = fds[base..base + nctl]
                 .iter()
                 .any(|f| f.revents().is_some_and(|r| !r.is_empty()));
+            let if_ready = base == 3 && fds[2].revents().is_some_and(|r| !r.is_empty());
             drop(fds);
+
+            if if_ready && self.ifwatch.as_ref().is_some_and(|w| w.drain()) {
+                let addrs = crate::addr::local_addresses();
+                for j in &mut self.pipeline.jails {
+                    j.set_self_addrs(&addrs);
+                }
+                tracing::info!(
+                    "this host's addresses changed; ignoreself now covers {} addresses",
+                    addrs.len()
+                );
+            }
 
             if signal_ready {
                 while let Ok(Some(info)) = sfd.read_signal() {
@@ -427,6 +450,9 @@ impl Daemon {
             if self.cursor_dirty && self.last_cursor_commit.elapsed() >= CURSOR_EVERY {
                 self.commit_cursor();
             }
+            if self.last_refresh.elapsed() >= REFRESH_EVERY {
+                self.refresh_long_bans();
+            }
             if let Some(w) = self.notifier.watchdog {
                 if last_watchdog.elapsed() >= w {
                     self.notifier.notify("WATCHDOG=1");
@@ -456,6 +482,7 @@ impl Daemon {
         if self.cursor_dirty {
             min(CURSOR_EVERY);
         }
+        min(REFRESH_EVERY.saturating_sub(self.last_refresh.elapsed()));
         match t {
             None => PollTimeout::NONE,
             Some(d) => PollTimeout::try_from(d.as_millis().min(i32::MAX as u128) as i32)
@@ -509,6 +536,34 @@ impl Daemon {
             }
             if n < BATCH {
                 return Ok(());
+            }
+        }
+    }
+
+    /// Re-add bans that outlast ipset's largest timeout, so the kernel keeps them.
+    fn refresh_long_bans(&mut self) {
+        self.last_refresh = Instant::now();
+        let now = now_us();
+        let horizon = now + (REFRESH_EVERY.as_micros() as Micros) * 2;
+        for ji in 0..self.pipeline.jails.len() {
+            let entries: Vec<crate::ban::BanEntry> = self
+                .pipeline
+                .bans
+                .active()
+                .filter(|b| b.jail == ji && b.until.is_some_and(|u| u > horizon))
+                .map(|b| crate::ban::BanEntry {
+                    addr: b.addr,
+                    timeout_secs: b.until.map(|u| secs_left(u, now)),
+                })
+                .collect();
+            if !entries.is_empty() {
+                let name = self.pipeline.jails[ji].config.name.clone();
+                if let Err(e) = self.fw.ban(&name, &entries) {
+                    log::firewall_error(
+                        &name,
+                        &format!("refreshing {} long bans: {e}", entries.len()),
+                    );
+                }
             }
         }
     }

@@ -267,6 +267,17 @@ pub struct JailStats {
     pub unbans: u64,
 }
 
+/// `ignoreip`, plus this host's own addresses when the jail has `ignoreself`.
+fn ignore_list(config: &JailConfig, self_addrs: &[IpAddr]) -> IgnoreList {
+    let mut ignore = IgnoreList::new(config.ignoreip.clone());
+    if config.ignoreself {
+        for ip in self_addrs {
+            ignore.push(ipnet::IpNet::from(*ip));
+        }
+    }
+    ignore
+}
+
 /// A jail ready to run.
 pub struct Jail {
     pub config: Arc<JailConfig>,
@@ -279,19 +290,18 @@ pub struct Jail {
 impl Jail {
     /// `self_addrs`: this host's addresses, added when the jail has `ignoreself`.
     pub fn new(config: Arc<JailConfig>, self_addrs: &[IpAddr]) -> Jail {
-        let mut ignore = IgnoreList::new(config.ignoreip.clone());
-        if config.ignoreself {
-            for ip in self_addrs {
-                ignore.push(ipnet::IpNet::from(*ip));
-            }
-        }
         Jail {
             session: Session::new(config.filter.clone()),
             tracker: Tracker::new(config.maxretry, config.findtime),
-            ignore,
+            ignore: ignore_list(&config, self_addrs),
             stats: JailStats::default(),
             config,
         }
+    }
+
+    /// This host's addresses changed (an interface came up, DHCP renewed).
+    pub fn set_self_addrs(&mut self, self_addrs: &[IpAddr]) {
+        self.ignore = ignore_list(&self.config, self_addrs);
     }
 
     /// The ban key for a failure's address: the IPv6 prefix, narrowed to the single
