@@ -36,7 +36,27 @@ pub enum Event {
         jail: String,
         #[serde(serialize_with = "ser_display")]
         addr: Addr,
+        reason: UnbanReason,
     },
+}
+
+/// Why a ban ended (BANJO_REASON in the journal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnbanReason {
+    /// Its bantime ran out.
+    Expired,
+    /// `banjo unban`.
+    Manual,
+}
+
+impl UnbanReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnbanReason::Expired => "bantime over",
+            UnbanReason::Manual => "manual unban",
+        }
+    }
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

@@ -163,6 +163,7 @@ impl Pipeline {
                 time_us: ban.until.unwrap_or(self.now),
                 jail: jail.config.name.clone(),
                 addr: ban.addr,
+                reason: crate::events::UnbanReason::Expired,
             });
         }
     }

@@ -203,6 +203,7 @@ fn print_event(o: &mut impl Write, ev: &Event) -> std::io::Result<()> {
             time_us,
             jail,
             addr,
+            ..
         } => writeln!(
             o,
             "{}  {:<14} Unban {}",

@@ -101,9 +101,11 @@ impl Daemon {
                         self.actions.enqueue(&actions, ActionEvent::Ban, &vars);
                     }
                 }
-                Event::Unban { jail, addr, .. } => {
+                Event::Unban {
+                    jail, addr, reason, ..
+                } => {
                     let ip = addr.to_string();
-                    log::unban(jail, &ip, "bantime over");
+                    log::unban(jail, &ip, reason.as_str());
                     if let Some(ji) = self.pipeline.jail_index(jail) {
                         let vars = super::actions::Vars {
                             ip: &ip,

@@ -206,6 +206,7 @@ impl Daemon {
                     time_us: now,
                     jail: self.pipeline.jails[b.jail].config.name.clone(),
                     addr: b.addr,
+                    reason: crate::events::UnbanReason::Manual,
                 }
             })
             .collect();
