@@ -59,6 +59,31 @@ pub fn regex_builder(patterns: &[String]) -> regex::bytes::RegexSetBuilder {
     b
 }
 
+/// The literal strings every match of an `^`-anchored pattern starts with, when there
+/// are few enough of them (`^Failed (?:password|none) ` -> "Failed password ",
+/// "Failed none "). None when the pattern is not anchored or starts with a class.
+pub fn anchored_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    use regex_syntax::hir::Look;
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    if !hir.properties().look_set_prefix().contains(Look::Start) {
+        return None;
+    }
+    let mut ex = Extractor::new();
+    ex.kind(ExtractKind::Prefix).limit_total(256);
+    let seq = ex.extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
 impl Engine {
     /// Compile with `regex`; if it refuses a construct PCRE2 supports, use PCRE2.
     /// The error names both engines' complaints so the user sees what to change.
@@ -147,6 +172,32 @@ mod tests {
         assert!(e.is_match(b"port 3 user \xff\xfe"));
         let u = Engine::compile(r"(?u)^\w+$").unwrap();
         assert!(u.is_match("日本".as_bytes()));
+    }
+
+    #[test]
+    fn prefixes_of_anchored_patterns() {
+        let p = anchored_prefixes(r"^Failed (?:password|none) for \S+$").unwrap();
+        assert_eq!(
+            p,
+            vec![
+                b"Failed password for ".to_vec(),
+                b"Failed none for ".to_vec()
+            ]
+        );
+        assert!(
+            anchored_prefixes(r"Failed password").is_none(),
+            "not anchored"
+        );
+        assert!(
+            anchored_prefixes(r"^\w+ failed").is_none(),
+            "starts with a class"
+        );
+        assert!(
+            anchored_prefixes(r"^(?:a|[^ ]+)x").is_none(),
+            "one branch has no literal"
+        );
+        // A small class is spelled out: every match still starts with one of these.
+        assert_eq!(anchored_prefixes(r"^[ab]x").unwrap().len(), 2);
     }
 
     #[test]

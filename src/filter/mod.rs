@@ -63,8 +63,42 @@ pub struct Filter {
     fail_set: Option<regex::bytes::RegexSet>,
     /// `fail_set` index -> failregex index.
     fail_set_map: Vec<usize>,
+    /// When every failregex is anchored with literal prefixes: a miss is then a table
+    /// lookup and a few byte comparisons, and a hit runs only its own pattern.
+    prefixes: Option<PrefixIndex>,
     /// failregexes on PCRE2, tried one by one.
     pcre_fail: Vec<usize>,
+}
+
+/// Literal prefixes of every failregex, indexed by first byte.
+struct PrefixIndex {
+    /// Per failregex: the literals its matches start with.
+    prefixes: Vec<Vec<Vec<u8>>>,
+    /// First byte -> failregexes (ascending, so file order is kept) with a prefix
+    /// starting with it.
+    by_first: Vec<Vec<usize>>,
+}
+
+impl PrefixIndex {
+    fn new(prefixes: Vec<Vec<Vec<u8>>>) -> PrefixIndex {
+        let mut by_first = vec![Vec::new(); 256];
+        for (i, list) in prefixes.iter().enumerate() {
+            for p in list {
+                let slot: &mut Vec<usize> = &mut by_first[p[0] as usize];
+                if slot.last() != Some(&i) {
+                    slot.push(i);
+                }
+            }
+        }
+        PrefixIndex { prefixes, by_first }
+    }
+
+    fn candidates(&self, text: &[u8]) -> &[usize] {
+        match text.first() {
+            Some(&b) => &self.by_first[b as usize],
+            None => &[],
+        }
+    }
 }
 
 /// What a filter made of one entry.
@@ -171,7 +205,7 @@ impl Filter {
     /// Run the filter on one entry (no correlation: see [`Session`]).
     pub fn check(&self, entry: &Entry) -> Outcome {
         let text = entry.message.as_slice();
-        let Some(idx) = self.first_failregex(text) else {
+        let Some((idx, caps)) = self.find(text) else {
             if self.failregex.is_empty() && self.host_field.is_some() {
                 return Outcome::Matched(Match {
                     failregex: None,
@@ -194,11 +228,6 @@ impl Filter {
             };
         }
         let pat = &self.failregex[idx];
-        let Some(caps) = pat.engine.captures(text) else {
-            // The set said yes but captures say no: only if the engines disagree, which
-            // they must not; treat as a miss rather than guess.
-            return Outcome::Missed;
-        };
         let host = pat
             .hosts
             .iter()
@@ -217,6 +246,24 @@ impl Filter {
             nofail: pat.nofail_groups.iter().any(|g| caps.name(g).is_some()),
             forget: pat.forget_groups.iter().any(|g| caps.name(g).is_some()),
         })
+    }
+
+    /// The first failregex (in file order) that matches, with its captures.
+    fn find<'t>(&self, text: &'t [u8]) -> Option<(usize, engine::Captures<'t>)> {
+        if let Some(index) = &self.prefixes {
+            for &i in index.candidates(text) {
+                if index.prefixes[i].iter().any(|p| text.starts_with(p)) {
+                    if let Some(c) = self.failregex[i].engine.captures(text) {
+                        return Some((i, c));
+                    }
+                }
+            }
+            return None;
+        }
+        let i = self.first_failregex(text)?;
+        // None only if the set and the single pattern disagreed, which they must not;
+        // a miss then rather than a guess.
+        self.failregex[i].engine.captures(text).map(|c| (i, c))
     }
 
     /// Index of the first failregex (in file order) that matches.
@@ -586,7 +633,13 @@ fn compile(
             }
         }
     };
+    let prefixes = failregex
+        .iter()
+        .map(|p| p.engine.regex_source().and_then(engine::anchored_prefixes))
+        .collect::<Option<Vec<_>>>()
+        .map(PrefixIndex::new);
     Ok(Filter {
+        prefixes,
         name: name.to_owned(),
         mode,
         description: spec.description.unwrap_or_default(),
@@ -728,6 +781,28 @@ failregex = ['^probe from <HOST>$']
         match f.check(&e) {
             Outcome::Matched(m) => assert_eq!(m.host, Some("192.0.2.1".parse().unwrap())),
             o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn prefix_dispatch_matches_like_the_set() {
+        // The built-in sshd filter is fully anchored: it uses prefix dispatch.
+        let r = FilterRef::parse("sshd[mode=aggressive]").unwrap();
+        let f = Filter::load(&r, &[]).unwrap();
+        assert!(f.prefixes.is_some());
+        // The same filter with the dispatch disabled must decide identically.
+        let mut g = Filter::load(&r, &[]).unwrap();
+        g.prefixes = None;
+        for msg in [
+            "Failed password for root from 203.0.113.5 port 22 ssh2",
+            "Failed password for invalid user x from 198.51.100.66 port 1 from 203.0.113.6 port 4 ssh2",
+            "error: kex_exchange_identification: Connection closed by remote host",
+            "Invalid user oracle from 2001:db8::4 port 33012",
+            "Server listening on 0.0.0.0 port 22.",
+            "",
+        ] {
+            let e = entry(msg, "1", 0);
+            assert_eq!(f.check(&e), g.check(&e), "{msg}");
         }
     }
 
