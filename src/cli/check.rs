@@ -49,17 +49,7 @@ struct Report<'a> {
 fn ports_text(p: &Ports) -> String {
     match p {
         Ports::All => "all".into(),
-        Ports::List(l) => l
-            .iter()
-            .map(|(a, b)| {
-                if a == b {
-                    a.to_string()
-                } else {
-                    format!("{a}:{b}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(","),
+        Ports::List(l) => crate::ban::ports_text(l),
     }
 }
 

@@ -210,28 +210,8 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
         }
     }
     r.elapsed_seconds = started.elapsed().as_secs_f64();
-    r.failregex = filter
-        .failregex
-        .iter()
-        .zip(&fail_hits)
-        .map(|(p, &hits)| PatternHits {
-            pattern: p.source.clone(),
-            engine: p.engine().to_string(),
-            origin: p.origin.clone(),
-            hits,
-        })
-        .collect();
-    r.ignoreregex = filter
-        .ignoreregex
-        .iter()
-        .zip(&ignore_hits)
-        .map(|(p, &hits)| PatternHits {
-            pattern: p.source.clone(),
-            engine: p.engine().to_string(),
-            origin: p.origin.clone(),
-            hits,
-        })
-        .collect();
+    r.failregex = pattern_hits(&filter.failregex, &fail_hits);
+    r.ignoreregex = pattern_hits(&filter.ignoreregex, &ignore_hits);
     let mut list: Vec<(IpAddr, u64)> = addrs.into_iter().collect();
     list.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
     r.addresses = list
@@ -249,6 +229,19 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
         super::output::ok_if_pipe(print_report(&r))?;
     }
     Ok(EXIT_OK)
+}
+
+fn pattern_hits(patterns: &[crate::filter::Pattern], hits: &[u64]) -> Vec<PatternHits> {
+    patterns
+        .iter()
+        .zip(hits)
+        .map(|(p, &hits)| PatternHits {
+            pattern: p.source.clone(),
+            engine: p.engine().to_string(),
+            origin: p.origin.clone(),
+            hits,
+        })
+        .collect()
 }
 
 fn print_report(r: &Report) -> std::io::Result<()> {

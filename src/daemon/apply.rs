@@ -6,7 +6,6 @@ use crate::ban::BanEntry;
 use crate::config::ActionEvent;
 use crate::events::Event;
 use crate::state::{Batch, StoredBan};
-use crate::timefmt::BanTime;
 use std::collections::BTreeMap;
 
 impl Daemon {
@@ -83,10 +82,7 @@ impl Daemon {
                     ..
                 } => {
                     let ip = addr.to_string();
-                    let bt = match bantime {
-                        BanTime::Finite(us) => crate::timefmt::format_duration(*us),
-                        BanTime::Permanent => "permanent".into(),
-                    };
+                    let bt = bantime.to_string();
                     log::ban(jail, &ip, *failures, &bt, *count, matches);
                     if let Some(ji) = self.pipeline.jail_index(jail) {
                         let joined = matches.join("\n");
