@@ -90,113 +90,68 @@ pub struct RawAction {
     pub timeout: Option<RawDuration>,
 }
 
-/// Every key a jail (or `[defaults]`) may set. All optional: layers fill each other in.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawJail {
-    pub enabled: Option<Spanned<bool>>,
-    pub journalmatch: Option<Spanned<RawMatch>>,
-    pub filter: Option<Spanned<String>>,
-    pub maxretry: Option<Spanned<i64>>,
-    pub findtime: Option<Spanned<RawDuration>>,
-    pub bantime: Option<Spanned<RawDuration>>,
-    pub bantime_increment: Option<Spanned<bool>>,
-    pub bantime_factor: Option<Spanned<f64>>,
-    pub bantime_maxtime: Option<Spanned<RawDuration>>,
-    pub ignoreip: Option<Spanned<Vec<String>>>,
-    pub ignoreself: Option<Spanned<bool>>,
-    pub ipv6_prefix: Option<Spanned<i64>>,
-    pub port: Option<Spanned<RawPorts>>,
-    pub protocol: Option<Spanned<String>>,
-    pub blocktype: Option<Spanned<String>>,
-    pub chain: Option<Spanned<String>>,
-    pub action: Option<Spanned<Vec<RawAction>>>,
-}
-
-/// Take every key set in `over` into `base`, remembering which layer each came from.
-/// Written out per key (not generic over a map) so the compiler checks that a new key
-/// is layered too.
-pub fn layer(base: &mut Layered, over: &RawJail, src: usize) {
-    macro_rules! take {
-        ($($k:ident),*) => {$(
-            if let Some(v) = &over.$k {
-                base.$k = Some((src, v.clone()));
-            }
-        )*};
-    }
-    take!(
-        enabled,
-        journalmatch,
-        filter,
-        maxretry,
-        findtime,
-        bantime,
-        bantime_increment,
-        bantime_factor,
-        bantime_maxtime,
-        ignoreip,
-        ignoreself,
-        ipv6_prefix,
-        port,
-        protocol,
-        blocktype,
-        chain,
-        action
-    );
-}
-
-/// The result of layering: each key with the index of the source file that set it last.
-#[derive(Debug, Clone, Default)]
-pub struct Layered {
-    pub enabled: Option<(usize, Spanned<bool>)>,
-    pub journalmatch: Option<(usize, Spanned<RawMatch>)>,
-    pub filter: Option<(usize, Spanned<String>)>,
-    pub maxretry: Option<(usize, Spanned<i64>)>,
-    pub findtime: Option<(usize, Spanned<RawDuration>)>,
-    pub bantime: Option<(usize, Spanned<RawDuration>)>,
-    pub bantime_increment: Option<(usize, Spanned<bool>)>,
-    pub bantime_factor: Option<(usize, Spanned<f64>)>,
-    pub bantime_maxtime: Option<(usize, Spanned<RawDuration>)>,
-    pub ignoreip: Option<(usize, Spanned<Vec<String>>)>,
-    pub ignoreself: Option<(usize, Spanned<bool>)>,
-    pub ipv6_prefix: Option<(usize, Spanned<i64>)>,
-    pub port: Option<(usize, Spanned<RawPorts>)>,
-    pub protocol: Option<(usize, Spanned<String>)>,
-    pub blocktype: Option<(usize, Spanned<String>)>,
-    pub chain: Option<(usize, Spanned<String>)>,
-    pub action: Option<(usize, Spanned<Vec<RawAction>>)>,
-}
-
-impl Layered {
-    /// Keys set on the jail win over keys set in `[defaults]` (of any layer), as in
-    /// fail2ban where a `[DEFAULT]` in jail.local never overrides `[sshd]` in jail.conf.
-    pub fn or(mut self, defaults: &Layered) -> Layered {
-        macro_rules! fill {
-            ($($k:ident),*) => {$(
-                if self.$k.is_none() {
-                    self.$k = defaults.$k.clone();
-                }
-            )*};
+/// Declares every key a jail (or `[defaults]`) may set, once: the serde struct that
+/// reads them, the layered copy that remembers which file set each, and the two
+/// merge steps. A key added here is parsed, layered and inherited everywhere.
+macro_rules! jail_keys {
+    ($( $(#[$doc:meta])* $key:ident : $ty:ty ),* $(,)?) => {
+        /// Every key a jail (or `[defaults]`) may set. All optional: layers fill each
+        /// other in.
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawJail {
+            $( $(#[$doc])* pub $key: Option<Spanned<$ty>>, )*
         }
-        fill!(
-            enabled,
-            journalmatch,
-            filter,
-            maxretry,
-            findtime,
-            bantime,
-            bantime_increment,
-            bantime_factor,
-            bantime_maxtime,
-            ignoreip,
-            ignoreself,
-            ipv6_prefix,
-            port,
-            protocol,
-            blocktype,
-            chain,
-            action
-        );
-        self
-    }
+
+        /// The result of layering: each key with the index of the file that set it last.
+        #[derive(Debug, Clone, Default)]
+        pub struct Layered {
+            $( pub $key: Option<(usize, Spanned<$ty>)>, )*
+        }
+
+        /// Take every key set in `over` into `base`, remembering layer `src`.
+        pub fn layer(base: &mut Layered, over: &RawJail, src: usize) {
+            $(
+                if let Some(v) = &over.$key {
+                    base.$key = Some((src, v.clone()));
+                }
+            )*
+        }
+
+        impl Layered {
+            /// Keys set on the jail win over keys set in `[defaults]` (of any layer), as
+            /// in fail2ban where a `[DEFAULT]` in jail.local never overrides `[sshd]`
+            /// in jail.conf.
+            pub fn or(mut self, defaults: &Layered) -> Layered {
+                $(
+                    if self.$key.is_none() {
+                        self.$key = defaults.$key.clone();
+                    }
+                )*
+                self
+            }
+        }
+    };
+}
+
+jail_keys! {
+    enabled: bool,
+    /// journalctl-style match groups.
+    journalmatch: RawMatch,
+    /// `name`, `name[mode=…, var=…]` or a path.
+    filter: String,
+    maxretry: i64,
+    findtime: RawDuration,
+    bantime: RawDuration,
+    bantime_increment: bool,
+    bantime_factor: f64,
+    bantime_maxtime: RawDuration,
+    ignoreip: Vec<String>,
+    ignoreself: bool,
+    ipv6_prefix: i64,
+    port: RawPorts,
+    protocol: String,
+    blocktype: String,
+    chain: String,
+    action: Vec<RawAction>,
 }
