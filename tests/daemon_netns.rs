@@ -353,3 +353,62 @@ fn ignoreself_follows_interface_changes_and_protects_the_admins_64() {
     let st = b.cli_json(&["status", "sshd"]);
     assert_eq!(st["currently_banned"], 1, "{st}");
 }
+
+#[test]
+fn readers_group_hooks_and_sd_notify() {
+    if !enter("readers_group_hooks_and_sd_notify") {
+        return;
+    }
+    let j = Journald::start();
+    let hooks = j.work.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    // nogroup (65534) exists on every Debian system: members may read status.
+    let cfg = format!(
+        "{CONFIG}\n[daemon]\nreaders_group = \"nogroup\"\n\n[[jail.sshd.action]]\non = \"ban\"\nargv = [\"/usr/bin/touch\", \"{}/banned-{{ip}}-{{failures}}\"]\n",
+        hooks.display()
+    );
+    let mut b = Banjo::new(j.work.path(), &cfg);
+    // systemd asks for keep-alives every 200 ms.
+    b.start_with_env(&[], &[("WATCHDOG_USEC", "200000")]);
+    b.wait_notify("WATCHDOG=1");
+
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--init-groups"])
+            .arg(env!("CARGO_BIN_EXE_banjo"))
+            .args(args)
+            .arg("--socket")
+            .arg(&b.socket)
+            .output()
+            .unwrap()
+    };
+    // banjo gave its 0660 socket to the readers group.
+    assert!(shell(&format!("stat -c '%a %G' {}", b.socket.display())).starts_with("660 nogroup"));
+    let st = as_nobody(&["status"]);
+    assert!(
+        st.status.success(),
+        "a reader may read: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let ban = as_nobody(&["ban", "sshd", "203.0.113.12"]);
+    assert!(!ban.status.success());
+    assert!(String::from_utf8_lossy(&ban.stderr).contains("permission denied"));
+
+    // The ban hook runs (argv, no shell) with its placeholders filled.
+    for _ in 0..3 {
+        fail(&j, "203.0.113.13");
+    }
+    let marker = hooks.join("banned-203.0.113.13-3");
+    eventually(5, "ban hook ran", || marker.exists());
+
+    // Reload says RELOADING=1 then READY=1; stop says STOPPING=1.
+    b.cli_json(&["reload"]);
+    b.wait_notify("RELOADING=1");
+    b.wait_notify("READY=1");
+    if let Some(c) = &b.child {
+        let _ = std::process::Command::new("kill")
+            .arg(c.id().to_string())
+            .status();
+    }
+    b.wait_notify("STOPPING=1");
+}

@@ -155,7 +155,19 @@ impl Daemon {
         });
         let listener = match notify::activation_listener() {
             Some(l) => l,
-            None => bind_socket(opts.socket.as_ref().unwrap_or(&cfg.daemon.socket))?,
+            None => {
+                let path = opts.socket.as_ref().unwrap_or(&cfg.daemon.socket);
+                let l = bind_socket(path)?;
+                // Readers reach the 0660 socket through its group (banjo.socket sets
+                // SocketGroup itself when systemd binds it).
+                if let Some(gid) = readers_gid {
+                    nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
+                        .with_context(|| {
+                            format!("giving {} to the readers group", path.display())
+                        })?;
+                }
+                l
+            }
         };
         let server = Server::new(listener)?;
 

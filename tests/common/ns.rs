@@ -156,6 +156,10 @@ impl Banjo {
 
     /// Start and wait for READY=1 (bans restored, reader positioned).
     pub fn start(&mut self, extra: &[&str]) {
+        self.start_with_env(extra, &[]);
+    }
+
+    pub fn start_with_env(&mut self, extra: &[&str], env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -171,6 +175,7 @@ impl Banjo {
             .arg(&self.socket)
             .args(extra)
             .env("NOTIFY_SOCKET", &self.notify_path)
+            .envs(env.iter().copied())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
