@@ -508,13 +508,20 @@ impl Daemon {
         loop {
             let mut events = Vec::new();
             let mut n = 0;
+            let mut errors = 0;
             while n < BATCH {
                 let more = match self.source.next(&mut entry) {
                     Ok(m) => m,
-                    Err(e) => {
-                        // A bad entry never stops the reader: skip it.
+                    // A bad entry never stops the reader: skip it. A journal that only
+                    // fails is left until the next wake-up rather than spun on.
+                    Err(e) if errors < 100 => {
+                        errors += 1;
                         tracing::warn!("journal: {e}");
                         continue;
+                    }
+                    Err(e) => {
+                        tracing::error!("journal: {e}; {errors} errors in a row, pausing this read");
+                        break;
                     }
                 };
                 if !more {
