@@ -228,7 +228,7 @@ fn inline_regex_modes_and_filter_files() {
         line,
         "--json",
     ]));
-    assert_eq!(j["failregex"][0]["engine"], "pcre2-jit");
+    assert_eq!(j["failregex"][0]["engine"], "pcre2");
     assert_eq!(j["matched"], 1);
     // Aggressive mode adds patterns.
     let ddos =

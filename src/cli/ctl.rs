@@ -34,6 +34,7 @@ pub struct BansArgs {
 
 #[derive(Debug, Args)]
 pub struct BanArgs {
+    /// The jail whose chain gets the ban (see banjo status).
     pub jail: String,
     /// An address or a CIDR network.
     pub addr: String,

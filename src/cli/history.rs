@@ -18,6 +18,7 @@ pub struct HistoryArgs {
     pub addr: String,
     #[command(flatten)]
     pub journal: JournalArgs,
+    /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
 }

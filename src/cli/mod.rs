@@ -57,7 +57,7 @@ pub enum Command {
     Reload(ctl::ReloadArgs),
     /// Every ban and unban of an address, from the journal.
     History(history::HistoryArgs),
-    /// Remove every chain and set banjo made from the kernel.
+    /// Remove from the kernel every chain and set banjo made (and nothing else).
     Flush(flush::FlushArgs),
 }
 

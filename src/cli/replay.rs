@@ -26,7 +26,7 @@ pub struct ReplayArgs {
     /// Start at this time (UTC: "2026-11-16", "2026-11-16 08:00", or @EPOCH).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Stop at this time.
+    /// Stop at this time (same formats as --since).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     /// Do not exclude this host's own addresses (ignoreself): the history may come

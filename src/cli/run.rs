@@ -21,7 +21,8 @@ pub struct RunArgs {
     /// State directory (default: [daemon] state_dir, /var/lib/banjo).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Control socket to bind when not socket-activated (default: /run/banjo/banjo.sock).
+    /// Control socket to bind when not socket-activated (default: [daemon] socket,
+    /// /run/banjo/banjo.sock).
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
     #[command(flatten)]

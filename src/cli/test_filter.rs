@@ -18,10 +18,10 @@ use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct TestFilterArgs {
-    /// A filter name (`sshd`, `sshd[mode=aggressive]`), a filter file, or a regex
+    /// A filter name (sshd, "sshd[mode=aggressive]"), a filter file, or a regex
     /// containing <HOST>.
     pub filter: String,
-    /// A log file, `-` for standard input, or one log line. Omit with --journal-dir,
+    /// A log file, - for standard input, or one log line. Omit with --journal-dir,
     /// --journal-file or --journal.
     pub source: Option<String>,
     #[command(flatten)]

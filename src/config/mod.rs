@@ -323,11 +323,11 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
         }
         for (name, j) in &parsed.jail {
             let slot = jails
-                .entry(name.clone())
+                .entry(name.get_ref().clone())
                 .or_insert_with(|| (Layered::default(), idx, 0));
-            raw::layer(&mut slot.0, j.get_ref(), idx);
+            raw::layer(&mut slot.0, j, idx);
             slot.1 = idx;
-            slot.2 = j.span().start;
+            slot.2 = name.span().start;
         }
     }
     let mut filters: HashMap<String, Result<Arc<Filter>, Vec<Diagnostic>>> = HashMap::new();

@@ -14,7 +14,9 @@ pub struct RawFile {
     pub defaults: Option<RawJail>,
     /// Jails by name.
     #[serde(default)]
-    pub jail: BTreeMap<String, Spanned<RawJail>>,
+    /// Keyed by a spanned name: a jail known only from `[[jail.NAME.action]]` has no
+    /// table of its own to carry a span.
+    pub jail: BTreeMap<Spanned<String>, RawJail>,
     /// Settings of `banjo run` itself.
     pub daemon: Option<RawDaemon>,
 }

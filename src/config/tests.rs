@@ -254,3 +254,16 @@ fn ports_forms() {
         Ports::List(vec![(22, 22), (2222, 2222)])
     );
 }
+
+#[test]
+fn action_array_without_jail_header() {
+    // `[[jail.sshd.action]]` alone defines jail sshd's table implicitly.
+    let d = dir_with(&[(
+        "jail.d/hook.toml",
+        "[[jail.sshd.action]]\non = \"ban\"\nargv = [\"/bin/true\", \"{ip}\"]\n",
+    )]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    assert_eq!(jail(&c, "sshd").actions.len(), 1);
+    assert!(jail(&c, "sshd").declared_at.contains("hook.toml:1"));
+}

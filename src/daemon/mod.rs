@@ -82,6 +82,7 @@ pub(crate) struct Daemon {
     warmup_until: Option<(String, Micros)>,
     ifwatch: Option<ifwatch::IfWatch>,
     last_refresh: Instant,
+    last_watchdog: Instant,
     stop: bool,
 }
 
@@ -161,10 +162,16 @@ impl Daemon {
                 // Readers reach the 0660 socket through its group (banjo.socket sets
                 // SocketGroup itself when systemd binds it).
                 if let Some(gid) = readers_gid {
-                    nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
-                        .with_context(|| {
-                            format!("giving {} to the readers group", path.display())
-                        })?;
+                    // Under the hardened unit (no CAP_CHOWN) this fails; banjo.socket's
+                    // SocketGroup= is the way there. Not a reason to refuse to start.
+                    if let Err(e) =
+                        nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
+                    {
+                        tracing::warn!(
+                            "cannot give {} to the readers group ({e}); use banjo.socket (SocketGroup=) for readers",
+                            path.display()
+                        );
+                    }
                 }
                 l
             }
@@ -198,6 +205,7 @@ impl Daemon {
             warmup_until: None,
             ifwatch: ifwatch::IfWatch::new(),
             last_refresh: Instant::now(),
+            last_watchdog: Instant::now(),
             stop: false,
         };
         d.setup_firewall();
@@ -384,7 +392,6 @@ impl Daemon {
         self.notifier
             .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
         tracing::info!("banjo started: {}", self.status_line());
-        let mut last_watchdog = Instant::now();
 
         while !self.stop {
             let timeout = self.poll_timeout();
@@ -465,12 +472,7 @@ impl Daemon {
             if self.last_refresh.elapsed() >= REFRESH_EVERY {
                 self.refresh_long_bans();
             }
-            if let Some(w) = self.notifier.watchdog {
-                if last_watchdog.elapsed() >= w {
-                    self.notifier.notify("WATCHDOG=1");
-                    last_watchdog = Instant::now();
-                }
-            }
+            self.keepalive();
         }
         Ok(())
     }
@@ -520,7 +522,9 @@ impl Daemon {
                         continue;
                     }
                     Err(e) => {
-                        tracing::error!("journal: {e}; {errors} errors in a row, pausing this read");
+                        tracing::error!(
+                            "journal: {e}; {errors} errors in a row, pausing this read"
+                        );
                         break;
                     }
                 };
@@ -556,6 +560,9 @@ impl Daemon {
             if n < BATCH {
                 return Ok(());
             }
+            // A long catch-up (a flood, a restart after downtime) must not look like a
+            // hang to systemd's watchdog.
+            self.keepalive();
         }
     }
 
@@ -583,6 +590,15 @@ impl Daemon {
                         &format!("refreshing {} long bans: {e}", entries.len()),
                     );
                 }
+            }
+        }
+    }
+
+    fn keepalive(&mut self) {
+        if let Some(w) = self.notifier.watchdog {
+            if self.last_watchdog.elapsed() >= w {
+                self.notifier.notify("WATCHDOG=1");
+                self.last_watchdog = Instant::now();
             }
         }
     }

@@ -9,6 +9,13 @@ use crate::state::Batch;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// CLOCK_MONOTONIC in µs: systemd's Type=notify-reload wants it with RELOADING=1.
+fn monotonic_usec() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1000)
+        .unwrap_or(0)
+}
+
 impl Daemon {
     pub(crate) fn reload(&mut self) -> anyhow::Result<String> {
         let new = crate::config::load(&self.opts.config_dir, self.opts.config_explicit);
@@ -23,7 +30,8 @@ impl Daemon {
             log::reload(false, &msg);
             anyhow::bail!("configuration has errors; the running configuration stays:\n{msg}");
         }
-        self.notifier.notify("RELOADING=1");
+        self.notifier
+            .notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
         let now = super::now_us();
         let new_jails: Vec<crate::config::JailConfig> =
             new.jails.iter().filter(|j| j.enabled).cloned().collect();
