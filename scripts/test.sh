@@ -11,4 +11,4 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 cargo build --all-targets --locked
-cargo test --locked --all-targets -- --test-threads=2
+cargo test --locked --all-targets
