@@ -209,7 +209,7 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
                 }
                 if name.ends_with(".toml") {
                     paths.push(p);
-                } else if !name.ends_with('~') && !name.ends_with(".dpkg-dist") {
+                } else if !package_leftover(name) {
                     diags.push(
                         Diagnostic::error(p.display().to_string(), None, "ignored: not a .toml file")
                             .warning()
@@ -733,6 +733,25 @@ fn unknown_placeholder(arg: &str) -> Option<String> {
         rest = &after[end + 1..];
     }
     None
+}
+
+/// Files package managers and editors leave beside config files on upgrades: skipped
+/// without a warning (they are never read).
+fn package_leftover(name: &str) -> bool {
+    name.ends_with('~')
+        || [
+            ".dpkg-dist",
+            ".dpkg-old",
+            ".dpkg-new",
+            ".dpkg-tmp",
+            ".rpmnew",
+            ".rpmsave",
+            ".rpmorig",
+            ".swp",
+        ]
+        .iter()
+        .any(|s| name.ends_with(s))
+        || name.contains(".ucf-")
 }
 
 pub fn valid_jail_name(name: &str) -> bool {

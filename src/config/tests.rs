@@ -267,3 +267,20 @@ fn action_array_without_jail_header() {
     assert_eq!(jail(&c, "sshd").actions.len(), 1);
     assert!(jail(&c, "sshd").declared_at.contains("hook.toml:1"));
 }
+
+#[test]
+fn package_manager_leftovers_are_skipped_quietly() {
+    let d = dir_with(&[
+        (
+            "jail.d/00-examples.toml.dpkg-old",
+            "[jail.sshd]\nmaxretry = 1\n",
+        ),
+        ("jail.d/10-x.toml.rpmnew", "[jail.sshd]\nmaxretry = 1\n"),
+        ("jail.d/20-y.conf", "[sshd]\nenabled = true\n"),
+    ]);
+    let c = load(d.path(), true);
+    // Only the fail2ban-style .conf earns a warning; nothing was read from any of them.
+    assert_eq!(c.diagnostics.len(), 1, "{:#?}", c.diagnostics);
+    assert!(c.diagnostics[0].file.ends_with("20-y.conf"));
+    assert_eq!(jail(&c, "sshd").maxretry, 5);
+}
