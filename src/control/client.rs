@@ -15,5 +15,5 @@ pub fn call(socket: &Path, req: &Request) -> anyhow::Result<Response> {
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     s.set_write_timeout(Some(Duration::from_secs(5)))?;
     write_frame(&mut s, req)?;
-    Ok(read_frame(&mut s)?)
+    read_frame(&mut s).map_err(|e| anyhow::anyhow!("reading the daemon's answer: {e}"))
 }

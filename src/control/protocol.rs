@@ -1,11 +1,15 @@
 //! The control protocol: one JSON request, one JSON response, each in a frame of a
-//! 4-byte big-endian length and at most [`MAX_FRAME`] bytes of JSON.
+//! 4-byte big-endian length and JSON: a request at most [`MAX_FRAME`] bytes (the
+//! daemon reads it), a response at most [`MAX_RESPONSE`] (100k bans listed by
+//! `banjo bans` are a few MiB).
 
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 
-/// Largest frame either side accepts; a bigger length prefix is refused unread.
+/// Largest request the daemon accepts; a bigger length prefix is refused unread.
 pub const MAX_FRAME: usize = 1 << 20;
+/// Largest response the CLI accepts.
+pub const MAX_RESPONSE: usize = 256 << 20;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "cmd", rename_all = "lowercase", deny_unknown_fields)]
@@ -123,7 +127,7 @@ pub fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> std::io::R
     let mut len = [0u8; 4];
     r.read_exact(&mut len)?;
     let n = u32::from_be_bytes(len) as usize;
-    if n > MAX_FRAME {
+    if n > MAX_RESPONSE {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "frame too large",

@@ -40,8 +40,12 @@ impl Daemon {
     fn handle(&mut self, req: Request) -> Response {
         match req {
             Request::Status { jail: None } => {
+                // The overview carries counts only; `status JAIL` lists addresses.
                 let all: Vec<JailStatus> = (0..self.pipeline.jails.len())
-                    .map(|i| self.jail_status(i))
+                    .map(|i| JailStatus {
+                        banned: Vec::new(),
+                        ..self.jail_status(i)
+                    })
                     .collect();
                 Response::ok(
                     json!({ "jails": all, "active_bans": self.pipeline.bans.active().count() }),

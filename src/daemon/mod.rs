@@ -113,8 +113,26 @@ fn rules(j: &JailConfig) -> JailRules {
     }
 }
 
+/// The signals the loop reads from a signalfd. Blocked before any thread is started,
+/// so threads inherit the mask: a signal sent to the process must not land on a
+/// helper thread, where SIGTERM's default action would end banjo on the spot.
+fn handled_signals() -> SigSet {
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ] {
+        mask.add(s);
+    }
+    mask
+}
+
 pub fn run(opts: RunOptions) -> anyhow::Result<i32> {
+    handled_signals().thread_block()?;
     log::init();
+    log::start_writer();
     let notifier = notify::Notifier::from_env();
     let cfg = crate::config::load(&opts.config_dir, opts.config_explicit);
     for d in &cfg.diagnostics {
@@ -127,8 +145,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<i32> {
         return Ok(crate::cli::EXIT_USAGE);
     }
     let mut d = Daemon::start(opts, cfg, notifier)?;
-    d.main_loop()?;
+    // Shut down (flush queued journal entries, save the cursor) on errors too.
+    let result = d.main_loop();
     d.shutdown();
+    result?;
     Ok(crate::cli::EXIT_OK)
 }
 
@@ -384,17 +404,10 @@ impl Daemon {
     }
 
     fn main_loop(&mut self) -> anyhow::Result<()> {
-        let mut mask = SigSet::empty();
-        for s in [
-            Signal::SIGTERM,
-            Signal::SIGINT,
-            Signal::SIGHUP,
-            Signal::SIGCHLD,
-        ] {
-            mask.add(s);
-        }
-        mask.thread_block()?;
-        let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
+        let sfd = SignalFd::with_flags(
+            &handled_signals(),
+            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+        )?;
 
         // Catch up before announcing readiness: READY=1 means bans are restored and the
         // reader is current.
@@ -656,6 +669,7 @@ impl Daemon {
                 }
             }
         }
+        log::flush();
         tracing::info!("banjo stopped: {}", self.status_line());
     }
 }
