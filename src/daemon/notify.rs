@@ -17,6 +17,9 @@ impl Notifier {
     pub fn from_env() -> Notifier {
         let socket = std::env::var_os("NOTIFY_SOCKET").and_then(|p| {
             let s = UnixDatagram::unbound().ok()?;
+            // Never wait on systemd: a full queue drops a STATUS= rather than stall
+            // the firewall path (seen with a notify socket nobody read).
+            s.set_nonblocking(true).ok()?;
             let path = std::path::PathBuf::from(&p);
             let abstract_ns = p.to_string_lossy().starts_with('@');
             Some((s, path, abstract_ns))

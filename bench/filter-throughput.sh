@@ -1,0 +1,128 @@
+#!/bin/bash
+# Usage: bench/filter-throughput.sh [N=1000000]
+#
+# Filter throughput, banjo against fail2ban-regex and a bare libsystemd loop, in one
+# run on the same data:
+#   (a) banjo test-filter sshd --journal-dir DIR --json
+#   (b) fail2ban-regex "systemd-journal[journalpath=DIR]" sshd
+#   (c) bench/bare-journal.c: sd_journal_next + sd_journal_get_data("MESSAGE") over the
+#       same _COMM matches as banjo's sshd jail
+#   (d) the same sshd entries as text (journalctl -o short-iso), banjo and fail2ban-regex
+#   (e) banjo's max RSS on a SMALL-entry journal/text against the N-entry one
+# and checks banjo's failure count against the generator's truth.json.
+#
+# Environment:
+#   SEED=1          generator seed (data is cached under bench/data/, keyed by N and SEED)
+#   RUNS=3          runs per measurement (median time, largest RSS)
+#   SMALL=100000    the small journal for (e), also fail2ban's input when N > F2B_MAX
+#   F2B_MAX=100000  fail2ban-regex does ~10-15k entries/s: above this N it reads the
+#                   SMALL journal/text instead (rates are compared, not totals);
+#                   F2B_MAX=0 makes it read the full N (minutes per run)
+#   F2B_RUNS=$RUNS  runs for fail2ban-regex
+#   NO_BUILD=1      skip `cargo build --release`
+#   FLAT_N=3000000  also run banjo once on an FLAT_N-entry journal and its text (memory
+#                   flatness beyond N; ~4 min to generate the first time, 1.5 GB)
+#   PERF=1          also profile banjo (perf, DWARF call graphs) on the SMALL journal and text
+#
+# Needs: systemd-journal-remote, libsystemd-dev, gcc, fail2ban, /usr/bin/time.
+set -euo pipefail
+
+n=${1:-1000000}
+seed=${SEED:-1}
+runs=${RUNS:-3}
+small=${SMALL:-100000}
+f2b_max=${F2B_MAX:-100000}
+f2b_runs=${F2B_RUNS:-$runs}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+data=$here/data
+out=$here/out
+mkdir -p "$data" "$out"
+
+stage() { printf '\n### %s\n' "$*"; }
+
+for tool in /lib/systemd/systemd-journal-remote /usr/bin/fail2ban-regex /usr/bin/time gcc journalctl; do
+    command -v "$tool" >/dev/null || { echo "$0: needs $tool" >&2; exit 1; }
+done
+
+stage "machine: $(nproc) cores; $(uptime | sed 's/^ *//')"
+
+if [ -z "${NO_BUILD:-}" ]; then
+    stage "cargo build --release"
+    (cd "$root" && cargo build --release 2>&1 | tail -n 3)
+fi
+banjo=$root/target/release/banjo
+[ -x "$banjo" ] || { echo "$0: no $banjo" >&2; exit 1; }
+echo "banjo: $($banjo --version), binary built $(date -r "$banjo" "+%F %T"); tree: $(git -C "$root" log -1 --format="%h %cd" --date=format:"%F %T" 2>/dev/null) + $(git -C "$root" status --porcelain 2>/dev/null | wc -l) changed files"
+
+stage "bare loop: gcc -O2 bench/bare-journal.c -lsystemd"
+gcc -O2 -Wall -o "$out/bare-journal" "$here/bare-journal.c" -lsystemd
+
+# A journal of N entries (cached), and its sshd entries as text (cached).
+journal() {
+    local k=$1 dir=$data/journal-n$1-s$seed
+    if [ ! -f "$dir/truth.json" ] || ! ls "$dir"/*.journal >/dev/null 2>&1; then
+        rm -rf "$dir"
+        echo "making a $k-entry journal in $dir (~1-2 min per million entries)" >&2
+        "$here/make-journal.sh" "$k" "$dir" "$seed" >&2
+    fi
+    echo "$dir"
+}
+text() {
+    local k=$1 file=$data/sshd-n$1-s$seed.txt
+    if [ ! -s "$file" ]; then
+        echo "exporting _COMM=sshd of the $k-entry journal to $file" >&2
+        journalctl --directory="$(journal "$k")" _COMM=sshd -o short-iso >"$file.tmp"
+        mv "$file.tmp" "$file"
+    fi
+    echo "$file"
+}
+
+stage "data: N=$n and SMALL=$small entries, seed $seed (cached in $data)"
+jdir=$(journal "$n")
+tfile=$(text "$n")
+sjdir=$(journal "$small")
+stfile=$(text "$small")
+f2b=()
+flat=()
+if [ -n "${FLAT_N:-}" ]; then
+    flat=(--flat-journal "$(journal "$FLAT_N")" --flat-text "$(text "$FLAT_N")")
+fi
+if [ "$f2b_max" != 0 ] && [ "$n" -gt "$f2b_max" ]; then
+    f2b=(--f2b-journal "$sjdir" --f2b-text "$stfile")
+    echo "NOTE: fail2ban-regex reads the $small-entry journal/text, not the $n-entry one" \
+         "(it does ~10-15k entries/s; F2B_MAX=0 to force the full input)"
+fi
+for d in "$jdir" "$sjdir"; do
+    echo "$d: $(ls "$d"/*.journal | wc -l) files, $(du -sh "$d" | cut -f1)"
+done
+for f in "$tfile" "$stfile"; do
+    echo "$f: $(wc -l <"$f") lines, $(du -sh "$f" | cut -f1)"
+done
+# Page cache warm for everyone: the first tool must not pay for the disk.
+cat "$jdir"/*.journal "$sjdir"/*.journal "$tfile" "$stfile" >/dev/null
+[ -n "${FLAT_N:-}" ] && cat "$data/journal-n$FLAT_N-s$seed"/*.journal "$data/sshd-n$FLAT_N-s$seed.txt" >/dev/null
+
+stage "measuring ($runs runs each, fail2ban $f2b_runs)"
+python3 "$here/throughput.py" --banjo "$banjo" --bare "$out/bare-journal" \
+    --journal "$jdir" --text "$tfile" --small-journal "$sjdir" --small-text "$stfile" \
+    "${f2b[@]}" "${flat[@]}" --runs "$runs" --f2b-runs "$f2b_runs" --json-out "$out/throughput-n$n-s$seed.json"
+
+if [ -n "${PERF:-}" ]; then
+    # DWARF call graphs (the release build has debuginfo, no frame pointers); on the
+    # SMALL journal and text, as DWARF samples are large.
+    for what in journal text; do
+        if [ $what = journal ]; then src=(--journal-dir "$sjdir"); else src=("$stfile"); fi
+        stage "perf record --call-graph dwarf: banjo test-filter sshd ($what, $small entries); inclusive %"
+        rm -f "$out/perf-$what.data" "$out/perf-$what.data.old"
+        perf record -q --call-graph dwarf,16384 -o "$out/perf-$what.data" -- \
+            "$banjo" test-filter sshd "${src[@]}" --json >/dev/null 2>&1
+        perf report -i "$out/perf-$what.data" --children --stdio --sort symbol -g none \
+            --percent-limit 1.5 2>/dev/null | grep -E '^ +[0-9]' | sed -E 's/ +- +- *$//' \
+            | grep -E 'banjo::|sd_journal|regex_automata::(hybrid::search::find_fwd|nfa::thompson::backtrack::BoundedBacktracker::search_imp)|hashbrown|memcmp' \
+            | grep -v '(inlined)' | tee "$out/perf-$what.txt"
+    done
+    echo "(perf data: $out/perf-*.data)"
+fi
+
+stage "load after the run: $(uptime | sed 's/^ *//')"
