@@ -5,7 +5,8 @@
 # inside `unshare --mount --net --propagation private` (nothing leaks to the host; all
 # addresses from the 198.18.0.0/15 benchmark range) a systemd-journald on tmpfs, a fake
 # sshd (bench/daemon_bench.py send: comm "sshd", native-protocol datagrams), and
-#   1. banjo run (one sshd jail, maxretry 1, firewall iptables+ipset): idle RSS/CPU;
+#   1. banjo run (one sshd jail, maxretry 1, firewall iptables+ipset): idle RSS/CPU,
+#      also while the journal carries one unrelated entry per second;
 #      ban latency at RATE failures/s for SECS s (twice: from banjo's ban entries in the
 #      journal with nothing else running, then with a kernel poller on the ipset);
 #      idle again holding the bans;

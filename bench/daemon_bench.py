@@ -398,6 +398,25 @@ def diagnose(pid):
         note(f"daemon pid {pid}: {e}")
 
 
+def idle_with_noise(pid, label, every=1.0, secs=10):
+    """Idle cost while the journal carries unrelated entries (one CRON line every
+    `every` s, as a real host would): CPU ticks and context switches over `secs`."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    time.sleep(3)
+    c0, w0 = proc_cpu_ticks(pid), ctxt_switches(pid)
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        s.sendto(b"MESSAGE=(root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)\n"
+                 b"SYSLOG_IDENTIFIER=CRON\n", JSOCK)
+        time.sleep(every)
+    ticks = proc_cpu_ticks(pid) - c0
+    wakes = sum(v - w0.get(k, 0) for k, v in ctxt_switches(pid).items())
+    s.close()
+    note(f"{label}: one unrelated journal entry every {every:g} s for {secs} s: {ticks} CPU ticks "
+         f"({ticks * 1000 // TICK} ms), {wakes} context switches")
+    return {"every": every, "secs": secs, "ticks": ticks, "wakeups": wakes}
+
+
 def wait_count(setname, want, deadline):
     while time.monotonic() < deadline:
         if ipset_count(setname) >= want:
@@ -575,6 +594,7 @@ def run_all(a, world, results):
 
     stage("banjo: idle RSS and CPU (fresh, no bans)")
     results["banjo_idle"] = idle(b.p.pid, "banjo idle (fresh)")
+    results["banjo_idle_noise"] = idle_with_noise(b.p.pid, "banjo idle, unrelated log traffic")
 
     if a.low_rate:
         stage(f"banjo: latency at a low rate, {a.low_rate}/s for {a.low_secs} s "
@@ -798,6 +818,10 @@ def print_table(R, a):
     print(f"| idle CPU (utime+stime) | {tk(bi)} | {tk(fi)} | ~0 |")
     if bl:
         print(f"| idle CPU holding bans | {tk(bl)} | | |")
+    nz = R.get("banjo_idle_noise")
+    if nz:
+        print(f"| idle, one unrelated journal entry every {nz['every']:g} s | {nz['ticks']} ticks, "
+              f"{nz['wakeups']} context switches / {nz['secs']} s | | |")
     pk = R.get("banjo_peak_rss_kib")
     fpk = R.get("f2b_peak_rss_kib")
     print(f"| peak RSS (VmHWM) after the latency runs | {pk / 1024 if pk else 0:.1f} MiB | "

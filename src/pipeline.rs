@@ -54,9 +54,10 @@ impl Pipeline {
         out
     }
 
-    /// Process one entry; decisions go to `emit`.
-    pub fn feed(&mut self, entry: &Entry, emit: &mut dyn FnMut(Event)) {
+    /// Process one entry; decisions go to `emit`. Returns whether any jail took it.
+    pub fn feed(&mut self, entry: &Entry, emit: &mut dyn FnMut(Event)) -> bool {
         self.advance(entry.time_us, emit);
+        let mut taken = false;
         let mut fed_back: Vec<Entry> = Vec::new();
         for ji in 0..self.jails.len() {
             let jail = &mut self.jails[ji];
@@ -72,6 +73,7 @@ impl Pipeline {
                 continue;
             }
             jail.stats.entries += 1;
+            taken = true;
             let (outcome, failure) = jail.session.process(entry);
             match outcome {
                 crate::filter::Outcome::Missed => continue,
@@ -120,6 +122,7 @@ impl Pipeline {
         for e in fed_back {
             self.feed(&e, emit);
         }
+        taken
     }
 
     /// A ban decided by hand (`banjo ban`), with the jail's bantime unless given.

@@ -536,6 +536,7 @@ impl Daemon {
         loop {
             let mut events = Vec::new();
             let mut n = 0;
+            let mut taken = 0;
             let mut errors = 0;
             while n < BATCH {
                 let more = match self.source.next(&mut entry) {
@@ -569,12 +570,18 @@ impl Daemon {
                     }
                     self.end_warmup();
                 }
-                self.pipeline.feed(&entry, &mut |ev| events.push(ev));
+                if self.pipeline.feed(&entry, &mut |ev| events.push(ev)) {
+                    taken += 1;
+                }
             }
             if n == 0 {
                 return Ok(());
             }
-            self.active_until = Some(Instant::now() + ACTIVE_FOR);
+            // Only entries a jail cares about arm the quick polling: unrelated chatter
+            // in the journal must not keep an idle banjo awake.
+            if taken > 0 {
+                self.active_until = Some(Instant::now() + ACTIVE_FOR);
+            }
             if self.warmup_until.is_none() {
                 self.cursor_dirty = true;
                 let cursor = if events.is_empty() {
