@@ -1,7 +1,7 @@
 //! Carrying out decisions: state first (durable, with the cursor), then the
 //! firewall, then the journal entry and the hooks.
 
-use super::{log, secs_left, Daemon};
+use super::{kernel_entry, log, Daemon};
 use crate::ban::BanEntry;
 use crate::config::ActionEvent;
 use crate::events::Event;
@@ -39,10 +39,10 @@ impl Daemon {
                         count: b.count,
                         failures: *failures,
                     });
-                    fw_bans.entry(jail.clone()).or_default().push(BanEntry {
-                        addr: *addr,
-                        timeout_secs: b.until.map(|u| secs_left(u, now)),
-                    });
+                    fw_bans
+                        .entry(jail.clone())
+                        .or_default()
+                        .push(kernel_entry(*addr, b.until, now));
                 }
                 Event::Unban { jail, addr, .. } => {
                     batch.unbans.push((jail.clone(), *addr));
@@ -93,8 +93,8 @@ impl Daemon {
                             bantime: &bt,
                             matches: &joined,
                         };
-                        let actions = self.pipeline.jails[ji].config.actions.clone();
-                        self.actions.enqueue(&actions, ActionEvent::Ban, &vars);
+                        let actions = &self.pipeline.jails[ji].config.actions;
+                        self.actions.enqueue(actions, ActionEvent::Ban, &vars);
                     }
                 }
                 Event::Unban {
@@ -110,8 +110,8 @@ impl Daemon {
                             bantime: "",
                             matches: "",
                         };
-                        let actions = self.pipeline.jails[ji].config.actions.clone();
-                        self.actions.enqueue(&actions, ActionEvent::Unban, &vars);
+                        let actions = &self.pipeline.jails[ji].config.actions;
+                        self.actions.enqueue(actions, ActionEvent::Unban, &vars);
                     }
                 }
             }

@@ -107,8 +107,7 @@ impl Daemon {
         let mut banned: Vec<String> = self
             .pipeline
             .bans
-            .active()
-            .filter(|b| b.jail == i)
+            .of_jail(i)
             .map(|b| b.addr.to_string())
             .collect();
         banned.sort();

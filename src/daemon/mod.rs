@@ -309,8 +309,7 @@ impl Daemon {
             let want: Vec<(crate::addr::Addr, Option<Micros>)> = self
                 .pipeline
                 .bans
-                .active()
-                .filter(|b| b.jail == ji)
+                .of_jail(ji)
                 .map(|b| (b.addr, b.until))
                 .collect();
             let have: std::collections::HashSet<crate::addr::Addr> = match self.fw.list(&name) {
@@ -333,10 +332,7 @@ impl Daemon {
             }
             let entries: Vec<crate::ban::BanEntry> = want
                 .iter()
-                .map(|(addr, until)| crate::ban::BanEntry {
-                    addr: *addr,
-                    timeout_secs: until.map(|u| secs_left(u, now)),
-                })
+                .map(|(addr, until)| kernel_entry(*addr, *until, now))
                 .collect();
             if !entries.is_empty() {
                 if let Err(e) = self.fw.ban(&name, &entries) {
@@ -609,12 +605,9 @@ impl Daemon {
             let entries: Vec<crate::ban::BanEntry> = self
                 .pipeline
                 .bans
-                .active()
-                .filter(|b| b.jail == ji && b.until.is_some_and(|u| u > horizon))
-                .map(|b| crate::ban::BanEntry {
-                    addr: b.addr,
-                    timeout_secs: b.until.map(|u| secs_left(u, now)),
-                })
+                .of_jail(ji)
+                .filter(|b| b.until.is_some_and(|u| u > horizon))
+                .map(|b| kernel_entry(b.addr, b.until, now))
                 .collect();
             if !entries.is_empty() {
                 let name = self.pipeline.jails[ji].config.name.clone();
@@ -681,9 +674,17 @@ impl Daemon {
     }
 }
 
-/// Whole seconds until `until`, at least 1 (ipset timeout 0 means forever).
-pub(crate) fn secs_left(until: Micros, now: Micros) -> u32 {
-    (((until - now) + SEC - 1) / SEC).clamp(1, u32::MAX as i64) as u32
+/// The kernel's copy of a ban: its remaining time in whole seconds, at least 1
+/// (ipset's timeout 0 means forever), or none for a permanent ban.
+pub(crate) fn kernel_entry(
+    addr: crate::addr::Addr,
+    until: Option<Micros>,
+    now: Micros,
+) -> crate::ban::BanEntry {
+    crate::ban::BanEntry {
+        addr,
+        timeout_secs: until.map(|u| (((u - now) + SEC - 1) / SEC).clamp(1, u32::MAX as i64) as u32),
+    }
 }
 
 fn open_source(opts: &RunOptions, p: &Pipeline) -> anyhow::Result<JournalSource> {

@@ -1,7 +1,7 @@
 //! Reload (SIGHUP, `banjo reload`): a config with errors is refused and the running
 //! one stays; removed jails lift their bans; kept jails keep their bans and counts.
 
-use super::{log, rules, same_rules, secs_left, Daemon};
+use super::{kernel_entry, log, rules, same_rules, Daemon};
 use crate::ban::BanEntry;
 use crate::jail::{Ban, Jail};
 use crate::pipeline::Pipeline;
@@ -50,7 +50,7 @@ impl Daemon {
             if new_jails.iter().any(|n| n.name == j.config.name) {
                 continue;
             }
-            for b in self.pipeline.bans.active().filter(|b| b.jail == i) {
+            for b in self.pipeline.bans.of_jail(i) {
                 batch.unbans.push((j.config.name.clone(), b.addr));
                 log::unban(
                     &j.config.name,
@@ -85,7 +85,7 @@ impl Daemon {
                     if old.is_some() {
                         // Its bans can no longer be enforced: record them lifted.
                         let oi = old_by_name[&n.name];
-                        for b in self.pipeline.bans.active().filter(|b| b.jail == oi) {
+                        for b in self.pipeline.bans.of_jail(oi) {
                             batch.unbans.push((n.name.clone(), b.addr));
                         }
                     }
@@ -150,12 +150,8 @@ impl Daemon {
             };
             let entries: Vec<BanEntry> = p
                 .bans
-                .active()
-                .filter(|b| b.jail == ni)
-                .map(|b| BanEntry {
-                    addr: b.addr,
-                    timeout_secs: b.until.map(|u| secs_left(u, now)),
-                })
+                .of_jail(ni)
+                .map(|b| kernel_entry(b.addr, b.until, now))
                 .collect();
             if !entries.is_empty() {
                 if let Err(e) = self.fw.ban(name, &entries) {

@@ -250,7 +250,12 @@ impl BanBook {
     }
 
     pub fn active_in(&self, jail: usize) -> usize {
-        self.active.keys().filter(|(j, _)| *j == jail).count()
+        self.of_jail(jail).count()
+    }
+
+    /// The active bans of one jail.
+    pub fn of_jail(&self, jail: usize) -> impl Iterator<Item = &Ban> {
+        self.active.values().filter(move |b| b.jail == jail)
     }
 }
 
