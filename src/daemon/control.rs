@@ -47,9 +47,7 @@ impl Daemon {
                         ..self.jail_status(i)
                     })
                     .collect();
-                Response::ok(
-                    json!({ "jails": all, "active_bans": self.pipeline.bans.active().count() }),
-                )
+                Response::ok(json!({ "jails": all, "active_bans": self.pipeline.bans.len() }))
             }
             Request::Status { jail: Some(name) } => match self.pipeline.jail_index(&name) {
                 Some(i) => Response::ok(json!(self.jail_status(i))),

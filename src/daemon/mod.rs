@@ -395,7 +395,7 @@ impl Daemon {
     }
 
     fn status_line(&self) -> String {
-        let bans = self.pipeline.bans.active().count();
+        let bans = self.pipeline.bans.len();
         format!("{} jails, {} active bans", self.pipeline.jails.len(), bans)
     }
 

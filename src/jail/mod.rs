@@ -253,6 +253,15 @@ impl BanBook {
         self.of_jail(jail).count()
     }
 
+    /// How many bans are active, in all jails.
+    pub fn len(&self) -> usize {
+        self.active.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty()
+    }
+
     /// The active bans of one jail.
     pub fn of_jail(&self, jail: usize) -> impl Iterator<Item = &Ban> {
         self.active.values().filter(move |b| b.jail == jail)
