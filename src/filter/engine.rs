@@ -6,13 +6,53 @@
 //! and Unicode classes would make the lazy DFA's states explode (measured: a 13-pattern
 //! sshd RegexSet costs 11 µs per entry with Unicode classes, 0.2 µs without). A
 //! pattern that wants Unicode classes can say `(?u)`.
+//!
+//! Finding *where* the groups of a match are is the expensive half of a hit: the
+//! `regex` crate answers "does it match" with a DFA in ~0.3 µs on an sshd line, but its
+//! capture engines (bounded backtracker, PikeVM) take ~1.2 µs more. So a `regex` pattern
+//! also gets a [`Fast`] twin: the same parsed pattern written out as PCRE2 syntax and
+//! run with PCRE2's JIT (~0.15 µs for the whole match with groups). The `regex` crate
+//! stays the definition of what a pattern means; see [`Fast`] for why the twin agrees.
 
+use regex_syntax::hir::{self, Class, Hir, HirKind, Look};
 use std::fmt;
+use std::fmt::Write as _;
+use std::sync::Mutex;
 
 pub enum Engine {
-    Regex(regex::bytes::Regex),
+    Regex {
+        re: regex::bytes::Regex,
+        fast: Option<Box<Fast>>,
+    },
     Pcre2(pcre2::bytes::Regex),
 }
+
+/// A `regex` pattern's twin on PCRE2, for capture positions only.
+///
+/// Why it gives the same groups: it is not a second reading of the pattern text but
+/// a translation of the `regex` crate's own parse ([`Hir`]), after case folding and
+/// class expansion, into the few PCRE2 constructs whose meaning is unambiguous: bytes
+/// as `\xHH`, classes as explicit byte ranges, `\A`/`\z`, ASCII `\b`, and groups in
+/// the same order (so group numbers agree). Both engines then pick the same match,
+/// the leftmost-first one a backtracker finds. The one assertion PCRE2 reads
+/// differently is multi-line `^` after a final newline, so messages ending in `\n`
+/// skip the twin.
+///
+/// And why it is safe on hostile text: `(*LIMIT_MATCH)` caps PCRE2's backtracking.
+/// When the twin gives up or finds nothing, the `regex` crate (linear time) answers.
+/// Debug builds (all tests) check every twin answer against the `regex` crate.
+pub struct Fast {
+    re: pcre2::bytes::Regex,
+    /// Reusable match buffers (creating one per match costs as much as the match).
+    spare: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
+    /// Group name -> group number, shared by both engines.
+    names: Vec<(String, usize)>,
+}
+
+/// Backtracking steps PCRE2 may take on one message before the `regex` crate takes
+/// over. An sshd hit needs well under 100; a crafted 8 KiB message cannot cost more
+/// than this (a few hundred µs) plus one linear `regex` pass.
+const FAST_MATCH_LIMIT: u32 = 20_000;
 
 /// Which engine a pattern landed on (reported by `banjo check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -41,6 +81,12 @@ pub struct Captures<'t> {
 enum CapsInner<'t> {
     Regex(regex::bytes::Captures<'t>),
     Pcre2(pcre2::bytes::Captures<'t>),
+    Fast {
+        text: &'t [u8],
+        fast: &'t Fast,
+        /// Always Some until dropped (then back to `fast.spare`).
+        locs: Option<pcre2::bytes::CaptureLocations>,
+    },
 }
 
 impl<'t> Captures<'t> {
@@ -48,8 +94,167 @@ impl<'t> Captures<'t> {
         match &self.inner {
             CapsInner::Regex(c) => c.name(name).map(|m| m.as_bytes()),
             CapsInner::Pcre2(c) => c.name(name).map(|m| m.as_bytes()),
+            CapsInner::Fast { text, fast, locs } => {
+                let i = fast.names.iter().find(|(n, _)| n == name)?.1;
+                let (s, e) = locs.as_ref()?.get(i)?;
+                Some(&text[s..e])
+            }
         }
     }
+}
+
+impl Drop for Captures<'_> {
+    fn drop(&mut self) {
+        if let CapsInner::Fast { fast, locs, .. } = &mut self.inner {
+            if let (Some(l), Ok(mut spare)) = (locs.take(), fast.spare.lock()) {
+                spare.push(l);
+            }
+        }
+    }
+}
+
+impl Fast {
+    /// The twin of `re`, or None when the pattern uses something the translation does
+    /// not cover (Unicode classes or word boundaries, CRLF mode): `regex` alone then.
+    fn new(re: &regex::bytes::Regex) -> Option<Box<Fast>> {
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(re.as_str())
+            .ok()?;
+        let mut out = format!("(*LIMIT_MATCH={FAST_MATCH_LIMIT})");
+        let mut next_group = 1;
+        write_pcre(&hir, &mut out, &mut next_group)?;
+        let pcre = pcre2::bytes::RegexBuilder::new()
+            .jit_if_available(true)
+            .build(&out)
+            .ok()?;
+        if pcre.captures_len() != re.captures_len() {
+            return None;
+        }
+        let names = re
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (n.to_owned(), i)))
+            .collect();
+        Some(Box::new(Fast {
+            re: pcre,
+            spare: Mutex::new(Vec::new()),
+            names,
+        }))
+    }
+
+    /// Captures of `text`, or None: no match, or PCRE2 gave up (the caller asks
+    /// the `regex` crate either way).
+    fn captures<'t>(&'t self, text: &'t [u8]) -> Option<Captures<'t>> {
+        if text.last() == Some(&b'\n') {
+            return None;
+        }
+        let mut locs = self
+            .spare
+            .lock()
+            .ok()
+            .and_then(|mut s| s.pop())
+            .unwrap_or_else(|| self.re.capture_locations());
+        let found = matches!(self.re.captures_read(&mut locs, text), Ok(Some(_)));
+        let caps = Captures {
+            inner: CapsInner::Fast {
+                text,
+                fast: self,
+                locs: Some(locs),
+            },
+        };
+        found.then_some(caps)
+    }
+
+    /// The PCRE2 pattern, for tests and diagnostics.
+    pub fn pattern(&self) -> &str {
+        self.re.as_str()
+    }
+}
+
+/// Write `hir` as PCRE2 syntax (see [`Fast`]). None when something has no exact
+/// PCRE2 equivalent here.
+fn write_pcre(hir: &Hir, out: &mut String, next_group: &mut u32) -> Option<()> {
+    match hir.kind() {
+        HirKind::Empty => {}
+        HirKind::Literal(hir::Literal(bytes)) => {
+            for b in bytes.iter() {
+                write!(out, "\\x{b:02x}").ok()?;
+            }
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            if c.ranges().is_empty() {
+                out.push_str("(?!)");
+            } else {
+                out.push('[');
+                for r in c.ranges() {
+                    write!(out, "\\x{:02x}-\\x{:02x}", r.start(), r.end()).ok()?;
+                }
+                out.push(']');
+            }
+        }
+        HirKind::Class(Class::Unicode(_)) => return None,
+        HirKind::Look(look) => out.push_str(match look {
+            Look::Start => "\\A",
+            Look::End => "\\z",
+            Look::StartLF => "(?m:^)",
+            Look::EndLF => "(?m:$)",
+            Look::WordAscii => "\\b",
+            Look::WordAsciiNegate => "\\B",
+            Look::WordStartAscii => "\\b(?=\\w)",
+            Look::WordEndAscii => "\\b(?<=\\w)",
+            Look::WordStartHalfAscii => "(?<!\\w)",
+            Look::WordEndHalfAscii => "(?!\\w)",
+            _ => return None,
+        }),
+        HirKind::Repetition(rep) => {
+            // PCRE2 caps counted repetition at 65535.
+            if rep.min > 65_535 || rep.max.is_some_and(|m| m > 65_535) {
+                return None;
+            }
+            out.push_str("(?:");
+            write_pcre(&rep.sub, out, next_group)?;
+            out.push(')');
+            match (rep.min, rep.max) {
+                (0, None) => out.push('*'),
+                (1, None) => out.push('+'),
+                (0, Some(1)) => out.push('?'),
+                (m, None) => write!(out, "{{{m},}}").ok()?,
+                (m, Some(n)) => write!(out, "{{{m},{n}}}").ok()?,
+            }
+            if !rep.greedy {
+                out.push('?');
+            }
+        }
+        HirKind::Capture(cap) => {
+            // Same numbering in both engines, or no twin.
+            if cap.index != *next_group {
+                return None;
+            }
+            *next_group += 1;
+            out.push('(');
+            write_pcre(&cap.sub, out, next_group)?;
+            out.push(')');
+        }
+        HirKind::Concat(subs) => {
+            for h in subs {
+                write_pcre(h, out, next_group)?;
+            }
+        }
+        HirKind::Alternation(subs) => {
+            out.push_str("(?:");
+            for (i, h) in subs.iter().enumerate() {
+                if i > 0 {
+                    out.push('|');
+                }
+                write_pcre(h, out, next_group)?;
+            }
+            out.push(')');
+        }
+    }
+    Some(())
 }
 
 /// Settings shared by compiling single patterns and the RegexSet.
@@ -95,7 +300,10 @@ impl Engine {
             .size_limit(16 << 20)
             .build()
         {
-            Ok(r) => Ok(Engine::Regex(r)),
+            Ok(re) => Ok(Engine::Regex {
+                fast: Fast::new(&re),
+                re,
+            }),
             Err(regex::Error::CompiledTooBig(_)) => {
                 Err("pattern compiles too big (over 16 MiB); simplify it".into())
             }
@@ -115,36 +323,76 @@ impl Engine {
 
     pub fn kind(&self) -> EngineKind {
         match self {
-            Engine::Regex(_) => EngineKind::Regex,
+            Engine::Regex { .. } => EngineKind::Regex,
             Engine::Pcre2(_) => EngineKind::Pcre2,
         }
     }
 
     pub fn is_match(&self, text: &[u8]) -> bool {
         match self {
-            Engine::Regex(r) => r.is_match(text),
+            Engine::Regex { re, .. } => re.is_match(text),
             // A PCRE2 match error (match limit hit) counts as no match: a hostile
             // message must not turn into a failure, nor stop the reader.
             Engine::Pcre2(r) => r.is_match(text).unwrap_or(false),
         }
     }
 
-    pub fn captures<'t>(&self, text: &'t [u8]) -> Option<Captures<'t>> {
+    pub fn captures<'t>(&'t self, text: &'t [u8]) -> Option<Captures<'t>> {
         match self {
-            Engine::Regex(r) => r.captures(text).map(|c| Captures {
-                inner: CapsInner::Regex(c),
-            }),
+            Engine::Regex { re, fast } => {
+                if let Some(c) = fast.as_ref().and_then(|f| f.captures(text)) {
+                    debug_assert_same(re, &c, text);
+                    return Some(c);
+                }
+                re.captures(text).map(|c| Captures {
+                    inner: CapsInner::Regex(c),
+                })
+            }
             Engine::Pcre2(r) => r.captures(text).ok().flatten().map(|c| Captures {
                 inner: CapsInner::Pcre2(c),
             }),
         }
     }
 
+    /// Whether captures of this pattern usually come from the PCRE2 twin ([`Fast`]).
+    pub fn has_fast_captures(&self) -> bool {
+        matches!(self, Engine::Regex { fast: Some(_), .. })
+    }
+
     /// The pattern text the `regex` engine compiled, for building a RegexSet.
     pub fn regex_source(&self) -> Option<&str> {
         match self {
-            Engine::Regex(r) => Some(r.as_str()),
+            Engine::Regex { re, .. } => Some(re.as_str()),
             Engine::Pcre2(_) => None,
+        }
+    }
+}
+
+/// Debug builds: the twin must report exactly what the `regex` crate reports.
+fn debug_assert_same(re: &regex::bytes::Regex, fast: &Captures<'_>, text: &[u8]) {
+    if cfg!(debug_assertions) {
+        let CapsInner::Fast {
+            fast: f,
+            locs: Some(l),
+            ..
+        } = &fast.inner
+        else {
+            return;
+        };
+        let want = re.captures(text);
+        for i in 0..re.captures_len() {
+            let w = want
+                .as_ref()
+                .and_then(|c| c.get(i))
+                .map(|m| (m.start(), m.end()));
+            assert_eq!(
+                l.get(i),
+                w,
+                "PCRE2 twin {:?} disagrees with regex {:?} on group {i} of {:?}",
+                f.pattern(),
+                re.as_str(),
+                String::from_utf8_lossy(text)
+            );
         }
     }
 }
@@ -200,6 +448,95 @@ mod tests {
         );
         // A small class is spelled out: every match still starts with one of these.
         assert_eq!(anchored_prefixes(r"^[ab]x").unwrap().len(), 2);
+    }
+
+    /// Group spans of one match (None: group did not take part).
+    type Spans = Vec<Option<(usize, usize)>>;
+
+    /// Every group of `pattern` on `text`, through the twin, and through `regex` alone.
+    fn both(pattern: &str, text: &[u8]) -> (Option<Spans>, bool) {
+        let e = Engine::compile(pattern).unwrap();
+        let Engine::Regex { re, fast } = &e else {
+            panic!("{pattern} is not on the regex engine")
+        };
+        let fast = fast.as_ref().expect("a PCRE2 twin");
+        let want = re.captures(text).map(|c| {
+            (0..re.captures_len())
+                .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                .collect::<Vec<_>>()
+        });
+        let got = fast.captures(text).map(|c| {
+            let CapsInner::Fast { locs: Some(l), .. } = &c.inner else {
+                unreachable!()
+            };
+            (0..re.captures_len()).map(|i| l.get(i)).collect::<Vec<_>>()
+        });
+        let used_twin = got.is_some();
+        if let Some(g) = &got {
+            assert_eq!(Some(g), want.as_ref(), "{pattern} on {text:?}");
+        }
+        // Through the public path (twin, then regex) the answer is always regex's.
+        let public = e.captures(text).is_some();
+        assert_eq!(public, want.is_some(), "{pattern} on {text:?}");
+        (want, used_twin)
+    }
+
+    #[test]
+    fn pcre2_twin_agrees_with_regex() {
+        let cases: &[(&str, &[&[u8]])] = &[
+            (
+                r"^Failed (?:password|none) for (?:invalid user )?(?<user>[^:]*?) from (?<host>\S+) port \d+(?: ssh\d)?$",
+                &[
+                    b"Failed password for root from 192.0.2.1 port 22 ssh2",
+                    b"Failed password for invalid user a from 1.1.1.1 port 1 from 192.0.2.9 port 22",
+                    b"Failed none for  from 192.0.2.1 port 22",
+                    b"Failed password for root from 192.0.2.1 port 22 ssh2 ",
+                ],
+            ),
+            // Case folding, counted and lazy repetition, empty branches, nested groups.
+            (
+                r"(?i)^(a(b)?|)+?x{2,3}(c*?)(?:d|)e$",
+                &[b"AbaBxxxcce", b"xxe", b"abxxde", b"xe", b"ABABABxxxe"],
+            ),
+            // Word boundaries, multi-line anchors and dot.
+            (
+                r"(?m)\bfoo\B\w*$\n^(.+)$",
+                &[b"a fooo\nbar", b"foo\nbar", b"xfoo\nbar", b"fooo\n\nbar"],
+            ),
+            (r"\<(\w+)\> (\d+)", &[b"ab 12", b" ab 12x", b"ab12 3"]),
+            // Raw bytes and classes with high bytes.
+            (
+                r"(?-u)^user ([\x80-\xff]+|[^\x00-\x7f ]) (.)$",
+                &[b"user \xff\xfe \x01", b"user \xc3 x", b"user ab x"],
+            ),
+        ];
+        for (pattern, texts) in cases {
+            for t in *texts {
+                both(pattern, t);
+            }
+        }
+        // A trailing newline is where PCRE2's `$` differs: regex answers alone.
+        let (want, twin) = both(r"^a (\d+)$", b"a 1\n");
+        assert!(want.is_none() && !twin);
+    }
+
+    #[test]
+    fn pcre2_twin_gives_up_on_catastrophic_backtracking() {
+        // Exponential for a backtracker; the match limit stops PCRE2 and the regex
+        // crate answers in linear time.
+        let text = [b"a".repeat(40), b"!".to_vec()].concat();
+        let (want, twin) = both(r"^(a+)+$", &text);
+        assert!(want.is_none() && !twin);
+        let (want, twin) = both(r"^(a+)+!$", &text);
+        assert!(want.is_some() && twin);
+    }
+
+    #[test]
+    fn unicode_patterns_have_no_twin() {
+        assert!(!Engine::compile(r"(?u)^\w+ (\d+)$")
+            .unwrap()
+            .has_fast_captures());
+        assert!(Engine::compile(r"^\w+ (\d+)$").unwrap().has_fast_captures());
     }
 
     #[test]

@@ -249,7 +249,7 @@ impl Filter {
     }
 
     /// The first failregex (in file order) that matches, with its captures.
-    fn find<'t>(&self, text: &'t [u8]) -> Option<(usize, engine::Captures<'t>)> {
+    fn find<'t>(&'t self, text: &'t [u8]) -> Option<(usize, engine::Captures<'t>)> {
         if let Some(index) = &self.prefixes {
             for &i in index.candidates(text) {
                 if index.prefixes[i].iter().any(|p| text.starts_with(p)) {
@@ -714,6 +714,30 @@ failregex = ['^probe from <HOST>$']
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Filter::from_toml("t", "t.toml", SAMPLE, &p)
+    }
+
+    #[test]
+    fn builtin_patterns_have_fast_captures() {
+        for name in builtin::names() {
+            let spec: FilterSpec = toml::from_str(builtin::get(name).unwrap()).unwrap();
+            let mut refs: Vec<String> = spec
+                .modes
+                .keys()
+                .map(|m| format!("{name}[mode={m}]"))
+                .collect();
+            if refs.is_empty() {
+                refs.push(name.to_owned());
+            }
+            for fref in &refs {
+                let r = FilterRef::parse(fref).unwrap();
+                let f = Filter::load(&r, &[]).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+                for p in f.failregex.iter().chain(f.ignoreregex.iter()) {
+                    if p.engine() == EngineKind::Regex {
+                        assert!(p.engine.has_fast_captures(), "{fref}: {}", p.source);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
