@@ -83,15 +83,6 @@ impl EntrySource {
         ))
     }
 
-    /// Fill `name` into `entry` if the source has it and it is not there yet.
-    pub fn fetch_field(&mut self, entry: &mut Entry, name: &str) {
-        if let EntrySource::Journal(j) = self {
-            if entry.fields.get(name).is_none() {
-                j.fetch_field(entry, name);
-            }
-        }
-    }
-
     pub fn next(&mut self, entry: &mut Entry) -> anyhow::Result<bool> {
         Ok(match self {
             EntrySource::Journal(j) => j.next(entry)?,

@@ -1,15 +1,35 @@
 //! The native journal through libsystemd: one reader for all jails.
 //!
 //! All jails' match groups are handed to sd_journal so entries no jail wants are never
-//! decoded. Per entry we read MESSAGE with `get_data` (a C-string name: no allocation)
-//! and the few other fields routing and filters need; with three or more fields one
-//! `enumerate_data` pass is cheaper than repeated lookups (shared/JOURNAL.md).
+//! decoded. Per entry, MESSAGE and the few other fields routing and filters need are
+//! read in one pass over the entry's fields, stopping once all are found.
+//!
+//! Why one pass: `sd_journal_get_data` walks the entry's field list from the start
+//! until the name matches, and MESSAGE is near the end (libsystemd orders fields by
+//! file offset; a message's own text is its newest object). Measured on the 1M-entry
+//! bench journal (20 fields per sshd entry, MESSAGE at position ~19, _PID ~17):
+//! `get_data` MESSAGE alone 246–294k entries/s, MESSAGE + _PID by `get_data` 173k/s,
+//! one enumerate pass collecting both 280–343k/s (bench: C loop, same run).
 
 use super::Entry;
 use crate::route::MatchRules;
-use std::ffi::CString;
+use foreign_types::ForeignTypeRef;
+use std::ffi::{c_int, c_void};
 use std::path::PathBuf;
 use systemd::journal::{Journal, OpenDirectoryOptions, OpenFilesOptions, OpenOptions};
+
+extern "C" {
+    // libsystemd >= 246; the systemd crate wraps only sd_journal_enumerate_data, which
+    // fails the whole walk at a field it cannot read (unknown compression, corruption).
+    // This one skips such a field: one bad field never costs the entry its MESSAGE.
+    fn sd_journal_enumerate_available_data(
+        j: *mut c_void,
+        data: *mut *const c_void,
+        length: *mut usize,
+    ) -> c_int;
+}
+
+const SOURCE_TIME: &[u8] = b"_SOURCE_REALTIME_TIMESTAMP=";
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -57,18 +77,11 @@ impl std::fmt::Display for Location {
     }
 }
 
-/// How the fields beyond MESSAGE are read.
-enum FieldPlan {
-    None,
-    /// Few fields: one `get_data` each.
-    Lookup(Vec<(String, CString)>),
-    /// Many fields: one pass over the entry.
-    Enumerate(Vec<String>),
-}
-
 pub struct JournalSource {
     journal: Journal,
-    plan: FieldPlan,
+    /// Fields read besides MESSAGE: (name, `NAME=` prefix of its data). At most 62,
+    /// so that they, MESSAGE and the source time fit one bit mask.
+    fields: Vec<(String, Vec<u8>)>,
     /// Read `_SOURCE_REALTIME_TIMESTAMP` (when the sender logged it) instead of the
     /// receive time. Costs one lookup per entry; replay and the daemon want it.
     pub precise_time: bool,
@@ -122,19 +135,21 @@ impl JournalSource {
                 journal.match_or().map_err(JournalError::Read)?;
             }
         }
-        let plan = match fields.len() {
-            0 => FieldPlan::None,
-            1 | 2 => FieldPlan::Lookup(
-                fields
-                    .iter()
-                    .filter_map(|f| CString::new(f.as_str()).ok().map(|c| (f.clone(), c)))
-                    .collect(),
-            ),
-            _ => FieldPlan::Enumerate(fields.to_vec()),
-        };
+        let mut wanted: Vec<(String, Vec<u8>)> = Vec::new();
+        for f in fields {
+            if f != "MESSAGE" && wanted.iter().all(|(n, _)| n != f) {
+                wanted.push((f.clone(), format!("{f}=").into_bytes()));
+            }
+        }
+        if wanted.len() > 62 {
+            return Err(JournalError::Match(format!(
+                "{} fields asked for; at most 62",
+                wanted.len()
+            )));
+        }
         Ok(JournalSource {
             journal,
-            plan,
+            fields: wanted,
             precise_time: false,
         })
     }
@@ -212,53 +227,57 @@ impl JournalSource {
         }
         entry.clear();
         entry.time_us = self.journal.timestamp_usec().map_err(JournalError::Read)? as i64;
-        // An entry without MESSAGE (or unreadable) is kept with an empty one:
-        // routing and field-based filters may still want it.
-        if let Ok(Some(f)) = self.journal.get_data(c"MESSAGE") {
-            entry.set_message(f.value().unwrap_or(&[]));
-        }
-        match &self.plan {
-            FieldPlan::None => {}
-            FieldPlan::Lookup(list) => {
-                for (name, c) in list {
-                    if let Ok(Some(f)) = self.journal.get_data(c.as_c_str()) {
-                        if let Some(v) = f.value() {
-                            entry.fields.set(name, v);
-                        }
-                    }
-                }
-            }
-            FieldPlan::Enumerate(names) => {
-                self.journal.restart_data();
-                while let Ok(Some(f)) = self.journal.enumerate_data() {
-                    let (Ok(n), Some(v)) = (std::str::from_utf8(f.name()), f.value()) else {
-                        continue;
-                    };
-                    if names.iter().any(|w| w == n) {
-                        entry.fields.set(n, v);
-                    }
-                }
-            }
-        }
-        if self.precise_time {
-            if let Ok(Some(f)) = self.journal.get_data(c"_SOURCE_REALTIME_TIMESTAMP") {
-                if let Some(t) = f
-                    .value()
-                    .and_then(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
-                {
-                    entry.time_us = t;
-                }
-            }
-        }
+        self.read_fields(entry);
         Ok(true)
     }
 
-    /// Read one more field of the current entry into `entry` (if present).
-    pub fn fetch_field(&mut self, entry: &mut Entry, name: &str) {
-        let Ok(c) = CString::new(name) else { return };
-        if let Ok(Some(f)) = self.journal.get_data(c.as_c_str()) {
-            if let Some(v) = f.value() {
-                entry.fields.set(name, v);
+    /// One walk over the current entry's fields: MESSAGE, the wanted fields and (if
+    /// `precise_time`) the source time, first occurrence of each, stopping once all
+    /// are found. An entry without MESSAGE is kept with an empty one: routing and
+    /// field-based filters may still want it.
+    fn read_fields(&mut self, entry: &mut Entry) {
+        const MESSAGE: u64 = 1 << 63;
+        const TIME: u64 = 1 << 62;
+        let mut missing: u64 = MESSAGE | ((1u64 << self.fields.len()) - 1);
+        if self.precise_time {
+            missing |= TIME;
+        }
+        self.journal.restart_data();
+        let j = self.journal.as_ptr() as *mut c_void;
+        while missing != 0 {
+            let mut ptr: *const c_void = std::ptr::null();
+            let mut len: usize = 0;
+            // SAFETY: `j` is the live sd_journal we own, positioned on an entry; on
+            // success libsystemd points `ptr` at `len` bytes that stay valid until the
+            // next call on this journal, and we copy what we keep before that.
+            let r = unsafe { sd_journal_enumerate_available_data(j, &mut ptr, &mut len) };
+            if r <= 0 || ptr.is_null() {
+                break;
+            }
+            // SAFETY: as above.
+            let d = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
+            // Most of an entry's ~20 fields are none of ours: the first byte rules
+            // them out before any comparison of names.
+            let Some(&first) = d.first() else { continue };
+            if first == b'M' && missing & MESSAGE != 0 && d.starts_with(b"MESSAGE=") {
+                entry.set_message(&d[8..]);
+                missing &= !MESSAGE;
+                continue;
+            }
+            if first == b'_' && missing & TIME != 0 && d.starts_with(SOURCE_TIME) {
+                let v = &d[SOURCE_TIME.len()..];
+                if let Some(t) = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok()) {
+                    entry.time_us = t;
+                }
+                missing &= !TIME;
+                continue;
+            }
+            for (i, (name, prefix)) in self.fields.iter().enumerate() {
+                if missing & (1 << i) != 0 && prefix[0] == first && d.starts_with(prefix) {
+                    entry.fields.set(name, &d[prefix.len()..]);
+                    missing &= !(1 << i);
+                    break;
+                }
             }
         }
     }
