@@ -327,8 +327,35 @@ fn parse_host_bytes(b: &[u8]) -> Option<IpAddr> {
 /// A filter with its per-jail correlation memory: what the pipeline actually runs.
 pub struct Session {
     pub filter: Arc<Filter>,
-    /// id value -> (address, last seen)
-    remembered: HashMap<Vec<u8>, (IpAddr, Micros)>,
+    /// id value -> (address, last seen). Nearly every hit stores one (sshd remembers
+    /// each connection's address by _PID), so the key avoids an allocation and the
+    /// hasher is foldhash: ids come from the journal's trusted fields (kernel PIDs),
+    /// not from attackers, so SipHash's flooding resistance buys nothing here.
+    remembered: HashMap<IdKey, (IpAddr, Micros), foldhash::fast::RandomState>,
+}
+
+/// An `id_field` value as a map key: decimal ids (PIDs) as a number, others as bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum IdKey {
+    /// Up to 19 ASCII digits; the length keeps "07" and "7" apart.
+    Digits {
+        len: u8,
+        value: u64,
+    },
+    Bytes(Box<[u8]>),
+}
+
+impl IdKey {
+    fn new(id: &[u8]) -> IdKey {
+        if !id.is_empty() && id.len() <= 19 && id.iter().all(u8::is_ascii_digit) {
+            let value = id.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+            return IdKey::Digits {
+                len: id.len() as u8,
+                value,
+            };
+        }
+        IdKey::Bytes(id.into())
+    }
 }
 
 /// Cap on remembered connections; above it, expired ones are dropped first.
@@ -338,7 +365,7 @@ impl Session {
     pub fn new(filter: Arc<Filter>) -> Session {
         Session {
             filter,
-            remembered: HashMap::new(),
+            remembered: HashMap::default(),
         }
     }
 
@@ -348,10 +375,8 @@ impl Session {
         self.correlate(entry, outcome)
     }
 
-    /// The second half of [`process`](Self::process), for callers that fetch the
-    /// `id_field` only once a failregex matched (reading a journal field costs as
-    /// much as reading MESSAGE, and most entries miss).
-    pub fn correlate(&mut self, entry: &Entry, mut outcome: Outcome) -> (Outcome, Option<Failure>) {
+    /// The second half of [`process`](Self::process): the `id_field` memory.
+    fn correlate(&mut self, entry: &Entry, mut outcome: Outcome) -> (Outcome, Option<Failure>) {
         let Outcome::Matched(m) = &mut outcome else {
             return (outcome, None);
         };
@@ -360,23 +385,23 @@ impl Session {
             .id_field
             .as_deref()
             .and_then(|f| entry.fields.get(f));
-        if let Some(id) = id {
+        if let Some(id) = id.map(IdKey::new) {
             let now = entry.time_us;
-            match m.host {
-                Some(ip) => {
-                    self.remember(id, ip, now);
-                }
-                None => {
-                    let window = self.filter.correlation_window;
-                    if let Some((ip, seen)) = self.remembered.get(id) {
-                        if now - seen <= window {
-                            m.host = Some(*ip);
-                        }
+            if m.host.is_none() {
+                let window = self.filter.correlation_window;
+                if let Some((ip, seen)) = self.remembered.get(&id) {
+                    if now - seen <= window {
+                        m.host = Some(*ip);
                     }
                 }
             }
-            if m.forget {
-                self.remembered.remove(id);
+            match (m.forget, m.host) {
+                // The connection ended well: nothing to remember for it any more.
+                (true, _) => {
+                    self.remembered.remove(&id);
+                }
+                (false, Some(ip)) => self.remember(id, ip, now),
+                (false, None) => {}
             }
         }
         let failure = match (m.nofail || m.forget, m.host) {
@@ -391,8 +416,8 @@ impl Session {
         (outcome, failure)
     }
 
-    fn remember(&mut self, id: &[u8], ip: IpAddr, now: Micros) {
-        if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(id) {
+    fn remember(&mut self, id: IdKey, ip: IpAddr, now: Micros) {
+        if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(&id) {
             let window = self.filter.correlation_window;
             self.remembered.retain(|_, (_, seen)| now - *seen <= window);
             if self.remembered.len() >= MAX_REMEMBERED {
@@ -400,7 +425,7 @@ impl Session {
                 self.remembered.clear();
             }
         }
-        self.remembered.insert(id.to_vec(), (ip, now));
+        self.remembered.insert(id, (ip, now));
     }
 }
 
