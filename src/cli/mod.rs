@@ -6,6 +6,7 @@ pub mod check;
 pub mod ctl;
 pub mod flush;
 pub mod history;
+pub mod import_filter;
 pub mod output;
 pub mod replay;
 pub mod run;
@@ -40,6 +41,8 @@ pub enum Command {
     /// Run a filter over log lines or journal entries and report what it matches
     /// (banjo's fail2ban-regex).
     TestFilter(test_filter::TestFilterArgs),
+    /// Convert fail2ban filter.d/*.conf files into banjo filters for review.
+    ImportFilter(import_filter::ImportFilterArgs),
     /// Run the whole decision pipeline over recorded journal history on a virtual
     /// clock, without a firewall: what would this config have banned?
     Replay(replay::ReplayArgs),
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(a) => check::run(a),
         Command::TestFilter(a) => test_filter::run(a),
+        Command::ImportFilter(a) => import_filter::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Run(a) => run::run(a),
         Command::Status(a) => ctl::status(a),
