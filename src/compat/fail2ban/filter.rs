@@ -885,6 +885,11 @@ fn rename_backrefs(p: &str) -> String {
 /// attacker text before the address.
 fn anchoring(p: &str) -> Vec<String> {
     let mut notes = Vec::new();
+    if let Some(tag) = syslog_tag_lead(p) {
+        notes.push(format!(
+            "starts with `{tag}`, likely the syslog tag: the journal keeps that in SYSLOG_IDENTIFIER/_COMM, not in MESSAGE, so this may never match; drop it here and use journalmatch = [\"_COMM={tag}\"]"
+        ));
+    }
     if !p.starts_with('^') {
         notes.push("UNANCHORED: no ^ at the start, so the pattern may match inside text a client controls (a user name, a URL)".into());
     }
@@ -896,6 +901,25 @@ fn anchoring(p: &str) -> Vec<String> {
         }
     }
     notes
+}
+
+/// A hand-written filter's habit: `qpopper.* …` or `in.qpopper.* …` — an unanchored
+/// pattern led by a program name then `.*`, `[` or `:`. fail2ban saw the syslog line
+/// with its tag; the journal's MESSAGE has no tag.
+fn syslog_tag_lead(p: &str) -> Option<&str> {
+    if p.starts_with('^') {
+        return None;
+    }
+    let end = p
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
+        .unwrap_or(p.len());
+    let word = p[..end].trim_end_matches('.');
+    let rest = &p[word.len()..];
+    let plausible = word.len() >= 3 && word.starts_with(|c: char| c.is_ascii_alphabetic());
+    let followed = [".*", r"\[", "[", ":", r"\("]
+        .iter()
+        .any(|f| rest.starts_with(f));
+    (plausible && followed).then_some(word)
 }
 
 /// Remove `<TAG…>` and `</TAG…>` markers of a family (`F-TUPLE_x`), keeping the text.
@@ -1033,6 +1057,21 @@ mod tests {
             None
         );
         assert_eq!(unresolved_tag("^<F-USER>x</F-USER> <HOST>"), None);
+    }
+
+    #[test]
+    fn syslog_tags_leading_a_pattern() {
+        assert_eq!(
+            syslog_tag_lead(r"in.qpopper.* authentication failure.* tty=<HOST>"),
+            Some("in.qpopper")
+        );
+        assert_eq!(
+            syslog_tag_lead(r"qpopper.* \(<HOST>\):.* Password supplied.*"),
+            Some("qpopper")
+        );
+        assert_eq!(syslog_tag_lead(r".*\[UFW BLOCK\].* SRC=<HOST>"), None);
+        assert_eq!(syslog_tag_lead(r"^sshd: x <HOST>"), None);
+        assert_eq!(syslog_tag_lead(r"Failed login from <HOST>"), None);
     }
 
     #[test]
