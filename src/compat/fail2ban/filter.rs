@@ -619,8 +619,9 @@ fn journalmatch(ctx: &mut Ctx, opts: &BTreeMap<String, &'static str>) -> Option<
     }
 }
 
-/// A key's patterns after interpolation and substitution, one per line, with the line
-/// of the value they came from.
+/// A key's patterns after interpolation and substitution, one per line, each with the
+/// file and line it was written on: a line that is only a reference (`%(cmnfailre)s`,
+/// `<mdre-<mode>>`) stands for the referenced value's lines, followed to where they are.
 fn raw_patterns(
     ctx: &mut Ctx,
     opts: &BTreeMap<String, &'static str>,
@@ -635,31 +636,94 @@ fn raw_patterns(
         return Some(Vec::new());
     };
     let mut out = Vec::new();
-    let lines = match cfg.resolved_lines(sec, key) {
-        Ok(l) => l,
-        Err((line, e)) => {
-            ctx.report(Diagnostic::error(&v.file, Some(line), e).key(key));
-            return None;
+    let before = ctx.diags.iter().filter(|d| d.is_error()).count();
+    expand_value(ctx, opts, params, key, (sec, key, v), &mut out, 0);
+    let failed = ctx.diags.iter().filter(|d| d.is_error()).count() > before;
+    (!failed).then_some(out)
+}
+
+fn expand_value(
+    ctx: &mut Ctx,
+    opts: &BTreeMap<String, &'static str>,
+    params: &BTreeMap<String, String>,
+    key: &'static str,
+    (sec, name, v): (&str, &str, &ini::Value),
+    out: &mut Vec<Raw>,
+    depth: usize,
+) {
+    let cfg = ctx.cfg;
+    for l in v.lines.iter().filter(|l| !l.text.trim().is_empty()) {
+        let t = l.text.trim();
+        if depth < 20 {
+            if let Some((s2, k2, v2)) = whole_reference(cfg, opts, params, sec, t) {
+                expand_value(ctx, opts, params, key, (&s2, &k2, v2), out, depth + 1);
+                continue;
+            }
         }
-    };
-    for (text, line) in lines {
-        match substitute(cfg, opts, params, &text) {
+        let text = cfg
+            .interpolate(t, sec, Some((name, v)), 0)
+            .and_then(|s| substitute(cfg, opts, params, &s));
+        match text {
             Ok(s) => {
                 for p in s.lines().map(str::trim).filter(|p| !p.is_empty()) {
                     out.push(Raw {
                         text: p.to_owned(),
                         file: v.file.clone(),
-                        line,
+                        line: l.line,
                         key,
                     });
                 }
             }
             Err(e) => {
-                ctx.report(Diagnostic::error(&v.file, Some(line), e).key(key));
+                ctx.report(Diagnostic::error(&v.file, Some(l.line), e).key(key));
             }
         }
     }
-    Some(out)
+}
+
+/// `%(name)s` or `<name>` (parameters such as `<mode>` inside applied) standing alone on
+/// a line: the value it names, with its section and key.
+fn whole_reference<'c>(
+    cfg: &'c Config,
+    opts: &BTreeMap<String, &'static str>,
+    params: &BTreeMap<String, String>,
+    sec: &str,
+    t: &str,
+) -> Option<(String, String, &'c ini::Value)> {
+    if let Some(inner) = t.strip_prefix("%(").and_then(|r| r.strip_suffix(")s")) {
+        if inner.contains([')', '%']) {
+            return None;
+        }
+        let name = inner.to_ascii_lowercase();
+        let (s, k) = match name.split_once('/') {
+            Some(("known", _)) => return None,
+            Some((s, k)) => (s.to_owned(), k.to_owned()),
+            None => (sec.to_owned(), name),
+        };
+        let s = if s.eq_ignore_ascii_case("default") {
+            "DEFAULT".to_owned()
+        } else {
+            s
+        };
+        let v = cfg.lookup(&s, &k)?;
+        let s = if cfg.get(&s, &k).is_some() {
+            s
+        } else {
+            "DEFAULT".to_owned()
+        };
+        return Some((s, k, v));
+    }
+    let inner = t.strip_prefix('<')?.strip_suffix('>')?;
+    let mut name = inner.to_owned();
+    for (p, val) in params {
+        name = name.replace(&format!("<{p}>"), val);
+    }
+    if name.contains(['<', '>', ' ']) || params.contains_key(&name) {
+        return None;
+    }
+    let s = *opts.get(&name)?;
+    let v = cfg.lookup(s, &name)?;
+    Some((s.to_owned(), name, v))
 }
 
 /// `prefregex` split around its `<F-CONTENT>…</F-CONTENT>`.
