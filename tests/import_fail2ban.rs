@@ -291,12 +291,12 @@ fn imported_filters_on_fail2ban_corpus() {
                 for m in &t.misses {
                     eprintln!("    miss  {m}");
                 }
-                for w in &t.wrong {
-                    eprintln!("    WRONG {w}");
-                }
-                for p in &t.false_pos {
-                    eprintln!("    FP    {p}");
-                }
+            }
+            for w in &t.wrong {
+                eprintln!("    WRONG {w}");
+            }
+            for p in &t.false_pos {
+                eprintln!("    FP    {p}");
             }
             exp += t.expected;
             hits += t.hits;

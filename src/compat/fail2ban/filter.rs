@@ -66,7 +66,10 @@ struct Raw {
 #[derive(Clone, PartialEq)]
 struct Out {
     text: String,
+    /// `NAME.conf:LINE`, for the comment above the pattern.
     origin: String,
+    file: String,
+    line: usize,
     notes: Vec<String>,
 }
 
@@ -382,7 +385,7 @@ fn translate(
                 Diagnostic::error(&v.file, Some(v.line()), "dropped: the journal gives each entry's time")
                     .key(key)
                     .warning()
-                    .hint("fail2ban cut the date out of a line before matching; if the service writes its own date into MESSAGE (nginx's error_log to syslog, Apache's ErrorLog to stderr), the patterns must allow it at their start"),
+                    .hint("fail2ban cut the date out of a line before matching; each imported pattern starts with an optional %(date)s for services that write their own date into MESSAGE (nginx's error_log to syslog, Apache's ErrorLog to stderr)"),
             );
         }
     }
@@ -434,8 +437,23 @@ fn translate(
                 return None;
             }
         };
-        if pref.as_ref().is_some_and(|p| p.mlfid) {
+        if let Some(p) = pref.as_ref().filter(|p| p.mlfid) {
             id_field = true;
+            if !p.mlfid_text.is_empty() {
+                let v = cfg.lookup(opts["prefregex"], "prefregex");
+                ctx.report(
+                    Diagnostic::error(
+                        v.map_or(file.clone(), |v| v.file.clone()),
+                        v.map(ini::Value::line),
+                        format!(
+                            "<F-MLFID> also covers message text ({}): fail2ban ties lines by it, banjo by _PID only, so two transactions of one process share an address",
+                            p.mlfid_text
+                        ),
+                    )
+                    .key("prefregex")
+                    .warning(),
+                );
+            }
         }
         let mut lists = Vec::new();
         for key in ["failregex", "ignoreregex"] {
@@ -472,14 +490,9 @@ fn translate(
         }
     }
     if let Some(first) = unanchored.first() {
-        let (f, l) = first.origin.rsplit_once(':').unwrap_or((&first.origin, ""));
-        let v = cfg.lookup(
-            opts.get("failregex").copied().unwrap_or("Definition"),
-            "failregex",
-        );
         ctx.report(
-            Diagnostic::error(v.map_or(file.clone(), |v| v.file.clone()), l.parse().ok(), format!(
-                "{} pattern(s) unanchored (marked UNANCHORED in the output; first from {f}): text a client controls could supply the address",
+            Diagnostic::error(&first.file, Some(first.line), format!(
+                "{} pattern(s) unanchored (marked UNANCHORED in the output; this is the first): text a client controls could supply the address",
                 unanchored.len()
             ))
             .key("failregex")
@@ -732,11 +745,18 @@ struct Prefregex {
     content: String,
     after: String,
     mlfid: bool,
+    /// What `<F-MLFID>` holds once the syslog prefix is gone (sendmail's queue id).
+    mlfid_text: String,
 }
 
 impl Prefregex {
     fn parse(text: &str) -> Result<Prefregex, String> {
         let mlfid = text.contains("<F-MLFID>");
+        let mlfid_text = text
+            .split_once("<F-MLFID>")
+            .and_then(|(_, r)| r.split_once("</F-MLFID>"))
+            .map(|(m, _)| m.to_owned())
+            .unwrap_or_default();
         let t = text.replace("<F-MLFID>", "").replace("</F-MLFID>", "");
         let (before, rest) = t
             .split_once("<F-CONTENT>")
@@ -749,6 +769,7 @@ impl Prefregex {
             content: content.to_owned(),
             after: after.to_owned(),
             mlfid,
+            mlfid_text,
         })
     }
 
@@ -922,6 +943,8 @@ fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Resul
     Ok(Out {
         text: p,
         origin,
+        file: r.file.clone(),
+        line: r.line,
         notes,
     })
 }
