@@ -64,6 +64,41 @@ fn fail2ban_sshd_imports_and_matches() {
 }
 
 #[test]
+fn imported_filter_drops_into_filter_d() {
+    let cfg = tempfile::tempdir().unwrap();
+    let fd = cfg.path().join("filter.d");
+    std::fs::create_dir(&fd).unwrap();
+    let o = import_to(&fd, &[&format!("{FILTER_D}/asterisk.conf")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(
+        cfg.path().join("banjo.toml"),
+        "[jail.asterisk]\nenabled = true\nfilter = \"asterisk[date=]\"\n",
+    )
+    .unwrap();
+    let c = run(&["check", "-c", cfg.path().to_str().unwrap(), "--json"]);
+    let j = json(&c);
+    assert_eq!(j["errors"], 0, "{j}");
+    let jail = j["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "asterisk")
+        .unwrap();
+    assert!(
+        jail["filter_file"]
+            .as_str()
+            .unwrap()
+            .ends_with("filter.d/asterisk.toml"),
+        "{jail}"
+    );
+    // The filter's own journalmatch, carried over from fail2ban's [Init].
+    assert_eq!(
+        jail["journalmatch"], "_SYSTEMD_UNIT=asterisk.service",
+        "{jail}"
+    );
+}
+
+#[test]
 fn users_filters_import_with_warnings_where_they_are_weak() {
     let src = tempfile::tempdir().unwrap();
     let w = |n: &str, t: &str| std::fs::write(src.path().join(n), t).unwrap();
