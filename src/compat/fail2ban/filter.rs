@@ -118,7 +118,9 @@ pub fn import(path: &Path) -> Import {
         }
     };
     for p in problems {
-        let d = Diagnostic::error(p.file, p.line, p.message);
+        let d = Diagnostic::error(p.file, p.line, p.message).hint(
+            "includes are read beside the including file, as fail2ban does: import from /etc/fail2ban/filter.d/ or put the file next to what it includes",
+        );
         result
             .diagnostics
             .push(if p.warning { d.warning() } else { d });
@@ -158,6 +160,18 @@ pub fn import(path: &Path) -> Import {
 /// (sendmail's `%(known/__prefix_line)s(?:\w{14,20}: )?`) keeps its extension, which is
 /// message text.
 fn blank_prefix_line(cfg: &mut Config) {
+    // Without common.conf (a filter copied away from filter.d) the prefix is still the
+    // syslog prefix: empty here too, rather than an error on every pattern.
+    if cfg.lookup("Definition", "__prefix_line").is_none() {
+        cfg.sections.entry("DEFAULT".into()).or_default().insert(
+            "__prefix_line".into(),
+            ini::Value {
+                file: "common.conf".into(),
+                lines: Vec::new(),
+                known: None,
+            },
+        );
+    }
     fn blank(v: &mut ini::Value) {
         let from_common = Path::new(&v.file)
             .file_name()
