@@ -403,6 +403,30 @@ fn translate(
             );
         }
     }
+    // A filter's own syslog-prefix pattern (murmur's __prefix_journal: "host
+    // murmurd[pid]:") expects the line fail2ban's systemd backend builds; MESSAGE has
+    // no such prefix. Only common.conf's is known to be that alone, and is emptied.
+    for (sec, keys) in &cfg.sections {
+        for (k, v) in keys {
+            let own = !Path::new(&v.file)
+                .file_name()
+                .is_some_and(|n| n == "common.conf" || n == "common.local");
+            let text = v.text();
+            let tag_like = ["_daemon", "__pid_re", r"\[\d+\]"]
+                .iter()
+                .any(|w| text.contains(w));
+            if own && tag_like && (k.starts_with("__prefix") || k == "__line_prefix") {
+                ctx.report(
+                    Diagnostic::error(&v.file, Some(v.line()), format!(
+                        "[{sec}] defines its own line prefix with a syslog tag or pid: MESSAGE has none, so patterns using it may not match"
+                    ))
+                    .key(k)
+                    .warning()
+                    .hint("check with `banjo test-filter FILTER.toml --journal`; if needed, empty this key in a .local and import again"),
+                );
+            }
+        }
+    }
     let maxlines = lookup_int(cfg, "maxlines");
     if let Some((n, v)) = &maxlines {
         if *n > 1 {
