@@ -64,6 +64,47 @@ fn fail2ban_sshd_imports_and_matches() {
 }
 
 #[test]
+fn local_overrides_are_read() {
+    // fail2ban's own files, read from the package at test time, next to an admin's
+    // sshd.local that changes the default mode and the publickey switch.
+    let src = tempfile::tempdir().unwrap();
+    for f in ["common.conf", "sshd.conf"] {
+        std::fs::copy(Path::new(FILTER_D).join(f), src.path().join(f)).unwrap();
+    }
+    std::fs::write(
+        src.path().join("sshd.local"),
+        "[Definition]\nmode = aggressive\npublickey = any\n",
+    )
+    .unwrap();
+    let conf = src.path().join("sshd.conf");
+    let o = run(&["import-filter", conf.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let toml = text(&o);
+    assert!(
+        toml.contains("sshd.local"),
+        "read list names the .local: {toml}"
+    );
+    assert!(toml.contains("mode = 'aggressive'"), "{toml}");
+    assert!(
+        stderr(&o).contains("publickey is fixed at its default \"any\""),
+        "{}",
+        stderr(&o)
+    );
+    // publickey = any: a valid user's failed key counts (fail2ban's cmnfailed-any).
+    let out = tempfile::tempdir().unwrap();
+    let f = out.path().join("sshd.toml");
+    std::fs::write(&f, &toml).unwrap();
+    let line = "Nov 21 05:09:41 host sshd[7]: Failed publickey for root from 192.0.2.12 port 22 ssh2: RSA SHA256:abc";
+    assert_eq!(addresses(&f, line), vec!["192.0.2.12"]);
+    // Without the .local (publickey = nofail) the same line is not a failure.
+    let plain = out.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    let o = import_to(&plain, &[&format!("{FILTER_D}/sshd.conf")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(addresses(&plain.join("sshd.toml"), line).is_empty());
+}
+
+#[test]
 fn imported_filter_drops_into_filter_d() {
     let cfg = tempfile::tempdir().unwrap();
     let fd = cfg.path().join("filter.d");
