@@ -46,8 +46,10 @@ impl Import {
 /// of the line: ISO 8601 / `2012/04/09 11:53:29` (nginx) with optional fraction and zone,
 /// ctime (`Sun Jul 28 21:41:20 2013`), syslog's `Jul 28 21:41:20`, Apache's access-log
 /// `28/Jul/2013:21:41:20 +0200`, epoch seconds; optionally in brackets. Digits, month
-/// names and punctuation only: it can never take in an address a client wrote.
-const LEADING_DATE: &str = r"(?:\[?(?:\d{4}[-/.]\d\d[-/.]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?|(?:[A-Z][a-z]{2} )?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{4})?|\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?|\d{10}(?:\.\d+)?)\]?:?\s+)?";
+/// names and punctuation only: it can never take in an address a client wrote. The
+/// white space after it is optional so a pattern that expects what fail2ban left
+/// (` login authenticator…` for exim) gets its space back by backtracking.
+const LEADING_DATE: &str = r"(?:\[?(?:\d{4}[-/.]\d\d[-/.]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?|(?:[A-Z][a-z]{2} )?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{4})?|\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?|\d{10}(?:\.\d+)?)\]?:?\s*)?";
 
 const LEADING_DATE_DOC: &str = "# %(date)s stands where fail2ban's datepattern cut a date from the start of the line:\n# services that write their own date into MESSAGE keep it there. Where MESSAGE never\n# starts with a date, set it empty: filter = \"NAME[date=]\".\n";
 
