@@ -41,7 +41,7 @@ fn fail2ban_sshd_imports_and_matches() {
     let f = out.path().join("sshd.toml");
     let toml = std::fs::read_to_string(&f).unwrap();
     assert!(toml.starts_with("# Imported from fail2ban's"), "{toml}");
-    assert!(toml.contains("journalmatch = ['_SYSTEMD_UNIT=sshd.service + _COMM=sshd']"));
+    assert!(toml.contains("journalmatch = ['_SYSTEMD_UNIT=sshd.service', '_COMM=sshd']"));
     let line =
         "Nov 21 05:09:41 host sshd[7]: Failed password for root from 192.0.2.10 port 22 ssh2";
     assert_eq!(addresses(&f, line), vec!["192.0.2.10"]);

@@ -567,7 +567,9 @@ fn translate(
         toml_str(&format!("{name} (imported from fail2ban)"))
     ));
     if let Some(j) = &journalmatch {
-        t.push_str(&format!("journalmatch = [{}]\n", toml_str(j)));
+        // fail2ban's ` + ` groups become list items (banjo ORs them the same way).
+        let groups: Vec<String> = j.split(" + ").map(toml_str).collect();
+        t.push_str(&format!("journalmatch = [{}]\n", groups.join(", ")));
     } else {
         t.push_str("# No journalmatch: a jail using this filter must set one.\n");
     }
@@ -1254,7 +1256,7 @@ mod tests {
             "{toml}"
         );
         assert!(toml.contains("id_field = \"_PID\""));
-        assert!(toml.contains("journalmatch = ['_SYSTEMD_UNIT=x.service + _COMM=x']"));
+        assert!(toml.contains("journalmatch = ['_SYSTEMD_UNIT=x.service', '_COMM=x']"));
         assert!(
             toml.contains("<F-MLFORGET>x</F-MLFORGET>"),
             "success forgets"
