@@ -34,6 +34,9 @@ _banjo() {
             banjo,history)
                 cmd="banjo__subcmd__history"
                 ;;
+            banjo,import-filter)
+                cmd="banjo__subcmd__import__subcmd__filter"
+                ;;
             banjo,reload)
                 cmd="banjo__subcmd__reload"
                 ;;
@@ -70,6 +73,9 @@ _banjo() {
             banjo__subcmd__help,history)
                 cmd="banjo__subcmd__help__subcmd__history"
                 ;;
+            banjo__subcmd__help,import-filter)
+                cmd="banjo__subcmd__help__subcmd__import__subcmd__filter"
+                ;;
             banjo__subcmd__help,reload)
                 cmd="banjo__subcmd__help__subcmd__reload"
                 ;;
@@ -95,7 +101,7 @@ _banjo() {
 
     case "${cmd}" in
         banjo)
-            opts="-h -V --help --version check test-filter replay run status bans ban unban reload history flush help"
+            opts="-h -V --help --version check test-filter import-filter replay run status bans ban unban reload history flush help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,7 +191,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help)
-            opts="check test-filter replay run status bans ban unban reload history flush help"
+            opts="check test-filter import-filter replay run status bans ban unban reload history flush help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,6 +275,20 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help__subcmd__history)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__help__subcmd__import__subcmd__filter)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -378,6 +398,28 @@ _banjo() {
                     return 0
                     ;;
                 --journal-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__import__subcmd__filter)
+            opts="-o -h -V --output --force --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -505,7 +547,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__test__subcmd__filter)
-            opts="-m -c -h -V --journal-dir --journal-file --journal --match --all-entries --print-all-matched --print-all-missed --print-all-ignored --json --config --help --version"
+            opts="-m -v -c -h -V --journal-dir --journal-file --journal --match --all-entries --print-all-matched --print-all-missed --print-all-ignored --verbose --json --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

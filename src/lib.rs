@@ -9,6 +9,7 @@
 pub mod addr;
 pub mod ban;
 pub mod cli;
+pub mod compat;
 pub mod config;
 pub mod control;
 pub mod daemon;

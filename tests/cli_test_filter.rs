@@ -217,6 +217,60 @@ fn human_report_looks_like_fail2ban_regex() {
 }
 
 #[test]
+fn verbose_lists_each_failregex_matches() {
+    let d = tempfile::tempdir().unwrap();
+    sample_journal(d.path());
+    let dir = d.path().to_str().unwrap();
+    let j = json(&run(&[
+        "test-filter",
+        "sshd",
+        "--journal-dir",
+        dir,
+        "--json",
+        "-v",
+    ]));
+    let pats = j["failregex"].as_array().unwrap();
+    let mut all = Vec::new();
+    for p in pats {
+        let m = p["matches"]
+            .as_array()
+            .expect("-v adds matches to every failregex");
+        assert_eq!(m.len() as u64, p["hits"].as_u64().unwrap(), "{p}");
+        all.extend(m.iter().cloned());
+    }
+    let failed = |a: &str| {
+        all.iter()
+            .filter(|m| m["address"] == a && m["failure"] == true)
+            .count()
+    };
+    assert_eq!(failed("203.0.113.5"), 6, "{all:?}");
+    assert_eq!(failed("2001:db8::77"), 1, "correlated: {all:?}");
+    // "Connection from" is <F-NOFAIL>: listed, not counted.
+    assert!(all
+        .iter()
+        .any(|m| m["address"] == "2001:db8::77" && m["failure"] == false));
+    assert!(all
+        .iter()
+        .all(|m| m["time"].as_str().unwrap().starts_with("2026-11-16T")));
+    // Without -v the JSON has no lists.
+    let j = json(&run(&[
+        "test-filter",
+        "sshd",
+        "--journal-dir",
+        dir,
+        "--json",
+    ]));
+    assert!(j["failregex"][0].get("matches").is_none());
+    // Text: addresses under their pattern, as fail2ban-regex -v prints them.
+    let t = text(&run(&["test-filter", "sshd", "--journal-dir", dir, "-v"]));
+    assert!(
+        t.contains("|      203.0.113.5                             2026-11-16T00:00:00Z"),
+        "{t}"
+    );
+    assert!(t.contains("(not counted)"), "{t}");
+}
+
+#[test]
 fn inline_regex_modes_and_filter_files() {
     let line = "Jun  1 00:00:00 h app[1]: denied 203.0.113.4";
     let j = json(&run(&["test-filter", r"^denied <HOST>$", line, "--json"]));

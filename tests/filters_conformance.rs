@@ -20,11 +20,12 @@ use banjo::journal::syslog::{parse_line, TextContext};
 use banjo::journal::Entry;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-const CORPUS: &str = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
+#[path = "common/corpus.rs"]
+mod corpus;
+use corpus::{condition_holds, expected_ip, normalise, read_corpus, CorpusLine, CORPUS};
 
 /// Corpus file -> the banjo filter it exercises. recidive is not here: banjo's recidive
 /// reads banjo's own ban entries (BANJO_IP), not fail2ban's log lines.
@@ -159,141 +160,6 @@ fn targets_for(corpus: &str, filter: &'static str, opts: &Value) -> Vec<Target> 
 /// warnings, so the other lines of postfix's aggressive blocks are not its to match.
 fn applies(target: &Target, line: &str) -> bool {
     target.filter != "postfix-sasl" || line.contains(": SASL ")
-}
-
-/// fail2ban's constraints are Python expressions; the corpus uses a handful of forms.
-/// Returns true for what we cannot read (the line is then counted as written).
-fn condition_holds(cond: &str, corpus: &str, opts: &Value) -> bool {
-    let cond = cond.trim();
-    let (lhs, rhs, eq) = if let Some((l, r)) = cond.split_once("==") {
-        (l.trim(), r.trim(), true)
-    } else if let Some((l, r)) = cond.split_once("!=") {
-        (l.trim(), r.trim(), false)
-    } else {
-        return true;
-    };
-    let rhs = rhs.trim_matches(|c| c == '\'' || c == '"');
-    let value = if lhs == "name" {
-        Some(corpus.to_owned())
-    } else if let Some(key) = lhs
-        .strip_prefix("opts.get(")
-        .and_then(|k| k.strip_suffix(')'))
-    {
-        let key = key.trim_matches(|c| c == '\'' || c == '"');
-        opts.get(key).and_then(Value::as_str).map(str::to_owned)
-    } else {
-        return true;
-    };
-    (value.as_deref() == Some(rhs)) == eq
-}
-
-/// An annotated (or plain) log line of a corpus file, with the option block it is in.
-struct CorpusLine {
-    line_no: usize,
-    text: String,
-    annotation: Option<Value>,
-    options: Vec<Value>,
-}
-
-fn parse_options(json: &str) -> Vec<Value> {
-    match serde_json::from_str::<Value>(json) {
-        Ok(Value::Array(v)) => v,
-        Ok(v @ Value::Object(_)) => vec![v],
-        other => panic!("unreadable filterOptions {json:?}: {other:?}"),
-    }
-}
-
-fn read_corpus(path: &Path) -> Vec<CorpusLine> {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    let mut out = Vec::new();
-    let mut options = vec![Value::Object(Default::default())];
-    let mut pending: Option<Value> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_end_matches('\r');
-        if let Some(rest) = trimmed.strip_prefix('#') {
-            let rest = rest.trim_start();
-            if let Some(json) = rest.strip_prefix("filterOptions:") {
-                options = parse_options(json.trim());
-            } else if let Some(json) = rest.strip_prefix("failJSON:") {
-                let v: Value = serde_json::from_str(json.trim())
-                    .unwrap_or_else(|e| panic!("{}:{}: bad failJSON: {e}", path.display(), i + 1));
-                pending = Some(v);
-            }
-            continue;
-        }
-        if trimmed.trim().is_empty() {
-            continue;
-        }
-        out.push(CorpusLine {
-            line_no: i + 1,
-            text: trimmed.to_owned(),
-            annotation: pending.take(),
-            options: options.clone(),
-        });
-    }
-    out
-}
-
-/// The corpus is written as log *files*; a few shapes never reach the journal as such.
-/// Bring those to what journald would hold, and nothing else:
-/// * daemontools' TAI64N stamp (`@4000… msg`) is a timestamp, not message text;
-/// * a tag without the colon (`proftpd[123] server (…)`, ProFTPD's own log files) is the
-///   identifier and pid, which syslog(3) would have put in their fields.
-///
-/// nginx and Apache error-log lines stay whole: nginx puts exactly that line (with its
-/// own timestamp) in MESSAGE when it logs to syslog, and Apache's filter accepts its
-/// timestamp because `ErrorLog /dev/stderr` under systemd carries it.
-fn normalise(entry: &mut Entry) {
-    let msg = entry.message_lossy().into_owned();
-    if let Some(rest) = msg.strip_prefix('@') {
-        if let Some((stamp, body)) = rest.split_once(' ') {
-            if stamp.len() == 24 && stamp.bytes().all(|b| b.is_ascii_hexdigit()) {
-                entry.set_message(body.as_bytes());
-                return;
-            }
-        }
-    }
-    if entry.fields.get("SYSLOG_IDENTIFIER").is_some() {
-        return;
-    }
-    // `[HOST ]IDENT[PID] rest`, IDENT starting with a letter.
-    let mut words = msg.splitn(3, ' ');
-    let (a, b) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    for (tag, rest_start) in [(a, a.len() + 1), (b, a.len() + b.len() + 2)] {
-        let Some((ident, pid)) = tag.strip_suffix(']').and_then(|t| t.split_once('[')) else {
-            continue;
-        };
-        let ident_ok = ident
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-            && ident
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-        if ident_ok && !pid.is_empty() && pid.bytes().all(|c| c.is_ascii_digit()) {
-            if rest_start > msg.len() {
-                return;
-            }
-            let rest = msg[rest_start..].to_owned();
-            entry.fields.set("SYSLOG_IDENTIFIER", ident.as_bytes());
-            entry.fields.set("_PID", pid.as_bytes());
-            entry.set_message(rest.as_bytes());
-            return;
-        }
-    }
-}
-
-fn expected_ip(host: &str) -> Option<IpAddr> {
-    // Host names are skipped: banjo bans addresses only. So are leading-zero octets
-    // (192.030.0.6): octal or decimal is anyone's guess, and banjo reads neither.
-    let leading_zero = host.contains('.')
-        && !host.contains(':')
-        && host.split('.').any(|o| o.len() > 1 && o.starts_with('0'));
-    if leading_zero {
-        return None;
-    }
-    host.parse::<IpAddr>().ok().map(banjo::addr::canonical)
 }
 
 fn allowed(corpus: &str, line: &str) -> Option<&'static str> {

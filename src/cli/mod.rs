@@ -6,6 +6,7 @@ pub mod check;
 pub mod ctl;
 pub mod flush;
 pub mod history;
+pub mod import_filter;
 pub mod output;
 pub mod replay;
 pub mod run;
@@ -40,6 +41,18 @@ pub enum Command {
     /// Run a filter over log lines or journal entries and report what it matches
     /// (banjo's fail2ban-regex).
     TestFilter(test_filter::TestFilterArgs),
+    /// Convert fail2ban filter.d/*.conf files into banjo filters for review.
+    ///
+    /// Reads each file as fail2ban does ([INCLUDES] before/after, NAME.local,
+    /// %(name)s and <name> substitution, one pattern set per mode) and writes a banjo
+    /// filter that matches MESSAGE: the syslog prefix and datepattern are dropped, a
+    /// prefregex is folded into every pattern. Every difference is reported as
+    /// FILE:LINE: warning|error: KEY: …, and noted in the output; a pattern that cannot
+    /// be translated (multi-line <SKIPLINES>, an undefined <tag>) is left out with an
+    /// error. What is written has been compiled by banjo in every mode. Unanchored
+    /// patterns (no ^, or .* before <HOST>) are marked: tighten them before enabling.
+    /// Exit status 2 when anything was left out.
+    ImportFilter(import_filter::ImportFilterArgs),
     /// Run the whole decision pipeline over recorded journal history on a virtual
     /// clock, without a firewall: what would this config have banned?
     Replay(replay::ReplayArgs),
@@ -89,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Check(a) => check::run(a),
         Command::TestFilter(a) => test_filter::run(a),
+        Command::ImportFilter(a) => import_filter::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Run(a) => run::run(a),
         Command::Status(a) => ctl::status(a),

@@ -42,6 +42,10 @@ pub struct TestFilterArgs {
     /// Print every entry an ignoreregex dropped.
     #[arg(long)]
     pub print_all_ignored: bool,
+    /// Under each failregex, the address and time of every entry it matched
+    /// (fail2ban-regex -v); with --json, a "matches" list per failregex.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Machine-readable report.
     #[arg(long)]
     pub json: bool,
@@ -73,6 +77,18 @@ struct PatternHits {
     engine: String,
     origin: String,
     hits: u64,
+    /// With -v: what each hit found, in order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matches: Option<Vec<PatternMatch>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PatternMatch {
+    /// None: matched, but no address (no <HOST>, invalid, or not correlated).
+    address: Option<String>,
+    time: String,
+    /// The failure was counted (false for <F-NOFAIL>/<F-MLFORGET> lines).
+    failure: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +167,7 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
 
     let mut session = Session::new(filter.clone());
     let mut fail_hits = vec![0u64; filter.failregex.len()];
+    let mut fail_matches: Vec<Vec<PatternMatch>> = vec![Vec::new(); filter.failregex.len()];
     let mut ignore_hits = vec![0u64; filter.ignoreregex.len()];
     // Offline tool, one lookup per failure: foldhash rather than SipHash.
     let mut addrs: HashMap<IpAddr, u64, foldhash::fast::RandomState> = HashMap::default();
@@ -187,6 +204,13 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
                 r.matched += 1;
                 if let Some(i) = m.failregex {
                     fail_hits[i] += 1;
+                    if a.verbose {
+                        fail_matches[i].push(PatternMatch {
+                            address: m.host.map(|h| h.to_string()),
+                            time: crate::timefmt::format_time(entry.time_us),
+                            failure: failure.is_some(),
+                        });
+                    }
                 }
                 match &failure {
                     Some(f) => {
@@ -209,6 +233,11 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
     }
     r.elapsed_seconds = started.elapsed().as_secs_f64();
     r.failregex = pattern_hits(&filter.failregex, &fail_hits);
+    if a.verbose {
+        for (p, m) in r.failregex.iter_mut().zip(fail_matches) {
+            p.matches = Some(m);
+        }
+    }
     r.ignoreregex = pattern_hits(&filter.ignoreregex, &ignore_hits);
     let mut list: Vec<(IpAddr, u64)> = addrs.into_iter().collect();
     list.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
@@ -238,6 +267,7 @@ fn pattern_hits(patterns: &[crate::filter::Pattern], hits: &[u64]) -> Vec<Patter
             engine: p.engine().to_string(),
             origin: p.origin.clone(),
             hits,
+            matches: None,
         })
         .collect()
 }
@@ -268,6 +298,11 @@ fn print_report(r: &Report) -> std::io::Result<()> {
                 format!("  ({})", p.engine)
             };
             writeln!(o, "|  {:>2}) [{}] {}{engine}", i + 1, p.hits, p.pattern)?;
+            for m in p.matches.iter().flatten() {
+                let addr = m.address.as_deref().unwrap_or("-");
+                let nofail = if m.failure { "" } else { "  (not counted)" };
+                writeln!(o, "|      {addr:<39} {}{nofail}", m.time)?;
+            }
         }
         writeln!(o, "`-")?;
     }
