@@ -103,6 +103,21 @@ impl<'t> Captures<'t> {
     }
 }
 
+impl Captures<'_> {
+    /// Byte range of group `name` in the text, if it took part in the match.
+    pub fn span(&self, name: &str) -> Option<std::ops::Range<usize>> {
+        match &self.inner {
+            CapsInner::Regex(c) => c.name(name).map(|m| m.range()),
+            CapsInner::Pcre2(c) => c.name(name).map(|m| m.start()..m.end()),
+            CapsInner::Fast { fast, locs, .. } => {
+                let i = fast.names.iter().find(|(n, _)| n == name)?.1;
+                let (s, e) = locs.as_ref()?.get(i)?;
+                Some(s..e)
+            }
+        }
+    }
+}
+
 impl Drop for Captures<'_> {
     fn drop(&mut self) {
         if let CapsInner::Fast { fast, locs, .. } = &mut self.inner {

@@ -120,11 +120,21 @@ pub struct Match {
     pub failregex: Option<usize>,
     /// Address from `<HOST>`, else from `host_field`, else filled in by correlation.
     pub host: Option<IpAddr>,
-    pub user: Option<String>,
+    /// Where `<F-USER>` lies in MESSAGE (see [`Match::user`]): kept as a range so a
+    /// hit costs no allocation for a name most callers never read.
+    pub user_at: Option<std::ops::Range<usize>>,
     /// `<F-NOFAIL>`: remember the host for the connection but count no failure.
     pub nofail: bool,
     /// `<F-MLFORGET>`: the connection ended well; forget what was remembered.
     pub forget: bool,
+}
+
+impl Match {
+    /// The `<F-USER>` text of `message` (the MESSAGE this match was made on).
+    pub fn user<'m>(&self, message: &'m [u8]) -> Option<std::borrow::Cow<'m, str>> {
+        let r = self.user_at.clone()?;
+        message.get(r).map(String::from_utf8_lossy)
+    }
 }
 
 /// A failure: the unit a jail counts.
@@ -132,7 +142,6 @@ pub struct Match {
 pub struct Failure {
     pub ip: IpAddr,
     pub time_us: Micros,
-    pub user: Option<String>,
     pub failregex: Option<usize>,
 }
 
@@ -210,7 +219,7 @@ impl Filter {
                 return Outcome::Matched(Match {
                     failregex: None,
                     host: self.field_host(entry),
-                    user: None,
+                    user_at: None,
                     nofail: false,
                     forget: false,
                 });
@@ -234,15 +243,11 @@ impl Filter {
             .find_map(|g| caps.name(g))
             .and_then(parse_host_bytes)
             .or_else(|| self.field_host(entry));
-        let user = pat
-            .user_groups
-            .iter()
-            .find_map(|g| caps.name(g))
-            .map(|u| String::from_utf8_lossy(u).into_owned());
+        let user_at = pat.user_groups.iter().find_map(|g| caps.span(g));
         Outcome::Matched(Match {
             failregex: Some(idx),
             host,
-            user,
+            user_at,
             nofail: pat.nofail_groups.iter().any(|g| caps.name(g).is_some()),
             forget: pat.forget_groups.iter().any(|g| caps.name(g).is_some()),
         })
@@ -408,7 +413,6 @@ impl Session {
             (false, Some(ip)) => Some(Failure {
                 ip,
                 time_us: entry.time_us,
-                user: m.user.clone(),
                 failregex: m.failregex,
             }),
             _ => None,
@@ -784,10 +788,11 @@ failregex = ['^probe from <HOST>$']
     #[test]
     fn user_host_ignore() {
         let f = load(&[]).unwrap();
-        match f.check(&entry("svc: bad login for bob from 192.0.2.9", "1", 0)) {
+        let e = entry("svc: bad login for bob from 192.0.2.9", "1", 0);
+        match f.check(&e) {
             Outcome::Matched(m) => {
                 assert_eq!(m.host, Some("192.0.2.9".parse().unwrap()));
-                assert_eq!(m.user.as_deref(), Some("bob"));
+                assert_eq!(m.user(&e.message).as_deref(), Some("bob"));
             }
             o => panic!("{o:?}"),
         }

@@ -73,8 +73,12 @@ impl Fields {
         }
         if self.len < self.items.len() {
             let slot = &mut self.items[self.len];
-            slot.0.clear();
-            slot.0.push_str(name);
+            // Sources set the same fields in the same order entry after entry: the
+            // slot usually holds this name already.
+            if slot.0 != name {
+                slot.0.clear();
+                slot.0.push_str(name);
+            }
             slot.1.clear();
             slot.1.extend_from_slice(value);
         } else {
