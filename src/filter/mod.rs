@@ -326,7 +326,36 @@ pub fn parse_host(s: &str) -> Option<IpAddr> {
 }
 
 fn parse_host_bytes(b: &[u8]) -> Option<IpAddr> {
+    if let Some(v4) = dotted_quad(b) {
+        return Some(IpAddr::V4(v4));
+    }
     std::str::from_utf8(b).ok().and_then(parse_host)
+}
+
+/// The common case of [`parse_host`], a plain IPv4 address, without UTF-8 checks and
+/// the generic parser (a third of a hit's cost). Same rules as std: four decimal
+/// octets, each at most 255, no leading zeros. Anything else -> None (then std).
+fn dotted_quad(b: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = b.split(|&c| c == b'.');
+    for o in &mut octets {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p[0] == b'0') {
+            return None;
+        }
+        let mut v: u16 = 0;
+        for &d in p {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u16::from(d - b'0');
+        }
+        *o = u8::try_from(v).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(std::net::Ipv4Addr::from(octets))
 }
 
 /// A filter with its per-jail correlation memory: what the pipeline actually runs.
@@ -766,6 +795,44 @@ failregex = ['^probe from <HOST>$']
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn dotted_quad_agrees_with_std() {
+        let mut cases: Vec<String> = [
+            "",
+            ".",
+            "1.2.3",
+            "1.2.3.4.",
+            "1.2.3.4.5",
+            "01.2.3.4",
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.2.3.04",
+            "1..3.4",
+            " 1.2.3.4",
+            "1.2.3.4 ",
+            "+1.2.3.4",
+            "1.2.3.1000",
+            "192.0.2.1",
+            "[192.0.2.1]",
+            "::ffff:192.0.2.1",
+            "1.2.3.a",
+            "9999.1.1.1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for a in [0, 1, 9, 10, 99, 100, 199, 200, 249, 250, 255, 256, 300] {
+            cases.push(format!("{a}.{a}.0.{a}"));
+        }
+        for c in &cases {
+            let std = c.parse::<std::net::Ipv4Addr>().ok();
+            assert_eq!(dotted_quad(c.as_bytes()), std, "{c:?}");
+            // And the whole path: the fast one never changes parse_host's answer.
+            assert_eq!(parse_host_bytes(c.as_bytes()), parse_host(c), "{c:?}");
         }
     }
 
