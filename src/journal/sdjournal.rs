@@ -31,6 +31,13 @@ extern "C" {
 
 const SOURCE_TIME: &[u8] = b"_SOURCE_REALTIME_TIMESTAMP=";
 
+/// `data` starts with `prefix` (a `NAME=`). Most names starting with the same byte
+/// (`_UID`, `_COMM`, `_BOOT_ID`…) differ in length: the `=` is then not where the
+/// prefix has it, and that one byte rules them out without a memcmp call.
+fn has_prefix(data: &[u8], prefix: &[u8]) -> bool {
+    data.get(prefix.len() - 1) == prefix.last() && data.starts_with(prefix)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot open the journal {what}: {source}")]
@@ -264,7 +271,7 @@ impl JournalSource {
                 missing &= !MESSAGE;
                 continue;
             }
-            if first == b'_' && missing & TIME != 0 && d.starts_with(SOURCE_TIME) {
+            if first == b'_' && missing & TIME != 0 && has_prefix(d, SOURCE_TIME) {
                 let v = &d[SOURCE_TIME.len()..];
                 if let Some(t) = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok()) {
                     entry.time_us = t;
@@ -273,7 +280,7 @@ impl JournalSource {
                 continue;
             }
             for (i, (name, prefix)) in self.fields.iter().enumerate() {
-                if missing & (1 << i) != 0 && prefix[0] == first && d.starts_with(prefix) {
+                if missing & (1 << i) != 0 && prefix[0] == first && has_prefix(d, prefix) {
                     entry.fields.set(name, &d[prefix.len()..]);
                     missing &= !(1 << i);
                     break;
