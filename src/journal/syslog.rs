@@ -61,12 +61,23 @@ pub enum LineFormat {
 /// traditional syslog, where the host is mandatory) is MESSAGE. A line in no known format
 /// still fills the entry: whole line as MESSAGE, `time_us` = 0, [`LineFormat::Plain`].
 pub fn parse_line(line: &[u8], ctx: &TextContext, entry: &mut Entry) -> LineFormat {
+    parse_line_cached(line, ctx, &mut StampCache::default(), entry)
+}
+
+/// [`parse_line`] for a stream of lines: `cache` remembers the last ISO stamp, which
+/// consecutive lines of a log usually share (many lines per second).
+pub fn parse_line_cached(
+    line: &[u8],
+    ctx: &TextContext,
+    cache: &mut StampCache,
+    entry: &mut Entry,
+) -> LineFormat {
     entry.clear();
     let mut line = line;
     while let [rest @ .., b'\r'] = line {
         line = rest;
     }
-    match parse_header(line, ctx) {
+    match parse_header(line, ctx, cache) {
         Some((format, header)) => {
             header.write(entry);
             format
@@ -117,7 +128,51 @@ impl Header<'_> {
     }
 }
 
-fn parse_header<'a>(line: &'a [u8], ctx: &TextContext) -> Option<(LineFormat, Header<'a>)> {
+/// The last ISO stamp parsed and what it meant.
+///
+/// Keyed on the stamp's bytes *and the bytes after it* up to [`LOOKAHEAD`]: the stamp
+/// parser looks past the stamp for a detached zone (` +01:00`) and for the space that
+/// must follow, so equal key bytes are exactly the condition for an equal parse.
+#[derive(Debug, Default)]
+pub struct StampCache {
+    key: Vec<u8>,
+    /// Bytes of `key` that are the stamp itself.
+    stamp_len: usize,
+    time_us: i64,
+    format: Option<LineFormat>,
+}
+
+/// Longest look past an ISO stamp: a detached zone ` +hh:mm` and the space after it.
+const LOOKAHEAD: usize = 8;
+
+impl StampCache {
+    /// (time, format, rest of the line) when `body` starts with the cached key.
+    fn get<'a>(&self, body: &'a [u8]) -> Option<(i64, LineFormat, &'a [u8])> {
+        let format = self.format?;
+        let hit = if self.key.len() == self.stamp_len + LOOKAHEAD {
+            body.starts_with(&self.key)
+        } else {
+            // The key ran to the end of its line: only the very same line matches.
+            body == self.key.as_slice()
+        };
+        hit.then(|| (self.time_us, format, &body[self.stamp_len..]))
+    }
+
+    fn put(&mut self, body: &[u8], stamp_len: usize, time_us: i64, format: LineFormat) {
+        let end = (stamp_len + LOOKAHEAD).min(body.len());
+        self.key.clear();
+        self.key.extend_from_slice(&body[..end]);
+        self.stamp_len = stamp_len;
+        self.time_us = time_us;
+        self.format = Some(format);
+    }
+}
+
+fn parse_header<'a>(
+    line: &'a [u8],
+    ctx: &TextContext,
+    cache: &mut StampCache,
+) -> Option<(LineFormat, Header<'a>)> {
     let (pri, body) = match split_pri(line) {
         Some((pri, body)) => (Some(pri), body),
         None => (None, line),
@@ -130,16 +185,27 @@ fn parse_header<'a>(line: &'a [u8], ctx: &TextContext) -> Option<(LineFormat, He
             }
         }
     }
-    let (stamp, format, rest) = match body.first()? {
-        b'0'..=b'9' => iso_stamp(body)?,
-        _ => traditional_stamp(body)?,
+    let (time_us, format, rest) = match body.first()? {
+        b'0'..=b'9' => match cache.get(body) {
+            Some(hit) => hit,
+            None => {
+                let (stamp, format, rest) = iso_stamp(body)?;
+                let time_us = stamp.to_us(ctx);
+                cache.put(body, body.len() - rest.len(), time_us, format);
+                (time_us, format, rest)
+            }
+        },
+        _ => {
+            let (stamp, format, rest) = traditional_stamp(body)?;
+            (stamp.to_us(ctx), format, rest)
+        }
     };
     if !matches!(rest.first(), None | Some(b' ')) {
         return None;
     }
     let traditional = matches!(format, LineFormat::Rfc3164 | LineFormat::JournalShort);
     let mut header = tail(rest, traditional);
-    header.time_us = stamp.to_us(ctx);
+    header.time_us = time_us;
     header.pri = pri;
     let format = if pri.is_some() {
         LineFormat::Rfc3164
@@ -618,6 +684,41 @@ mod tests {
         let mut entry = Entry::default();
         let format = parse_line(line, ctx, &mut entry);
         (format, entry)
+    }
+
+    #[test]
+    fn stamp_cache_never_changes_a_parse() {
+        let lines: &[&[u8]] = &[
+            b"2026-11-16T00:00:00+0000 web1 sshd[1]: a",
+            b"2026-11-16T00:00:00+0000 web1 sshd[2]: b",
+            b"2026-11-16T00:00:00+0000 web2 sshd[2]: b",
+            b"2026-11-16T00:00:00 +01:00 host x[3]: detached zone",
+            b"2026-11-16T00:00:00 host x[3]: no zone",
+            b"2026-11-16T00:00:00 +01:00 host x[3]: detached zone again",
+            b"2026-11-16T00:00:00",
+            b"2026-11-16T00:00:00",
+            b"2026-11-16T00:00:00+0000",
+            b"2026-11-16T00:00:00+0000x not a stamp",
+            b"2026-11-16T00:00:00.123456+0000 web1 sshd[1]: precise",
+            b"2026-11-16T00:00:00.123456+0000 web1 sshd[1]: precise",
+            b"Nov 16 00:00:00 web1 sshd[1]: traditional",
+            b"2026-11-16 00:00:01Z h t: space separator",
+            b"2026-11-16T00:00:00+0000 web1 sshd[1]: a",
+        ];
+        let mut cache = StampCache::default();
+        for (i, l) in lines.iter().enumerate() {
+            let (want_fmt, want) = parse(l, &Y2021);
+            let mut got = Entry::default();
+            let got_fmt = parse_line_cached(l, &Y2021, &mut cache, &mut got);
+            assert_eq!(got_fmt, want_fmt, "line {i}");
+            assert_eq!(got.time_us, want.time_us, "line {i}");
+            assert_eq!(got.message, want.message, "line {i}");
+            assert_eq!(
+                got.fields.iter().collect::<Vec<_>>(),
+                want.fields.iter().collect::<Vec<_>>(),
+                "line {i}"
+            );
+        }
     }
 
     fn field<'a>(e: &'a Entry, name: &str) -> Option<&'a str> {

@@ -1,6 +1,6 @@
 //! Text log lines (a file, stdin, or one line given on the command line) as entries.
 
-use super::syslog::{parse_line, TextContext};
+use super::syslog::{parse_line_cached, StampCache, TextContext};
 use super::Entry;
 use std::io::BufRead;
 
@@ -10,6 +10,7 @@ pub struct TextSource {
     /// where they lie (copying each line first cost ~10% of a run).
     partial: Vec<u8>,
     ctx: TextContext,
+    stamps: StampCache,
 }
 
 impl TextSource {
@@ -18,6 +19,7 @@ impl TextSource {
             reader,
             partial: Vec::new(),
             ctx,
+            stamps: StampCache::default(),
         }
     }
 
@@ -30,7 +32,7 @@ impl TextSource {
                 if self.partial.is_empty() {
                     return Ok(false);
                 }
-                let found = parse(&self.partial, &self.ctx, entry);
+                let found = parse(&self.partial, &self.ctx, &mut self.stamps, entry);
                 self.partial.clear();
                 if found {
                     return Ok(true);
@@ -44,10 +46,10 @@ impl TextSource {
                 continue;
             };
             let found = if self.partial.is_empty() {
-                parse(&avail[..nl], &self.ctx, entry)
+                parse(&avail[..nl], &self.ctx, &mut self.stamps, entry)
             } else {
                 self.partial.extend_from_slice(&avail[..nl]);
-                let found = parse(&self.partial, &self.ctx, entry);
+                let found = parse(&self.partial, &self.ctx, &mut self.stamps, entry);
                 self.partial.clear();
                 found
             };
@@ -60,14 +62,14 @@ impl TextSource {
 }
 
 /// Parse one line (without its `\n`) into `entry`; false for a blank line.
-fn parse(mut line: &[u8], ctx: &TextContext, entry: &mut Entry) -> bool {
+fn parse(mut line: &[u8], ctx: &TextContext, stamps: &mut StampCache, entry: &mut Entry) -> bool {
     while let [rest @ .., b'\n' | b'\r'] = line {
         line = rest;
     }
     if line.is_empty() {
         return false;
     }
-    parse_line(line, ctx, entry);
+    parse_line_cached(line, ctx, stamps, entry);
     true
 }
 
