@@ -412,3 +412,85 @@ fn readers_group_hooks_and_sd_notify() {
     }
     b.wait_notify("STOPPING=1");
 }
+
+/// Open descriptors of `pid`: (all, those on deleted files).
+fn fds(pid: u32) -> (usize, usize) {
+    let mut all = 0;
+    let mut deleted = 0;
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        all += 1;
+        if let Ok(t) = std::fs::read_link(e.path()) {
+            if t.to_string_lossy().ends_with("(deleted)") {
+                deleted += 1;
+            }
+        }
+    }
+    (all, deleted)
+}
+
+#[test]
+fn journal_rotation_and_vacuum_neither_stall_nor_leak() {
+    // fail2ban's followers stalled or leaked descriptors across rotation and vacuum
+    // (its issues #2208, #3396, #3929): here journald rotates and vacuums under banjo
+    // again and again, and every attack after each round is still banned.
+    if !enter("journal_rotation_and_vacuum_neither_stall_nor_leak") {
+        return;
+    }
+    let j = Journald::start();
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    let pid = b.child.as_ref().unwrap().id();
+    for _ in 0..3 {
+        fail(&j, "203.0.113.20");
+    }
+    eventually(5, "first ban", || {
+        ipset_members("banjo-sshd-4").contains(&"203.0.113.20".to_string())
+    });
+    let (before, _) = fds(pid);
+    let journal_files =
+        || shell("ls /run/log/journal/*/*.journal /var/log/journal/*/*.journal 2>/dev/null");
+    let mut archives_seen = std::collections::BTreeSet::new();
+    for round in 0..12 {
+        shell("journalctl --rotate");
+        archives_seen.extend(
+            journal_files()
+                .lines()
+                .filter(|f| f.contains('@'))
+                .map(str::to_owned),
+        );
+        // Keep only the active file (and one archive): banjo's open archives go away.
+        shell("journalctl --vacuum-files=2");
+        let ip = format!("203.0.113.{}", 30 + round);
+        for _ in 0..3 {
+            fail(&j, &ip);
+        }
+        eventually(5, &format!("ban of {ip} after rotation {round}"), || {
+            ipset_members("banjo-sshd-4").contains(&ip)
+        });
+    }
+    // The rounds did rotate and vacuum.
+    assert!(archives_seen.len() >= 12, "archives: {archives_seen:?}");
+    let left = journal_files();
+    assert!(left.lines().count() <= 3, "after vacuum: {left}");
+    // Archives journald rotated away and vacuum deleted are let go, not kept open.
+    eventually(5, "no descriptors on deleted journal files", || {
+        fds(pid).1 == 0
+    });
+    let (after, _) = fds(pid);
+    assert!(
+        after <= before + 3,
+        "descriptors grew from {before} to {after} over 12 rotations: {:?}",
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .collect::<Vec<_>>()
+    );
+    // Nothing was counted twice or lost: 13 attacks, 3 failures each.
+    let st = b.cli_json(&["status", "sshd"]);
+    assert_eq!(st["total_failed"], 39, "{st}");
+    assert_eq!(st["currently_banned"], 13, "{st}");
+}
