@@ -83,6 +83,14 @@ impl EntrySource {
         ))
     }
 
+    /// Text sources: write only these header fields (a journal source is told its
+    /// fields when opened).
+    pub fn keep_fields(&mut self, names: &[String]) {
+        if let EntrySource::Text(t) = self {
+            t.keep_fields(names);
+        }
+    }
+
     pub fn next(&mut self, entry: &mut Entry) -> anyhow::Result<bool> {
         Ok(match self {
             EntrySource::Journal(j) => j.next(entry)?,

@@ -165,6 +165,8 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
         }
     };
 
+    // A filter reads MESSAGE and its own fields only.
+    source.keep_fields(&filter.wanted_fields());
     let mut session = Session::new(filter.clone());
     let mut fail_hits = vec![0u64; filter.failregex.len()];
     let mut fail_matches: Vec<Vec<PatternMatch>> = vec![Vec::new(); filter.failregex.len()];

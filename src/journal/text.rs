@@ -1,6 +1,6 @@
 //! Text log lines (a file, stdin, or one line given on the command line) as entries.
 
-use super::syslog::{parse_line_cached, StampCache, TextContext};
+use super::syslog::{parse_line_cached, HeaderFields, StampCache, TextContext};
 use super::Entry;
 use std::io::BufRead;
 
@@ -11,6 +11,7 @@ pub struct TextSource {
     partial: Vec<u8>,
     ctx: TextContext,
     stamps: StampCache,
+    keep: HeaderFields,
 }
 
 impl TextSource {
@@ -20,7 +21,13 @@ impl TextSource {
             partial: Vec::new(),
             ctx,
             stamps: StampCache::default(),
+            keep: HeaderFields::ALL,
         }
+    }
+
+    /// Write only these header fields into entries (default: all the header has).
+    pub fn keep_fields(&mut self, names: &[String]) {
+        self.keep = HeaderFields::only(names);
     }
 
     /// Next non-empty line as an entry; Ok(false) at end of input.
@@ -32,7 +39,7 @@ impl TextSource {
                 if self.partial.is_empty() {
                     return Ok(false);
                 }
-                let found = parse(&self.partial, &self.ctx, &mut self.stamps, entry);
+                let found = parse(&self.partial, &self.ctx, &mut self.stamps, self.keep, entry);
                 self.partial.clear();
                 if found {
                     return Ok(true);
@@ -46,10 +53,10 @@ impl TextSource {
                 continue;
             };
             let found = if self.partial.is_empty() {
-                parse(&avail[..nl], &self.ctx, &mut self.stamps, entry)
+                parse(&avail[..nl], &self.ctx, &mut self.stamps, self.keep, entry)
             } else {
                 self.partial.extend_from_slice(&avail[..nl]);
-                let found = parse(&self.partial, &self.ctx, &mut self.stamps, entry);
+                let found = parse(&self.partial, &self.ctx, &mut self.stamps, self.keep, entry);
                 self.partial.clear();
                 found
             };
@@ -62,14 +69,20 @@ impl TextSource {
 }
 
 /// Parse one line (without its `\n`) into `entry`; false for a blank line.
-fn parse(mut line: &[u8], ctx: &TextContext, stamps: &mut StampCache, entry: &mut Entry) -> bool {
+fn parse(
+    mut line: &[u8],
+    ctx: &TextContext,
+    stamps: &mut StampCache,
+    keep: HeaderFields,
+    entry: &mut Entry,
+) -> bool {
     while let [rest @ .., b'\n' | b'\r'] = line {
         line = rest;
     }
     if line.is_empty() {
         return false;
     }
-    parse_line_cached(line, ctx, stamps, entry);
+    parse_line_cached(line, ctx, stamps, keep, entry);
     true
 }
 
