@@ -23,7 +23,9 @@
 #   (a new network namespace starts at the kernel's 10).
 #
 # Environment: RATE=1000 SECS=10 CAP=60 BURST=100000 (0 skips it) LOW_RATE=5 (0 skips
-#              it) LOW_SECS=10, SKIP_FAIL2BAN=1, NO_BUILD=1 (skip cargo build --release),
+#              it) LOW_SECS=10, SKIP_FAIL2BAN=1, BURST_ONLY=1 (only stage 2),
+#              BURST_PERF=FILE (perf record -a -g during stage 2, until all are in the set;
+#              BURST_PERF_DWARF=1: banjo only, DWARF call graphs), NO_BUILD=1 (skip cargo build --release),
 #              KEEP=1 (keep the work dir with the daemons' logs).
 # Output: the log on stdout; bench/out/daemon-latency.json with every number.
 # Needs root, util-linux unshare, systemd-journald, iptables, ipset, fail2ban.
@@ -53,6 +55,7 @@ args=(--banjo "$banjo" --work "$work" --rate "${RATE:-1000}" --secs "${SECS:-10}
       --cap "${CAP:-60}" --burst "${BURST:-100000}" --low-rate "${LOW_RATE:-5}"
       --low-secs "${LOW_SECS:-10}")
 [ -n "${SKIP_FAIL2BAN:-}" ] && args+=(--skip-fail2ban)
+[ -n "${BURST_ONLY:-}" ] && args+=(--burst-only)
 
 # Everything below lives in new mount and network namespaces: journald's tmpfs, the
 # iptables rules and ipsets vanish with them. The driver kills what it started.
