@@ -143,8 +143,10 @@ impl Daemon {
             log::firewall_error(&jail, &e.to_string());
         }
         self.held_since = None;
+        // By value: each decision's memory is freed as soon as its entry is queued,
+        // so a large backlog never holds both at once.
         let events = std::mem::take(&mut self.unreported);
-        for ev in &events {
+        for ev in events {
             match ev {
                 Event::Ban {
                     jail,
@@ -157,29 +159,33 @@ impl Daemon {
                 } => {
                     let ip = addr.to_string();
                     let bt = bantime.to_string();
-                    log::ban(jail, &ip, *failures, &bt, *count, matches);
-                    if let Some(ji) = self.pipeline.jail_index(jail) {
-                        let joined = matches.join("\n");
-                        let vars = super::actions::Vars {
-                            ip: &ip,
-                            jail,
-                            failures: *failures,
-                            bantime: &bt,
-                            matches: &joined,
-                        };
-                        let actions = &self.pipeline.jails[ji].config.actions;
-                        self.actions.enqueue(actions, ActionEvent::Ban, &vars);
+                    log::ban(&jail, &ip, failures, &bt, count, &matches);
+                    let Some(ji) = self.pipeline.jail_index(&jail) else {
+                        continue;
+                    };
+                    let actions = &self.pipeline.jails[ji].config.actions;
+                    if actions.is_empty() {
+                        continue;
                     }
+                    let joined = matches.join("\n");
+                    let vars = super::actions::Vars {
+                        ip: &ip,
+                        jail: &jail,
+                        failures,
+                        bantime: &bt,
+                        matches: &joined,
+                    };
+                    self.actions.enqueue(actions, ActionEvent::Ban, &vars);
                 }
                 Event::Unban {
                     jail, addr, reason, ..
                 } => {
                     let ip = addr.to_string();
-                    log::unban(jail, &ip, reason.as_str());
-                    if let Some(ji) = self.pipeline.jail_index(jail) {
+                    log::unban(&jail, &ip, reason.as_str());
+                    if let Some(ji) = self.pipeline.jail_index(&jail) {
                         let vars = super::actions::Vars {
                             ip: &ip,
-                            jail,
+                            jail: &jail,
                             failures: 0,
                             bantime: "",
                             matches: "",
