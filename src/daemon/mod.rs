@@ -545,21 +545,36 @@ impl Daemon {
         let mut decided: Option<apply::Prepared> = None;
         loop {
             let mut events = Vec::new();
-            let store = &mut self.store;
+            // Shared by the commit thread and its fallback, which the borrow checker
+            // cannot tell apart.
+            let store = &std::sync::Mutex::new(&mut self.store);
             let mut reader = Reader {
                 source: &mut self.source,
                 pipeline: &mut self.pipeline,
                 warmup_until: &mut self.warmup_until,
             };
             let (read, committed) = std::thread::scope(|s| {
-                let commit = decided
-                    .as_ref()
-                    .filter(|p| !p.batch.is_empty())
-                    .map(|p| s.spawn(|| store.commit(&p.batch)));
-                let read = reader.read_batch(&mut entry, &mut events);
-                let committed =
-                    commit.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-                (read, committed)
+                let batch = decided.as_ref().map(|p| &p.batch).filter(|b| !b.is_empty());
+                let Some(batch) = batch else {
+                    return (reader.read_batch(&mut entry, &mut events), None);
+                };
+                let spawned = std::thread::Builder::new()
+                    .name("state-commit".into())
+                    .spawn_scoped(s, || commit_shared(store, batch));
+                match spawned {
+                    Ok(h) => {
+                        let read = reader.read_batch(&mut entry, &mut events);
+                        let committed = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                        (read, Some(committed))
+                    }
+                    // No thread to be had (TasksMax): commit first, then read, as
+                    // outside a backlog.
+                    Err(e) => {
+                        tracing::warn!("no thread for the state commit ({e}); committing inline");
+                        let committed = commit_shared(store, batch);
+                        (reader.read_batch(&mut entry, &mut events), Some(committed))
+                    }
+                }
             });
             if let Some(p) = decided.take() {
                 self.carry_out(p, committed.unwrap_or(Ok(())), true);
@@ -673,6 +688,16 @@ impl Daemon {
         }
         log::flush();
         tracing::info!("banjo stopped: {}", self.status_line());
+    }
+}
+
+fn commit_shared(
+    store: &std::sync::Mutex<&mut Store>,
+    batch: &crate::state::Batch,
+) -> Result<(), crate::state::StateError> {
+    match store.lock() {
+        Ok(mut st) => st.commit(batch),
+        Err(poisoned) => poisoned.into_inner().commit(batch),
     }
 }
 
