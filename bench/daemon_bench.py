@@ -744,6 +744,9 @@ def burst(a, world, results, setname):
         time.sleep(0.25)
     jc_log = sum(x - y for x, y in zip(read_cpu_all(world.journald.pid), jc0))
     cpu_log = read_cpu_all(b2.p.pid)
+    # Settled: the backlog's entries are written; what the heap keeps per ban.
+    time.sleep(1)
+    anon_settled = proc_status(b2.p.pid, "RssAnon")
     st = b2.status()
     hwm = proc_status(b2.p.pid, "VmHWM")
     mem = {k: proc_status(b2.p.pid, k) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
@@ -768,6 +771,7 @@ def burst(a, world, results, setname):
              f"journald {jc_log:.2f} s")
     else:
         note(f"NOT all {a.burst} ban entries in the journal")
+    note(f"RssAnon 1 s after that: {anon_settled / 1024:.1f} MiB")
     tot = sum(wchans.values()) or 1
     note("banjo's state, sampled every ~5 ms until all were in the set: " + ", ".join(
         f"{k} {100 * v / tot:.0f}%" for k, v in sorted(wchans.items(), key=lambda kv: -kv[1])[:6]))
@@ -778,7 +782,7 @@ def burst(a, world, results, setname):
           "journald_cpu": jc[0] + jc[1], "wchan": wchans, "mem_at_ready_kib": mem,
           "cpu_at_kernel": cpu_all if t_all else None, "journald_cpu_at_kernel": jc_all if t_all else None,
           "secs_to_journal": (t_log - t0) / 1e9 if t_log else None, "cpu_at_journal": cpu_log,
-          "journald_cpu_at_journal": jc_log}
+          "journald_cpu_at_journal": jc_log, "anon_settled_kib": anon_settled}
     results["burst"] = rb
     note(f"start -> {a.burst} in banjo-sshd-4: "
          f"{rb['secs_to_kernel']:.2f} s" if t_all else f"NOT all {a.burst} in the set after 120 s")
