@@ -20,6 +20,27 @@ use std::time::{Duration, Instant};
 const HOLD_FOR: Duration = Duration::from_secs(5);
 const HOLD_MAX: usize = 1 << 17;
 
+/// A decision whose journal entry and hooks wait for the end of a backlog. No heap
+/// allocation of its own (its matches are a range of `Daemon::held_text`): held
+/// decisions are made while the ban book grows, and 100k small allocations in between
+/// its nodes left the heap fragmented once they were freed (RssAnon 62 MiB after a
+/// 100k burst, 51 MiB even after malloc_trim; main: 35 MiB).
+pub(crate) enum Held {
+    Ban {
+        jail: usize,
+        addr: crate::addr::Addr,
+        failures: u32,
+        bantime: crate::timefmt::BanTime,
+        count: u32,
+        matches: std::ops::Range<usize>,
+    },
+    Unban {
+        jail: usize,
+        addr: crate::addr::Addr,
+        reason: crate::events::UnbanReason,
+    },
+}
+
 /// Decisions turned into what each step needs, so that the durable step can run on
 /// another thread while the next batch is read (see `Daemon::drain_journal`).
 pub(crate) struct Prepared {
@@ -129,11 +150,77 @@ impl Daemon {
         if self.unreported.is_empty() {
             self.held_since = Some(Instant::now());
         }
-        self.unreported.extend(events);
+        for ev in events {
+            self.hold(ev);
+        }
         let held_long = self.held_since.is_some_and(|t| t.elapsed() >= HOLD_FOR);
         if !more_coming || held_long || self.unreported.len() >= HOLD_MAX {
             self.report();
         }
+    }
+
+    /// Keep `ev` for [`Daemon::report`] in the compact form of [`Held`].
+    fn hold(&mut self, ev: Event) {
+        let held = match ev {
+            Event::Ban {
+                jail,
+                addr,
+                failures,
+                bantime,
+                count,
+                matches,
+                ..
+            } => {
+                let Some(ji) = self.pipeline.jail_index(&jail) else {
+                    // Not a jail of ours (cannot happen: reloads wait for the end of
+                    // a drain): report it at once rather than lose it.
+                    self.report_event(Event::Ban {
+                        time_us: 0,
+                        jail,
+                        addr,
+                        failures,
+                        bantime,
+                        count,
+                        matches,
+                    });
+                    return;
+                };
+                let start = self.held_text.len();
+                for (i, m) in matches.iter().enumerate() {
+                    if i > 0 {
+                        self.held_text.push('\n');
+                    }
+                    self.held_text.push_str(m);
+                }
+                Held::Ban {
+                    jail: ji,
+                    addr,
+                    failures,
+                    bantime,
+                    count,
+                    matches: start..self.held_text.len(),
+                }
+            }
+            Event::Unban {
+                jail, addr, reason, ..
+            } => {
+                let Some(ji) = self.pipeline.jail_index(&jail) else {
+                    self.report_event(Event::Unban {
+                        time_us: 0,
+                        jail,
+                        addr,
+                        reason,
+                    });
+                    return;
+                };
+                Held::Unban {
+                    jail: ji,
+                    addr,
+                    reason,
+                }
+            }
+        };
+        self.unreported.push(held);
     }
 
     /// Wait for the kernel to have every ban applied so far, then write their journal
@@ -143,56 +230,86 @@ impl Daemon {
             log::firewall_error(&jail, &e.to_string());
         }
         self.held_since = None;
-        // By value: each decision's memory is freed as soon as its entry is queued,
-        // so a large backlog never holds both at once.
-        let events = std::mem::take(&mut self.unreported);
-        for ev in events {
-            match ev {
-                Event::Ban {
+        let held = std::mem::take(&mut self.unreported);
+        let text = std::mem::take(&mut self.held_text);
+        for h in held {
+            let ev = match h {
+                Held::Ban {
                     jail,
                     addr,
                     failures,
                     bantime,
                     count,
                     matches,
-                    ..
-                } => {
-                    let ip = addr.to_string();
-                    let bt = bantime.to_string();
-                    log::ban(&jail, &ip, failures, &bt, count, &matches);
-                    let Some(ji) = self.pipeline.jail_index(&jail) else {
-                        continue;
-                    };
-                    let actions = &self.pipeline.jails[ji].config.actions;
-                    if actions.is_empty() {
-                        continue;
-                    }
-                    let joined = matches.join("\n");
+                } => Event::Ban {
+                    time_us: 0,
+                    jail: self.pipeline.jails[jail].config.name.clone(),
+                    addr,
+                    failures,
+                    bantime,
+                    count,
+                    // Already joined with newlines, as the entry and the hooks show
+                    // them: one element joins to itself.
+                    matches: vec![text[matches].to_owned()],
+                },
+                Held::Unban { jail, addr, reason } => Event::Unban {
+                    time_us: 0,
+                    jail: self.pipeline.jails[jail].config.name.clone(),
+                    addr,
+                    reason,
+                },
+            };
+            self.report_event(ev);
+        }
+    }
+
+    /// Write one decision's journal entry and start its hooks.
+    fn report_event(&mut self, ev: Event) {
+        match ev {
+            Event::Ban {
+                jail,
+                addr,
+                failures,
+                bantime,
+                count,
+                matches,
+                ..
+            } => {
+                let ip = addr.to_string();
+                let bt = bantime.to_string();
+                log::ban(&jail, &ip, failures, &bt, count, &matches);
+                let Some(ji) = self.pipeline.jail_index(&jail) else {
+                    return;
+                };
+                let actions = &self.pipeline.jails[ji].config.actions;
+                if actions.is_empty() {
+                    return;
+                }
+                let joined = matches.join("\n");
+                let vars = super::actions::Vars {
+                    ip: &ip,
+                    jail: &jail,
+                    failures,
+                    bantime: &bt,
+                    matches: &joined,
+                };
+                self.actions.enqueue(actions, ActionEvent::Ban, &vars);
+            }
+            Event::Unban {
+                jail, addr, reason, ..
+            } => {
+                let ip = addr.to_string();
+                log::unban(&jail, &ip, reason.as_str());
+                if let Some(ji) = self.pipeline.jail_index(&jail) {
                     let vars = super::actions::Vars {
                         ip: &ip,
                         jail: &jail,
-                        failures,
-                        bantime: &bt,
-                        matches: &joined,
+                        failures: 0,
+                        bantime: "",
+                        matches: "",
                     };
-                    self.actions.enqueue(actions, ActionEvent::Ban, &vars);
-                }
-                Event::Unban {
-                    jail, addr, reason, ..
-                } => {
-                    let ip = addr.to_string();
-                    log::unban(&jail, &ip, reason.as_str());
-                    if let Some(ji) = self.pipeline.jail_index(&jail) {
-                        let vars = super::actions::Vars {
-                            ip: &ip,
-                            jail: &jail,
-                            failures: 0,
-                            bantime: "",
-                            matches: "",
-                        };
-                        let actions = &self.pipeline.jails[ji].config.actions;
-                        self.actions.enqueue(actions, ActionEvent::Unban, &vars);
-                    }
+                    let actions = &self.pipeline.jails[ji].config.actions;
+                    self.actions.enqueue(actions, ActionEvent::Unban, &vars);
                 }
             }
         }

@@ -94,7 +94,8 @@ pub(crate) struct Daemon {
     active_until: Option<Instant>,
     /// Decisions durable and handed to the firewall, whose journal entries and hooks
     /// wait until the kernel has them (see apply.rs), and since when.
-    unreported: Vec<crate::events::Event>,
+    unreported: Vec<apply::Held>,
+    held_text: String,
     held_since: Option<Instant>,
     stop: bool,
 }
@@ -241,6 +242,7 @@ impl Daemon {
             last_watchdog: Instant::now(),
             active_until: None,
             unreported: Vec::new(),
+            held_text: String::new(),
             held_since: None,
             stop: false,
         };
