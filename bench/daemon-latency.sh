@@ -23,15 +23,18 @@
 #   (a new network namespace starts at the kernel's 10).
 #
 # Environment: RATE=1000 SECS=10 CAP=60 BURST=100000 (0 skips it) LOW_RATE=5 (0 skips
-#              it) LOW_SECS=10, SKIP_FAIL2BAN=1, NO_BUILD=1 (skip cargo build --release),
+#              it) LOW_SECS=10, SKIP_FAIL2BAN=1, BURST_ONLY=1 (only stage 2),
+#              BURST_PERF=FILE (perf record -a -g during stage 2, until all are in the set;
+#              BURST_PERF_DWARF=1: banjo only, DWARF call graphs), NO_BUILD=1 (skip cargo build --release),
 #              KEEP=1 (keep the work dir with the daemons' logs).
+#              BANJO=PATH (another banjo binary, e.g. a build of main to compare; implies NO_BUILD=1).
 # Output: the log on stdout; bench/out/daemon-latency.json with every number.
 # Needs root, util-linux unshare, systemd-journald, iptables, ipset, fail2ban.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-banjo=$root/target/release/banjo
+banjo=${BANJO:-$root/target/release/banjo}
 
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (namespaces, journald, iptables)" >&2; exit 1; }
 for tool in unshare ipset iptables /lib/systemd/systemd-journald /usr/bin/fail2ban-server; do
@@ -39,12 +42,12 @@ for tool in unshare ipset iptables /lib/systemd/systemd-journald /usr/bin/fail2b
 done
 
 echo "### machine: $(nproc) cores; $(uptime | sed 's/^ *//')"
-if [ -z "${NO_BUILD:-}" ]; then
+if [ -z "${NO_BUILD:-}" ] && [ -z "${BANJO:-}" ]; then
     echo "### cargo build --release"
     (cd "$root" && cargo build --release 2>&1 | tail -n 3)
 fi
 [ -x "$banjo" ] || { echo "$0: no $banjo" >&2; exit 1; }
-echo "banjo: $($banjo --version), binary built $(date -r "$banjo" "+%F %T"); tree: $(git -C "$root" log -1 --format="%h %cd" --date=format:"%F %T" 2>/dev/null) + $(git -C "$root" status --porcelain 2>/dev/null | wc -l) changed files"
+echo "banjo: $banjo: $($banjo --version), binary built $(date -r "$banjo" "+%F %T"); tree: $(git -C "$root" log -1 --format="%h %cd" --date=format:"%F %T" 2>/dev/null) + $(git -C "$root" status --porcelain 2>/dev/null | wc -l) changed files${BANJO:+ (tree of the bench scripts, not of \$BANJO)}"
 
 work=$(mktemp -d /tmp/banjo-daemon-bench.XXXXXX)
 mkdir -p "$here/out"
@@ -53,6 +56,7 @@ args=(--banjo "$banjo" --work "$work" --rate "${RATE:-1000}" --secs "${SECS:-10}
       --cap "${CAP:-60}" --burst "${BURST:-100000}" --low-rate "${LOW_RATE:-5}"
       --low-secs "${LOW_SECS:-10}")
 [ -n "${SKIP_FAIL2BAN:-}" ] && args+=(--skip-fail2ban)
+[ -n "${BURST_ONLY:-}" ] && args+=(--burst-only)
 
 # Everything below lives in new mount and network namespaces: journald's tmpfs, the
 # iptables rules and ipsets vanish with them. The driver kills what it started.

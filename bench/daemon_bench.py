@@ -2,7 +2,7 @@
 """Driver of bench/daemon-latency.sh; runs inside `unshare --mount --net`.
 
     daemon_bench.py run --banjo BIN --work DIR [--rate 1000] [--secs 10] [--cap 60]
-                        [--burst 100000] [--skip-fail2ban]
+                        [--burst 100000] [--skip-fail2ban] [--burst-only]
     daemon_bench.py send --rate R --count N --first IP --out FILE   (the fake sshd)
 
 `run` builds a private world (systemd-journald on tmpfs, the namespace's empty
@@ -585,6 +585,9 @@ def cmd_run(a):
 def run_all(a, world, results):
     setname = "banjo-sshd-4"
     cap_ms = a.cap * 1000
+    if a.burst_only:
+        burst(a, world, results, setname)
+        return
 
     stage("banjo: private journald, banjo run (one sshd jail, maxretry 1, firewall iptables+ipset)")
     world.fresh_journald()
@@ -635,81 +638,7 @@ def run_all(a, world, results):
     b.stop()
 
     if a.burst:
-        stage(f"banjo: {a.burst} bans at once. Fresh journal and state; banjo starts "
-              "(cursor saved at the tail) and stops; the failures are written while it is down")
-        sh(f"{a.banjo} flush")
-        world.fresh_journald()
-        b2 = Banjo(world, a.banjo, "banjo-burst", BANJO_CONFIG)
-        b2.start()
-        b2.stop()
-        t = time.monotonic()
-        p, out = world.sender("198.18.0.1", a.burst, 0, "burst")
-        World.sender_done(p, out)
-        # Let journald finish writing before banjo starts (journalctl sees them all).
-        got = 0
-        while time.monotonic() - t < 120:
-            got = world.journal_count("_COMM=sshd")
-            if got >= a.burst:
-                break
-            time.sleep(0.5)
-        world.release(p)
-        note(f"{got} failures in the journal after {time.monotonic() - t:.1f} s")
-        jc0 = read_cpu_all(world.journald.pid)
-        b2.start(wait_ready=False)
-        t0 = b2.t_start
-        wchans = {}  # where banjo is when we look: a poor man's off-CPU profile
-        t_all = None
-        timeline = []  # (s since start, members in the set)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            c = ipset_count(setname)
-            if not timeline or c != timeline[-1][1]:
-                timeline.append(((time.time_ns() - t0) / 1e9, c))
-            if c >= a.burst:
-                t_all = time.time_ns()
-                break
-            try:
-                with open(f"/proc/{b2.p.pid}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
-                with open(f"/proc/{b2.p.pid}/wchan") as f:
-                    w = f.read() or "-"
-                key = "running" if state == "R" else w
-                wchans[key] = wchans.get(key, 0) + 1
-            except OSError:
-                pass
-            time.sleep(0.005)
-        b2.wait_ready()
-        jc = [x - y for x, y in zip(read_cpu_all(world.journald.pid), jc0)]
-        cpu = read_cpu_all(b2.p.pid)
-        st = b2.status()
-        hwm = proc_status(b2.p.pid, "VmHWM")
-        mem = {k: proc_status(b2.p.pid, k) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
-        note(f"at READY: VmRSS {mem['VmRSS'] / 1024:.1f} MiB (anon {mem['RssAnon'] / 1024:.1f}, file "
-             f"{mem['RssFile'] / 1024:.1f}, shmem {mem['RssShmem'] / 1024:.1f} = journal on tmpfs); "
-             f"unique {uss_kib(b2.p.pid) / 1024:.1f} MiB")
-        first = next((t for t, c in timeline if c > 0), None)
-        marks = [f"{p}%: {next((t for t, c in timeline if c >= a.burst * p / 100), float('nan')):.2f} s"
-                 for p in (10, 50, 90, 100)]
-        note(f"first ban in the set {first:.2f} s after start; " + ", ".join(marks))
-        note(f"banjo CPU until READY: {cpu[0]:.2f} s user, {cpu[1]:.2f} s system; its reaped children "
-             f"(ipset, iptables): {cpu[2]:.2f} s user, {cpu[3]:.2f} s system; journald meanwhile: "
-             f"{jc[0] + jc[1]:.2f} s")
-        tot = sum(wchans.values()) or 1
-        note("banjo's state, sampled every ~5 ms until all were in the set: " + ", ".join(
-            f"{k} {100 * v / tot:.0f}%" for k, v in sorted(wchans.items(), key=lambda kv: -kv[1])[:6]))
-        rb = {"n": a.burst, "journal_entries": got,
-              "secs_to_kernel": (t_all - t0) / 1e9 if t_all else None,
-              "secs_to_ready": (b2.t_ready - t0) / 1e9, "status_banned": st.get("currently_banned"),
-              "peak_rss_kib": hwm, "first_ban_secs": first, "timeline": timeline, "cpu": cpu,
-              "journald_cpu": jc[0] + jc[1], "wchan": wchans, "mem_at_ready_kib": mem}
-        results["burst"] = rb
-        note(f"start -> {a.burst} in banjo-sshd-4: "
-             f"{rb['secs_to_kernel']:.2f} s" if t_all else f"NOT all {a.burst} in the set after 120 s")
-        note(f"start -> READY=1 (journal drained): {rb['secs_to_ready']:.2f} s; banjo status: "
-             f"{rb['status_banned'] if rb['status_banned'] is not None else 'no answer'} banned; "
-             f"peak RSS {hwm / 1024:.1f} MiB")
-        b2.stop()
-        sh(f"{a.banjo} flush")
+        burst(a, world, results, setname)
 
     if a.skip_fail2ban:
         return
@@ -741,8 +670,136 @@ def run_all(a, world, results):
     f.stop()
 
 
+def burst(a, world, results, setname):
+    stage(f"banjo: {a.burst} bans at once. Fresh journal and state; banjo starts "
+          "(cursor saved at the tail) and stops; the failures are written while it is down")
+    sh(f"{a.banjo} flush")
+    world.fresh_journald()
+    b2 = Banjo(world, a.banjo, "banjo-burst", BANJO_CONFIG)
+    b2.start()
+    b2.stop()
+    t = time.monotonic()
+    p, out = world.sender("198.18.0.1", a.burst, 0, "burst")
+    World.sender_done(p, out)
+    # Let journald finish writing before banjo starts (journalctl sees them all).
+    got = 0
+    while time.monotonic() - t < 120:
+        got = world.journal_count("_COMM=sshd")
+        if got >= a.burst:
+            break
+        time.sleep(0.5)
+    world.release(p)
+    note(f"{got} failures in the journal after {time.monotonic() - t:.1f} s")
+    jc0 = read_cpu_all(world.journald.pid)
+    b2.start(wait_ready=False)
+    t0 = b2.t_start
+    perf = None
+    if os.environ.get("BURST_PERF"):
+        # The whole machine (banjo, its ipset children, journald), until all are in
+        # the set: where the CPU goes during the burst.
+        # BURST_PERF_DWARF=1: banjo alone, with DWARF call graphs (the release build
+        # has no frame pointers).
+        how = (["-p", str(b2.p.pid), "--call-graph", "dwarf,16384", "-F", "999"]
+               if os.environ.get("BURST_PERF_DWARF") else ["-a", "-g", "-F", "499"])
+        perf = subprocess.Popen(["perf", "record", *how, "-o", os.environ["BURST_PERF"]],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wchans = {}  # where banjo is when we look: a poor man's off-CPU profile
+    t_all = None
+    timeline = []  # (s since start, members in the set)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        c = ipset_count(setname)
+        if not timeline or c != timeline[-1][1]:
+            timeline.append(((time.time_ns() - t0) / 1e9, c))
+        if c >= a.burst:
+            t_all = time.time_ns()
+            # CPU split at the moment the last ban is live: less noisy than wall time
+            # on a shared machine.
+            cpu_all = read_cpu_all(b2.p.pid)
+            jc_all = sum(x - y for x, y in zip(read_cpu_all(world.journald.pid), jc0))
+            break
+        try:
+            with open(f"/proc/{b2.p.pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            with open(f"/proc/{b2.p.pid}/wchan") as f:
+                w = f.read() or "-"
+            key = "running" if state == "R" else w
+            wchans[key] = wchans.get(key, 0) + 1
+        except OSError:
+            pass
+        time.sleep(0.005)
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait()
+    b2.wait_ready()
+    jc = [x - y for x, y in zip(read_cpu_all(world.journald.pid), jc0)]
+    cpu = read_cpu_all(b2.p.pid)
+    # Every ban must still get its journal entry (history, recidive): wait for all of
+    # them, and for the CPU this took in total.
+    t_log = None
+    while time.monotonic() < deadline + 60:
+        if world.journal_count(f"MESSAGE_ID={MSGID_BAN}") >= a.burst:
+            t_log = time.time_ns()
+            break
+        time.sleep(0.25)
+    jc_log = sum(x - y for x, y in zip(read_cpu_all(world.journald.pid), jc0))
+    cpu_log = read_cpu_all(b2.p.pid)
+    # Settled: the backlog's entries are written; what the heap keeps per ban.
+    time.sleep(1)
+    anon_settled = proc_status(b2.p.pid, "RssAnon")
+    st = b2.status()
+    hwm = proc_status(b2.p.pid, "VmHWM")
+    mem = {k: proc_status(b2.p.pid, k) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem")}
+    note(f"at READY: VmRSS {mem['VmRSS'] / 1024:.1f} MiB (anon {mem['RssAnon'] / 1024:.1f}, file "
+         f"{mem['RssFile'] / 1024:.1f}, shmem {mem['RssShmem'] / 1024:.1f} = journal on tmpfs); "
+         f"unique {uss_kib(b2.p.pid) / 1024:.1f} MiB")
+    first = next((t for t, c in timeline if c > 0), None)
+    marks = [f"{p}%: {next((t for t, c in timeline if c >= a.burst * p / 100), float('nan')):.2f} s"
+             for p in (10, 50, 90, 100)]
+    note(f"first ban in the set {first:.2f} s after start; " + ", ".join(marks))
+    note(f"banjo CPU until READY: {cpu[0]:.2f} s user, {cpu[1]:.2f} s system; its reaped children "
+         f"(ipset, iptables): {cpu[2]:.2f} s user, {cpu[3]:.2f} s system; journald meanwhile: "
+         f"{jc[0] + jc[1]:.2f} s")
+    if t_all:
+        note(f"CPU until all were in the set: banjo {cpu_all[0] + cpu_all[1]:.2f} s "
+             f"({cpu_all[0]:.2f} user, {cpu_all[1]:.2f} system), children "
+             f"{cpu_all[2] + cpu_all[3]:.2f} s, journald {jc_all:.2f} s")
+    if t_log:
+        note(f"all {a.burst} ban entries in the journal {(t_log - t0) / 1e9:.2f} s after start "
+             f"(checked every ~0.25 s with journalctl); CPU until then: banjo "
+             f"{cpu_log[0] + cpu_log[1]:.2f} s, children {cpu_log[2] + cpu_log[3]:.2f} s, "
+             f"journald {jc_log:.2f} s")
+    else:
+        note(f"NOT all {a.burst} ban entries in the journal")
+    note(f"RssAnon 1 s after that: {anon_settled / 1024:.1f} MiB")
+    tot = sum(wchans.values()) or 1
+    note("banjo's state, sampled every ~5 ms until all were in the set: " + ", ".join(
+        f"{k} {100 * v / tot:.0f}%" for k, v in sorted(wchans.items(), key=lambda kv: -kv[1])[:6]))
+    rb = {"n": a.burst, "journal_entries": got,
+          "secs_to_kernel": (t_all - t0) / 1e9 if t_all else None,
+          "secs_to_ready": (b2.t_ready - t0) / 1e9, "status_banned": st.get("currently_banned"),
+          "peak_rss_kib": hwm, "first_ban_secs": first, "timeline": timeline, "cpu": cpu,
+          "journald_cpu": jc[0] + jc[1], "wchan": wchans, "mem_at_ready_kib": mem,
+          "cpu_at_kernel": cpu_all if t_all else None, "journald_cpu_at_kernel": jc_all if t_all else None,
+          "secs_to_journal": (t_log - t0) / 1e9 if t_log else None, "cpu_at_journal": cpu_log,
+          "journald_cpu_at_journal": jc_log, "anon_settled_kib": anon_settled}
+    results["burst"] = rb
+    note(f"start -> {a.burst} in banjo-sshd-4: "
+         f"{rb['secs_to_kernel']:.2f} s" if t_all else f"NOT all {a.burst} in the set after 120 s")
+    note(f"start -> READY=1 (journal drained): {rb['secs_to_ready']:.2f} s; banjo status: "
+         f"{rb['status_banned'] if rb['status_banned'] is not None else 'no answer'} banned; "
+         f"peak RSS {hwm / 1024:.1f} MiB")
+    b2.stop()
+    sh(f"{a.banjo} flush")
+
+
 def print_table(R, a):
     stage("summary")
+    if a.burst_only:
+        print("| measure | banjo | fail2ban-server | target |")
+        print("|---|---|---|---|")
+        print_burst(R)
+        return
     rows = []
 
     def lat(name, s, how):
@@ -826,11 +883,18 @@ def print_table(R, a):
     fpk = R.get("f2b_peak_rss_kib")
     print(f"| peak RSS (VmHWM) after the latency runs | {pk / 1024 if pk else 0:.1f} MiB | "
           f"{fpk / 1024 if fpk else 0:.1f} MiB | |")
+    print_burst(R)
+
+
+def print_burst(R):
     if "burst" in R:
         rb = R["burst"]
         k = f"{rb['secs_to_kernel']:.2f} s" if rb["secs_to_kernel"] else "not reached in 120 s"
         print(f"| {rb['n']} bans applied (start -> all in kernel set) | {k} | | < 2 s |")
         print(f"| {rb['n']} bans: start -> READY=1 | {rb['secs_to_ready']:.2f} s | | |")
+        if rb.get("secs_to_journal"):
+            print(f"| {rb['n']} bans: start -> all ban entries in the journal | "
+                  f"{rb['secs_to_journal']:.2f} s | | |")
         print(f"| {rb['n']} bans: peak RSS | {rb['peak_rss_kib'] / 1024:.1f} MiB | | |")
         if rb["secs_to_kernel"]:
             print(f"Target {rb['n']} bans < 2 s: " + ("MET" if rb["secs_to_kernel"] < 2 else
@@ -855,6 +919,7 @@ def main():
     r.add_argument("--low-rate", type=float, default=5)
     r.add_argument("--low-secs", type=float, default=10)
     r.add_argument("--skip-fail2ban", action="store_true")
+    r.add_argument("--burst-only", action="store_true")
     a = ap.parse_args()
     (cmd_send if a.cmd == "send" else cmd_run)(a)
 

@@ -494,3 +494,158 @@ fn journal_rotation_and_vacuum_neither_stall_nor_leak() {
     assert_eq!(st["total_failed"], 39, "{st}");
     assert_eq!(st["currently_banned"], 13, "{st}");
 }
+
+/// The addresses of a backlog larger than one read batch (4096 entries): every usable
+/// IPv4 address of two TEST-NETs and 5,000 IPv6 /64s of 2001:db8::/32, so both sets
+/// take part. (ipset, addresses as banjo shows them.)
+fn backlog_addresses() -> (Vec<String>, Vec<String>) {
+    let v4 = ["198.51.100", "203.0.113"]
+        .iter()
+        .flat_map(|net| (1..=254).map(move |i| format!("{net}.{i}")))
+        .collect();
+    let v6 = (0..5000u16)
+        .map(|i| {
+            let net = std::net::Ipv6Addr::new(0x2001, 0xdb8, i / 256 + 1, i % 256 + 1, 0, 0, 0, 0);
+            format!("{net}/64")
+        })
+        .collect();
+    (v4, v6)
+}
+
+/// Write one failure per address while banjo is stopped; wait until journald has them.
+fn write_backlog(j: &Journald, v4: &[String], v6: &[String]) {
+    for ip in v4 {
+        fail(j, ip);
+    }
+    for net in v6 {
+        // 2001:db8:1:2::/64 -> a host in it, 2001:db8:1:2::7
+        fail(j, &net.replace("::/64", "::7"));
+    }
+    let n = v4.len() + v6.len();
+    eventually(60, "the backlog in the journal", || {
+        shell("journalctl -q -o cat _COMM=sshd | wc -l").trim() == n.to_string()
+    });
+}
+
+const BACKLOG_CONFIG: &str = r#"
+[defaults]
+ignoreip = ["127.0.0.0/8", "::1"]
+[jail.sshd]
+enabled = true
+maxretry = 1
+findtime = "10m"
+bantime = "1h"
+port = ["ssh"]
+[jail.recidive]
+enabled = true
+maxretry = 2
+findtime = "1d"
+bantime = "1w"
+"#;
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// `got` holds exactly the addresses of `want`, each once (says what differs).
+fn assert_same(what: &str, got: Vec<String>, want: &[String]) {
+    let got = sorted(got);
+    let want = sorted(want.to_vec());
+    if got != want {
+        let missing: Vec<_> = want.iter().filter(|a| !got.contains(a)).take(5).collect();
+        let extra: Vec<_> = got.iter().filter(|a| !want.contains(a)).take(5).collect();
+        panic!(
+            "{what}: {} of {} expected; missing e.g. {missing:?}; unexpected e.g. {extra:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// `BANJO_IP` of every sshd ban entry, as many times as it was written.
+fn sshd_ban_entries(j: &Journald) -> Vec<String> {
+    j.query("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc BANJO_JAIL=sshd")
+        .iter()
+        .map(|e| e["BANJO_IP"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn backlog_lands_in_the_kernel_before_ready_and_every_ban_gets_its_entry() {
+    if !enter("backlog_lands_in_the_kernel_before_ready_and_every_ban_gets_its_entry") {
+        return;
+    }
+    let j = Journald::start_unlimited();
+    let mut b = Banjo::new(j.work.path(), BACKLOG_CONFIG);
+    // A first start saves the journal's end; the failures arrive while banjo is down.
+    b.start(&[]);
+    b.stop();
+    let (v4, v6) = backlog_addresses();
+    write_backlog(&j, &v4, &v6);
+
+    // READY=1 comes once the backlog is read: by then every ban is in the kernel
+    // (batches go to ipset in the background while the next batch is read).
+    b.start(&[]);
+    assert_same("banjo-sshd-4", ipset_members("banjo-sshd-4"), &v4);
+    assert_same("banjo-sshd-6", ipset_members("banjo-sshd-6"), &v6);
+    let st = b.cli_json(&["status", "sshd"]);
+    assert_eq!(st["currently_banned"], v4.len() + v6.len(), "{st}");
+
+    // Every ban gets its journal entry, exactly once (they follow the kernel, written
+    // after the backlog is applied).
+    let want: Vec<String> = v4.iter().chain(&v6).cloned().collect();
+    eventually(60, "a ban entry for every ban", || {
+        sshd_ban_entries(&j).len() >= want.len()
+    });
+    assert_same("sshd ban entries", sshd_ban_entries(&j), &want);
+
+    // recidive reads those entries back: a second sshd ban of an address is its
+    // second ban entry within a day.
+    b.cli_json(&["unban", "203.0.113.77", "--jail", "sshd"]);
+    fail(&j, "203.0.113.77");
+    eventually(20, "recidive ban from the backlog's entry", || {
+        ipset_members("banjo-recidive-4").contains(&"203.0.113.77".to_string())
+    });
+    let rec = b.cli_json(&["status", "recidive"]);
+    assert_eq!(rec["total_banned"], 1, "{rec}");
+}
+
+#[test]
+fn kill_9_while_a_backlog_is_applied_loses_no_ban_and_counts_none_twice() {
+    if !enter("kill_9_while_a_backlog_is_applied_loses_no_ban_and_counts_none_twice") {
+        return;
+    }
+    let j = Journald::start_unlimited();
+    let mut b = Banjo::new(j.work.path(), BACKLOG_CONFIG);
+    b.start(&[]);
+    b.stop();
+    let (v4, v6) = backlog_addresses();
+    write_backlog(&j, &v4, &v6);
+    // Killed once the first batch is applied (STATUS= follows each applied batch),
+    // in the middle of the backlog.
+    b.spawn(&[], &[]);
+    b.wait_notify("STATUS=");
+    b.kill9();
+
+    b.start(&[]);
+    assert_same("banjo-sshd-4", ipset_members("banjo-sshd-4"), &v4);
+    assert_same("banjo-sshd-6", ipset_members("banjo-sshd-6"), &v6);
+    let st = b.cli_json(&["status", "sshd"]);
+    assert_eq!(st["currently_banned"], v4.len() + v6.len(), "{st}");
+    b.stop();
+    // Each address was banned once: no failure counted twice across the kill (a
+    // second ban would be a second ban entry, or a ban count of 2 in the state).
+    let entries = sshd_ban_entries(&j);
+    let mut unique = entries.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), entries.len(), "an address was banned twice");
+    let (store, _) = banjo::state::Store::open(&b.state.join("state.db")).unwrap();
+    let counts = store.ban_counts().unwrap();
+    assert_eq!(counts.len(), v4.len() + v6.len());
+    assert!(
+        counts.iter().all(|(_, _, n)| *n == 1),
+        "an address was banned twice"
+    );
+}

@@ -715,3 +715,47 @@ fn detect_prefers_the_flavour_holding_rules() {
         assert_eq!(Flavour::detect().unwrap(), Flavour::Nft);
     });
 }
+
+#[test]
+fn background_bans_keep_their_order_and_report_failures_per_jail() {
+    in_netns(
+        "background_bans_keep_their_order_and_report_failures_per_jail",
+        || {
+            let mut fw = IptablesFirewall::new().unwrap();
+            fw.setup(&sshd()).unwrap();
+            // Two batches in the background, then an unban of the first batch's
+            // address: the unban waits for them, so the address ends up unbanned.
+            let first: Vec<BanEntry> = (1..=200)
+                .map(|i| ban(&format!("198.51.100.{i}"), Some(3600)))
+                .chain([ban("2001:db8:7:7::/64", Some(600))])
+                .collect();
+            fw.ban_start("sshd", &first).unwrap();
+            fw.ban_start("sshd", &[ban("203.0.113.9", None)]).unwrap();
+            fw.unban("sshd", &[a("198.51.100.1")]).unwrap();
+            assert!(fw.settle().is_empty());
+            let held = fw.list("sshd").unwrap();
+            assert_eq!(held.len(), 201, "{held:?}");
+            assert!(!held.contains(&a("198.51.100.1")));
+            assert!(held.contains(&a("2001:db8:7:7::/64")));
+            assert_eq!(timeout_of("banjo-sshd-4", "203.0.113.9"), Some(0));
+            assert!((3590..=3600).contains(&timeout_of("banjo-sshd-4", "198.51.100.2").unwrap()));
+
+            // A background run that fails is reported by settle, with its jail and
+            // step; the jail's own bans are untouched.
+            fw.ban_start("nope", &[ban("192.0.2.1", None)]).unwrap();
+            let failed = fw.settle();
+            assert_eq!(failed.len(), 1, "{failed:?}");
+            assert_eq!(failed[0].0, "nope");
+            assert!(
+                failed[0]
+                    .1
+                    .to_string()
+                    .contains("banning 1 address(es) in ipset banjo-nope-4"),
+                "{}",
+                failed[0].1
+            );
+            assert!(fw.settle().is_empty(), "each failure is reported once");
+            assert_eq!(fw.list("sshd").unwrap().len(), 201);
+        },
+    );
+}

@@ -587,3 +587,36 @@ fn store_is_send() {
     fn assert_send<T: Send>() {}
     assert_send::<Store>();
 }
+
+#[test]
+fn large_batches_record_every_row_in_order() {
+    // More rows than one multi-row statement holds, and a remainder; one address
+    // twice in the same statement (its second ban wins, its count rises to 2) and a
+    // permanent ban among them.
+    let dir = tempdir();
+    let path = dir.path().join("state.db");
+    let (mut store, _) = open(&path);
+    let mut bans: Vec<StoredBan> = (0..75)
+        .map(|n| ban("sshd", v4(n), 1_000 + n as i64, Some(9_000), 1))
+        .collect();
+    bans[10] = ban("sshd", v4(3), 2_000, Some(99_000), 2);
+    bans[40].until_us = None;
+    store
+        .commit(&Batch {
+            bans: bans.clone(),
+            unbans: vec![],
+            cursor: Some("c".into()),
+        })
+        .unwrap();
+    let mut want: Vec<StoredBan> = bans.iter().filter(|b| b.addr != v4(10)).cloned().collect();
+    want.retain(|b| !(b.addr == v4(3) && b.count == 1));
+    assert_eq!(sorted(store.active_bans().unwrap()), sorted(want.clone()));
+    let counts = sorted_counts(&store);
+    assert_eq!(counts.len(), 74);
+    assert!(counts.contains(&("sshd".into(), v4(3), 2)));
+    assert!(counts.iter().filter(|c| c.1 != v4(3)).all(|c| c.2 == 1));
+    drop(store);
+    let (store, _) = open(&path);
+    assert_eq!(sorted(store.active_bans().unwrap()), sorted(want));
+    assert_eq!(store.cursor().unwrap().as_deref(), Some("c"));
+}

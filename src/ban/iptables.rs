@@ -19,13 +19,34 @@ use iptables::IPTables;
 use std::collections::BTreeSet;
 use std::error::Error;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const TABLE: &str = "filter";
 const IPSET: &str = "ipset";
 /// 1M entries: far above any real attack, small enough (tens of MB) to be harmless.
 const MAXELEM: &str = "1048576";
+
+/// Type and parameters of a jail's set of the family, after `create NAME`.
+fn set_params(fam: Family) -> [&'static str; 7] {
+    let (kind, family) = match fam {
+        Family::V4 => ("hash:ip", "inet"),
+        Family::V6 => ("hash:net", "inet6"),
+    };
+    [kind, "family", family, "timeout", "0", "maxelem", MAXELEM]
+}
+
+/// The first line of every `ipset restore` script: the set's own `create`, which
+/// `-exist` turns into a no-op for the set setup made. Without it ipset 7 asks the
+/// kernel for the set's type once per line (an IPSET_CMD_HEADER round trip and an
+/// fstat each): measured 1.57 s of CPU for 100k adds, 0.73 s with this line.
+fn create_line(jail: &str, fam: Family) -> String {
+    format!(
+        "create {} {}\n",
+        set_name(jail, fam),
+        set_params(fam).join(" ")
+    )
+}
 
 /// Which iptables binaries to run. Both talk to the same kernel, but rules made by one
 /// are invisible to the other's listing, and a hook must go where the host's own chains
@@ -117,6 +138,21 @@ pub struct IptablesFirewall {
     flavour: Flavour,
     v4: IPTables,
     v6: IPTables,
+    /// `ipset restore` runs started by [`Firewall::ban_start`], oldest first.
+    pending: Vec<Pending>,
+    /// Their failures, until [`Firewall::settle`] hands them out.
+    failed: Vec<(String, FirewallError)>,
+    /// Jails this firewall set up: only their restore scripts start with the set's
+    /// `create` line (see `create_line`), so a ban for a jail that is not set up
+    /// still fails instead of making its set.
+    set_up: BTreeSet<String>,
+}
+
+/// An `ipset restore` still running in the background.
+struct Pending {
+    child: Child,
+    jail: String,
+    step: String,
 }
 
 /// One step of `setup` already made, and how to take it back.
@@ -154,6 +190,32 @@ impl IptablesFirewall {
             flavour,
             v4: make(Family::V4),
             v6: make(Family::V6),
+            pending: Vec::new(),
+            failed: Vec::new(),
+            set_up: BTreeSet::new(),
+        }
+    }
+
+    /// Wait for the background runs, keeping their failures for `settle`. Every other
+    /// operation does this first, so the kernel sees operations in the order they
+    /// were asked for.
+    fn wait_pending(&mut self) {
+        for p in self.pending.drain(..) {
+            let out = p.child.wait_with_output();
+            let err = match out {
+                Ok(o) if o.status.success() => continue,
+                Ok(o) => FirewallError::Tool {
+                    step: p.step,
+                    tool: IPSET.into(),
+                    stderr: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+                },
+                Err(source) => FirewallError::Spawn {
+                    step: p.step,
+                    tool: IPSET.into(),
+                    source,
+                },
+            };
+            self.failed.push((p.jail, err));
         }
     }
 
@@ -274,21 +336,11 @@ impl IptablesFirewall {
         let sets = self.set_names()?;
         for fam in Family::BOTH {
             let set = set_name(jail, fam);
-            let (kind, family) = match fam {
-                Family::V4 => ("hash:ip", "inet"),
-                Family::V6 => ("hash:net", "inet6"),
-            };
             // -exist accepts a set made earlier with the same parameters, and still
             // refuses one with a different type or size, which we must not reuse.
-            run_ok(
-                &format!("creating ipset {set}"),
-                IPSET,
-                &[
-                    "-exist", "create", &set, kind, "family", family, "timeout", "0", "maxelem",
-                    MAXELEM,
-                ],
-                None,
-            )?;
+            let mut args = vec!["-exist", "create", &set];
+            args.extend_from_slice(&set_params(fam));
+            run_ok(&format!("creating ipset {set}"), IPSET, &args, None)?;
             if !sets.contains(&set) {
                 made.push(Undo::DestroySet(set));
             }
@@ -413,26 +465,66 @@ impl IptablesFirewall {
     }
 
     /// One `ipset restore -exist` per family: thousands of entries cost one process.
+    /// With `wait` false the runs go on in the background (see `ban_start`).
     fn restore(
-        &self,
+        &mut self,
         jail: &str,
         verb: &str,
         lines: [(usize, String); 2],
+        wait: bool,
     ) -> Result<(), FirewallError> {
+        self.wait_pending();
         for (fam, (n, script)) in Family::BOTH.into_iter().zip(lines) {
             if n == 0 {
                 continue;
             }
             let set = set_name(jail, fam);
             let step = format!("{verb} {n} address(es) in ipset {set}");
-            run_ok(
-                &step,
-                IPSET,
-                &["restore", "-exist"],
-                Some(script.as_bytes()),
-            )?;
+            if wait {
+                run_ok(
+                    &step,
+                    IPSET,
+                    &["restore", "-exist"],
+                    Some(script.as_bytes()),
+                )?;
+            } else {
+                let child = spawn_with_input(&step, IPSET, &["restore", "-exist"], &script)?;
+                self.pending.push(Pending {
+                    child,
+                    jail: jail.to_owned(),
+                    step,
+                });
+            }
         }
         Ok(())
+    }
+
+    /// The restore scripts adding `entries`, per family: (count, script).
+    fn ban_scripts(
+        &self,
+        jail: &str,
+        entries: &[BanEntry],
+    ) -> Result<[(usize, String); 2], FirewallError> {
+        use std::fmt::Write as _;
+        check_jail(jail)?;
+        let mut lines = [(0, String::new()), (0, String::new())];
+        let names = [set_name(jail, Family::V4), set_name(jail, Family::V6)];
+        for e in entries {
+            check_addr(jail, &e.addr)?;
+            let fam = Family::of(&e.addr);
+            let (n, s) = &mut lines[fam as usize];
+            if *n == 0 {
+                s.reserve(entries.len() * 48);
+                if self.set_up.contains(jail) {
+                    s.push_str(&create_line(jail, fam));
+                }
+            }
+            *n += 1;
+            // 0 is permanent to ipset; kernel_timeout keeps 0-second bans from being that.
+            let t = kernel_timeout(e.timeout_secs);
+            let _ = writeln!(s, "add {} {} timeout {t}", names[fam as usize], e.addr);
+        }
+        Ok(lines)
     }
 }
 
@@ -442,9 +534,11 @@ impl Firewall for IptablesFirewall {
     }
 
     fn setup(&mut self, rules: &JailRules) -> Result<(), FirewallError> {
+        self.wait_pending();
         check_rules(rules)?;
         let mut made = Vec::new();
         let Err(failed) = self.setup_steps(rules, &mut made) else {
+            self.set_up.insert(rules.jail.clone());
             return Ok(());
         };
         let undo = self.undo(made);
@@ -459,7 +553,9 @@ impl Firewall for IptablesFirewall {
     }
 
     fn teardown(&mut self, jail: &str) -> Result<(), FirewallError> {
+        self.wait_pending();
         check_jail(jail)?;
+        self.set_up.remove(jail);
         let chain = super::chain_name(jail);
         for fam in Family::BOTH {
             for (c, spec) in self.jumps_to(fam, &chain)? {
@@ -482,22 +578,18 @@ impl Firewall for IptablesFirewall {
     }
 
     fn ban(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError> {
-        check_jail(jail)?;
-        let mut lines = [(0, String::new()), (0, String::new())];
-        for e in entries {
-            check_addr(jail, &e.addr)?;
-            let fam = Family::of(&e.addr);
-            let (n, s) = &mut lines[fam as usize];
-            *n += 1;
-            // 0 is permanent to ipset; kernel_timeout keeps 0-second bans from being that.
-            let t = kernel_timeout(e.timeout_secs);
-            s.push_str(&format!(
-                "add {} {} timeout {t}\n",
-                set_name(jail, fam),
-                e.addr
-            ));
-        }
-        self.restore(jail, "banning", lines)
+        let lines = self.ban_scripts(jail, entries)?;
+        self.restore(jail, "banning", lines, true)
+    }
+
+    fn ban_start(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError> {
+        let lines = self.ban_scripts(jail, entries)?;
+        self.restore(jail, "banning", lines, false)
+    }
+
+    fn settle(&mut self) -> Vec<(String, FirewallError)> {
+        self.wait_pending();
+        std::mem::take(&mut self.failed)
     }
 
     fn unban(&mut self, jail: &str, addrs: &[Addr]) -> Result<(), FirewallError> {
@@ -510,10 +602,11 @@ impl Firewall for IptablesFirewall {
             *n += 1;
             s.push_str(&format!("del {} {a}\n", set_name(jail, fam)));
         }
-        self.restore(jail, "unbanning", lines)
+        self.restore(jail, "unbanning", lines, true)
     }
 
     fn list(&mut self, jail: &str) -> Result<Vec<Addr>, FirewallError> {
+        self.wait_pending();
         check_jail(jail)?;
         let mut out = Vec::new();
         for fam in Family::BOTH {
@@ -537,6 +630,7 @@ impl Firewall for IptablesFirewall {
     }
 
     fn jails_present(&mut self) -> Result<Vec<String>, FirewallError> {
+        self.wait_pending();
         let mut jails = BTreeSet::new();
         for fam in Family::BOTH {
             let chains = self.chains(fam)?;
@@ -636,6 +730,46 @@ fn destroy_set(set: &str) -> Result<(), FirewallError> {
         }
         std::thread::sleep(wait);
         wait *= 2;
+    }
+}
+
+/// Start `tool` with `input` as its stdin and return without waiting. The input sits
+/// in a memfd rather than a pipe, so nobody has to stay around to feed it.
+fn spawn_with_input(
+    step: &str,
+    tool: &str,
+    args: &[&str],
+    input: &str,
+) -> Result<Child, FirewallError> {
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    use std::io::{Seek, SeekFrom};
+    let spawn_err = |source| FirewallError::Spawn {
+        step: step.to_owned(),
+        tool: tool.to_owned(),
+        source,
+    };
+    let fd = memfd_create(c"banjo-ipset", MemFdCreateFlag::MFD_CLOEXEC)
+        .map_err(|e| spawn_err(e.into()))?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(input.as_bytes()).map_err(spawn_err)?;
+    file.seek(SeekFrom::Start(0)).map_err(spawn_err)?;
+    Command::new(tool)
+        .args(args)
+        .stdin(Stdio::from(file))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)
+}
+
+impl Drop for IptablesFirewall {
+    /// Runs still going finish before we go: no zombie, and no ban half-applied
+    /// behind a caller's back.
+    fn drop(&mut self) {
+        self.wait_pending();
+        for (jail, e) in &self.failed {
+            tracing::error!("[{jail}] firewall error: {e}");
+        }
     }
 }
 

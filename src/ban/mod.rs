@@ -136,6 +136,20 @@ pub trait Firewall {
     /// on time even if banjo is dead. Re-banning an address resets its timeout.
     fn ban(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError>;
 
+    /// Like [`Firewall::ban`], but may return before the kernel has the bans, so the
+    /// caller can go on working meanwhile (a backlog: reading the next batch while
+    /// this one goes in). [`Firewall::settle`] waits; every other operation waits
+    /// first too, so the kernel sees operations in the order they were asked for.
+    fn ban_start(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError> {
+        self.ban(jail, entries)
+    }
+
+    /// Wait until every [`Firewall::ban_start`] is done in the kernel; the failures,
+    /// each with its jail.
+    fn settle(&mut self) -> Vec<(String, FirewallError)> {
+        Vec::new()
+    }
+
     /// Remove bans in one batch per family; addresses not banned are fine.
     fn unban(&mut self, jail: &str, addrs: &[Addr]) -> Result<(), FirewallError>;
 

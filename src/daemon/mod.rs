@@ -92,6 +92,11 @@ pub(crate) struct Daemon {
     last_watchdog: Instant,
     /// Until when entries were recently flowing (see ACTIVE_POLL).
     active_until: Option<Instant>,
+    /// Decisions durable and handed to the firewall, whose journal entries and hooks
+    /// wait until the kernel has them (see apply.rs), and since when.
+    unreported: Vec<apply::Held>,
+    held_text: String,
+    held_since: Option<Instant>,
     stop: bool,
 }
 
@@ -236,6 +241,9 @@ impl Daemon {
             last_refresh: Instant::now(),
             last_watchdog: Instant::now(),
             active_until: None,
+            unreported: Vec::new(),
+            held_text: String::new(),
+            held_since: None,
             stop: false,
         };
         d.setup_firewall();
@@ -527,50 +535,55 @@ impl Daemon {
     }
 
     /// Read every entry available now, in batches, deciding as we go.
+    ///
+    /// A full batch means a backlog. Then each batch's commit runs on a second thread
+    /// while the next batch is read, and its bans go to the kernel in the background
+    /// once that commit is done (`Firewall::ban_start`): reading, SQLite and ipset
+    /// overlap, and the order state → kernel → journal entry still holds for every
+    /// ban. Nothing of batch k+1 is committed or applied before batch k.
     fn drain_journal(&mut self) -> anyhow::Result<()> {
         let mut entry = Entry::default();
+        // Batch k, decided, its commit not yet started.
+        let mut decided: Option<apply::Prepared> = None;
         loop {
             let mut events = Vec::new();
-            let mut n = 0;
-            let mut taken = 0;
-            let mut errors = 0;
-            while n < BATCH {
-                let more = match self.source.next(&mut entry) {
-                    Ok(m) => m,
-                    // A bad entry never stops the reader: skip it. A journal that only
-                    // fails is left until the next wake-up rather than spun on.
-                    Err(e) if errors < 100 => {
-                        errors += 1;
-                        tracing::warn!("journal: {e}");
-                        continue;
-                    }
-                    Err(e) => {
-                        tracing::error!(
-                            "journal: {e}; {errors} errors in a row, pausing this read"
-                        );
-                        break;
-                    }
+            // Shared by the commit thread and its fallback, which the borrow checker
+            // cannot tell apart.
+            let store = &std::sync::Mutex::new(&mut self.store);
+            let mut reader = Reader {
+                source: &mut self.source,
+                pipeline: &mut self.pipeline,
+                warmup_until: &mut self.warmup_until,
+            };
+            let (read, committed) = std::thread::scope(|s| {
+                let batch = decided.as_ref().map(|p| &p.batch).filter(|b| !b.is_empty());
+                let Some(batch) = batch else {
+                    return (reader.read_batch(&mut entry, &mut events), None);
                 };
-                if !more {
-                    break;
-                }
-                n += 1;
-                if let Some((c, t)) = &self.warmup_until {
-                    if entry.time_us <= *t {
-                        let at_cursor = self.source.at_cursor(c);
-                        self.pipeline.feed(&entry, &mut |_| {});
-                        if at_cursor {
-                            self.end_warmup();
-                        }
-                        continue;
+                let spawned = std::thread::Builder::new()
+                    .name("state-commit".into())
+                    .spawn_scoped(s, || commit_shared(store, batch));
+                match spawned {
+                    Ok(h) => {
+                        let read = reader.read_batch(&mut entry, &mut events);
+                        let committed = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                        (read, Some(committed))
                     }
-                    self.end_warmup();
+                    // No thread to be had (TasksMax): commit first, then read, as
+                    // outside a backlog.
+                    Err(e) => {
+                        tracing::warn!("no thread for the state commit ({e}); committing inline");
+                        let committed = commit_shared(store, batch);
+                        (reader.read_batch(&mut entry, &mut events), Some(committed))
+                    }
                 }
-                if self.pipeline.feed(&entry, &mut |ev| events.push(ev)) {
-                    taken += 1;
-                }
+            });
+            if let Some(p) = decided.take() {
+                self.carry_out(p, committed.unwrap_or(Ok(())), true);
             }
+            let (n, taken) = read;
             if n == 0 {
+                self.report();
                 return Ok(());
             }
             // Only entries a jail cares about arm the quick polling: unrelated chatter
@@ -578,6 +591,8 @@ impl Daemon {
             if taken > 0 {
                 self.active_until = Some(Instant::now() + ACTIVE_FOR);
             }
+            // A full batch means a backlog: more entries are probably waiting.
+            let more_coming = n == BATCH;
             if self.warmup_until.is_none() {
                 self.cursor_dirty = true;
                 let cursor = if events.is_empty() {
@@ -585,9 +600,16 @@ impl Daemon {
                 } else {
                     self.source.cursor().ok()
                 };
-                self.apply(events, cursor);
+                let p = self.prepare(events, cursor);
+                if more_coming {
+                    decided = Some(p);
+                } else {
+                    let committed = self.store.commit(&p.batch);
+                    self.carry_out(p, committed, false);
+                }
             }
-            if n < BATCH {
+            if !more_coming {
+                self.report();
                 return Ok(());
             }
             // A long catch-up (a flood, a restart after downtime) must not look like a
@@ -630,12 +652,6 @@ impl Daemon {
         }
     }
 
-    fn end_warmup(&mut self) {
-        self.warmup_until = None;
-        self.pipeline.warmup = false;
-        tracing::info!("failure windows rebuilt; resumed after the saved journal position");
-    }
-
     fn expire_bans(&mut self) {
         let mut events = Vec::new();
         self.pipeline.advance(now_us(), &mut |ev| events.push(ev));
@@ -659,6 +675,9 @@ impl Daemon {
 
     fn shutdown(&mut self) {
         self.notifier.notify("STOPPING=1");
+        // Bans a backlog held back (an error ended the loop mid-way) still get their
+        // journal entries and hooks.
+        self.report();
         if self.cursor_dirty {
             self.commit_cursor();
         }
@@ -671,6 +690,78 @@ impl Daemon {
         }
         log::flush();
         tracing::info!("banjo stopped: {}", self.status_line());
+    }
+}
+
+fn commit_shared(
+    store: &std::sync::Mutex<&mut Store>,
+    batch: &crate::state::Batch,
+) -> Result<(), crate::state::StateError> {
+    match store.lock() {
+        Ok(mut st) => st.commit(batch),
+        Err(poisoned) => poisoned.into_inner().commit(batch),
+    }
+}
+
+/// The parts of the daemon that reading a batch touches, apart from the state, so a
+/// commit can run beside it.
+struct Reader<'a> {
+    source: &'a mut JournalSource,
+    pipeline: &'a mut Pipeline,
+    warmup_until: &'a mut Option<(String, Micros)>,
+}
+
+impl Reader<'_> {
+    /// Read and decide up to BATCH entries; (entries read, entries a jail took).
+    fn read_batch(
+        &mut self,
+        entry: &mut Entry,
+        events: &mut Vec<crate::events::Event>,
+    ) -> (usize, usize) {
+        let mut n = 0;
+        let mut taken = 0;
+        let mut errors = 0;
+        while n < BATCH {
+            let more = match self.source.next(entry) {
+                Ok(m) => m,
+                // A bad entry never stops the reader: skip it. A journal that only
+                // fails is left until the next wake-up rather than spun on.
+                Err(e) if errors < 100 => {
+                    errors += 1;
+                    tracing::warn!("journal: {e}");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!("journal: {e}; {errors} errors in a row, pausing this read");
+                    break;
+                }
+            };
+            if !more {
+                break;
+            }
+            n += 1;
+            if let Some((c, t)) = &*self.warmup_until {
+                if entry.time_us <= *t {
+                    let at_cursor = self.source.at_cursor(c);
+                    self.pipeline.feed(entry, &mut |_| {});
+                    if at_cursor {
+                        self.end_warmup();
+                    }
+                    continue;
+                }
+                self.end_warmup();
+            }
+            if self.pipeline.feed(entry, &mut |ev| events.push(ev)) {
+                taken += 1;
+            }
+        }
+        (n, taken)
+    }
+
+    fn end_warmup(&mut self) {
+        *self.warmup_until = None;
+        self.pipeline.warmup = false;
+        tracing::info!("failure windows rebuilt; resumed after the saved journal position");
     }
 }
 

@@ -71,6 +71,11 @@ CREATE INDEX ban_counts_last ON ban_counts(last_us);
 const INSERT_BAN: &str =
     "INSERT OR REPLACE INTO bans(jail, addr, since_us, until_us, count, failures)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/// Bans per statement in a large commit: one statement carrying ROWS rows costs SQLite
+/// one parse-free step, bind and reset instead of ROWS of them (measured: the
+/// statement overhead was about a quarter of a 100k-ban commit). Rows apply in order,
+/// so a key twice in one statement ends as it would row by row.
+const ROWS: usize = 32;
 // max(), not +1: the caller numbers its bans, and recording the same ban twice (a
 // re-commit after a failed firewall call, a ban restored at start) must not inflate
 // the count that the next bantime is computed from.
@@ -356,13 +361,48 @@ impl Store {
             }
         }
         if !batch.bans.is_empty() {
+            let mut chunks = batch.bans.chunks_exact(ROWS);
+            if batch.bans.len() >= ROWS {
+                let mut ins = tx
+                    .prepare_cached(&many_rows(INSERT_BAN, ROWS))
+                    .map_err(sql("recording a ban"))?;
+                let mut bump = tx
+                    .prepare_cached(&many_rows(BUMP_COUNT, ROWS))
+                    .map_err(sql("recording a ban"))?;
+                for chunk in chunks.by_ref() {
+                    let addrs: Vec<String> = chunk.iter().map(|b| b.addr.to_string()).collect();
+                    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(ROWS * 6);
+                    for (b, addr) in chunk.iter().zip(&addrs) {
+                        values.extend([
+                            &b.jail as &dyn rusqlite::ToSql,
+                            addr,
+                            &b.since_us,
+                            &b.until_us,
+                            &b.count,
+                            &b.failures,
+                        ]);
+                    }
+                    ins.execute(&*values).map_err(sql("recording a ban"))?;
+                    values.clear();
+                    for (b, addr) in chunk.iter().zip(&addrs) {
+                        values.extend([
+                            &b.jail as &dyn rusqlite::ToSql,
+                            addr,
+                            &b.count,
+                            &b.since_us,
+                        ]);
+                    }
+                    bump.execute(&*values)
+                        .map_err(sql("recording a ban count"))?;
+                }
+            }
             let mut ins = tx
                 .prepare_cached(INSERT_BAN)
                 .map_err(sql("recording a ban"))?;
             let mut bump = tx
                 .prepare_cached(BUMP_COUNT)
                 .map_err(sql("recording a ban"))?;
-            for b in &batch.bans {
+            for b in chunks.remainder() {
                 let addr = b.addr.to_string();
                 ins.execute(params![
                     b.jail, addr, b.since_us, b.until_us, b.count, b.failures
@@ -388,6 +428,24 @@ impl Store {
             .and_then(|mut st| st.execute(params![older_than_us]))
             .map_err(self.sql("pruning ban counts"))
     }
+}
+
+/// `stmt` (one `VALUES (?1, …, ?k)` row, maybe an upsert clause after it) carrying
+/// `rows` rows: `VALUES (?1, …, ?k), (?k+1, …, ?2k), …`.
+fn many_rows(stmt: &str, rows: usize) -> String {
+    let open = stmt.find("VALUES (").map(|i| i + "VALUES ".len());
+    let close = open.and_then(|o| stmt[o..].find(')').map(|c| o + c + 1));
+    let (Some(open), Some(close)) = (open, close) else {
+        return stmt.to_owned();
+    };
+    let k = stmt[open..close].matches('?').count();
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=k).map(|i| format!("?{}", r * k + i)).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    format!("{}{}{}", &stmt[..open], values.join(", "), &stmt[close..])
 }
 
 fn decode_ban(row: &rusqlite::Row<'_>) -> Result<StoredBan, String> {
@@ -483,4 +541,26 @@ fn create(path: &Path, warnings: &mut Vec<String>) -> Result<Connection, StateEr
     // SQLite syncs the file's contents, not the directory entry naming it.
     recover::sync_dir(path)?;
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_rows_numbers_every_row_and_keeps_the_upsert() {
+        assert_eq!(
+            many_rows("INSERT INTO t(a, b) VALUES (?1, ?2)", 2),
+            "INSERT INTO t(a, b) VALUES (?1, ?2), (?3, ?4)"
+        );
+        let bump = many_rows(BUMP_COUNT, 3);
+        assert!(
+            bump.contains("VALUES (?1, ?2, ?3, ?4), (?5, ?6, ?7, ?8), (?9, ?10, ?11, ?12)\n"),
+            "{bump}"
+        );
+        assert!(
+            bump.ends_with("last_us = max(last_us, excluded.last_us)"),
+            "{bump}"
+        );
+    }
 }
