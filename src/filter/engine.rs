@@ -45,8 +45,6 @@ pub struct Fast {
     re: pcre2::bytes::Regex,
     /// Reusable match buffers (creating one per match costs as much as the match).
     spare: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
-    /// Group name -> group number, shared by both engines.
-    names: Vec<(String, usize)>,
 }
 
 /// Backtracking steps PCRE2 may take on one message before the `regex` crate takes
@@ -90,31 +88,24 @@ enum CapsInner<'t> {
 }
 
 impl<'t> Captures<'t> {
-    pub fn name(&self, name: &str) -> Option<&'t [u8]> {
+    /// Byte range of group number `i` (see [`Engine::group_index`]) in the text, if it
+    /// took part in the match.
+    pub fn get(&self, i: usize) -> Option<std::ops::Range<usize>> {
         match &self.inner {
-            CapsInner::Regex(c) => c.name(name).map(|m| m.as_bytes()),
-            CapsInner::Pcre2(c) => c.name(name).map(|m| m.as_bytes()),
-            CapsInner::Fast { text, fast, locs } => {
-                let i = fast.names.iter().find(|(n, _)| n == name)?.1;
-                let (s, e) = locs.as_ref()?.get(i)?;
-                Some(&text[s..e])
-            }
+            CapsInner::Regex(c) => c.get(i).map(|m| m.range()),
+            CapsInner::Pcre2(c) => c.get(i).map(|m| m.start()..m.end()),
+            CapsInner::Fast { locs, .. } => locs.as_ref()?.get(i).map(|(s, e)| s..e),
         }
     }
-}
 
-impl Captures<'_> {
-    /// Byte range of group `name` in the text, if it took part in the match.
-    pub fn span(&self, name: &str) -> Option<std::ops::Range<usize>> {
-        match &self.inner {
-            CapsInner::Regex(c) => c.name(name).map(|m| m.range()),
-            CapsInner::Pcre2(c) => c.name(name).map(|m| m.start()..m.end()),
-            CapsInner::Fast { fast, locs, .. } => {
-                let i = fast.names.iter().find(|(n, _)| n == name)?.1;
-                let (s, e) = locs.as_ref()?.get(i)?;
-                Some(s..e)
-            }
-        }
+    /// Text of group number `i`.
+    pub fn bytes(&self, i: usize) -> Option<&'t [u8]> {
+        let text: &'t [u8] = match &self.inner {
+            CapsInner::Regex(c) => return c.get(i).map(|m| m.as_bytes()),
+            CapsInner::Pcre2(c) => return c.get(i).map(|m| m.as_bytes()),
+            CapsInner::Fast { text, .. } => text,
+        };
+        self.get(i).map(|r| &text[r])
     }
 }
 
@@ -148,15 +139,9 @@ impl Fast {
         if pcre.captures_len() != re.captures_len() {
             return None;
         }
-        let names = re
-            .capture_names()
-            .enumerate()
-            .filter_map(|(i, n)| n.map(|n| (n.to_owned(), i)))
-            .collect();
         Some(Box::new(Fast {
             re: pcre,
             spare: Mutex::new(Vec::new()),
-            names,
         }))
     }
 
@@ -366,6 +351,19 @@ impl Engine {
             Engine::Pcre2(r) => r.captures(text).ok().flatten().map(|c| Captures {
                 inner: CapsInner::Pcre2(c),
             }),
+        }
+    }
+
+    /// The number of the group called `name`, the same in every [`Captures`] of this
+    /// engine (the twin numbers groups as the `regex` crate does). Looked up once at
+    /// compile time: a hit then reads its groups by number.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        match self {
+            Engine::Regex { re, .. } => re.capture_names().position(|n| n == Some(name)),
+            Engine::Pcre2(r) => r
+                .capture_names()
+                .iter()
+                .position(|n| n.as_deref() == Some(name)),
         }
     }
 

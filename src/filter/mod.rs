@@ -28,10 +28,11 @@ pub struct Pattern {
     /// File and line it came from.
     pub origin: String,
     engine: Engine,
-    hosts: Vec<String>,
-    user_groups: Vec<String>,
-    nofail_groups: Vec<String>,
-    forget_groups: Vec<String>,
+    /// Group numbers (see `Engine::group_index`) of `<HOST>`-like tags, in order.
+    hosts: Vec<usize>,
+    user_groups: Vec<usize>,
+    nofail_groups: Vec<usize>,
+    forget_groups: Vec<usize>,
 }
 
 impl Pattern {
@@ -240,16 +241,16 @@ impl Filter {
         let host = pat
             .hosts
             .iter()
-            .find_map(|g| caps.name(g))
+            .find_map(|&g| caps.bytes(g))
             .and_then(parse_host_bytes)
             .or_else(|| self.field_host(entry));
-        let user_at = pat.user_groups.iter().find_map(|g| caps.span(g));
+        let user_at = pat.user_groups.iter().find_map(|&g| caps.get(g));
         Outcome::Matched(Match {
             failregex: Some(idx),
             host,
             user_at,
-            nofail: pat.nofail_groups.iter().any(|g| caps.name(g).is_some()),
-            forget: pat.forget_groups.iter().any(|g| caps.name(g).is_some()),
+            nofail: pat.nofail_groups.iter().any(|&g| caps.get(g).is_some()),
+            forget: pat.forget_groups.iter().any(|&g| caps.get(g).is_some()),
         })
     }
 
@@ -337,25 +338,29 @@ fn parse_host_bytes(b: &[u8]) -> Option<IpAddr> {
 /// octets, each at most 255, no leading zeros. Anything else -> None (then std).
 fn dotted_quad(b: &[u8]) -> Option<std::net::Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = b.split(|&c| c == b'.');
-    for o in &mut octets {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p[0] == b'0') {
-            return None;
-        }
-        let mut v: u16 = 0;
-        for &d in p {
-            if !d.is_ascii_digit() {
-                return None;
+    let mut n = 0; // octets done
+    let mut value: u16 = 0;
+    let mut digits = 0;
+    let mut first = 0u8;
+    for &c in b.iter().chain(std::iter::once(&b'.')) {
+        match c {
+            b'0'..=b'9' if digits < 3 => {
+                if digits == 0 {
+                    first = c;
+                }
+                value = value * 10 + u16::from(c - b'0');
+                digits += 1;
             }
-            v = v * 10 + u16::from(d - b'0');
+            b'.' if digits > 0 && n < 4 && !(digits > 1 && first == b'0') => {
+                octets[n] = u8::try_from(value).ok()?;
+                n += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
         }
-        *o = u8::try_from(v).ok()?;
     }
-    if parts.next().is_some() {
-        return None;
-    }
-    Some(std::net::Ipv4Addr::from(octets))
+    (n == 4).then(|| std::net::Ipv4Addr::from(octets))
 }
 
 /// A filter with its per-jail correlation memory: what the pipeline actually runs.
@@ -593,12 +598,11 @@ fn compile(
                 .and_then(|ex| Engine::compile(&ex.regex).map(|e| (ex, e)));
             match result {
                 Ok((ex, engine)) => {
-                    let pick = |tag: &str| -> Vec<String> {
-                        ex.fields
-                            .iter()
-                            .filter(|(t, _)| t == tag)
-                            .map(|(_, g)| g.clone())
-                            .collect()
+                    let numbers = |names: &mut dyn Iterator<Item = &String>| -> Vec<usize> {
+                        names.filter_map(|g| engine.group_index(g)).collect()
+                    };
+                    let pick = |tag: &str| -> Vec<usize> {
+                        numbers(&mut ex.fields.iter().filter(|(t, _)| t == tag).map(|(_, g)| g))
                     };
                     out.push(Pattern {
                         source: sp.get_ref().clone(),
@@ -606,7 +610,7 @@ fn compile(
                         user_groups: pick("USER"),
                         nofail_groups: pick("NOFAIL"),
                         forget_groups: pick("MLFORGET"),
-                        hosts: ex.hosts,
+                        hosts: numbers(&mut ex.hosts.iter()),
                         engine,
                     })
                 }
