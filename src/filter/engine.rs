@@ -17,12 +17,15 @@
 use regex_syntax::hir::{self, Class, Hir, HirKind, Look};
 use std::fmt;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 pub enum Engine {
     Regex {
         re: regex::bytes::Regex,
-        fast: Option<Box<Fast>>,
+        /// Built at the pattern's first hit: most patterns of a daemon never match,
+        /// and the twins of all of them cost ~1 MiB of resident memory (JIT code and
+        /// PCRE2's compiler pages) on an idle host.
+        fast: OnceLock<Option<Box<Fast>>>,
     },
     Pcre2(pcre2::bytes::Regex),
 }
@@ -301,7 +304,7 @@ impl Engine {
             .build()
         {
             Ok(re) => Ok(Engine::Regex {
-                fast: Fast::new(&re),
+                fast: OnceLock::new(),
                 re,
             }),
             Err(regex::Error::CompiledTooBig(_)) => {
@@ -340,6 +343,7 @@ impl Engine {
     pub fn captures<'t>(&'t self, text: &'t [u8]) -> Option<Captures<'t>> {
         match self {
             Engine::Regex { re, fast } => {
+                let fast = fast.get_or_init(|| Fast::new(re));
                 if let Some(c) = fast.as_ref().and_then(|f| f.captures(text)) {
                     debug_assert_same(re, &c, text);
                     return Some(c);
@@ -369,7 +373,10 @@ impl Engine {
 
     /// Whether captures of this pattern usually come from the PCRE2 twin ([`Fast`]).
     pub fn has_fast_captures(&self) -> bool {
-        matches!(self, Engine::Regex { fast: Some(_), .. })
+        match self {
+            Engine::Regex { re, fast } => fast.get_or_init(|| Fast::new(re)).is_some(),
+            Engine::Pcre2(_) => false,
+        }
     }
 
     /// The pattern text the `regex` engine compiled, for building a RegexSet.
@@ -472,7 +479,10 @@ mod tests {
         let Engine::Regex { re, fast } = &e else {
             panic!("{pattern} is not on the regex engine")
         };
-        let fast = fast.as_ref().expect("a PCRE2 twin");
+        let fast = fast
+            .get_or_init(|| Fast::new(re))
+            .as_ref()
+            .expect("a PCRE2 twin");
         let want = re.captures(text).map(|c| {
             (0..re.captures_len())
                 .map(|i| c.get(i).map(|m| (m.start(), m.end())))
