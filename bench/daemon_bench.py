@@ -339,6 +339,52 @@ def uss_kib(pid):
     return n
 
 
+def smaps_breakdown(pid):
+    """Resident memory by mapping, from /proc/PID/smaps: {region: {"rss", "anon", "dirty",
+    "pss"}} in KiB. Regions: each mapped file by its basename (code, data and relro of
+    the binary and each library together), "[heap]" (brk), "[stack]", "anon" (mmap'd:
+    thread stacks, malloc arenas, big allocations), journal files (shmem on tmpfs) as
+    "journal files"."""
+    res = {}
+    cur = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split(None, 5)
+                path = parts[5].strip() if len(parts) > 5 else ""
+                if path.endswith(".journal") or path.endswith(".journal~"):
+                    cur = "journal files"
+                elif path.startswith("/"):
+                    cur = os.path.basename(path.replace(" (deleted)", ""))
+                elif path:
+                    cur = path
+                else:
+                    cur = "anon"
+                res.setdefault(cur, {"rss": 0, "anon": 0, "dirty": 0, "pss": 0, "maps": 0})
+                res[cur]["maps"] += 1
+            elif cur and first in ("Rss:", "Anonymous:", "Pss:", "Private_Dirty:", "Shared_Dirty:"):
+                kb = int(line.split()[1])
+                key = {"Rss:": "rss", "Anonymous:": "anon", "Pss:": "pss"}.get(first, "dirty")
+                res[cur][key] += kb
+    return res
+
+
+def fmt_breakdown(b, min_kib=64):
+    """One line per region with at least min_kib resident, largest first."""
+    rows = sorted(b.items(), key=lambda kv: -kv[1]["rss"])
+    out = [f"{'region':<28} {'maps':>4} {'Rss':>7} {'Anon':>7} {'Dirty':>7}   (KiB)"]
+    rest = 0
+    for k, v in rows:
+        if v["rss"] < min_kib:
+            rest += v["rss"]
+            continue
+        out.append(f"{k[:28]:<28} {v['maps']:>4} {v['rss']:>7} {v['anon']:>7} {v['dirty']:>7}")
+    out.append(f"{'(smaller regions)':<28} {'':>4} {rest:>7}")
+    out.append(f"{'total':<28} {'':>4} {sum(v['rss'] for v in b.values()):>7}")
+    return out
+
+
 def ctxt_switches(pid):
     """Context switches per thread of pid (a wakeup each, for a sleeping daemon):
     {"tid comm": n}."""
@@ -364,6 +410,7 @@ def idle(pid, label, rss_after=5, cpu_secs=10):
     anon, rfile, shm = proc_status(pid, "RssAnon"), proc_status(pid, "RssFile"), proc_status(pid, "RssShmem")
     threads = len(os.listdir(f"/proc/{pid}/task"))
     uss = uss_kib(pid)
+    breakdown = smaps_breakdown(pid)
     c0 = proc_cpu_ticks(pid)
     w0 = ctxt_switches(pid)
     time.sleep(cpu_secs)
@@ -376,8 +423,10 @@ def idle(pid, label, rss_after=5, cpu_secs=10):
          f"{rss_after} s idle; over {cpu_secs} s idle: {ticks} CPU ticks ({ticks * 1000 // TICK} ms), "
          f"{wakes} context switches in {threads} threads"
          + (f" ({', '.join(f'{k.split(None, 1)[1]}: {v}' for k, v in per.items())})" if threads > 1 else ""))
+    for line in fmt_breakdown(breakdown):
+        note("  " + line)
     return {"rss_kib": rss, "anon_kib": anon, "file_kib": rfile, "shmem_kib": shm, "uss_kib": uss, "idle_ticks": ticks,
-            "idle_secs": cpu_secs, "wakeups": wakes, "threads": threads}
+            "idle_secs": cpu_secs, "wakeups": wakes, "threads": threads, "smaps": breakdown}
 
 
 def diagnose(pid):
@@ -791,6 +840,86 @@ def burst(a, world, results, setname):
          f"peak RSS {hwm / 1024:.1f} MiB")
     b2.stop()
     sh(f"{a.banjo} flush")
+# --- idle memory (bench/idle-memory.sh) -------------------------------------------------
+def mem_snapshot(pid):
+    st = {k: proc_status(pid, k) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM")}
+    st["threads"] = sorted(open(f"/proc/{pid}/task/{t}/comm").read().strip()
+                           for t in os.listdir(f"/proc/{pid}/task"))
+    st["smaps"] = smaps_breakdown(pid)
+    return st
+
+
+def fmt_mem(st):
+    return (f"VmRSS {st['VmRSS'] / 1024:.2f} MiB (anon {st['RssAnon'] / 1024:.2f}, file "
+            f"{st['RssFile'] / 1024:.2f}, shmem {st['RssShmem'] / 1024:.2f}); VmHWM "
+            f"{st['VmHWM'] / 1024:.2f} MiB; threads: {', '.join(st['threads'])}")
+
+
+def cmd_idle(a):
+    """banjo run on a config (default: the built-in one, sshd + recidive), in a fresh
+    private journald each run: resident memory 5 s after READY=1, then after a small
+    burst (BANS addresses, maxretry failures each: BANS bans, and their ban entries read
+    back by recidive) and 5 s of quiet; idle CPU over 10 s after each."""
+    if os.environ.get("BANJO_BENCH_NS") != "1":
+        sys.exit("run me through bench/idle-memory.sh (inside unshare --mount --net)")
+    os.makedirs(a.work, exist_ok=True)
+    world = World(a.work)
+    runs = []
+    try:
+        for i in range(a.runs):
+            stage(f"run {i + 1}/{a.runs}: fresh journald, banjo run ({a.config or 'built-in config'})")
+            world.fresh_journald()
+            cfg = open(a.config).read() if a.config else "# built-in configuration only\n"
+            b = Banjo(world, a.banjo, f"idle-{i}", cfg)
+            b.start()
+            pid = b.p.pid
+            time.sleep(a.after)
+            fresh = mem_snapshot(pid)
+            c0, w0 = proc_cpu_ticks(pid), sum(ctxt_switches(pid).values())
+            time.sleep(10)
+            fresh["ticks"] = proc_cpu_ticks(pid) - c0
+            fresh["wakeups"] = sum(ctxt_switches(pid).values()) - w0
+            note(f"fresh, {a.after:g} s after READY: " + fmt_mem(fresh))
+            note(f"  idle 10 s: {fresh['ticks']} ticks, {fresh['wakeups']} context switches")
+            if i == 0 or a.verbose:
+                for line in fmt_breakdown(fresh["smaps"]):
+                    note("  " + line)
+            # The burst: each address fails maxretry times (one sender per round).
+            first = "198.18.7.1"
+            for r in range(a.maxretry):
+                p, out = world.sender(first, a.bans, 0, f"idle-{i}-{r}")
+                World.sender_done(p, out)
+                world.release(p)
+            if not wait_count("banjo-sshd-4", a.bans, time.monotonic() + 30):
+                note(f"NOT all {a.bans} banned after 30 s ({ipset_count('banjo-sshd-4')} in the set)")
+            time.sleep(a.after)
+            burst = mem_snapshot(pid)
+            c0, w0 = proc_cpu_ticks(pid), sum(ctxt_switches(pid).values())
+            time.sleep(10)
+            burst["ticks"] = proc_cpu_ticks(pid) - c0
+            burst["wakeups"] = sum(ctxt_switches(pid).values()) - w0
+            burst["in_set"] = ipset_count("banjo-sshd-4")
+            note(f"after {burst['in_set']} bans and {a.after:g} s quiet: " + fmt_mem(burst))
+            note(f"  idle 10 s: {burst['ticks']} ticks, {burst['wakeups']} context switches")
+            if i == 0 or a.verbose:
+                for line in fmt_breakdown(burst["smaps"]):
+                    note("  " + line)
+            b.stop()
+            sh(f"{a.banjo} flush")
+            runs.append({"fresh": fresh, "burst": burst})
+    finally:
+        world.cleanup()
+    stage("summary (MiB; RSS = anon + file + shmem)")
+    print("| run | idle RSS | anon | file | shmem | after bans: RSS | anon | file | shmem | peak (VmHWM) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    m = lambda x: f"{x / 1024:.2f}"
+    for i, r in enumerate(runs):
+        f, b = r["fresh"], r["burst"]
+        print(f"| {i + 1} | {m(f['VmRSS'])} | {m(f['RssAnon'])} | {m(f['RssFile'])} | {m(f['RssShmem'])} "
+              f"| {m(b['VmRSS'])} | {m(b['RssAnon'])} | {m(b['RssFile'])} | {m(b['RssShmem'])} "
+              f"| {m(b['VmHWM'])} |")
+    with open(os.path.join(a.work, "results.json"), "w") as f:
+        json.dump(runs, f)
 
 
 def print_table(R, a):
@@ -920,8 +1049,17 @@ def main():
     r.add_argument("--low-secs", type=float, default=10)
     r.add_argument("--skip-fail2ban", action="store_true")
     r.add_argument("--burst-only", action="store_true")
+    i = sub.add_parser("idle")
+    i.add_argument("--banjo", required=True)
+    i.add_argument("--work", required=True)
+    i.add_argument("--config", default="", help="a banjo.toml (default: built-in configuration)")
+    i.add_argument("--runs", type=int, default=3)
+    i.add_argument("--after", type=float, default=5)
+    i.add_argument("--bans", type=int, default=3)
+    i.add_argument("--maxretry", type=int, default=5)
+    i.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
-    (cmd_send if a.cmd == "send" else cmd_run)(a)
+    {"send": cmd_send, "run": cmd_run, "idle": cmd_idle}[a.cmd](a)
 
 
 if __name__ == "__main__":
