@@ -332,23 +332,38 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
     }
     let mut filters: HashMap<String, Result<Arc<Filter>, Vec<Diagnostic>>> = HashMap::new();
     let filter_dir = dir.join("filter.d");
-    let mut out = Vec::new();
-    for (name, (layered, fidx, at)) in jails {
-        let decl_line = line_of(&files[fidx].text, at);
-        let declared_at = format!("{}:{decl_line}", files[fidx].name);
-        let keys = layered.or(&defaults);
+    let (jails, keys): (Vec<_>, Vec<Layered>) = jails
+        .into_iter()
+        .map(|(name, (layered, fidx, at))| ((name, fidx, at), layered.or(&defaults)))
+        .unzip();
+    // Enabled jails' filters are compiled first. The daemon keeps only those, and frees
+    // the rest from the top of the heap rather than from holes between the kept ones,
+    // so that trimming the heap gives the pages back (idle RSS: bench/idle-memory.sh).
+    let is_enabled = |k: &Layered| k.enabled.as_ref().is_some_and(|v| *v.1.get_ref());
+    let order = (0..jails.len())
+        .filter(|&i| is_enabled(&keys[i]))
+        .chain((0..jails.len()).filter(|&i| !is_enabled(&keys[i])));
+    let mut results: Vec<(Option<JailConfig>, Vec<Diagnostic>)> = Vec::new();
+    results.resize_with(jails.len(), Default::default);
+    for i in order {
+        let (name, fidx, at) = &jails[i];
+        let decl_line = line_of(&files[*fidx].text, *at);
+        let declared_at = format!("{}:{decl_line}", files[*fidx].name);
         let mut r = Resolver {
             files,
-            jail: &name,
-            decl: (files[fidx].name.clone(), Some(decl_line)),
+            jail: name,
+            decl: (files[*fidx].name.clone(), Some(decl_line)),
             diags: Vec::new(),
         };
-        if let Some(jc) = r.jail(&name, declared_at, &keys, &filter_dir, &mut filters) {
-            if r.diags.iter().all(|d| !d.is_error()) {
-                out.push(jc);
-            }
-        }
-        diags.append(&mut r.diags);
+        let jc = r.jail(name, declared_at, &keys[i], &filter_dir, &mut filters);
+        let ok = r.diags.iter().all(|d| !d.is_error());
+        results[i] = (jc.filter(|_| ok), r.diags);
+    }
+    // Jails and their diagnostics in name order, as the files are read.
+    let mut out = Vec::new();
+    for (jc, mut d) in results {
+        out.extend(jc);
+        diags.append(&mut d);
     }
     (out, diags)
 }

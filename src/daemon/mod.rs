@@ -139,7 +139,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<i32> {
     log::init();
     log::start_writer();
     let notifier = notify::Notifier::from_env();
-    let cfg = crate::config::load(&opts.config_dir, opts.config_explicit);
+    let mut cfg = crate::config::load(&opts.config_dir, opts.config_explicit);
+    // Disabled jails were validated (their errors are reported below) but never run:
+    // dropping them frees their compiled filters before the start-up heap is trimmed.
+    cfg.jails.retain(|j| j.enabled);
     for d in &cfg.diagnostics {
         // A bad jail never takes down the others: report it and run the rest.
         tracing::error!("{d}");

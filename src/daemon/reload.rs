@@ -180,6 +180,8 @@ impl Daemon {
                 "reopening the journal with the new matches: {e}; keeping the old reader"
             ),
         }
+        let mut new = new;
+        new.jails.retain(|j| j.enabled); // as at start: disabled jails are not kept
         self.cfg = new;
         let summary = format!(
             "{} jails running; started: [{}]; removed: [{}]; kept: [{}]",

@@ -61,6 +61,7 @@ pub struct Filter {
     pub host_field: Option<String>,
     pub correlation_window: Micros,
     /// All `regex`-engine failregexes in one automaton: one pass rejects a miss.
+    /// Only when `prefixes` is None.
     fail_set: Option<regex::bytes::RegexSet>,
     /// `fail_set` index -> failregex index.
     fail_set_map: Vec<usize>,
@@ -467,6 +468,31 @@ impl Session {
     }
 }
 
+/// The dispatch for filters without a prefix index: the `regex`-engine failregexes in one
+/// RegexSet (with its index -> failregex index map), and the PCRE2 ones to try in turn.
+type SetDispatch = (Option<regex::bytes::RegexSet>, Vec<usize>, Vec<usize>);
+
+fn set_dispatch(failregex: &[Pattern]) -> Result<SetDispatch, regex::Error> {
+    let mut map = Vec::new();
+    let mut pcre = Vec::new();
+    let mut sources = Vec::new();
+    for (i, p) in failregex.iter().enumerate() {
+        match p.engine.regex_source() {
+            Some(src) => {
+                sources.push(src.to_owned());
+                map.push(i);
+            }
+            None => pcre.push(i),
+        }
+    }
+    let set = if sources.is_empty() {
+        None
+    } else {
+        Some(engine::regex_builder(&sources).build()?)
+    };
+    Ok((set, map, pcre))
+}
+
 fn find_filter(name: &str, search: &[&Path]) -> Result<(String, String), Vec<Diagnostic>> {
     let read = |p: &Path| {
         std::fs::read_to_string(p).map_err(|e| {
@@ -669,37 +695,20 @@ fn compile(
         return Err(errs);
     }
 
-    let mut fail_set_map = Vec::new();
-    let mut pcre_fail = Vec::new();
-    let mut sources = Vec::new();
-    for (i, p) in failregex.iter().enumerate() {
-        match p.engine.regex_source() {
-            Some(src) => {
-                sources.push(src.to_owned());
-                fail_set_map.push(i);
-            }
-            None => pcre_fail.push(i),
-        }
-    }
-    let fail_set = if sources.is_empty() {
-        None
-    } else {
-        match engine::regex_builder(&sources).build() {
-            Ok(s) => Some(s),
-            Err(e) => {
-                return Err(vec![err(
-                    None,
-                    "failregex",
-                    format!("combining patterns: {e}"),
-                )])
-            }
-        }
-    };
+    // Anchored patterns with literal prefixes are found through the prefix index;
+    // the RegexSet is for filters where some pattern has none. Built only then: for
+    // the built-in filters it would be ~0.3 MB of automata nobody runs.
     let prefixes = failregex
         .iter()
         .map(|p| p.engine.regex_source().and_then(engine::anchored_prefixes))
         .collect::<Option<Vec<_>>>()
         .map(PrefixIndex::new);
+    let (fail_set, fail_set_map, pcre_fail) = if prefixes.is_none() {
+        set_dispatch(&failregex)
+            .map_err(|e| vec![err(None, "failregex", format!("combining patterns: {e}"))])?
+    } else {
+        (None, Vec::new(), Vec::new())
+    };
     Ok(Filter {
         prefixes,
         name: name.to_owned(),
@@ -915,9 +924,11 @@ failregex = ['^probe from <HOST>$']
         let r = FilterRef::parse("sshd[mode=aggressive]").unwrap();
         let f = Filter::load(&r, &[]).unwrap();
         assert!(f.prefixes.is_some());
+        assert!(f.fail_set.is_none(), "no RegexSet beside a prefix index");
         // The same filter with the dispatch disabled must decide identically.
         let mut g = Filter::load(&r, &[]).unwrap();
         g.prefixes = None;
+        (g.fail_set, g.fail_set_map, g.pcre_fail) = set_dispatch(&g.failregex).unwrap();
         for msg in [
             "Failed password for root from 203.0.113.5 port 22 ssh2",
             "Failed password for invalid user x from 198.51.100.66 port 1 from 203.0.113.6 port 4 ssh2",
