@@ -233,16 +233,18 @@ impl JournalSource {
             return Ok(false);
         }
         entry.clear();
-        entry.time_us = self.journal.timestamp_usec().map_err(JournalError::Read)? as i64;
-        self.read_fields(entry);
+        if !self.read_fields(entry) {
+            entry.time_us = self.journal.timestamp_usec().map_err(JournalError::Read)? as i64;
+        }
         Ok(true)
     }
 
     /// One walk over the current entry's fields: MESSAGE, the wanted fields and (if
     /// `precise_time`) the source time, first occurrence of each, stopping once all
     /// are found. An entry without MESSAGE is kept with an empty one: routing and
-    /// field-based filters may still want it.
-    fn read_fields(&mut self, entry: &mut Entry) {
+    /// field-based filters may still want it. True if the source time was read (the
+    /// caller then need not ask for the receive time).
+    fn read_fields(&mut self, entry: &mut Entry) -> bool {
         const MESSAGE: u64 = 1 << 63;
         const TIME: u64 = 1 << 62;
         let mut missing: u64 = MESSAGE | ((1u64 << self.fields.len()) - 1);
@@ -276,6 +278,7 @@ impl JournalSource {
                 if let Some(t) = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok()) {
                     entry.time_us = t;
                 }
+                // An unparsable value leaves time_us 0: the receive time is read instead.
                 missing &= !TIME;
                 continue;
             }
@@ -287,6 +290,7 @@ impl JournalSource {
                 }
             }
         }
+        self.precise_time && missing & TIME == 0 && entry.time_us != 0
     }
 
     /// The raw journal, for waiting on new entries (daemon).
