@@ -9,6 +9,7 @@
 //! cautionary tale).
 
 pub mod dry_run;
+mod exec;
 pub mod iptables;
 
 pub use dry_run::DryRunFirewall;
