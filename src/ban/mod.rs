@@ -11,9 +11,11 @@
 pub mod dry_run;
 mod exec;
 pub mod iptables;
+pub mod nft;
 
 pub use dry_run::DryRunFirewall;
 pub use iptables::{Flavour, IptablesFirewall};
+pub use nft::NftFirewall;
 
 use crate::addr::Addr;
 use crate::config::{BlockType, Ports, Protocol};

@@ -38,6 +38,8 @@ pub struct SourceFile {
 #[serde(rename_all = "kebab-case")]
 pub enum FirewallKind {
     Iptables,
+    /// nft and one `table inet banjo` (src/ban/nft.rs).
+    Nftables,
     DryRun,
 }
 
@@ -276,11 +278,12 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
         if let Some(v) = raw.firewall {
             match v.get_ref().as_str() {
                 "iptables" => d.firewall = FirewallKind::Iptables,
+                "nftables" => d.firewall = FirewallKind::Nftables,
                 "dry-run" => d.firewall = FirewallKind::DryRun,
                 other => err(
                     v.span(),
                     "firewall",
-                    format!("{other:?} is not iptables or dry-run"),
+                    format!("{other:?} is not iptables, nftables or dry-run"),
                 ),
             }
         }

@@ -284,3 +284,27 @@ fn package_manager_leftovers_are_skipped_quietly() {
     assert!(c.diagnostics[0].file.ends_with("20-y.conf"));
     assert_eq!(jail(&c, "sshd").maxretry, 5);
 }
+
+#[test]
+fn firewall_backend_is_chosen_by_name() {
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert_eq!(c.daemon.firewall, FirewallKind::Iptables, "the default");
+    for (text, want) in [
+        ("iptables", FirewallKind::Iptables),
+        ("nftables", FirewallKind::Nftables),
+        ("dry-run", FirewallKind::DryRun),
+    ] {
+        let d = dir_with(&[("banjo.toml", &format!("[daemon]\nfirewall = \"{text}\"\n"))]);
+        let c = load(d.path(), true);
+        assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+        assert_eq!(c.daemon.firewall, want);
+    }
+    let d = dir_with(&[("banjo.toml", "[daemon]\nfirewall = \"nft\"\n")]);
+    let c = load(d.path(), true);
+    let e = only_error(&c);
+    assert!(
+        e.message.contains("is not iptables, nftables or dry-run"),
+        "{e}"
+    );
+}
