@@ -507,9 +507,10 @@ impl NftFirewall {
     }
 
     /// The script adding `entries`: per set, `add` (a no-op for members), `delete`,
-    /// then `add` with the timeout — re-banning must reset a member's timeout, which
-    /// a plain `add` does not do before Linux 6.11. Sets for new prefix lengths are made
-    /// in the same script, with their rule. (count, script)
+    /// then `add` with the timeout — re-banning must reset a member's timeout, which a
+    /// plain `add` does not do on older kernels (6.18 does; Debian 12's 6.1 and RHEL
+    /// 9's 5.14 are not relied on to). Sets for new prefix lengths are made in the same
+    /// script, with their rule. (count, script)
     fn ban_script(
         &mut self,
         jail: &str,
