@@ -722,12 +722,14 @@ impl Firewall for NftFirewall {
 
     fn ban_start(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError> {
         self.wait_pending();
-        let (n, script) = self.ban_script(jail, entries)?;
+        let (n, mut script) = self.ban_script(jail, entries)?;
         if n == 0 {
             return Ok(());
         }
         let step = format!("banning {n} address(es) in jail {jail} (nft table inet banjo)");
         let child = spawn_with_input(&step, NFT, &["-f", "-"], &script.text)?;
+        // The memfd has the text now; only the steps are needed to read an error.
+        script.text = String::new();
         self.pending.push(Pending {
             child,
             jail: jail.to_owned(),
