@@ -127,6 +127,11 @@ fn foreign_firewall() {
     );
 }
 
+fn assert_no_probe_left() {
+    let r = ruleset();
+    assert!(!r.contains("banjo-probe"), "probe set left:\n{r}");
+}
+
 fn assert_no_banjo() {
     let r = ruleset();
     assert!(!r.contains("banjo"), "banjo objects left:\n{r}");
@@ -554,6 +559,30 @@ netns_tests! {
         assert_eq!(fw.list("sshd").unwrap(), [a("192.0.2.8")]);
     }
 
+    rebans_reset_timeouts_either_way(fw) {
+        fw.setup(&sshd()).unwrap();
+        let probed = fw.timeout_updates();
+        println!("this kernel updates element timeouts on add: {probed}");
+        assert_no_probe_left();
+        // Delete and add again (older kernels), and, where the kernel can, add alone.
+        let ways: &[bool] = if probed { &[false, true] } else { &[false] };
+        for &updates in ways {
+            let mut fw = NftFirewall::new().unwrap().with_timeout_updates(updates);
+            fw.setup(&sshd()).unwrap();
+            let v6 = "2001:db8:3:4::";
+            fw.ban("sshd", &[ban("192.0.2.7", Some(3600)), ban("192.0.2.8", Some(60)), ban(&format!("{v6}/64"), Some(3600))]).unwrap();
+            fw.ban("sshd", &[ban("192.0.2.7", Some(60)), ban("192.0.2.8", None), ban(&format!("{v6}/64"), Some(7200))]).unwrap();
+            assert!(expires("banjo-sshd-4", "192.0.2.7").unwrap().unwrap() <= 60, "shorter ({updates})");
+            assert_eq!(expires("banjo-sshd-4", "192.0.2.8"), Some(None), "permanent ({updates})");
+            assert!(expires("banjo-sshd-6-64", v6).unwrap().unwrap() > 3600, "longer ({updates})");
+            fw.teardown("sshd").unwrap();
+        }
+        // The probe leaves a table it made behind neither.
+        let mut fresh = NftFirewall::new().unwrap();
+        fresh.timeout_updates();
+        assert_no_banjo();
+    }
+
     kernel_lifts_timed_out_ban_by_itself(fw) {
         fw.setup(&sshd()).unwrap();
         fw.ban(
@@ -634,6 +663,16 @@ netns_tests! {
             fw.ban("sshd", &entries).unwrap();
             println!("re-ban of {N} {fam} addresses in one batch: {:?}", t.elapsed());
         }
+        // The way older kernels need (delete, then add again), for comparison.
+        let mut old_way = NftFirewall::new().unwrap().with_timeout_updates(false);
+        old_way.setup(&sshd()).unwrap();
+        let entries: Vec<BanEntry> = v4
+            .iter()
+            .map(|&addr| BanEntry { addr, timeout_secs: Some(3600) })
+            .collect();
+        let t = Instant::now();
+        old_way.ban("sshd", &entries).unwrap();
+        println!("re-ban of {N} IPv4 addresses, delete + add (older kernels): {:?}", t.elapsed());
         let t = Instant::now();
         let listed = fw.list("sshd").unwrap();
         println!("list of {} bans: {:?}", listed.len(), t.elapsed());
