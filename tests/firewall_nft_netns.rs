@@ -570,10 +570,11 @@ netns_tests! {
             let mut fw = NftFirewall::new().unwrap().with_timeout_updates(updates);
             fw.setup(&sshd()).unwrap();
             let v6 = "2001:db8:3:4::";
-            fw.ban("sshd", &[ban("192.0.2.7", Some(3600)), ban("192.0.2.8", Some(60)), ban(&format!("{v6}/64"), Some(3600))]).unwrap();
-            fw.ban("sshd", &[ban("192.0.2.7", Some(60)), ban("192.0.2.8", None), ban(&format!("{v6}/64"), Some(7200))]).unwrap();
+            fw.ban("sshd", &[ban("192.0.2.7", Some(3600)), ban("192.0.2.8", Some(60)), ban("192.0.2.9", None), ban(&format!("{v6}/64"), Some(3600))]).unwrap();
+            fw.ban("sshd", &[ban("192.0.2.7", Some(60)), ban("192.0.2.8", None), ban("192.0.2.9", Some(60)), ban(&format!("{v6}/64"), Some(7200))]).unwrap();
             assert!(expires("banjo-sshd-4", "192.0.2.7").unwrap().unwrap() <= 60, "shorter ({updates})");
             assert_eq!(expires("banjo-sshd-4", "192.0.2.8"), Some(None), "permanent ({updates})");
+            assert!(expires("banjo-sshd-4", "192.0.2.9").unwrap().unwrap() <= 60, "no longer permanent ({updates})");
             assert!(expires("banjo-sshd-6-64", v6).unwrap().unwrap() > 3600, "longer ({updates})");
             fw.teardown("sshd").unwrap();
         }

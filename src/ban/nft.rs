@@ -397,7 +397,7 @@ impl NftFirewall {
     }
 
     /// Does the kernel set a member's new timeout when it is added again (shorter,
-    /// longer, or none = permanent)? Recent kernels do (6.18 here); older ones keep the
+    /// longer, none = permanent, or one where it had none)? Recent kernels do (6.18 here); older ones keep the
     /// old timeout, and there a batch must delete its members and add them back, which
     /// costs a transaction ~15 ms more (measured with `nft -f`: 2.2–2.4 ms for a
     /// single-ban add, 17–19 ms with the delete; per transaction, not per element) and
@@ -427,7 +427,7 @@ impl NftFirewall {
         s.line(
             step,
             &format!(
-                "add element {set} {{ 192.0.2.1 timeout 3600s, 192.0.2.2 timeout 60s, 192.0.2.3 timeout 60s }}"
+                "add element {set} {{ 192.0.2.1 timeout 3600s, 192.0.2.2 timeout 60s, 192.0.2.3 timeout 60s, 192.0.2.4 }}"
             ),
         );
         self.apply(step, &s)?;
@@ -435,7 +435,7 @@ impl NftFirewall {
         again.line(
             step,
             &format!(
-                "add element {set} {{ 192.0.2.1 timeout 60s, 192.0.2.2, 192.0.2.3 timeout 3600s }}"
+                "add element {set} {{ 192.0.2.1 timeout 60s, 192.0.2.2, 192.0.2.3 timeout 3600s, 192.0.2.4 timeout 60s }}"
             ),
         );
         let tried = self.apply(step, &again).and_then(|()| {
@@ -471,7 +471,8 @@ impl NftFirewall {
                     .unwrap_or_default();
             Ok(timeouts.get("192.0.2.1") == Some(&Some(60))
                 && timeouts.get("192.0.2.2") == Some(&None)
-                && timeouts.get("192.0.2.3") == Some(&Some(3600)))
+                && timeouts.get("192.0.2.3") == Some(&Some(3600))
+                && timeouts.get("192.0.2.4") == Some(&Some(60)))
         });
         let mut undo = Script::default();
         if had_table {
