@@ -729,4 +729,17 @@ fn nftables_firewall_bans_reconciles_and_flushes() {
     let rules = shell("nft list ruleset");
     assert!(!rules.contains("banjo"), "{rules}");
     assert_eq!(shell("nft list table inet filter"), host);
+
+    // unban_on_stop: a clean stop takes every jail, and so the table, with it.
+    std::fs::write(
+        b.config.join("banjo.toml"),
+        cfg.replace("[daemon]\n", "[daemon]\nunban_on_stop = true\n"),
+    )
+    .unwrap();
+    b.start(&[]);
+    assert!(shell("nft list tables").contains("inet banjo"));
+    b.stop();
+    let rules = shell("nft list ruleset");
+    assert!(!rules.contains("banjo"), "{rules}");
+    assert_eq!(shell("nft list table inet filter"), host);
 }
