@@ -27,6 +27,8 @@
 #              BURST_PERF=FILE (perf record -a -g during stage 2, until all are in the set;
 #              BURST_PERF_DWARF=1: banjo only, DWARF call graphs), NO_BUILD=1 (skip cargo build --release),
 #              KEEP=1 (keep the work dir with the daemons' logs).
+#              FIREWALL=nftables (with BURST_ONLY=1: the burst through the nftables
+#              backend, table inet banjo; the set is polled with `nft get element`).
 #              BANJO=PATH (another banjo binary, e.g. a build of main to compare; implies NO_BUILD=1).
 # Output: the log on stdout; bench/out/daemon-latency.json with every number.
 # Needs root, util-linux unshare, systemd-journald, iptables, ipset, fail2ban.
@@ -57,6 +59,7 @@ args=(--banjo "$banjo" --work "$work" --rate "${RATE:-1000}" --secs "${SECS:-10}
       --low-secs "${LOW_SECS:-10}")
 [ -n "${SKIP_FAIL2BAN:-}" ] && args+=(--skip-fail2ban)
 [ -n "${BURST_ONLY:-}" ] && args+=(--burst-only)
+[ -n "${FIREWALL:-}" ] && args+=(--firewall "$FIREWALL")
 
 # Everything below lives in new mount and network namespaces: journald's tmpfs, the
 # iptables rules and ipsets vanish with them. The driver kills what it started.

@@ -37,7 +37,7 @@ complete -c banjo -n "__fish_banjo_needs_command" -f -a "ban" -d 'Ban an address
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "unban" -d 'Lift a ban by hand'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "reload" -d 'Reload the configuration; a config with errors is refused and the running one stays'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "history" -d 'Every ban and unban of an address, from the journal'
-complete -c banjo -n "__fish_banjo_needs_command" -f -a "flush" -d 'Remove from the kernel every chain and set banjo made (and nothing else)'
+complete -c banjo -n "__fish_banjo_needs_command" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made (and nothing else)'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c banjo -n "__fish_banjo_using_subcommand check" -s c -l config -d 'Configuration directory (banjo.toml, jail.d/, filter.d/)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand check" -l json -d 'Machine-readable report'
@@ -124,5 +124,5 @@ complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_su
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush help" -f -a "unban" -d 'Lift a ban by hand'
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush help" -f -a "reload" -d 'Reload the configuration; a config with errors is refused and the running one stays'
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush help" -f -a "history" -d 'Every ban and unban of an address, from the journal'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush help" -f -a "flush" -d 'Remove from the kernel every chain and set banjo made (and nothing else)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush help" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made (and nothing else)'
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -649,3 +649,97 @@ fn kill_9_while_a_backlog_is_applied_loses_no_ban_and_counts_none_twice() {
         "an address was banned twice"
     );
 }
+
+#[test]
+fn nftables_firewall_bans_reconciles_and_flushes() {
+    if !enter("nftables_firewall_bans_reconciles_and_flushes") {
+        return;
+    }
+    // The host's own nftables firewall, which banjo must leave as it is.
+    shell(
+        "nft add table inet filter && \
+         nft 'add chain inet filter input { type filter hook input priority filter; policy accept; }' && \
+         nft add rule inet filter input tcp dport 22 accept",
+    );
+    let host = shell("nft list table inet filter");
+    let j = Journald::start();
+    let cfg = format!("{CONFIG}\n[daemon]\nfirewall = \"nftables\"\n");
+    let mut b = Banjo::new(j.work.path(), &cfg);
+    b.start(&[]);
+    let table = shell("nft list table inet banjo");
+    assert!(
+        table.contains("chain banjo-sshd") && table.contains("hook input priority filter - 10"),
+        "{table}"
+    );
+    assert!(
+        !shell("iptables -S; ipset list -n 2>/dev/null").contains("banjo"),
+        "nftables mode must not touch iptables or ipset"
+    );
+
+    for _ in 0..3 {
+        fail(&j, "203.0.113.30");
+    }
+    eventually(5, "203.0.113.30 in the nft set", || {
+        nft_members("banjo-sshd-4").contains(&"203.0.113.30".to_string())
+    });
+    for _ in 0..3 {
+        fail(&j, "2001:db8:30:1::7");
+    }
+    eventually(5, "the /64 in the nft prefix set", || {
+        nft_members("banjo-sshd-6-64").contains(&"2001:db8:30:1::".to_string())
+    });
+    let st = b.cli_json(&["status", "sshd"]);
+    assert_eq!(st["currently_banned"], 2, "{st}");
+
+    // Bans stay in the kernel while banjo is down; a restart puts back what someone
+    // removed and takes out what banjo did not ban.
+    b.stop();
+    assert!(nft_members("banjo-sshd-4").contains(&"203.0.113.30".to_string()));
+    shell("nft delete element inet banjo banjo-sshd-4 '{ 203.0.113.30 }'");
+    shell("nft add element inet banjo banjo-sshd-4 '{ 198.51.100.99 }'");
+    b.start(&[]);
+    let m = nft_members("banjo-sshd-4");
+    assert!(m.contains(&"203.0.113.30".to_string()), "{m:?}");
+    assert!(
+        !m.contains(&"198.51.100.99".to_string()),
+        "stale entry must go: {m:?}"
+    );
+    assert!(nft_members("banjo-sshd-6-64").contains(&"2001:db8:30:1::".to_string()));
+
+    b.cli_json(&["unban", "203.0.113.30", "--jail", "sshd"]);
+    assert!(!nft_members("banjo-sshd-4").contains(&"203.0.113.30".to_string()));
+    b.stop();
+    assert_eq!(shell("nft list table inet filter"), host);
+
+    // `banjo flush` removes the table, and only it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banjo"))
+        .arg("flush")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("table inet banjo: recidive, sshd"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let rules = shell("nft list ruleset");
+    assert!(!rules.contains("banjo"), "{rules}");
+    assert_eq!(shell("nft list table inet filter"), host);
+
+    // unban_on_stop: a clean stop takes every jail, and so the table, with it.
+    std::fs::write(
+        b.config.join("banjo.toml"),
+        cfg.replace("[daemon]\n", "[daemon]\nunban_on_stop = true\n"),
+    )
+    .unwrap();
+    b.start(&[]);
+    assert!(shell("nft list tables").contains("inet banjo"));
+    b.stop();
+    let rules = shell("nft list ruleset");
+    assert!(!rules.contains("banjo"), "{rules}");
+    assert_eq!(shell("nft list table inet filter"), host);
+}

@@ -34,6 +34,7 @@ fn see_also(page: &str, pages: &[String]) -> String {
             "systemd.journal-fields(7)",
             "iptables(8)",
             "ipset(8)",
+            "nft(8)",
         ]
         .map(String::from),
     );

@@ -9,6 +9,7 @@
 //! touches a chain, rule or set not named `banjo-*` (rules that jump to a banjo chain
 //! count as banjo's).
 
+use super::exec::{run, run_ok, spawn_with_input};
 use super::{
     check_addr, check_jail, check_rules, kernel_timeout, ports_text, set_name, BanEntry, Family,
     Firewall, FirewallError, JailRules,
@@ -18,7 +19,6 @@ use crate::config::{BlockType, Ports, Protocol};
 use iptables::IPTables;
 use std::collections::BTreeSet;
 use std::error::Error;
-use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -733,35 +733,6 @@ fn destroy_set(set: &str) -> Result<(), FirewallError> {
     }
 }
 
-/// Start `tool` with `input` as its stdin and return without waiting. The input sits
-/// in a memfd rather than a pipe, so nobody has to stay around to feed it.
-fn spawn_with_input(
-    step: &str,
-    tool: &str,
-    args: &[&str],
-    input: &str,
-) -> Result<Child, FirewallError> {
-    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
-    use std::io::{Seek, SeekFrom};
-    let spawn_err = |source| FirewallError::Spawn {
-        step: step.to_owned(),
-        tool: tool.to_owned(),
-        source,
-    };
-    let fd = memfd_create(c"banjo-ipset", MemFdCreateFlag::MFD_CLOEXEC)
-        .map_err(|e| spawn_err(e.into()))?;
-    let mut file = std::fs::File::from(fd);
-    file.write_all(input.as_bytes()).map_err(spawn_err)?;
-    file.seek(SeekFrom::Start(0)).map_err(spawn_err)?;
-    Command::new(tool)
-        .args(args)
-        .stdin(Stdio::from(file))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_err)
-}
-
 impl Drop for IptablesFirewall {
     /// Runs still going finish before we go: no zombie, and no ban half-applied
     /// behind a caller's back.
@@ -770,65 +741,6 @@ impl Drop for IptablesFirewall {
         for (jail, e) in &self.failed {
             tracing::error!("[{jail}] firewall error: {e}");
         }
-    }
-}
-
-struct Ran {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Run `tool` (no shell), feeding `stdin` from a second thread so a tool that stops
-/// reading early (ipset on a bad line) cannot deadlock us.
-fn run(step: &str, tool: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Ran, FirewallError> {
-    let spawn_err = |source| FirewallError::Spawn {
-        step: step.to_owned(),
-        tool: tool.to_owned(),
-        source,
-    };
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_err)?;
-    let pipe = child.stdin.take();
-    let out = std::thread::scope(|s| {
-        if let (Some(data), Some(mut pipe)) = (stdin, pipe) {
-            // A write error means the tool quit early; its stderr says why.
-            s.spawn(move || pipe.write_all(data));
-        }
-        child.wait_with_output()
-    })
-    .map_err(spawn_err)?;
-    Ok(Ran {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    })
-}
-
-fn run_ok(
-    step: &str,
-    tool: &str,
-    args: &[&str],
-    stdin: Option<&[u8]>,
-) -> Result<String, FirewallError> {
-    let ran = run(step, tool, args, stdin)?;
-    if ran.ok {
-        Ok(ran.stdout)
-    } else {
-        Err(FirewallError::Tool {
-            step: step.to_owned(),
-            tool: tool.to_owned(),
-            stderr: ran.stderr,
-        })
     }
 }
 

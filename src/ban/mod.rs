@@ -4,15 +4,19 @@
 //! This module owns the [`Firewall`] trait, the names of banjo's kernel objects
 //! (`banjo-<jail>`, `banjo-<jail>-4`, `banjo-<jail>-6`) and the limits shared by every
 //! backend. It decides nothing: which address to ban and for how long is the jail's and
-//! the ban manager's business. Backends must never touch an object not named `banjo-*`,
-//! and must never leave a half-made jail behind (fail2ban's `f2b-*` leftovers are the
-//! cautionary tale).
+//! the ban manager's business. Backends must never touch an object not named `banjo-*`
+//! (nftables: nothing outside `table inet banjo`), and must never leave a half-made jail
+//! behind (fail2ban's `f2b-*` leftovers are the cautionary tale). Backends: iptables.rs
+//! (iptables/ip6tables + ipset), nft.rs (nftables), dry_run.rs; exec.rs runs their tools.
 
 pub mod dry_run;
+mod exec;
 pub mod iptables;
+pub mod nft;
 
 pub use dry_run::DryRunFirewall;
 pub use iptables::{Flavour, IptablesFirewall};
+pub use nft::NftFirewall;
 
 use crate::addr::Addr;
 use crate::config::{BlockType, Ports, Protocol};

@@ -38,6 +38,8 @@ pub struct SourceFile {
 #[serde(rename_all = "kebab-case")]
 pub enum FirewallKind {
     Iptables,
+    /// nft and one `table inet banjo` (src/ban/nft.rs).
+    Nftables,
     DryRun,
 }
 
@@ -232,9 +234,12 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
             }
         }
     }
-    let (jails, mut more) = resolve(dir, &files);
+    let (mut jails, mut more) = resolve(dir, &files);
     diags.append(&mut more);
     let daemon = resolve_daemon(&files, &mut diags);
+    if daemon.firewall == FirewallKind::Nftables {
+        check_nft_hooks(&mut jails, &mut diags);
+    }
     Config {
         dir: dir.to_owned(),
         daemon,
@@ -242,6 +247,35 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
         jails,
         diagnostics: diags,
     }
+}
+
+/// With `firewall = "nftables"` a jail's `chain` chooses a netfilter hook, and only
+/// INPUT, FORWARD and DOCKER-USER have one: other jails are errors here, at `banjo
+/// check`, rather than a setup failure when the daemon starts.
+fn check_nft_hooks(jails: &mut Vec<JailConfig>, diags: &mut Vec<Diagnostic>) {
+    jails.retain(|j| {
+        if crate::ban::nft::hook_of(&j.chain).is_some() {
+            return true;
+        }
+        let (file, line) = match j.declared_at.rsplit_once(':') {
+            Some((f, l)) => (f.to_owned(), l.parse().ok()),
+            None => (j.declared_at.clone(), None),
+        };
+        diags.push(
+            Diagnostic::error(
+                file,
+                line,
+                format!(
+                    "chain {:?} has no nftables hook (firewall = \"nftables\")",
+                    j.chain
+                ),
+            )
+            .jail(&j.name)
+            .key("chain")
+            .hint("with nftables, chain is INPUT, FORWARD or DOCKER-USER (both forward)"),
+        );
+        false
+    });
 }
 
 /// `[daemon]` from every file, last one wins per key.
@@ -276,11 +310,12 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
         if let Some(v) = raw.firewall {
             match v.get_ref().as_str() {
                 "iptables" => d.firewall = FirewallKind::Iptables,
+                "nftables" => d.firewall = FirewallKind::Nftables,
                 "dry-run" => d.firewall = FirewallKind::DryRun,
                 other => err(
                     v.span(),
                     "firewall",
-                    format!("{other:?} is not iptables or dry-run"),
+                    format!("{other:?} is not iptables, nftables or dry-run"),
                 ),
             }
         }

@@ -29,7 +29,7 @@ pub struct RawDaemon {
     pub socket: Option<Spanned<String>>,
     /// Where state.db lives (systemd's StateDirectory).
     pub state_dir: Option<Spanned<String>>,
-    /// `iptables` (iptables + ipset) or `dry-run`.
+    /// `iptables` (iptables + ipset), `nftables` (nft, table inet banjo) or `dry-run`.
     pub firewall: Option<Spanned<String>>,
     /// Lift all bans from the kernel when banjo stops (default: keep them).
     pub unban_on_stop: Option<Spanned<bool>>,

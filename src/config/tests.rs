@@ -284,3 +284,38 @@ fn package_manager_leftovers_are_skipped_quietly() {
     assert!(c.diagnostics[0].file.ends_with("20-y.conf"));
     assert_eq!(jail(&c, "sshd").maxretry, 5);
 }
+
+#[test]
+fn firewall_backend_is_chosen_by_name() {
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert_eq!(c.daemon.firewall, FirewallKind::Iptables, "the default");
+    for (text, want) in [
+        ("iptables", FirewallKind::Iptables),
+        ("nftables", FirewallKind::Nftables),
+        ("dry-run", FirewallKind::DryRun),
+    ] {
+        let d = dir_with(&[("banjo.toml", &format!("[daemon]\nfirewall = \"{text}\"\n"))]);
+        let c = load(d.path(), true);
+        assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+        assert_eq!(c.daemon.firewall, want);
+    }
+    // A chain nftables has no hook for is refused at check time, with its jail.
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[daemon]\nfirewall = \"nftables\"\n[jail.out]\nenabled = true\nfilter = \"sshd\"\nchain = \"OUTPUT\"\n[jail.web]\nenabled = true\nfilter = \"sshd\"\nchain = \"DOCKER-USER\"\n",
+    )]);
+    let c = load(d.path(), true);
+    let e = only_error(&c);
+    assert!(e.message.contains("no nftables hook"), "{e}");
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(c.jails.iter().all(|j| j.name != "out"));
+    assert!(c.jails.iter().any(|j| j.name == "web"));
+    let d = dir_with(&[("banjo.toml", "[daemon]\nfirewall = \"nft\"\n")]);
+    let c = load(d.path(), true);
+    let e = only_error(&c);
+    assert!(
+        e.message.contains("is not iptables, nftables or dry-run"),
+        "{e}"
+    );
+}

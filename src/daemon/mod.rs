@@ -174,10 +174,11 @@ impl Daemon {
                 path.display()
             );
         }
-        let fw: Box<dyn Firewall> = if opts.dry_run || cfg.daemon.firewall == FirewallKind::DryRun {
-            Box::new(crate::ban::dry_run::DryRunFirewall::new())
-        } else {
-            Box::new(crate::ban::iptables::IptablesFirewall::new()?)
+        let fw: Box<dyn Firewall> = match cfg.daemon.firewall {
+            _ if opts.dry_run => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
+            FirewallKind::DryRun => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
+            FirewallKind::Iptables => Box::new(crate::ban::iptables::IptablesFirewall::new()?),
+            FirewallKind::Nftables => Box::new(crate::ban::nft::NftFirewall::new()?),
         };
         let readers_gid = cfg.daemon.readers_group.as_deref().and_then(|g| {
             let gid = nix::unistd::Group::from_name(g)

@@ -294,3 +294,22 @@ pub fn ipset_members(set: &str) -> Vec<String> {
         .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
         .collect()
 }
+
+/// Members of a set in nftables' `table inet banjo`, as nft prints them (empty if the
+/// table or set does not exist).
+pub fn nft_members(set: &str) -> Vec<String> {
+    let out = shell(&format!("nft -j list set inet banjo {set} 2>/dev/null"));
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) else {
+        return Vec::new();
+    };
+    let mut got = Vec::new();
+    for item in v["nftables"].as_array().into_iter().flatten() {
+        for e in item["set"]["elem"].as_array().into_iter().flatten() {
+            let val = if e.is_string() { e } else { &e["elem"]["val"] };
+            if let Some(s) = val.as_str() {
+                got.push(s.to_owned());
+            }
+        }
+    }
+    got
+}
