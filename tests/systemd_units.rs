@@ -45,7 +45,9 @@ struct Systemd {
 }
 
 impl Systemd {
-    fn boot() -> Systemd {
+    /// `banjo_toml`: /etc/banjo/banjo.toml, or None for no /etc/banjo at all (the
+    /// built-in configuration).
+    fn boot(banjo_toml: Option<&str>) -> Systemd {
         // /run first: the binary and the units under test are copied there before
         // /tmp is hidden (a checkout may live under /tmp). /run stays visible to the
         // service under ProtectSystem=strict, PrivateTmp and ProtectHome.
@@ -66,6 +68,10 @@ impl Systemd {
         run(&["cp", "-a", "/etc", "/run/test-etc"]);
         run(&["mount", "--bind", "/run/test-etc", "/etc"]);
         let _ = std::fs::remove_dir_all("/etc/banjo");
+        if let Some(text) = banjo_toml {
+            std::fs::create_dir_all("/etc/banjo").unwrap();
+            std::fs::write("/etc/banjo/banjo.toml", text).unwrap();
+        }
         // Only what the test target pulls in starts, not the host's enabled units.
         std::fs::write(
             "/etc/systemd/system/banjo-test.target",
@@ -213,7 +219,31 @@ fn enabled_units_run_banjo_hardened_under_systemd() {
     if !enter("enabled_units_run_banjo_hardened_under_systemd") {
         return;
     }
-    let sd = Systemd::boot();
+    units_flow(Systemd::boot(None), ipset_members);
+}
+
+/// The same with the nftables backend: nft under the unit's sandbox (system call
+/// filter, AF_NETLINK, CAP_NET_ADMIN only).
+#[test]
+fn enabled_units_run_banjo_hardened_under_systemd_with_nftables() {
+    if !enter("enabled_units_run_banjo_hardened_under_systemd_with_nftables") {
+        return;
+    }
+    let sd = Systemd::boot(Some("[daemon]\nfirewall = \"nftables\"\n"));
+    units_flow(sd, nft_members);
+    assert!(
+        shell("iptables -S; ipset list -n")
+            .trim()
+            .lines()
+            .all(|l| l.starts_with("-P")),
+        "nothing in iptables/ipset: {}",
+        shell("iptables -S; ipset list -n")
+    );
+}
+
+/// enable --now, hardening, a ban, reload, stop, socket activation; `members` lists
+/// a set of the backend in use.
+fn units_flow(sd: Systemd, members: fn(&str) -> Vec<String>) {
     let t = Instant::now();
     sd.systemctl(&["enable", "--now", "banjo.socket", "banjo.service"]);
     // Type=notify: `--now` returned after READY=1, which comes after state restore and
@@ -259,7 +289,7 @@ fn enabled_units_run_banjo_hardened_under_systemd() {
     // An attack through the journald systemd runs: five failures (built-in maxretry).
     sd.sshd(&failures("203.0.113.9", 5));
     eventually(10, "203.0.113.9 banned in the kernel", || {
-        ipset_members("banjo-sshd-4").contains(&"203.0.113.9".to_string())
+        members("banjo-sshd-4").contains(&"203.0.113.9".to_string())
     });
     // The ban entry is in the journal under the unit's name.
     let q = run(&[
@@ -281,7 +311,7 @@ fn enabled_units_run_banjo_hardened_under_systemd() {
     // Stop keeps the bans in the kernel (unban_on_stop = false)…
     sd.systemctl(&["stop", "banjo.service"]);
     assert_eq!(sd.prop("banjo.service", "ActiveState"), "inactive");
-    assert!(ipset_members("banjo-sshd-4").contains(&"203.0.113.9".to_string()));
+    assert!(members("banjo-sshd-4").contains(&"203.0.113.9".to_string()));
     // …and the socket starts banjo again on the next request (socket activation:
     // LISTEN_FDS), with the ban restored from /var/lib/banjo.
     let st = sd.banjo_json(&["status", "sshd"]);
