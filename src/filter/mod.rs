@@ -7,6 +7,7 @@
 
 pub mod builtin;
 pub mod engine;
+mod remembered;
 pub mod spec;
 pub mod tags;
 
@@ -14,8 +15,9 @@ use crate::config::error::{line_of, Diagnostic};
 use crate::journal::Entry;
 use crate::timefmt::{parse_duration, Micros, SEC};
 use engine::{Engine, EngineKind};
+use remembered::{IdKey, Remembered};
 use spec::FilterSpec;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -366,35 +368,9 @@ fn dotted_quad(b: &[u8]) -> Option<std::net::Ipv4Addr> {
 /// A filter with its per-jail correlation memory: what the pipeline actually runs.
 pub struct Session {
     pub filter: Arc<Filter>,
-    /// id value -> (address, last seen). Nearly every hit stores one (sshd remembers
-    /// each connection's address by _PID), so the key avoids an allocation and the
-    /// hasher is foldhash: ids come from the journal's trusted fields (kernel PIDs),
-    /// not from attackers, so SipHash's flooding resistance buys nothing here.
-    remembered: HashMap<IdKey, (IpAddr, Micros), foldhash::fast::RandomState>,
-}
-
-/// An `id_field` value as a map key: decimal ids (PIDs) as a number, others as bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum IdKey {
-    /// Up to 19 ASCII digits; the length keeps "07" and "7" apart.
-    Digits {
-        len: u8,
-        value: u64,
-    },
-    Bytes(Box<[u8]>),
-}
-
-impl IdKey {
-    fn new(id: &[u8]) -> IdKey {
-        if !id.is_empty() && id.len() <= 19 && id.iter().all(u8::is_ascii_digit) {
-            let value = id.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
-            return IdKey::Digits {
-                len: id.len() as u8,
-                value,
-            };
-        }
-        IdKey::Bytes(id.into())
-    }
+    /// id value -> (address, last seen). Nearly every hit reads or stores one (sshd
+    /// remembers each connection's address by _PID): see [`remembered`] for its layout.
+    remembered: Remembered,
 }
 
 /// Cap on remembered connections; above it, expired ones are dropped first.
@@ -404,7 +380,7 @@ impl Session {
     pub fn new(filter: Arc<Filter>) -> Session {
         Session {
             filter,
-            remembered: HashMap::default(),
+            remembered: Remembered::default(),
         }
     }
 
@@ -430,16 +406,14 @@ impl Session {
                 let window = self.filter.correlation_window;
                 if let Some((ip, seen)) = self.remembered.get(&id) {
                     if now - seen <= window {
-                        m.host = Some(*ip);
+                        m.host = Some(ip);
                     }
                 }
             }
             match (m.forget, m.host) {
                 // The connection ended well: nothing to remember for it any more.
-                (true, _) => {
-                    self.remembered.remove(&id);
-                }
-                (false, Some(ip)) => self.remember(id, ip, now),
+                (true, _) => self.remembered.remove(&id),
+                (false, Some(ip)) => self.remember(&id, ip, now),
                 (false, None) => {}
             }
         }
@@ -454,16 +428,16 @@ impl Session {
         (outcome, failure)
     }
 
-    fn remember(&mut self, id: IdKey, ip: IpAddr, now: Micros) {
-        if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(&id) {
+    fn remember(&mut self, id: &IdKey<'_>, ip: IpAddr, now: Micros) {
+        if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(id) {
             let window = self.filter.correlation_window;
-            self.remembered.retain(|_, (_, seen)| now - *seen <= window);
+            self.remembered.retain(|seen| now - seen <= window);
             if self.remembered.len() >= MAX_REMEMBERED {
                 // Still full of live connections: a flood; start over rather than grow.
                 self.remembered.clear();
             }
         }
-        self.remembered.insert(id, (ip, now));
+        self.remembered.insert(id, ip, now);
     }
 }
 
