@@ -14,7 +14,7 @@ pub mod tags;
 use crate::config::error::{line_of, Diagnostic};
 use crate::journal::Entry;
 use crate::timefmt::{parse_duration, Micros, SEC};
-use engine::{Engine, EngineKind};
+use engine::{CaptureSlot, Engine, EngineKind};
 use remembered::{IdKey, Remembered};
 use spec::FilterSpec;
 use std::collections::BTreeMap;
@@ -216,8 +216,22 @@ impl Filter {
 
     /// Run the filter on one entry (no correlation: see [`Session`]).
     pub fn check(&self, entry: &Entry) -> Outcome {
+        self.check_with(entry, &mut self.capture_slots())
+    }
+
+    /// One capture buffer per failregex, for [`check_with`](Self::check_with).
+    fn capture_slots(&self) -> Vec<CaptureSlot> {
+        self.failregex
+            .iter()
+            .map(|_| CaptureSlot::default())
+            .collect()
+    }
+
+    /// [`check`](Self::check) with the caller's capture buffers, made by this
+    /// filter's [`capture_slots`](Self::capture_slots).
+    fn check_with(&self, entry: &Entry, slots: &mut [CaptureSlot]) -> Outcome {
         let text = entry.message.as_slice();
-        let Some((idx, caps)) = self.find(text) else {
+        let Some((idx, caps)) = self.find(text, slots) else {
             if self.failregex.is_empty() && self.host_field.is_some() {
                 return Outcome::Matched(Match {
                     failregex: None,
@@ -257,11 +271,24 @@ impl Filter {
     }
 
     /// The first failregex (in file order) that matches, with its captures.
-    fn find<'t>(&'t self, text: &'t [u8]) -> Option<(usize, engine::Captures<'t>)> {
+    fn find<'t>(
+        &'t self,
+        text: &'t [u8],
+        slots: &'t mut [CaptureSlot],
+    ) -> Option<(usize, engine::Captures<'t>)> {
         if let Some(index) = &self.prefixes {
+            // Candidates ascend: each one's slot is split off the slots after the
+            // last, so the one that matches can lend its buffer to the result.
+            let mut rest = slots;
+            let mut first = 0;
             for &i in index.candidates(text) {
+                let (slot, after) = std::mem::take(&mut rest)
+                    .get_mut(i - first..)?
+                    .split_first_mut()?;
+                rest = after;
+                first = i + 1;
                 if index.prefixes[i].iter().any(|p| text.starts_with(p)) {
-                    if let Some(c) = self.failregex[i].engine.captures(text) {
+                    if let Some(c) = self.failregex[i].engine.captures(text, slot) {
                         return Some((i, c));
                     }
                 }
@@ -271,7 +298,11 @@ impl Filter {
         let i = self.first_failregex(text)?;
         // None only if the set and the single pattern disagreed, which they must not;
         // a miss then rather than a guess.
-        self.failregex[i].engine.captures(text).map(|c| (i, c))
+        let slot = slots.get_mut(i)?;
+        self.failregex[i]
+            .engine
+            .captures(text, slot)
+            .map(|c| (i, c))
     }
 
     /// Index of the first failregex (in file order) that matches.
@@ -371,6 +402,10 @@ pub struct Session {
     /// id value -> (address, last seen). Nearly every hit reads or stores one (sshd
     /// remembers each connection's address by _PID): see [`remembered`] for its layout.
     remembered: Remembered,
+    /// Capture buffers, one per failregex of `slots_for` (a buffer fits one pattern
+    /// only, and `filter` is public: checked against it on every entry).
+    slots: Vec<CaptureSlot>,
+    slots_for: Arc<Filter>,
 }
 
 /// Cap on remembered connections; above it, expired ones are dropped first.
@@ -379,6 +414,8 @@ const MAX_REMEMBERED: usize = 65_536;
 impl Session {
     pub fn new(filter: Arc<Filter>) -> Session {
         Session {
+            slots: filter.capture_slots(),
+            slots_for: filter.clone(),
             filter,
             remembered: Remembered::default(),
         }
@@ -386,7 +423,11 @@ impl Session {
 
     /// Check `entry`; return the outcome and, when it is a failure, the failure.
     pub fn process(&mut self, entry: &Entry) -> (Outcome, Option<Failure>) {
-        let outcome = self.filter.check(entry);
+        if !Arc::ptr_eq(&self.slots_for, &self.filter) {
+            self.slots = self.filter.capture_slots();
+            self.slots_for = self.filter.clone();
+        }
+        let outcome = self.filter.check_with(entry, &mut self.slots);
         self.correlate(entry, outcome)
     }
 
