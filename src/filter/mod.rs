@@ -277,20 +277,22 @@ impl Filter {
         slots: &'t mut [CaptureSlot],
     ) -> Option<(usize, engine::Captures<'t>)> {
         if let Some(index) = &self.prefixes {
-            // Candidates ascend: each one's slot is split off the slots after the
-            // last, so the one that matches can lend its buffer to the result.
+            // Candidates ascend: the slot of each one whose prefix matches is split off
+            // the slots after the last such, so the one that matches can lend its
+            // buffer to the result (and a miss touches no slot).
             let mut rest = slots;
             let mut first = 0;
             for &i in index.candidates(text) {
+                if !index.prefixes[i].iter().any(|p| text.starts_with(p)) {
+                    continue;
+                }
                 let (slot, after) = std::mem::take(&mut rest)
                     .get_mut(i - first..)?
                     .split_first_mut()?;
                 rest = after;
                 first = i + 1;
-                if index.prefixes[i].iter().any(|p| text.starts_with(p)) {
-                    if let Some(c) = self.failregex[i].engine.captures(text, slot) {
-                        return Some((i, c));
-                    }
+                if let Some(c) = self.failregex[i].engine.captures(text, slot) {
+                    return Some((i, c));
                 }
             }
             return None;
