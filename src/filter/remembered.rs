@@ -139,7 +139,7 @@ impl Remembered {
                 return;
             }
         };
-        if (self.nums + 1) * 2 > self.slots.len() {
+        if self.slots.is_empty() {
             self.grow();
         }
         let mask = self.slots.len() - 1;
@@ -147,15 +147,22 @@ impl Remembered {
         loop {
             let s = &mut self.slots[i];
             if s.key == 0 {
-                self.nums += 1;
-                *s = Slot::new(id, ip, seen);
-                return;
+                break;
             }
             if s.id() == id {
                 *s = Slot::new(id, ip, seen);
                 return;
             }
             i = (i + 1) & mask;
+        }
+        // A new id. Grow only now: an overwrite at the session's cap must not double
+        // the table (65,536 ids fit 131,072 slots at load 1/2).
+        if (self.nums + 1) * 2 > self.slots.len() {
+            self.grow();
+            self.place(Slot::new(id, ip, seen));
+        } else {
+            self.slots[i] = Slot::new(id, ip, seen);
+            self.nums += 1;
         }
     }
 
@@ -364,6 +371,9 @@ mod tests {
                     Some((IpAddr::V4(Ipv4Addr::LOCALHOST), n as Micros))
                 );
             }
+            // At the session's cap, overwriting keeps the table at 2 slots per id.
+            t.insert(&IdKey::new(&ids[7]), IpAddr::V4(Ipv4Addr::LOCALHOST), 7);
+            assert_eq!((t.len(), t.slots.len()), (65_536, 131_072));
             let (mean, max) = displacement(&t);
             assert!(
                 mean < 256.0 && max < 8192,
