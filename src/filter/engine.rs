@@ -17,7 +17,7 @@
 use regex_syntax::hir::{self, Class, Hir, HirKind, Look};
 use std::fmt;
 use std::fmt::Write as _;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 pub enum Engine {
     Regex {
@@ -46,9 +46,15 @@ pub enum Engine {
 /// Debug builds (all tests) check every twin answer against the `regex` crate.
 pub struct Fast {
     re: pcre2::bytes::Regex,
-    /// Reusable match buffers (creating one per match costs as much as the match).
-    spare: Mutex<Vec<pcre2::bytes::CaptureLocations>>,
 }
+
+/// The caller's match buffer for one pattern's twin (creating one per match costs
+/// as much as the match). A [`Session`](super::Session) keeps one per failregex, so a
+/// hit takes no lock: a buffer shared through the pattern, behind a mutex, cost a
+/// tenth of the sshd text run (perf: the lock, the unlock and `Captures::drop`).
+/// A slot must only ever be passed with the same pattern.
+#[derive(Default)]
+pub struct CaptureSlot(Option<pcre2::bytes::CaptureLocations>);
 
 /// Backtracking steps PCRE2 may take on one message before the `regex` crate takes
 /// over. An sshd hit needs well under 100; a crafted 8 KiB message cannot cost more
@@ -84,9 +90,7 @@ enum CapsInner<'t> {
     Pcre2(pcre2::bytes::Captures<'t>),
     Fast {
         text: &'t [u8],
-        fast: &'t Fast,
-        /// Always Some until dropped (then back to `fast.spare`).
-        locs: Option<pcre2::bytes::CaptureLocations>,
+        locs: &'t pcre2::bytes::CaptureLocations,
     },
 }
 
@@ -97,7 +101,7 @@ impl<'t> Captures<'t> {
         match &self.inner {
             CapsInner::Regex(c) => c.get(i).map(|m| m.range()),
             CapsInner::Pcre2(c) => c.get(i).map(|m| m.start()..m.end()),
-            CapsInner::Fast { locs, .. } => locs.as_ref()?.get(i).map(|(s, e)| s..e),
+            CapsInner::Fast { locs, .. } => locs.get(i).map(|(s, e)| s..e),
         }
     }
 
@@ -109,16 +113,6 @@ impl<'t> Captures<'t> {
             CapsInner::Fast { text, .. } => text,
         };
         self.get(i).map(|r| &text[r])
-    }
-}
-
-impl Drop for Captures<'_> {
-    fn drop(&mut self) {
-        if let CapsInner::Fast { fast, locs, .. } = &mut self.inner {
-            if let (Some(l), Ok(mut spare)) = (locs.take(), fast.spare.lock()) {
-                spare.push(l);
-            }
-        }
     }
 }
 
@@ -142,33 +136,20 @@ impl Fast {
         if pcre.captures_len() != re.captures_len() {
             return None;
         }
-        Some(Box::new(Fast {
-            re: pcre,
-            spare: Mutex::new(Vec::new()),
-        }))
+        Some(Box::new(Fast { re: pcre }))
     }
 
     /// Captures of `text`, or None: no match, or PCRE2 gave up (the caller asks
     /// the `regex` crate either way).
-    fn captures<'t>(&'t self, text: &'t [u8]) -> Option<Captures<'t>> {
+    fn captures<'t>(&self, text: &'t [u8], slot: &'t mut CaptureSlot) -> Option<Captures<'t>> {
         if text.last() == Some(&b'\n') {
             return None;
         }
-        let mut locs = self
-            .spare
-            .lock()
-            .ok()
-            .and_then(|mut s| s.pop())
-            .unwrap_or_else(|| self.re.capture_locations());
-        let found = matches!(self.re.captures_read(&mut locs, text), Ok(Some(_)));
-        let caps = Captures {
-            inner: CapsInner::Fast {
-                text,
-                fast: self,
-                locs: Some(locs),
-            },
-        };
-        found.then_some(caps)
+        let locs = slot.0.get_or_insert_with(|| self.re.capture_locations());
+        let found = matches!(self.re.captures_read(locs, text), Ok(Some(_)));
+        found.then_some(Captures {
+            inner: CapsInner::Fast { text, locs },
+        })
     }
 
     /// The PCRE2 pattern, for tests and diagnostics.
@@ -340,13 +321,20 @@ impl Engine {
         }
     }
 
-    pub fn captures<'t>(&'t self, text: &'t [u8]) -> Option<Captures<'t>> {
+    /// Captures of `text`; `slot` is this pattern's own buffer (see [`CaptureSlot`]).
+    pub fn captures<'t>(
+        &'t self,
+        text: &'t [u8],
+        slot: &'t mut CaptureSlot,
+    ) -> Option<Captures<'t>> {
         match self {
             Engine::Regex { re, fast } => {
                 let fast = fast.get_or_init(|| Fast::new(re));
-                if let Some(c) = fast.as_ref().and_then(|f| f.captures(text)) {
-                    debug_assert_same(re, &c, text);
-                    return Some(c);
+                if let Some(f) = fast.as_deref() {
+                    if let Some(c) = f.captures(text, slot) {
+                        debug_assert_same(re, f, &c, text);
+                        return Some(c);
+                    }
                 }
                 re.captures(text).map(|c| Captures {
                     inner: CapsInner::Regex(c),
@@ -389,14 +377,9 @@ impl Engine {
 }
 
 /// Debug builds: the twin must report exactly what the `regex` crate reports.
-fn debug_assert_same(re: &regex::bytes::Regex, fast: &Captures<'_>, text: &[u8]) {
+fn debug_assert_same(re: &regex::bytes::Regex, f: &Fast, fast: &Captures<'_>, text: &[u8]) {
     if cfg!(debug_assertions) {
-        let CapsInner::Fast {
-            fast: f,
-            locs: Some(l),
-            ..
-        } = &fast.inner
-        else {
+        let CapsInner::Fast { locs: l, .. } = &fast.inner else {
             return;
         };
         let want = re.captures(text);
@@ -488,8 +471,9 @@ mod tests {
                 .map(|i| c.get(i).map(|m| (m.start(), m.end())))
                 .collect::<Vec<_>>()
         });
-        let got = fast.captures(text).map(|c| {
-            let CapsInner::Fast { locs: Some(l), .. } = &c.inner else {
+        let mut slot = CaptureSlot::default();
+        let got = fast.captures(text, &mut slot).map(|c| {
+            let CapsInner::Fast { locs: l, .. } = &c.inner else {
                 unreachable!()
             };
             (0..re.captures_len()).map(|i| l.get(i)).collect::<Vec<_>>()
@@ -499,7 +483,7 @@ mod tests {
             assert_eq!(Some(g), want.as_ref(), "{pattern} on {text:?}");
         }
         // Through the public path (twin, then regex) the answer is always regex's.
-        let public = e.captures(text).is_some();
+        let public = e.captures(text, &mut CaptureSlot::default()).is_some();
         assert_eq!(public, want.is_some(), "{pattern} on {text:?}");
         (want, used_twin)
     }
