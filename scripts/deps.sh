@@ -11,6 +11,7 @@ pkgs=(
   systemd systemd-journal-remote  # journald for tests; journal files from export format
   iptables ipset nftables iproute2 util-linux  # firewall and namespaces (unshare)
   fail2ban                        # reference: its test corpus and fail2ban-regex
+  python3-systemd                 # fail2ban's backend=systemd (the benchmarks read journals with it)
   ca-certificates curl
 )
 missing=()
