@@ -91,7 +91,8 @@ impl Systemd {
         std::fs::write(
             "/etc/systemd/system/banjo.service.d/test.conf",
             format!(
-                "[Service]\nExecStart=\nExecStart={}/banjo run\n",
+                // A 2 s watchdog instead of the unit's 30 s, so the test sees the pings.
+                "[Service]\nExecStart=\nExecStart={}/banjo run\nWatchdogSec=2s\n",
                 bin_dir.display()
             ),
         )
@@ -281,6 +282,18 @@ fn units_flow(sd: Systemd, members: fn(&str) -> Vec<String>) {
         (1 << 12) | (1 << 13)
     );
 
+    // WATCHDOG=1 keeps coming while banjo idles: systemd would have killed it after
+    // 2 s of silence (and restarted it: NRestarts would count it).
+    let first = sd.prop("banjo.service", "WatchdogTimestampMonotonic");
+    std::thread::sleep(Duration::from_millis(2500));
+    let later = sd.prop("banjo.service", "WatchdogTimestampMonotonic");
+    assert!(
+        later.parse::<u64>().unwrap() > first.parse::<u64>().unwrap(),
+        "watchdog pings: {first} then {later}"
+    );
+    assert_eq!(sd.prop("banjo.service", "NRestarts"), "0");
+    assert_eq!(sd.prop("banjo.service", "ActiveState"), "active");
+
     // The CLI reaches the daemon through the socket systemd made.
     let st = sd.banjo_json(&["status"]);
     let text = st.to_string();
@@ -291,17 +304,22 @@ fn units_flow(sd: Systemd, members: fn(&str) -> Vec<String>) {
     eventually(10, "203.0.113.9 banned in the kernel", || {
         members("banjo-sshd-4").contains(&"203.0.113.9".to_string())
     });
-    // The ban entry is in the journal under the unit's name.
-    let q = run(&[
-        "journalctl",
-        "-q",
-        "-o",
-        "json",
-        &format!("MESSAGE_ID={BAN_ID}"),
-        "BANJO_IP=203.0.113.9",
-        "_SYSTEMD_UNIT=banjo.service",
-    ]);
-    assert_eq!(q.lines().count(), 1, "ban entries: {q}");
+    // The ban entry is in the journal under the unit's name. It is written after
+    // the ban is in the kernel (state, kernel, then history), so it may come a moment
+    // later.
+    let query = [
+        "journalctl".to_string(),
+        "-q".into(),
+        "-o".into(),
+        "json".into(),
+        format!("MESSAGE_ID={BAN_ID}"),
+        "BANJO_IP=203.0.113.9".into(),
+        "_SYSTEMD_UNIT=banjo.service".into(),
+    ]
+    .join(" ");
+    eventually(10, "the ban entry in the journal", || {
+        shell(&query).lines().count() == 1
+    });
 
     // Reload (ExecReload: SIGHUP) keeps the daemon and the ban.
     sd.systemctl(&["reload", "banjo.service"]);
@@ -317,8 +335,9 @@ fn units_flow(sd: Systemd, members: fn(&str) -> Vec<String>) {
     let st = sd.banjo_json(&["status", "sshd"]);
     assert_eq!(st["currently_banned"], 1, "{st}");
     assert_eq!(sd.prop("banjo.service", "ActiveState"), "active");
-    let log = run(&["journalctl", "-q", "-u", "banjo.service", "-o", "cat"]);
-    assert!(log.contains("Restore"), "restore logged: {log}");
+    eventually(10, "the restore logged", || {
+        shell("journalctl -q -u banjo.service -o cat").contains("Restore Ban 203.0.113.9")
+    });
 
     sd.systemctl(&["stop", "banjo.socket", "banjo.service"]);
     assert!(
