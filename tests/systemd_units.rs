@@ -294,6 +294,11 @@ fn units_flow(sd: Systemd, members: fn(&str) -> Vec<String>) {
     assert_eq!(sd.prop("banjo.service", "NRestarts"), "0");
     assert_eq!(sd.prop("banjo.service", "ActiveState"), "active");
 
+    // MemoryDenyWriteExecute=yes: banjo saw it and does not try PCRE2's JIT.
+    eventually(10, "the no-JIT notice", || {
+        shell("journalctl -q -u banjo.service -o cat").contains("PCRE2's interpreter")
+    });
+
     // The CLI reaches the daemon through the socket systemd made.
     let st = sd.banjo_json(&["status"]);
     let text = st.to_string();

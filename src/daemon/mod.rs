@@ -424,6 +424,12 @@ impl Daemon {
         self.notifier
             .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
         tracing::info!("banjo started: {}", self.status_line());
+        if !crate::filter::engine::jit_allowed() {
+            // Expected under the shipped unit (MemoryDenyWriteExecute=yes).
+            tracing::info!(
+                "no writable and executable memory here: filters run on PCRE2's interpreter, not its JIT"
+            );
+        }
 
         while !self.stop {
             let timeout = self.poll_timeout();

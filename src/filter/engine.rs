@@ -61,6 +61,34 @@ pub struct CaptureSlot(Option<pcre2::bytes::CaptureLocations>);
 /// than this (a few hundred µs) plus one linear `regex` pass.
 const FAST_MATCH_LIMIT: u32 = 20_000;
 
+/// Whether this process may map memory writable and executable, which PCRE2's JIT
+/// needs. Under the unit's `MemoryDenyWriteExecute=yes` it may not: PCRE2 would then
+/// start a JIT compile for every pattern, touching ~0.3 MiB of its compiler's code, only
+/// to fail and interpret. Asked once, with one anonymous page.
+pub fn jit_allowed() -> bool {
+    static ALLOWED: OnceLock<bool> = OnceLock::new();
+    *ALLOWED.get_or_init(|| {
+        use nix::libc;
+        // SAFETY: an anonymous private mapping of one page at an address the kernel
+        // picks; nothing else refers to it, and it is unmapped at once.
+        unsafe {
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return false;
+            }
+            libc::munmap(p, 4096);
+            true
+        }
+    })
+}
+
 /// Which engine a pattern landed on (reported by `banjo check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,7 +158,7 @@ impl Fast {
         let mut next_group = 1;
         write_pcre(&hir, &mut out, &mut next_group)?;
         let pcre = pcre2::bytes::RegexBuilder::new()
-            .jit_if_available(true)
+            .jit_if_available(jit_allowed())
             .build(&out)
             .ok()?;
         if pcre.captures_len() != re.captures_len() {
@@ -294,7 +322,7 @@ impl Engine {
             Err(e) => {
                 let first = e.to_string();
                 pcre2::bytes::RegexBuilder::new()
-                    .jit_if_available(true)
+                    .jit_if_available(jit_allowed())
                     .build(pattern)
                     .map(Engine::Pcre2)
                     .map_err(|pe| {
@@ -425,6 +453,13 @@ mod tests {
         assert!(e.is_match(b"port 3 user \xff\xfe"));
         let u = Engine::compile(r"(?u)^\w+$").unwrap();
         assert!(u.is_match("日本".as_bytes()));
+    }
+
+    #[test]
+    fn jit_is_allowed_without_memory_deny_write_execute() {
+        // The test process runs without MemoryDenyWriteExecute: the probe must say so
+        // (and twins then JIT). tests/systemd_units.rs covers the hardened case.
+        assert!(jit_allowed());
     }
 
     #[test]
