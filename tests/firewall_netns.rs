@@ -9,56 +9,18 @@
 //!
 //! Tests about chains run twice, with iptables-nft and iptables-legacy.
 
+mod common;
+
 use banjo::addr::Addr;
-use banjo::ban::{BanEntry, Family, Firewall, Flavour, IptablesFirewall, JailRules};
+use banjo::ban::{BanEntry, Family, Firewall, Flavour, IptablesFirewall};
 use banjo::config::{BlockType, Ports, Protocol};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
-use std::process::{Child, Command, Stdio};
+use common::fw::*;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-/// Set inside the namespace, to the namespace the test was started from.
-const IN_NETNS: &str = "BANJO_IN_NETNS";
-
-fn netns_id() -> String {
-    std::fs::read_link("/proc/self/ns/net")
-        .expect("reading /proc/self/ns/net")
-        .display()
-        .to_string()
-}
-
-/// Run `body` in a fresh network namespace: re-run this test binary for `test` alone
-/// under `unshare --net`, and check that it passed there.
+/// [`common::fw::in_netns`] for this backend's tools.
 fn in_netns(test: &str, body: impl FnOnce()) {
-    if let Ok(outer) = std::env::var(IN_NETNS) {
-        assert_ne!(
-            netns_id(),
-            outer,
-            "not in a fresh network namespace; refusing to touch the host firewall"
-        );
-        body();
-        return;
-    }
-    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
-        eprintln!("skipping {test}: needs root (unshare --net, iptables, ipset)");
-        return;
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let out = Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(IN_NETNS, netns_id())
-        .stdin(Stdio::null())
-        .output()
-        .expect("running unshare (util-linux)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{test} failed in its namespace");
-    // A misspelt name would run nothing and still succeed.
-    assert!(stdout.contains("1 passed"), "{test} did not run");
+    common::fw::in_netns(test, "iptables, ipset", body)
 }
 
 /// One test per body and flavour, each in its own namespace.
@@ -81,21 +43,6 @@ macro_rules! both_flavours {
             }
         }
     )*};
-}
-
-/// Run a tool, insist on success, return stdout.
-fn sh(tool: &str, args: &[&str]) -> String {
-    let out = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {tool}: {e}"));
-    assert!(
-        out.status.success(),
-        "{tool} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn ipt(fw: &IptablesFirewall, fam: Family, args: &[&str]) -> String {
@@ -137,47 +84,6 @@ fn assert_no_banjo(fw: &IptablesFirewall) {
         s.iter().all(|s| !s.starts_with("banjo")),
         "banjo sets left: {s:?}"
     );
-}
-
-fn jail(
-    name: &str,
-    chain: &str,
-    ports: Ports,
-    protocol: Protocol,
-    blocktype: BlockType,
-) -> JailRules {
-    JailRules {
-        jail: name.into(),
-        chain: chain.into(),
-        ports,
-        protocol,
-        blocktype,
-    }
-}
-
-fn ports(list: &[u16]) -> Ports {
-    Ports::List(list.iter().map(|&p| (p, p)).collect())
-}
-
-fn sshd() -> JailRules {
-    jail(
-        "sshd",
-        "INPUT",
-        ports(&[22, 2222]),
-        Protocol::Tcp,
-        BlockType::Reject,
-    )
-}
-
-fn a(s: &str) -> Addr {
-    s.parse().unwrap()
-}
-
-fn ban(addr: &str, secs: Option<u32>) -> BanEntry {
-    BanEntry {
-        addr: a(addr),
-        timeout_secs: secs,
-    }
 }
 
 /// The timeout ipset shows for `member` of `set`; None if not a member.
@@ -409,22 +315,7 @@ both_flavours! {
     }
 
     bans_block_real_traffic(fw) {
-        let peer = Peer::start();
-        sh("ip", &["link", "add", "bj0", "type", "veth", "peer", "name", "bj1", "netns", &peer.pid()]);
-        for args in [
-            &["addr", "add", "198.51.100.1/24", "dev", "bj0"][..],
-            &["-6", "addr", "add", "2001:db8:7::1/64", "dev", "bj0", "nodad"],
-            &["link", "set", "bj0", "up"],
-        ] {
-            sh("ip", args);
-        }
-        for args in [
-            &["addr", "add", "198.51.100.2/24", "dev", "bj1"][..],
-            &["-6", "addr", "add", "2001:db8:7::2/64", "dev", "bj1", "nodad"],
-            &["link", "set", "bj1", "up"],
-        ] {
-            peer.ip(args);
-        }
+        let peer = Peer::linked();
         let v4 = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 1), 2222));
         let v6 = SocketAddr::from(("2001:db8:7::1".parse::<Ipv6Addr>().unwrap(), 2222));
         let other = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 1), 2223));
@@ -439,89 +330,14 @@ both_flavours! {
         }
         fw.ban("app", &[ban("198.51.100.2", Some(600)), ban("2001:db8:7::/64", Some(600))]).unwrap();
         for to in [v4, v6] {
-            let err = peer.connect(to).expect_err("banned peer got through");
+            let err = peer.connect(to, 3).expect_err("banned peer got through");
             assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{to}: {err}");
         }
-        peer.connect(other).expect("a port outside the jail stays open");
+        peer.connect(other, 3).expect("a port outside the jail stays open");
         fw.unban("app", &[a("198.51.100.2"), a("2001:db8:7::/64")]).unwrap();
         for to in [v4, v6] {
-            peer.connect(to).expect("unbanned peer is let in again");
+            peer.connect(to, 3).expect("unbanned peer is let in again");
         }
-    }
-}
-
-/// A second network namespace, held open by a `sleep` we started.
-struct Peer {
-    child: Child,
-}
-
-impl Peer {
-    fn start() -> Peer {
-        let child = Command::new("unshare")
-            .args(["--net", "--", "sleep", "600"])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("unshare");
-        let peer = Peer { child };
-        let ours = netns_id();
-        let path = format!("/proc/{}/ns/net", peer.child.id());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::fs::read_link(&path)
-            .map(|p| p.display().to_string())
-            .ok()
-            == Some(ours.clone())
-        {
-            assert!(Instant::now() < deadline, "peer namespace never appeared");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        peer
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let pid = self.pid();
-        let mut all = vec!["-t", &pid, "-n", "--", "ip"];
-        all.extend_from_slice(args);
-        sh("nsenter", &all);
-    }
-
-    /// Connect to `to` from inside the peer namespace.
-    fn connect(&self, to: SocketAddr) -> std::io::Result<()> {
-        let ns = std::fs::File::open(format!("/proc/{}/ns/net", self.child.id()))?;
-        std::thread::spawn(move || {
-            // SAFETY: `ns` is an open namespace file; setns moves only this thread,
-            // which ends right after the connect.
-            if unsafe { nix::libc::setns(ns.as_raw_fd(), nix::libc::CLONE_NEWNET) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            TcpStream::connect_timeout(&to, Duration::from_secs(3)).map(drop)
-        })
-        .join()
-        .expect("connect thread")
-    }
-
-    /// The link may need a moment (neighbour discovery) before the first connect.
-    fn connect_eventually(&self, to: SocketAddr) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match self.connect(to) {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => {
-                    panic!("{to} unreachable before any ban: {e}")
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -7,58 +7,23 @@
 //! firewall is never touched. Needs root, nft and iproute2; without root the tests say
 //! they are skipped.
 
+mod common;
+
 use banjo::addr::Addr;
-use banjo::ban::{BanEntry, Firewall, FirewallError, JailRules, NftFirewall};
+use banjo::ban::{BanEntry, Firewall, FirewallError, NftFirewall};
 use banjo::config::{BlockType, Ports, Protocol};
+use common::fw::*;
 use serde_json::Value;
 use std::io::ErrorKind;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
-use std::process::{Child, Command, Stdio};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Set inside the namespace, to the namespace the test was started from.
-const IN_NETNS: &str = "BANJO_IN_NETNS";
-
-fn netns_id() -> String {
-    std::fs::read_link("/proc/self/ns/net")
-        .expect("reading /proc/self/ns/net")
-        .display()
-        .to_string()
-}
-
-/// Run `body` in a fresh network namespace: re-run this test binary for `test` alone
-/// under `unshare --net`, and check that it passed there.
+/// [`common::fw::in_netns`] with a fresh nftables backend for `body`.
 fn in_netns(test: &str, body: impl FnOnce(&mut NftFirewall)) {
-    if let Ok(outer) = std::env::var(IN_NETNS) {
-        assert_ne!(
-            netns_id(),
-            outer,
-            "not in a fresh network namespace; refusing to touch the host firewall"
-        );
-        body(&mut NftFirewall::new().expect("nft works"));
-        return;
-    }
-    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
-        eprintln!("skipping {test}: needs root (unshare --net, nft)");
-        return;
-    }
-    let exe = std::env::current_exe().expect("current_exe");
-    let out = Command::new("unshare")
-        .args(["--net", "--"])
-        .arg(exe)
-        .args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env(IN_NETNS, netns_id())
-        .stdin(Stdio::null())
-        .output()
-        .expect("running unshare (util-linux)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
-    eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{test} failed in its namespace");
-    // A misspelt name would run nothing and still succeed.
-    assert!(stdout.contains("1 passed"), "{test} did not run");
+    common::fw::in_netns(test, "nft", || {
+        body(&mut NftFirewall::new().expect("nft works"))
+    })
 }
 
 /// One `#[test]` per body, each in its own namespace.
@@ -69,21 +34,6 @@ macro_rules! netns_tests {
             in_netns(stringify!($name), |$fw: &mut NftFirewall| $body);
         }
     )*};
-}
-
-/// Run a tool, insist on success, return stdout.
-fn sh(tool: &str, args: &[&str]) -> String {
-    let out = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("running {tool}: {e}"));
-    assert!(
-        out.status.success(),
-        "{tool} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Run an nft script (as a human would type it) in one transaction.
@@ -135,47 +85,6 @@ fn assert_no_probe_left() {
 fn assert_no_banjo() {
     let r = ruleset();
     assert!(!r.contains("banjo"), "banjo objects left:\n{r}");
-}
-
-fn jail(
-    name: &str,
-    chain: &str,
-    ports: Ports,
-    protocol: Protocol,
-    blocktype: BlockType,
-) -> JailRules {
-    JailRules {
-        jail: name.into(),
-        chain: chain.into(),
-        ports,
-        protocol,
-        blocktype,
-    }
-}
-
-fn ports(list: &[u16]) -> Ports {
-    Ports::List(list.iter().map(|&p| (p, p)).collect())
-}
-
-fn sshd() -> JailRules {
-    jail(
-        "sshd",
-        "INPUT",
-        ports(&[22, 2222]),
-        Protocol::Tcp,
-        BlockType::Reject,
-    )
-}
-
-fn a(s: &str) -> Addr {
-    s.parse().unwrap()
-}
-
-fn ban(addr: &str, secs: Option<u32>) -> BanEntry {
-    BanEntry {
-        addr: a(addr),
-        timeout_secs: secs,
-    }
 }
 
 /// The chain as `nft list chain` prints it: its hook line and rules, trimmed.
@@ -457,22 +366,7 @@ netns_tests! {
              add chain inet filter input { type filter hook input priority filter; policy accept; }\n\
              add rule inet filter input tcp dport { 2222, 2223, 2224 } accept\n",
         );
-        let peer = Peer::start();
-        sh("ip", &["link", "add", "bj0", "type", "veth", "peer", "name", "bj1", "netns", &peer.pid()]);
-        for args in [
-            &["addr", "add", "198.51.100.1/24", "dev", "bj0"][..],
-            &["-6", "addr", "add", "2001:db8:7::1/64", "dev", "bj0", "nodad"],
-            &["link", "set", "bj0", "up"],
-        ] {
-            sh("ip", args);
-        }
-        for args in [
-            &["addr", "add", "198.51.100.2/24", "dev", "bj1"][..],
-            &["-6", "addr", "add", "2001:db8:7::2/64", "dev", "bj1", "nodad"],
-            &["link", "set", "bj1", "up"],
-        ] {
-            peer.ip(args);
-        }
+        let peer = Peer::linked();
         let v4 = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 1), 2222));
         let v6 = SocketAddr::from(("2001:db8:7::1".parse::<Ipv6Addr>().unwrap(), 2222));
         let other = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 1), 2223));
@@ -733,80 +627,5 @@ netns_tests! {
         nft_script("delete set inet banjo banjo-sshd-6-56");
         fw.ban("sshd", &[ban("2001:db8:8::/56", None)]).unwrap();
         assert!(fw.list("sshd").unwrap().contains(&a("2001:db8:8::/56")));
-    }
-}
-
-/// A second network namespace, held open by a `sleep` we started.
-struct Peer {
-    child: Child,
-}
-
-impl Peer {
-    fn start() -> Peer {
-        let child = Command::new("unshare")
-            .args(["--net", "--", "sleep", "600"])
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("unshare");
-        let peer = Peer { child };
-        let ours = netns_id();
-        let path = format!("/proc/{}/ns/net", peer.child.id());
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::fs::read_link(&path)
-            .map(|p| p.display().to_string())
-            .ok()
-            == Some(ours.clone())
-        {
-            assert!(Instant::now() < deadline, "peer namespace never appeared");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        peer
-    }
-
-    fn pid(&self) -> String {
-        self.child.id().to_string()
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let pid = self.pid();
-        let mut all = vec!["-t", &pid, "-n", "--", "ip"];
-        all.extend_from_slice(args);
-        sh("nsenter", &all);
-    }
-
-    /// Connect to `to` from inside the peer namespace, giving up after `secs`.
-    fn connect(&self, to: SocketAddr, secs: u64) -> std::io::Result<()> {
-        let ns = std::fs::File::open(format!("/proc/{}/ns/net", self.child.id()))?;
-        std::thread::spawn(move || {
-            // SAFETY: `ns` is an open namespace file; setns moves only this thread,
-            // which ends right after the connect.
-            if unsafe { nix::libc::setns(ns.as_raw_fd(), nix::libc::CLONE_NEWNET) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            TcpStream::connect_timeout(&to, Duration::from_secs(secs)).map(drop)
-        })
-        .join()
-        .expect("connect thread")
-    }
-
-    /// The link may need a moment (neighbour discovery) before the first connect.
-    fn connect_eventually(&self, to: SocketAddr) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match self.connect(to, 3) {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => {
-                    panic!("{to} unreachable before any ban: {e}")
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -1,6 +1,7 @@
 //! Helpers for tests that run the real `banjo` binary against real journal files.
 #![allow(dead_code)]
 
+pub mod fw;
 pub mod ns;
 
 use std::io::Write;
