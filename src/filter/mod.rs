@@ -840,6 +840,17 @@ fn mode_closure(
     Ok(())
 }
 
+/// Test data: the xorshift64 sequence from `seed` (deterministic, and no crate for it).
+#[cfg(test)]
+fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -952,13 +963,10 @@ failregex = ['^probe from <HOST>$']
             cases.push(format!("{a}.{a}.0.{a}"));
         }
         // Random strings of digits, dots and colons (mostly near-addresses).
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200_000 {
             let mut c = String::new();
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let mut r = rng;
+            let mut r = next();
             for _ in 0..(r % 16) {
                 r /= 16;
                 c.push(b"0123456789..:1259"[(r % 17) as usize] as char);
@@ -1019,13 +1027,7 @@ failregex = ['^probe from <HOST>$']
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..100_000 {
             // Real addresses in std's own (compressed) form and in full, with few
             // distinct groups so that `::` shows up at every place.

@@ -283,13 +283,7 @@ mod tests {
     /// over a small id space (many collisions, removals inside probe runs).
     #[test]
     fn behaves_like_a_hash_map() {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = crate::filter::xorshift(0x2545_f491_4f6c_dd1d);
         let mut t = Remembered::default();
         let mut model: HashMap<Vec<u8>, (IpAddr, Micros)> = HashMap::new();
         for step in 0..200_000u64 {
