@@ -916,6 +916,17 @@ def burst(a, world, results, setname):
     b2.stop()
     sh(f"{a.banjo} flush")
 # --- idle memory (bench/idle-memory.sh) -------------------------------------------------
+def quiet_sample(pid, after):
+    """mem_snapshot `after` s from now, then CPU ticks and context switches over 10 s."""
+    time.sleep(after)
+    m = mem_snapshot(pid)
+    c0, w0 = proc_cpu_ticks(pid), sum(ctxt_switches(pid).values())
+    time.sleep(10)
+    m["ticks"] = proc_cpu_ticks(pid) - c0
+    m["wakeups"] = sum(ctxt_switches(pid).values()) - w0
+    return m
+
+
 def mem_snapshot(pid):
     st = {k: proc_status(pid, k) for k in ("VmRSS", "RssAnon", "RssFile", "RssShmem", "VmHWM")}
     st["threads"] = sorted(open(f"/proc/{pid}/task/{t}/comm").read().strip()
@@ -948,12 +959,7 @@ def cmd_idle(a):
             b = Banjo(world, a.banjo, f"idle-{i}", cfg)
             b.start()
             pid = b.p.pid
-            time.sleep(a.after)
-            fresh = mem_snapshot(pid)
-            c0, w0 = proc_cpu_ticks(pid), sum(ctxt_switches(pid).values())
-            time.sleep(10)
-            fresh["ticks"] = proc_cpu_ticks(pid) - c0
-            fresh["wakeups"] = sum(ctxt_switches(pid).values()) - w0
+            fresh = quiet_sample(pid, a.after)
             note(f"fresh, {a.after:g} s after READY: " + fmt_mem(fresh))
             note(f"  idle 10 s: {fresh['ticks']} ticks, {fresh['wakeups']} context switches")
             if i == 0 or a.verbose:
@@ -967,12 +973,7 @@ def cmd_idle(a):
                 world.release(p)
             if not wait_count("banjo-sshd-4", a.bans, time.monotonic() + 30):
                 note(f"NOT all {a.bans} banned after 30 s ({ipset_count('banjo-sshd-4')} in the set)")
-            time.sleep(a.after)
-            burst = mem_snapshot(pid)
-            c0, w0 = proc_cpu_ticks(pid), sum(ctxt_switches(pid).values())
-            time.sleep(10)
-            burst["ticks"] = proc_cpu_ticks(pid) - c0
-            burst["wakeups"] = sum(ctxt_switches(pid).values()) - w0
+            burst = quiet_sample(pid, a.after)
             burst["in_set"] = ipset_count("banjo-sshd-4")
             note(f"after {burst['in_set']} bans and {a.after:g} s quiet: " + fmt_mem(burst))
             note(f"  idle 10 s: {burst['ticks']} ticks, {burst['wakeups']} context switches")
