@@ -512,19 +512,27 @@ fn backlog_addresses() -> (Vec<String>, Vec<String>) {
     (v4, v6)
 }
 
-/// Write one failure per address while banjo is stopped; wait until journald has them.
-fn write_backlog(j: &Journald, v4: &[String], v6: &[String]) {
-    for ip in v4 {
-        fail(j, ip);
+/// A journald with a banjo that saved the journal's end and stopped, then a backlog
+/// written meanwhile: one failure per address of [`backlog_addresses`], all in the
+/// journal before this returns.
+fn backlog_while_stopped() -> (Journald, Banjo, Vec<String>, Vec<String>) {
+    let j = Journald::start_unlimited();
+    let mut b = Banjo::new(j.work.path(), BACKLOG_CONFIG);
+    b.start(&[]);
+    b.stop();
+    let (v4, v6) = backlog_addresses();
+    for ip in &v4 {
+        fail(&j, ip);
     }
-    for net in v6 {
+    for net in &v6 {
         // 2001:db8:1:2::/64 -> a host in it, 2001:db8:1:2::7
-        fail(j, &net.replace("::/64", "::7"));
+        fail(&j, &net.replace("::/64", "::7"));
     }
     let n = v4.len() + v6.len();
     eventually(60, "the backlog in the journal", || {
         shell("journalctl -q -o cat _COMM=sshd | wc -l").trim() == n.to_string()
     });
+    (j, b, v4, v6)
 }
 
 const BACKLOG_CONFIG: &str = r#"
@@ -576,13 +584,7 @@ fn backlog_lands_in_the_kernel_before_ready_and_every_ban_gets_its_entry() {
     if !enter("backlog_lands_in_the_kernel_before_ready_and_every_ban_gets_its_entry") {
         return;
     }
-    let j = Journald::start_unlimited();
-    let mut b = Banjo::new(j.work.path(), BACKLOG_CONFIG);
-    // A first start saves the journal's end; the failures arrive while banjo is down.
-    b.start(&[]);
-    b.stop();
-    let (v4, v6) = backlog_addresses();
-    write_backlog(&j, &v4, &v6);
+    let (j, mut b, v4, v6) = backlog_while_stopped();
 
     // READY=1 comes once the backlog is read: by then every ban is in the kernel
     // (batches go to ipset in the background while the next batch is read).
@@ -616,12 +618,7 @@ fn kill_9_while_a_backlog_is_applied_loses_no_ban_and_counts_none_twice() {
     if !enter("kill_9_while_a_backlog_is_applied_loses_no_ban_and_counts_none_twice") {
         return;
     }
-    let j = Journald::start_unlimited();
-    let mut b = Banjo::new(j.work.path(), BACKLOG_CONFIG);
-    b.start(&[]);
-    b.stop();
-    let (v4, v6) = backlog_addresses();
-    write_backlog(&j, &v4, &v6);
+    let (j, mut b, v4, v6) = backlog_while_stopped();
     // Killed once the first batch is applied (STATUS= follows each applied batch),
     // in the middle of the backlog.
     b.spawn(&[], &[]);
