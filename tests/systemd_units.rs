@@ -147,15 +147,9 @@ impl Systemd {
         c
     }
 
+    /// [`run`] in systemd's PID namespace (see [`Systemd::command`]).
     fn run(&self, argv: &[&str]) -> String {
-        let out = self.command(argv).output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "{argv:?} failed: {text}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        run(&[&["nsenter", "--target", &self.pid1, "--pid", "--"], argv].concat())
     }
 
     fn systemctl(&self, args: &[&str]) -> String {
