@@ -134,21 +134,27 @@ fn handled_signals() -> SigSet {
     mask
 }
 
+/// The configuration as the daemon keeps it: every jail validated (errors in disabled
+/// ones are reported too), then only the enabled jails kept. Dropping the rest frees
+/// their compiled filters before the start-up heap is trimmed.
+fn load_config(opts: &RunOptions) -> Config {
+    let mut cfg = crate::config::load(&opts.config_dir, opts.config_explicit);
+    cfg.jails.retain(|j| j.enabled);
+    cfg
+}
+
 pub fn run(opts: RunOptions) -> anyhow::Result<i32> {
     handled_signals().thread_block()?;
     log::init();
     log::start_writer();
     let notifier = notify::Notifier::from_env();
-    let mut cfg = crate::config::load(&opts.config_dir, opts.config_explicit);
-    // Disabled jails were validated (their errors are reported below) but never run:
-    // dropping them frees their compiled filters before the start-up heap is trimmed.
-    cfg.jails.retain(|j| j.enabled);
+    let cfg = load_config(&opts);
     for d in &cfg.diagnostics {
         // A bad jail never takes down the others: report it and run the rest.
         tracing::error!("{d}");
         eprintln!("{d}");
     }
-    if cfg.enabled().next().is_none() {
+    if cfg.jails.is_empty() {
         eprintln!("banjo run: no enabled jail without errors; see banjo check");
         return Ok(crate::cli::EXIT_USAGE);
     }
@@ -216,12 +222,7 @@ impl Daemon {
         };
         let server = Server::new(listener)?;
 
-        let configs: Vec<Arc<JailConfig>> = cfg
-            .jails
-            .iter()
-            .filter(|j| j.enabled)
-            .map(|j| Arc::new(j.clone()))
-            .collect();
+        let configs: Vec<Arc<JailConfig>> = cfg.jails.iter().map(|j| Arc::new(j.clone())).collect();
         let self_addrs = crate::addr::local_addresses();
         let mut pipeline = Pipeline::new(configs, &self_addrs);
         pipeline.now = now_us();

@@ -18,7 +18,7 @@ fn monotonic_usec() -> u64 {
 
 impl Daemon {
     pub(crate) fn reload(&mut self) -> anyhow::Result<String> {
-        let new = crate::config::load(&self.opts.config_dir, self.opts.config_explicit);
+        let new = super::load_config(&self.opts);
         if new.has_errors() {
             let text: Vec<String> = new
                 .diagnostics
@@ -33,8 +33,7 @@ impl Daemon {
         self.notifier
             .notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
         let now = super::now_us();
-        let new_jails: Vec<crate::config::JailConfig> =
-            new.jails.iter().filter(|j| j.enabled).cloned().collect();
+        let new_jails: Vec<crate::config::JailConfig> = new.jails.clone();
         let old_by_name: HashMap<String, usize> = self
             .pipeline
             .jails
@@ -180,8 +179,6 @@ impl Daemon {
                 "reopening the journal with the new matches: {e}; keeping the old reader"
             ),
         }
-        let mut new = new;
-        new.jails.retain(|j| j.enabled); // as at start: disabled jails are not kept
         self.cfg = new;
         let summary = format!(
             "{} jails running; started: [{}]; removed: [{}]; kept: [{}]",
