@@ -278,6 +278,11 @@ fn check_nft_hooks(jails: &mut Vec<JailConfig>, diags: &mut Vec<Diagnostic>) {
     });
 }
 
+/// A jail's `enabled` after layering (unset: disabled).
+fn enabled(k: &Layered) -> bool {
+    k.enabled.as_ref().is_some_and(|v| *v.1.get_ref())
+}
+
 /// `[daemon]` from every file, last one wins per key.
 fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonConfig {
     let mut d = DaemonConfig::default();
@@ -374,10 +379,9 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
     // Enabled jails' filters are compiled first. The daemon keeps only those, and frees
     // the rest from the top of the heap rather than from holes between the kept ones,
     // so that trimming the heap gives the pages back (idle RSS: bench/idle-memory.sh).
-    let is_enabled = |k: &Layered| k.enabled.as_ref().is_some_and(|v| *v.1.get_ref());
     let order = (0..jails.len())
-        .filter(|&i| is_enabled(&keys[i]))
-        .chain((0..jails.len()).filter(|&i| !is_enabled(&keys[i])));
+        .filter(|&i| enabled(&keys[i]))
+        .chain((0..jails.len()).filter(|&i| !enabled(&keys[i])));
     let mut results: Vec<(Option<JailConfig>, Vec<Diagnostic>)> = Vec::new();
     results.resize_with(jails.len(), Default::default);
     for i in order {
@@ -484,7 +488,7 @@ impl Resolver<'_> {
             );
             return None;
         }
-        let enabled = k.enabled.as_ref().is_some_and(|v| *v.1.get_ref());
+        let enabled = enabled(k);
 
         // filter
         let filter_text = k
