@@ -12,6 +12,7 @@ pkgs=(
   iptables ipset nftables iproute2 util-linux  # firewall and namespaces (unshare)
   fail2ban                        # reference: its test corpus and fail2ban-regex
   python3-systemd                 # fail2ban's backend=systemd (the benchmarks read journals with it)
+  zsh fish                        # tests/completions.rs runs the shipped completions in their shells
   ca-certificates curl
 )
 missing=()
