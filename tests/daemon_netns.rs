@@ -740,3 +740,85 @@ fn nftables_firewall_bans_reconciles_and_flushes() {
     assert!(!rules.contains("banjo"), "{rules}");
     assert_eq!(shell("nft list table inet filter"), host);
 }
+
+#[test]
+fn new_connections_wake_banjo_unless_the_group_is_taken() {
+    if !enter("new_connections_wake_banjo_unless_the_group_is_taken") {
+        return;
+    }
+    use banjo::ban::nflog::ConnectionWake;
+    use std::net::{SocketAddr, TcpListener};
+    let j = Journald::start();
+    let peer = common::fw::Peer::linked();
+    let ssh: SocketAddr = "198.51.100.1:22".parse().unwrap();
+    let _sshd = TcpListener::bind(ssh).unwrap();
+    peer.connect_eventually(ssh);
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    // sshd's chains log new connections to the default group; recidive's do not
+    // (it reads banjo's own entries).
+    for ipt in ["iptables", "ip6tables"] {
+        let chain = shell(&format!("{ipt} -S banjo-sshd"));
+        assert!(chain.contains("-j NFLOG --nflog-group 3187"), "{chain}");
+        assert!(!shell(&format!("{ipt} -S banjo-recidive")).contains("NFLOG"));
+    }
+    let st = b.cli_json(&["status"]);
+    assert_eq!(st["wake_group"], 3187, "{st}");
+    assert_eq!(st["connection_wakeups"], 0, "{st}");
+
+    // The attacker connects, then its failures are logged: the connection woke banjo.
+    peer.connect(ssh, 3).unwrap();
+    eventually(5, "a wake-up from the connection", || {
+        b.cli_json(&["status"])["connection_wakeups"]
+            .as_u64()
+            .is_some_and(|n| n >= 1)
+    });
+    for _ in 0..3 {
+        fail(&j, "198.51.100.2");
+    }
+    eventually(5, "198.51.100.2 banned", || {
+        ipset_members("banjo-sshd-4").contains(&"198.51.100.2".to_string())
+    });
+    peer.connect(ssh, 3).expect_err("banned");
+    // Turning it off takes a restart, and reload says so rather than ignore it.
+    std::fs::write(
+        b.config.join("banjo.toml"),
+        format!("[daemon]\nwake_on_connect = false\n{CONFIG}"),
+    )
+    .unwrap();
+    let r = b.cli_json(&["reload"]);
+    assert!(
+        r["summary"].as_str().is_some_and(|s| s.contains(
+            "[daemon] wake_on_connect/nflog_group changed: takes effect at the next start"
+        )),
+        "{r}"
+    );
+    assert!(shell("iptables -S banjo-sshd").contains("NFLOG"));
+    // The reload's READY=1, so that the next start waits for its own.
+    b.wait_notify("READY=1");
+    std::fs::write(b.config.join("banjo.toml"), CONFIG).unwrap();
+    b.stop();
+
+    // Another program holds the group: banjo says so, makes no wake rule (which
+    // would feed that program our packets) and still bans.
+    let _ulogd = ConnectionWake::open(3187).unwrap();
+    b.start(&[]);
+    assert!(b.cli_json(&["status"])["wake_group"].is_null());
+    for ipt in ["iptables", "ip6tables"] {
+        let chain = shell(&format!("{ipt} -S banjo-sshd"));
+        assert!(!chain.contains("NFLOG"), "{chain}");
+    }
+    let said = j.query("SYSLOG_IDENTIFIER=banjo PRIORITY=4");
+    assert!(
+        said.iter().any(|e| e["MESSAGE"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot listen on nfnetlink_log group 3187"))),
+        "{said:?}"
+    );
+    for _ in 0..3 {
+        fail(&j, "203.0.113.9");
+    }
+    eventually(5, "203.0.113.9 banned", || {
+        ipset_members("banjo-sshd-4").contains(&"203.0.113.9".to_string())
+    });
+}

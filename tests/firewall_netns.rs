@@ -314,6 +314,23 @@ both_flavours! {
         assert!(fw.jails_present().unwrap().is_empty());
     }
 
+    wake_rule_logs_new_connections_to_the_jails_ports(fw) {
+        wake_rule_contract(fw);
+        // The chain holds exactly the rules we write, as -S prints them, so a second
+        // setup finds them in place instead of writing them again.
+        let mut rules = sshd();
+        rules.wake_group = Some(4242);
+        fw.setup(&rules).unwrap();
+        fw.setup(&rules).unwrap();
+        for fam in Family::BOTH {
+            let want: Vec<String> = banjo::ban::iptables::chain_body(&rules, fam)
+                .iter()
+                .map(|r| format!("-A banjo-sshd {r}"))
+                .collect();
+            assert_eq!(rules_of(fw, fam, "banjo-sshd"), want, "{fam}");
+        }
+    }
+
     bans_block_real_traffic(fw) {
         let peer = Peer::linked();
         let v4 = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 1), 2222));

@@ -358,6 +358,10 @@ netns_tests! {
         assert!(fw.flush_all().unwrap().is_empty(), "nothing left is fine");
     }
 
+    wake_rule_logs_new_connections_to_the_jails_ports(fw) {
+        wake_rule_contract(fw);
+    }
+
     bans_block_real_traffic(fw) {
         // Also with an ordinary `inet filter` table that accepts these ports: its
         // accept is not final, banjo's reject and drop are.

@@ -297,6 +297,8 @@ fn units_flow(sd: Systemd, members: fn(&str) -> Vec<String>) {
     let st = sd.banjo_json(&["status"]);
     let text = st.to_string();
     assert!(text.contains("sshd") && text.contains("recidive"), "{st}");
+    // The sandbox (CAP_NET_ADMIN, AF_NETLINK) lets banjo bind the wake rules' group.
+    assert_eq!(st["wake_group"], 3187, "{st}");
 
     // An attack through the journald systemd runs: five failures (built-in maxretry).
     sd.sshd(&failures("203.0.113.9", 5));

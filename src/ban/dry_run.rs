@@ -178,6 +178,7 @@ mod tests {
             ports: Ports::List(vec![(22, 22), (2222, 2222)]),
             protocol: Protocol::Tcp,
             blocktype: BlockType::Reject,
+            wake_group: None,
         }
     }
 

@@ -360,7 +360,7 @@ impl IptablesFirewall {
         // does (same port count), and would leave the jail unhooked. The tests pin our
         // rule texts to what -S prints, for both flavours.
         for fam in Family::BOTH {
-            let want = [match_rule(rules, fam), "-j RETURN".to_owned()];
+            let want = chain_body(rules, fam);
             let step = || format!("filling chain {chain} ({fam})");
             let mut old = Vec::new();
             if !fresh.contains(&fam) {
@@ -669,6 +669,18 @@ pub fn hook_rule(rules: &JailRules) -> String {
     }
 }
 
+/// Every rule of `banjo-<jail>`, in order, as `-S` prints them: block the set's
+/// members, log the start of other TCP connections when the jail has a wake group
+/// (banned addresses never get that far), return.
+pub fn chain_body(rules: &JailRules, fam: Family) -> Vec<String> {
+    let mut body = vec![match_rule(rules, fam)];
+    if let Some(g) = rules.wake_group {
+        body.push(super::nflog::wake_rule(g));
+    }
+    body.push("-j RETURN".to_owned());
+    body
+}
+
 /// The rule in `banjo-<jail>` that blocks members of the family's set.
 pub fn match_rule(rules: &JailRules, fam: Family) -> String {
     let set = set_name(&rules.jail, fam);
@@ -755,6 +767,7 @@ mod tests {
             ports,
             protocol,
             blocktype,
+            wake_group: None,
         }
     }
 
@@ -788,6 +801,20 @@ mod tests {
             match_rule(&drop, Family::V4),
             "-m set --match-set banjo-sshd-4 src -j DROP"
         );
+    }
+
+    #[test]
+    fn wake_rule_sits_between_the_block_and_the_return() {
+        let mut r = rules("INPUT", Ports::All, Protocol::Tcp, BlockType::Drop);
+        assert_eq!(chain_body(&r, Family::V4).len(), 2);
+        r.wake_group = Some(3187);
+        let body = chain_body(&r, Family::V6);
+        assert_eq!(body[0], "-m set --match-set banjo-sshd-6 src -j DROP");
+        assert_eq!(
+            body[1],
+            "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m limit --limit 10/sec --limit-burst 1 -j NFLOG --nflog-group 3187 --nflog-size 0"
+        );
+        assert_eq!(body[2], "-j RETURN");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod dry_run;
 mod exec;
 pub mod iptables;
+pub mod nflog;
 pub mod nft;
 
 pub use dry_run::DryRunFirewall;
@@ -31,6 +32,9 @@ pub struct JailRules {
     pub ports: Ports,
     pub protocol: Protocol,
     pub blocktype: BlockType,
+    /// Log the start of each TCP connection to this nfnetlink_log group, after the
+    /// set matches (rate-limited): the daemon's wake-up (see nflog.rs). None: no rule.
+    pub wake_group: Option<u16>,
 }
 
 /// One ban to place in the kernel.
@@ -316,6 +320,7 @@ mod tests {
             ports,
             protocol,
             blocktype: BlockType::Reject,
+            wake_group: None,
         }
     }
 

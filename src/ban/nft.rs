@@ -129,17 +129,7 @@ pub fn rule_text(rules: &JailRules, kind: SetKind) -> String {
             let _ = write!(s, "meta l4proto {p} ");
         }
         (Some(p), Ports::List(list)) => {
-            let ports: Vec<String> = list
-                .iter()
-                .map(|(a, b)| {
-                    if a == b {
-                        a.to_string()
-                    } else {
-                        format!("{a}-{b}")
-                    }
-                })
-                .collect();
-            let _ = write!(s, "{p} dport {{ {} }} ", ports.join(", "));
+            let _ = write!(s, "{p} dport {{ {} }} ", port_list(list));
         }
     }
     let set = set_name(&rules.jail, kind);
@@ -160,6 +150,36 @@ pub fn rule_text(rules: &JailRules, kind: SetKind) -> String {
         (BlockType::Reject, _) => "reject with icmpx type port-unreachable",
     });
     s
+}
+
+/// The rule after the set rules that logs the start of each TCP connection to the
+/// jail's ports to its wake group (the nft twin of iptables' NFLOG rule; see
+/// ban/nflog.rs). None without a wake group, or for a UDP-only jail.
+pub fn wake_rule_text(rules: &JailRules) -> Option<String> {
+    let group = rules.wake_group?;
+    let ports = match (rules.protocol, &rules.ports) {
+        (Protocol::Udp, _) => return None,
+        (Protocol::Tcp, Ports::List(list)) => format!("tcp dport {{ {} }} ", port_list(list)),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{ports}tcp flags & (fin|syn|rst|ack) == syn limit rate {}/second burst 1 packets log group {group} snaplen 0",
+        super::nflog::WAKE_RATE_PER_SEC
+    ))
+}
+
+fn port_list(list: &[(u16, u16)]) -> String {
+    let ports: Vec<String> = list
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect();
+    ports.join(", ")
 }
 
 fn v6_mask(len: u8) -> Ipv6Addr {
@@ -598,14 +618,7 @@ impl NftFirewall {
                 "add chain {TABLE} {chain} {{ type filter hook {hook} priority filter {PRIORITY}; policy accept; }}"
             ),
         );
-        let step = format!("filling chain {chain}");
-        s.line(&step, &format!("flush chain {TABLE} {chain}"));
-        for &kind in &kinds {
-            s.line(
-                &step,
-                &format!("add rule {TABLE} {chain} {}", rule_text(rules, kind)),
-            );
-        }
+        fill_chain(&mut s, rules, &kinds, &format!("filling chain {chain}"));
         s
     }
 
@@ -647,15 +660,21 @@ impl NftFirewall {
             Vec::new()
         };
         if let Some(known) = self.jails.get_mut(jail) {
-            let chain = chain_name(jail);
-            for &kind in &new_kinds {
-                let set = set_name(jail, kind);
-                s.line(&format!("creating nft set {set}"), &set_decl(&set, kind));
-                s.line(
-                    &format!("adding the rule for nft set {set}"),
-                    &format!("add rule {TABLE} {chain} {}", rule_text(&known.rules, kind)),
+            if !new_kinds.is_empty() {
+                for &kind in &new_kinds {
+                    let set = set_name(jail, kind);
+                    s.line(&format!("creating nft set {set}"), &set_decl(&set, kind));
+                    known.kinds.insert(kind);
+                }
+                // The chain again, with the new sets' rules: every set rule must come
+                // before the wake rule, and in the order setup writes them. One
+                // transaction, so no packet sees the chain half-filled.
+                fill_chain(
+                    &mut s,
+                    &known.rules,
+                    &known.kinds,
+                    &format!("adding the rules for jail {jail}'s new nft sets"),
                 );
-                known.kinds.insert(kind);
             }
         }
         for (kind, members) in &by_set {
@@ -691,6 +710,22 @@ impl NftFirewall {
         if let Some(k) = self.jails.get_mut(jail) {
             k.fresh = false;
         }
+    }
+}
+
+/// Script lines that make `banjo-<jail>` hold exactly its rules: one per set kind, in
+/// kind order, then the wake rule (after them, so banned addresses never reach it).
+fn fill_chain(s: &mut Script, rules: &JailRules, kinds: &BTreeSet<SetKind>, step: &str) {
+    let chain = chain_name(&rules.jail);
+    s.line(step, &format!("flush chain {TABLE} {chain}"));
+    for &kind in kinds {
+        s.line(
+            step,
+            &format!("add rule {TABLE} {chain} {}", rule_text(rules, kind)),
+        );
+    }
+    if let Some(wake) = wake_rule_text(rules) {
+        s.line(step, &format!("add rule {TABLE} {chain} {wake}"));
     }
 }
 
@@ -974,6 +1009,7 @@ mod tests {
             ports,
             protocol,
             blocktype,
+            wake_group: None,
         }
     }
 
@@ -993,6 +1029,25 @@ mod tests {
         assert_eq!(parse_set_name("banjo-sshd"), None);
         assert_eq!(parse_set_name("banjo-sshd-6-200"), None);
         assert_eq!(parse_set_name("other-6-64"), None);
+    }
+
+    #[test]
+    fn wake_rules_render() {
+        let mut r = rules(
+            Ports::List(vec![(22, 22), (8000, 8100)]),
+            Protocol::Tcp,
+            BlockType::Reject,
+        );
+        assert_eq!(wake_rule_text(&r), None);
+        r.wake_group = Some(3187);
+        assert_eq!(
+            wake_rule_text(&r).unwrap(),
+            "tcp dport { 22, 8000-8100 } tcp flags & (fin|syn|rst|ack) == syn limit rate 10/second burst 1 packets log group 3187 snaplen 0"
+        );
+        r.protocol = Protocol::All;
+        assert!(wake_rule_text(&r).unwrap().starts_with("tcp flags & "));
+        r.protocol = Protocol::Udp;
+        assert_eq!(wake_rule_text(&r), None);
     }
 
     #[test]

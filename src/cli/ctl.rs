@@ -121,6 +121,15 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
             );
         }
         println!("\n{} jails, {} active bans", jails.len(), d["active_bans"]);
+        match d["wake_group"].as_u64() {
+            Some(g) => println!(
+                "woken {} times by new connections (nfnetlink_log group {g})",
+                d["connection_wakeups"]
+            ),
+            None => println!(
+                "new connections do not wake banjo (wake_on_connect off, or its group taken)"
+            ),
+        }
     })
 }
 

@@ -52,7 +52,14 @@ pub struct DaemonConfig {
     pub unban_on_stop: bool,
     pub readers_group: Option<String>,
     pub action_concurrency: usize,
+    /// The nfnetlink_log group of the jails' wake rules; None: `wake_on_connect = false`.
+    pub wake_group: Option<u16>,
 }
+
+/// nfnetlink_log group of the wake rules unless `nflog_group` says otherwise: not 0,
+/// which NFLOG rules and ulogd use when they name none, nor the small numbers that
+/// ulogd's examples use.
+pub const DEFAULT_NFLOG_GROUP: u16 = 3187;
 
 impl Default for DaemonConfig {
     fn default() -> Self {
@@ -63,6 +70,7 @@ impl Default for DaemonConfig {
             unban_on_stop: false,
             readers_group: None,
             action_concurrency: 4,
+            wake_group: Some(DEFAULT_NFLOG_GROUP),
         }
     }
 }
@@ -286,6 +294,7 @@ fn enabled(k: &Layered) -> bool {
 /// `[daemon]` from every file, last one wins per key.
 fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonConfig {
     let mut d = DaemonConfig::default();
+    let (mut wake, mut group) = (true, DEFAULT_NFLOG_GROUP);
     for f in files {
         // Syntax errors were reported by `resolve` already.
         let Ok(parsed) = toml::from_str::<RawFile>(&f.text) else {
@@ -340,7 +349,21 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
                 ),
             }
         }
+        if let Some(v) = raw.nflog_group {
+            match u16::try_from(*v.get_ref()) {
+                Ok(g) => group = g,
+                Err(_) => err(
+                    v.span(),
+                    "nflog_group",
+                    format!("{} is not between 0 and 65535", v.get_ref()),
+                ),
+            }
+        }
+        if let Some(v) = raw.wake_on_connect {
+            wake = *v.get_ref();
+        }
     }
+    d.wake_group = wake.then_some(group);
     d
 }
 

@@ -37,6 +37,10 @@ pub struct RawDaemon {
     pub readers_group: Option<Spanned<String>>,
     /// How many exec actions run at once.
     pub action_concurrency: Option<Spanned<i64>>,
+    /// Wake up at the start of a TCP connection to a jail's ports (an NFLOG rule).
+    pub wake_on_connect: Option<Spanned<bool>>,
+    /// The nfnetlink_log group those rules log to.
+    pub nflog_group: Option<Spanned<i64>>,
 }
 
 /// A duration written as seconds (`600`) or text (`"10m"`).

@@ -319,3 +319,40 @@ fn firewall_backend_is_chosen_by_name() {
         "{e}"
     );
 }
+
+#[test]
+fn connection_wake_group_layers_and_is_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert_eq!(
+        c.daemon.wake_group,
+        Some(DEFAULT_NFLOG_GROUP),
+        "on by default"
+    );
+    // A later file moves the group; a drop-in can turn the wake-up off whatever the
+    // group, and the last word wins.
+    let d = dir_with(&[
+        ("banjo.toml", "[daemon]\nnflog_group = 42\n"),
+        ("jail.d/a.toml", "[daemon]\nwake_on_connect = false\n"),
+    ]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    assert_eq!(c.daemon.wake_group, None);
+    let d = dir_with(&[
+        ("banjo.toml", "[daemon]\nwake_on_connect = false\n"),
+        (
+            "jail.d/a.toml",
+            "[daemon]\nwake_on_connect = true\nnflog_group = 0\n",
+        ),
+    ]);
+    assert_eq!(load(d.path(), true).daemon.wake_group, Some(0));
+    let d = dir_with(&[("banjo.toml", "\n[daemon]\nnflog_group = 70000\n")]);
+    let c = load(d.path(), true);
+    let e = only_error(&c);
+    assert!(
+        e.message.contains("70000 is not between 0 and 65535"),
+        "{e}"
+    );
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.to_string().contains("daemon.nflog_group"), "{e}");
+}

@@ -47,7 +47,12 @@ impl Daemon {
                         ..self.jail_status(i)
                     })
                     .collect();
-                Response::ok(json!({ "jails": all, "active_bans": self.pipeline.bans.len() }))
+                Response::ok(json!({
+                    "jails": all,
+                    "active_bans": self.pipeline.bans.len(),
+                    "wake_group": self.wake_group(),
+                    "connection_wakeups": self.connection_wakeups,
+                }))
             }
             Request::Status { jail: Some(name) } => match self.pipeline.jail_index(&name) {
                 Some(i) => Response::ok(json!(self.jail_status(i))),

@@ -47,6 +47,10 @@ const CURSOR_EVERY: Duration = Duration::from_secs(1);
 /// during an attack is quick, and an idle daemon sleeps on inotify alone.
 const ACTIVE_POLL: Duration = Duration::from_millis(10);
 const ACTIVE_FOR: Duration = Duration::from_secs(2);
+/// The same quick polling after a new connection to a jail's ports (ban/nflog.rs): the
+/// service logs its first failure after the key exchange and, for passwords, PAM's
+/// ~2 s failure delay. Later failures of the attack keep it going (ACTIVE_FOR).
+const CONNECTED_FOR: Duration = Duration::from_secs(5);
 /// ipset timeouts stop at 24.8 days; longer bans are re-added this often.
 const REFRESH_EVERY: Duration = Duration::from_secs(24 * 3600);
 
@@ -88,6 +92,10 @@ pub(crate) struct Daemon {
     /// its time (should the cursor's entry no longer match, we stop once past it).
     warmup_until: Option<(String, Micros)>,
     ifwatch: Option<ifwatch::IfWatch>,
+    /// New connections to the jails' ports (None: off, or the group was taken).
+    wake: Option<crate::ban::nflog::ConnectionWake>,
+    /// How often `wake` woke us (control status).
+    connection_wakeups: u64,
     last_refresh: Instant,
     last_watchdog: Instant,
     /// Until when entries were recently flowing (see ACTIVE_POLL).
@@ -100,21 +108,24 @@ pub(crate) struct Daemon {
     stop: bool,
 }
 
-/// Do two jails need the same firewall objects?
-fn same_rules(a: &JailConfig, b: &JailConfig) -> bool {
-    a.chain == b.chain
-        && a.ports == b.ports
-        && a.protocol == b.protocol
-        && a.blocktype == b.blocktype
+/// Do two versions of a jail need the same firewall objects?
+fn same_rules(a: &JailConfig, b: &JailConfig, wake: Option<u16>) -> bool {
+    rules(a, wake) == rules(b, wake)
 }
 
-fn rules(j: &JailConfig) -> JailRules {
+/// What the jail asks of the firewall. `wake`: the group the daemon listens on for
+/// new connections. A jail gets a wake rule only if its failures come from a network
+/// service's messages over TCP: recidive reads banjo's own entries (`host_field`),
+/// which banjo writes itself, and UDP has no connection start to log.
+fn rules(j: &JailConfig, wake: Option<u16>) -> JailRules {
+    let wakes = j.protocol != crate::config::Protocol::Udp && j.filter.host_field.is_none();
     JailRules {
         jail: j.name.clone(),
         chain: j.chain.clone(),
         ports: j.ports.clone(),
         protocol: j.protocol,
         blocktype: j.blocktype,
+        wake_group: wake.filter(|_| wakes),
     }
 }
 
@@ -228,6 +239,7 @@ impl Daemon {
         pipeline.now = now_us();
         let source = open_source(&opts, &pipeline)?;
         let actions = actions::ActionRunner::new(cfg.daemon.action_concurrency);
+        let wake = open_wake(&cfg, opts.dry_run);
         let mut d = Daemon {
             opts,
             cfg,
@@ -243,6 +255,8 @@ impl Daemon {
             cursor_dirty: false,
             warmup_until: None,
             ifwatch: ifwatch::IfWatch::new(),
+            wake,
+            connection_wakeups: 0,
             last_refresh: Instant::now(),
             last_watchdog: Instant::now(),
             active_until: None,
@@ -262,7 +276,7 @@ impl Daemon {
     fn setup_firewall(&mut self) {
         let mut failed = Vec::new();
         for (i, j) in self.pipeline.jails.iter().enumerate() {
-            if let Err(e) = self.fw.setup(&rules(&j.config)) {
+            if let Err(e) = self.fw.setup(&rules(&j.config, self.wake_group())) {
                 log::firewall_error(
                     &j.config.name,
                     &format!("setup failed, jail not started: {e}"),
@@ -407,6 +421,11 @@ impl Daemon {
         Ok(())
     }
 
+    /// The group the wake rules log to, when we listen on it.
+    pub(crate) fn wake_group(&self) -> Option<u16> {
+        self.wake.as_ref().map(|w| w.group())
+    }
+
     fn status_line(&self) -> String {
         let bans = self.pipeline.bans.len();
         format!("{} jails, {} active bans", self.pipeline.jails.len(), bans)
@@ -442,9 +461,14 @@ impl Daemon {
                 PollFd::new(jfd, PollFlags::POLLIN),
                 PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
             ];
-            if let Some(w) = &self.ifwatch {
+            let if_at = self.ifwatch.as_ref().map(|w| {
                 fds.push(PollFd::new(w.fd(), PollFlags::POLLIN));
-            }
+                fds.len() - 1
+            });
+            let wake_at = self.wake.as_ref().map(|w| {
+                fds.push(PollFd::new(w.fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
             let base = fds.len();
             let ctl = self.server.poll_fds();
             let nctl = ctl.len();
@@ -465,8 +489,21 @@ impl Daemon {
             let ctl_ready = fds[base..base + nctl]
                 .iter()
                 .any(|f| f.revents().is_some_and(|r| !r.is_empty()));
-            let if_ready = base == 3 && fds[2].revents().is_some_and(|r| !r.is_empty());
+            let ready = |at: Option<usize>| {
+                at.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()))
+            };
+            let if_ready = ready(if_at);
+            let wake_ready = ready(wake_at);
             drop(fds);
+
+            if wake_ready && self.wake.as_ref().is_some_and(|w| w.drain()) {
+                // A connection to a jail's ports: its failures are about to be logged.
+                self.connection_wakeups += 1;
+                let until = Instant::now() + CONNECTED_FOR;
+                if self.active_until.is_none_or(|t| t < until) {
+                    self.active_until = Some(until);
+                }
+            }
 
             if if_ready && self.ifwatch.as_ref().is_some_and(|w| w.drain()) {
                 let addrs = crate::addr::local_addresses();
@@ -787,6 +824,26 @@ pub(crate) fn kernel_entry(
     crate::ban::BanEntry {
         addr,
         timeout_secs: until.map(|u| (((u - now) + SEC - 1) / SEC).clamp(1, u32::MAX as i64) as u32),
+    }
+}
+
+/// Listen for the jails' wake rules, unless turned off or nothing is firewalled. A
+/// group we cannot bind gets no rules (another program would receive them).
+fn open_wake(cfg: &Config, dry_run: bool) -> Option<crate::ban::nflog::ConnectionWake> {
+    let group = cfg.daemon.wake_group?;
+    if dry_run || cfg.daemon.firewall == FirewallKind::DryRun {
+        return None;
+    }
+    match crate::ban::nflog::ConnectionWake::open(group) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(
+                "cannot listen on nfnetlink_log group {group} ({e}); new connections will not wake banjo, \
+                 so the first failures of an attack wait for journald's notification (up to 250 ms). \
+                 Set [daemon] nflog_group to a free group, or wake_on_connect = false"
+            );
+            None
+        }
     }
 }
 

@@ -71,12 +71,13 @@ impl Daemon {
             let old = old_by_name
                 .get(&n.name)
                 .map(|&i| &self.pipeline.jails[i].config);
-            let same_rules = old.is_some_and(|o| same_rules(o, &n));
+            let wake = self.wake_group();
+            let same_rules = old.is_some_and(|o| same_rules(o, &n, wake));
             if !same_rules {
                 if old.is_some() {
                     let _ = self.fw.teardown(&n.name);
                 }
-                if let Err(e) = self.fw.setup(&rules(&n)) {
+                if let Err(e) = self.fw.setup(&rules(&n, wake)) {
                     log::firewall_error(
                         &n.name,
                         &format!("setup on reload failed, jail not started: {e}"),
@@ -179,8 +180,23 @@ impl Daemon {
                 "reopening the journal with the new matches: {e}; keeping the old reader"
             ),
         }
+        // These [daemon] keys shape what start-up opened (the firewall backend, the
+        // socket, the state file, the wake-up listener); a reload cannot swap them.
+        let (was, now) = (&self.cfg.daemon, &new.daemon);
+        let at_start: Vec<&str> = [
+            ("firewall", was.firewall != now.firewall),
+            ("socket", was.socket != now.socket),
+            ("state_dir", was.state_dir != now.state_dir),
+            (
+                "wake_on_connect/nflog_group",
+                was.wake_group != now.wake_group,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect();
         self.cfg = new;
-        let summary = format!(
+        let mut summary = format!(
             "{} jails running; started: [{}]; removed: [{}]; kept: [{}]",
             self.pipeline.jails.len(),
             started.join(", "),
@@ -190,6 +206,12 @@ impl Daemon {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if !at_start.is_empty() {
+            summary.push_str(&format!(
+                "; [daemon] {} changed: takes effect at the next start",
+                at_start.join(", ")
+            ));
+        }
         log::reload(true, &summary);
         self.notifier
             .notify(&format!("READY=1\nSTATUS={}", self.status_line()));

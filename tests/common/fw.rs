@@ -84,6 +84,7 @@ pub fn jail(
         ports,
         protocol,
         blocktype,
+        wake_group: None,
     }
 }
 
@@ -229,4 +230,80 @@ impl Drop for Peer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The wake rule's contract, for every backend: with a wake group, the start of a TCP
+/// connection to the jail's ports (IPv4 and IPv6, through a real veth link) reaches a
+/// [`ConnectionWake`] bound to that group; a connection to another port, a banned
+/// address's connection and a connection after the jail was set up again without a
+/// wake group do not. A second listener cannot take the group while the first holds it.
+pub fn wake_rule_contract(fw: &mut dyn banjo::ban::Firewall) {
+    use banjo::ban::nflog::ConnectionWake;
+    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
+    const GROUP: u16 = 3187;
+    let peer = Peer::linked();
+    let v4 = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 1), 2222));
+    let v6 = SocketAddr::from(("2001:db8:7::1".parse::<Ipv6Addr>().unwrap(), 2222));
+    let other = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 1), 2223));
+    let _listeners: Vec<TcpListener> = [v4, v6, other]
+        .iter()
+        .map(|s| TcpListener::bind(s).unwrap())
+        .collect();
+    for to in [v4, v6, other] {
+        peer.connect_eventually(to);
+    }
+    let wake = ConnectionWake::open(GROUP).expect("binding the nfnetlink_log group");
+    let err = ConnectionWake::open(GROUP)
+        .err()
+        .expect("the group is ours alone");
+    // The kernel answers EPERM for a group bound by another socket.
+    assert_eq!(err.raw_os_error(), Some(nix::libc::EPERM), "{err}");
+    let mut rules = jail(
+        "app",
+        "INPUT",
+        ports(&[2222]),
+        Protocol::Tcp,
+        BlockType::Reject,
+    );
+    rules.wake_group = Some(GROUP);
+    fw.setup(&rules).unwrap();
+    // The rule lets one message through per 100 ms: space the connections out.
+    let settle = || std::thread::sleep(Duration::from_millis(150));
+    settle();
+    assert!(!wake.drain(), "nothing connected yet");
+    for to in [v4, v6] {
+        peer.connect(to, 3).unwrap();
+        assert!(wake.drain(), "a connection to {to} woke nobody");
+        settle();
+    }
+    peer.connect(other, 3).unwrap();
+    settle();
+    assert!(!wake.drain(), "port 2223 is not the jail's");
+    fw.ban("app", &[ban("198.51.100.2", Some(600))]).unwrap();
+    peer.connect(v4, 3).expect_err("banned");
+    settle();
+    assert!(
+        !wake.drain(),
+        "a banned address is dropped before the wake rule"
+    );
+    peer.connect(v6, 3).unwrap();
+    assert!(wake.drain(), "the unbanned family still wakes");
+    settle();
+    // A prefix ban (nftables makes its set and rule at this first ban of a /64).
+    fw.ban("app", &[ban("2001:db8:7::/64", Some(600))]).unwrap();
+    peer.connect(v6, 3).expect_err("banned /64");
+    settle();
+    assert!(
+        !wake.drain(),
+        "a banned prefix is dropped before the wake rule"
+    );
+    fw.unban("app", &[a("198.51.100.2"), a("2001:db8:7::/64")])
+        .unwrap();
+    // Set up again without a wake group (a reload after wake_on_connect = false).
+    rules.wake_group = None;
+    fw.setup(&rules).unwrap();
+    peer.connect(v6, 3).unwrap();
+    settle();
+    assert!(!wake.drain(), "the wake rule is gone");
+    fw.teardown("app").unwrap();
 }
