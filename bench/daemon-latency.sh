@@ -15,6 +15,10 @@
 #   3. fail2ban-server -f (backend = systemd, maxretry 1, banaction iptables-ipset):
 #      idle RSS/CPU, ban latency at the same rate (capped at CAP s).
 #
+#   Each failure of a latency run follows a TCP connection to 127.0.0.1:22, as a real
+#   sshd's do (the connection comes first, the failure is logged right after it; no
+#   key exchange or PAM delay in between): banjo's wake rule sees the connection.
+#   CONNECT=0 sends the failures alone, to see the daemon without that wake-up.
 #   Before each high-rate run: LOW_RATE failures/s for LOW_SECS s (the daemon idle
 #   between failures: shows the wake-up latency, see RESULTS.md). Every latency run
 #   starts after 5 quiet seconds, so each begins with an idle daemon as an attack
@@ -60,6 +64,7 @@ args=(--banjo "$banjo" --work "$work" --rate "${RATE:-1000}" --secs "${SECS:-10}
 [ -n "${SKIP_FAIL2BAN:-}" ] && args+=(--skip-fail2ban)
 [ -n "${BURST_ONLY:-}" ] && args+=(--burst-only)
 [ -n "${FIREWALL:-}" ] && args+=(--firewall "$FIREWALL")
+[ "${CONNECT:-1}" = 0 ] && args+=(--no-connect)
 
 # Everything below lives in new mount and network namespaces: journald's tmpfs, the
 # iptables rules and ipsets vanish with them. The driver kills what it started.

@@ -61,11 +61,24 @@ def cmd_send(a):
     now = time.time_ns
     t0 = time.monotonic()
     gap = 1.0 / a.rate if a.rate > 0 else 0.0
+    # As a real sshd sees it, each failure follows a connection to port 22: open one
+    # (its SYN crosses INPUT, where banjo's wake rule sees it; nothing listens, so the
+    # kernel answers RST) and log the failure at once, with none of the key exchange
+    # and PAM time a real login attempt takes between the two: the hardest case.
+    target = ("127.0.0.1", 22) if a.connect else None
     for i, p in enumerate(payloads):
         if gap:
             d = t0 + i * gap - time.monotonic()
             if d > 0:
                 time.sleep(d)
+        if target:
+            c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            c.setblocking(False)
+            try:
+                c.connect(target)
+            except (BlockingIOError, ConnectionRefusedError):
+                pass
+            c.close()
         sent[i] = now()
         s.send(p)
     with open(a.out, "w") as f:
@@ -279,10 +292,11 @@ class World:
                 self.journald.wait()
         self.journald = None
 
-    def sender(self, first, count, rate, tag):
+    def sender(self, first, count, rate, tag, connect=False):
         out = os.path.join(self.work, f"sent-{tag}.json")
         p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "send", "--rate", str(rate),
-                              "--count", str(count), "--first", first, "--out", out],
+                              "--count", str(count), "--first", first, "--out", out]
+                             + (["--connect"] if connect else []),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.children.append(p)
         return p, out
@@ -534,6 +548,30 @@ def idle_with_noise(pid, label, every=1.0, secs=10):
     return {"every": every, "secs": secs, "ticks": ticks, "wakeups": wakes}
 
 
+def idle_with_scans(pid, label, every=1.0, secs=10):
+    """What a scanned but unattacked host costs: one TCP connection to port 22 every
+    `every` s for `secs` s (no failure is logged). Each one wakes banjo (its wake rule)
+    and starts CONNECTED_FOR (5 s) of quick journal polling: CPU ticks and context
+    switches over that time."""
+    time.sleep(3)
+    c0, w0 = proc_cpu_ticks(pid), ctxt_switches(pid)
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(("127.0.0.1", 22))
+        except (BlockingIOError, ConnectionRefusedError):
+            pass
+        c.close()
+        time.sleep(every)
+    ticks = proc_cpu_ticks(pid) - c0
+    wakes = sum(v - w0.get(k, 0) for k, v in ctxt_switches(pid).items())
+    note(f"{label}: one connection to port 22 every {every:g} s for {secs} s: {ticks} CPU ticks "
+         f"({ticks * 1000 // TICK} ms), {wakes} context switches")
+    return {"every": every, "secs": secs, "ticks": ticks, "wakeups": wakes}
+
+
 def wait_count(setname, want, deadline):
     while time.monotonic() < deadline:
         if ipset_count(setname) >= want:
@@ -543,6 +581,9 @@ def wait_count(setname, want, deadline):
 
 
 PAUSE = 5.0  # quiet seconds before each run: every run starts with an idle daemon
+
+
+CONNECT = True  # each failure follows a connection to port 22 (--no-connect: failures alone)
 
 
 def latency_run(world, daemon_pid, setname, first, rate, secs, cap, tag, poll, ban_times):
@@ -556,7 +597,7 @@ def latency_run(world, daemon_pid, setname, first, rate, secs, cap, tag, poll, b
     c0 = proc_cpu_ticks(daemon_pid)
     jc0 = proc_cpu_ticks(world.journald.pid)
     t_begin = time.monotonic()
-    p, out = world.sender(first, n, rate, tag)
+    p, out = world.sender(first, n, rate, tag, connect=CONNECT)
     sent = World.sender_done(p, out)
     send_secs = (sent["sent_ns"][-1] - sent["sent_ns"][0]) / 1e9
     note(f"sent {n} failures in {send_secs:.2f} s ({n / send_secs:,.0f}/s), "
@@ -689,8 +730,10 @@ def cmd_run(a):
     if a.firewall == "nftables" and not a.burst_only:
         sys.exit("FIREWALL=nftables measures the burst stage only: set BURST_ONLY=1 too")
     os.makedirs(a.work, exist_ok=True)
+    global CONNECT
+    CONNECT = not a.no_connect
     world = World(a.work)
-    results = {"rate": a.rate, "secs": a.secs}
+    results = {"rate": a.rate, "secs": a.secs, "connect": CONNECT}
     try:
         run_all(a, world, results)
     finally:
@@ -717,6 +760,7 @@ def run_all(a, world, results):
     stage("banjo: idle RSS and CPU (fresh, no bans)")
     results["banjo_idle"] = idle(b.p.pid, "banjo idle (fresh)")
     results["banjo_idle_noise"] = idle_with_noise(b.p.pid, "banjo idle, unrelated log traffic")
+    results["banjo_idle_scans"] = idle_with_scans(b.p.pid, "banjo idle, port 22 scanned")
 
     if a.low_rate:
         stage(f"banjo: latency at a low rate, {a.low_rate}/s for {a.low_secs} s "
@@ -1024,7 +1068,8 @@ def print_table(R, a):
         lat("fail2ban", R["f2b_lat"].get("summary_log"), "'Ban' log line")
         lat("fail2ban", R["f2b_lat"].get("summary_kernel"), "kernel set (poll)")
     print(f"Ban latency (ban live - failure sent), {a.rate:g} failures/s for {a.secs:g} s, "
-          f"distinct addresses, capped at {a.cap:g} s:")
+          f"distinct addresses, capped at {a.cap:g} s, "
+          f"{'each right after a connection to port 22' if R.get('connect') else 'no connections (CONNECT=0)'}:")
     print("| daemon | measured at | banned | p50 | p90 | p99 | max |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
@@ -1084,6 +1129,10 @@ def print_table(R, a):
     if nz:
         print(f"| idle, one unrelated journal entry every {nz['every']:g} s | {nz['ticks']} ticks, "
               f"{nz['wakeups']} context switches / {nz['secs']} s | | |")
+    sc = R.get("banjo_idle_scans")
+    if sc:
+        print(f"| idle, one connection to port 22 every {sc['every']:g} s (no failures) | {sc['ticks']} ticks, "
+              f"{sc['wakeups']} context switches / {sc['secs']} s | | |")
     pk = R.get("banjo_peak_rss_kib")
     fpk = R.get("f2b_peak_rss_kib")
     print(f"| peak RSS (VmHWM) after the latency runs | {pk / 1024 if pk else 0:.1f} MiB | "
@@ -1114,6 +1163,7 @@ def main():
     s.add_argument("--count", type=int, required=True)
     s.add_argument("--first", required=True)
     s.add_argument("--out", required=True)
+    s.add_argument("--connect", action="store_true", help="connect to 127.0.0.1:22 before each failure")
     r = sub.add_parser("run")
     r.add_argument("--banjo", required=True)
     r.add_argument("--work", required=True)
@@ -1125,6 +1175,8 @@ def main():
     r.add_argument("--low-secs", type=float, default=10)
     r.add_argument("--skip-fail2ban", action="store_true")
     r.add_argument("--burst-only", action="store_true")
+    r.add_argument("--no-connect", action="store_true",
+                   help="failures without a connection before each (no wake-up for banjo)")
     r.add_argument("--firewall", default="iptables", choices=["iptables", "nftables"],
                    help="banjo's backend for the burst stage (nftables needs --burst-only)")
     i = sub.add_parser("idle")
