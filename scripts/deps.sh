@@ -13,6 +13,7 @@ pkgs=(
   fail2ban                        # reference: its test corpus and fail2ban-regex
   python3-systemd                 # fail2ban's backend=systemd (the benchmarks read journals with it)
   zsh fish                        # tests/completions.rs runs the shipped completions in their shells
+  openssh-server                  # tests/daemon_netns.rs: a real sshd attacked from a peer namespace
   ca-certificates curl
 )
 missing=()
@@ -22,7 +23,17 @@ for p in "${pkgs[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
+  # Install, never start: openssh-server (and fail2ban) would otherwise be started on
+  # the host by their maintainer scripts where no systemd runs. The tests start their
+  # own copies inside namespaces.
+  no_start=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    no_start=1
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$no_start" ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then

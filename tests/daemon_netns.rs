@@ -822,3 +822,146 @@ fn new_connections_wake_banjo_unless_the_group_is_taken() {
         ipset_members("banjo-sshd-4").contains(&"203.0.113.9".to_string())
     });
 }
+
+/// A real OpenSSH sshd listening on 198.51.100.1:22 in this namespace. Its output goes
+/// nowhere (it logs through syslog), so no sshd ever holds the test's pipes; dropping it
+/// ends the listener and every per-connection sshd it started, which are sessions of
+/// their own (setsid) and would otherwise outlive the test.
+struct Sshd {
+    listener: std::process::Child,
+}
+
+impl Sshd {
+    const ADDR: &'static str = "198.51.100.1:22";
+
+    fn start(dir: &std::path::Path) -> Sshd {
+        assert!(
+            std::path::Path::new("/usr/sbin/sshd").exists(),
+            "needs openssh-server (scripts/deps.sh installs it)"
+        );
+        std::fs::create_dir_all(dir).unwrap();
+        // sshd's privilege separation directory: root's, not writable by others.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let key = dir.join("host_ed25519");
+        shell(&format!(
+            "ssh-keygen -q -t ed25519 -N '' -f {}",
+            key.display()
+        ));
+        assert!(key.exists(), "ssh-keygen made no host key");
+        let cfg = dir.join("sshd_config");
+        std::fs::write(
+            &cfg,
+            format!(
+                "ListenAddress {}\nHostKey {}\nPidFile {}\nUsePAM no\n\
+                 PasswordAuthentication yes\nKbdInteractiveAuthentication no\n\
+                 AuthorizedKeysFile none\nMaxStartups 50\nLogLevel INFO\nLoginGraceTime 10\n",
+                Sshd::ADDR,
+                key.display(),
+                dir.join("sshd.pid").display()
+            ),
+        )
+        .unwrap();
+        let listener = std::process::Command::new("/usr/sbin/sshd")
+            .args(["-D", "-f"])
+            .arg(&cfg)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Sshd { listener }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.listener.kill();
+        let _ = self.listener.wait();
+        // Every process of /usr/sbin/sshd in this network namespace (this test process
+        // calls itself "sshd" too, so match the executable, not the name).
+        let ours = std::fs::read_link("/proc/self/ns/net").unwrap();
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let pid = p.file_name().to_string_lossy().into_owned();
+            let same_ns =
+                std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|n| n == ours);
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+            if same_ns && exe.is_ok_and(|e| e == std::path::Path::new("/usr/sbin/sshd")) {
+                shell(&format!("kill -KILL {pid}"));
+            }
+        }
+    }
+}
+
+/// A real OpenSSH sshd in the namespace, attacked over a veth link by a real ssh client
+/// from a peer namespace: sshd logs through syslog(3) into our journald, and banjo must
+/// be woken by the connection, ban the attacker, and its firewall must refuse the next
+/// connection while another address still reaches sshd.
+#[test]
+fn real_sshd_attack_is_banned_and_the_next_connection_refused() {
+    if !enter("real_sshd_attack_is_banned_and_the_next_connection_refused") {
+        return;
+    }
+    use std::net::SocketAddr;
+    let j = Journald::start();
+    j.provide_dev_log();
+    let peer = common::fw::Peer::linked();
+    let _sshd = Sshd::start(&j.work.path().join("sshd"));
+    let ssh: SocketAddr = Sshd::ADDR.parse().unwrap();
+    peer.connect_eventually(ssh);
+
+    let mut b = Banjo::new(j.work.path(), CONFIG);
+    b.start(&[]);
+    let pid = peer.pid();
+    // An invalid user without credentials: sshd logs "Invalid user …" and closes.
+    let attempt = || {
+        std::process::Command::new("nsenter")
+            .args(["-t", &pid, "-n", "--", "ssh", "-F", "/dev/null"])
+            .args(["-o", "BatchMode=yes", "-o", "PubkeyAuthentication=no"])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args(["-o", "ConnectTimeout=3", "nosuchuser@198.51.100.1", "true"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let wakes_before = b.cli_json(&["status"])["connection_wakeups"]
+        .as_u64()
+        .unwrap();
+    let mut tries = 0;
+    while !ipset_members("banjo-sshd-4").contains(&"198.51.100.2".to_string()) {
+        tries += 1;
+        let out = attempt();
+        assert!(
+            tries <= 10,
+            "not banned after 10 attempts; banjo saw: {}; sshd logged: {:?}; ssh said: {}",
+            b.cli_json(&["status", "sshd"]),
+            j.query("_COMM=sshd"),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // sshd's own words, from the journal, with its trusted _COMM.
+    let logged = j.query("_COMM=sshd");
+    assert!(
+        logged.iter().any(|e| e["MESSAGE"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Invalid user nosuchuser from 198.51.100.2"))),
+        "{logged:?}"
+    );
+    let st = b.cli_json(&["status"]);
+    assert!(
+        st["connection_wakeups"].as_u64().unwrap() > wakes_before,
+        "the attacker's connections woke banjo: {st}"
+    );
+    let out = attempt();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Connection refused"), "banned, yet: {err}");
+    // The host itself still reaches its sshd (ignoreself; and not the banned address).
+    std::net::TcpStream::connect_timeout(&ssh, std::time::Duration::from_secs(3))
+        .expect("sshd still serves others");
+}

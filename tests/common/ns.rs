@@ -139,6 +139,32 @@ impl Drop for Journald {
     }
 }
 
+impl Journald {
+    /// Give this namespace a `/dev/log` that reaches our journald, as every systemd host
+    /// has (a symlink to journald's syslog socket), so programs that log through
+    /// syslog(3), like a real sshd, land in this journal. A host whose /dev/log is that
+    /// symlink already resolves into our /run/systemd; otherwise /dev is overlaid, in
+    /// this mount namespace only, with a tmpfs upper layer that holds the link: the
+    /// host's /dev is never written.
+    pub fn provide_dev_log(&self) {
+        const TARGET: &str = "/run/systemd/journal/dev-log";
+        if std::fs::read_link("/dev/log").is_ok_and(|t| t == Path::new(TARGET)) {
+            return;
+        }
+        let layer = self.work.path().join("dev-layer");
+        std::fs::create_dir_all(&layer).unwrap();
+        sh(&format!("mount -t tmpfs tmpfs {}", layer.display()));
+        std::fs::create_dir_all(layer.join("upper")).unwrap();
+        std::fs::create_dir_all(layer.join("work")).unwrap();
+        sh(&format!(
+            "mount -t overlay overlay -o lowerdir=/dev,upperdir={0}/upper,workdir={0}/work /dev",
+            layer.display()
+        ));
+        let _ = std::fs::remove_file("/dev/log");
+        std::os::unix::fs::symlink(TARGET, "/dev/log").unwrap();
+    }
+}
+
 /// A running `banjo run`, with its own state dir, socket and notify socket.
 pub struct Banjo {
     pub child: Option<Child>,
