@@ -976,6 +976,10 @@ def mem_snapshot(pid):
     st["threads"] = sorted(open(f"/proc/{pid}/task/{t}/comm").read().strip()
                            for t in os.listdir(f"/proc/{pid}/task"))
     st["smaps"] = smaps_breakdown(pid)
+    if os.environ.get("RESIDENT_CODE"):
+        # Which of the binary's own pages are resident, by section and by crate.
+        here = os.path.dirname(os.path.abspath(__file__))
+        st["resident_code"] = sh(f"/usr/bin/python3 {here}/resident-code.py {pid}")
     return st
 
 
@@ -1009,6 +1013,8 @@ def cmd_idle(a):
             if i == 0 or a.verbose:
                 for line in fmt_breakdown(fresh["smaps"]):
                     note("  " + line)
+                for line in fresh.get("resident_code", "").splitlines():
+                    note("  " + line)
             # The burst: each address fails maxretry times (one sender per round).
             first = "198.18.7.1"
             for r in range(a.maxretry):
@@ -1023,6 +1029,8 @@ def cmd_idle(a):
             note(f"  idle 10 s: {burst['ticks']} ticks, {burst['wakeups']} context switches")
             if i == 0 or a.verbose:
                 for line in fmt_breakdown(burst["smaps"]):
+                    note("  " + line)
+                for line in burst.get("resident_code", "").splitlines():
                     note("  " + line)
             b.stop()
             sh(f"{a.banjo} flush")

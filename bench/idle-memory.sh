@@ -13,7 +13,9 @@
 # done its job once — pages touched by banning (ipset/iptables children, SQLite writes,
 # the journal writer) stay resident.
 #
-# Environment: NO_BUILD=1 (skip cargo build --release), KEEP=1 (keep the work dir).
+# Environment: NO_BUILD=1 (skip cargo build --release), KEEP=1 (keep the work dir),
+# RESIDENT_CODE=1 (with each breakdown, bench/resident-code.py: the binary's resident
+# pages by ELF section and its resident .text by crate).
 # Output: the log on stdout; bench/out/idle-memory.json with every number.
 # Needs root, util-linux unshare, systemd-journald, iptables, ipset.
 set -euo pipefail
