@@ -234,7 +234,14 @@ class Poller:
                 last = c
             time.sleep(0.001)
 
-    def finish(self):
+    def finish(self, reach=None, timeout=1.0):
+        """Stop polling, but first let the poller itself see `reach` members (the
+        count the caller already saw): stopping it at once could drop the last ban's
+        sample and report it as never made."""
+        deadline = time.monotonic() + timeout
+        while (reach is not None and time.monotonic() < deadline
+               and not (self.samples and self.samples[-1][1] >= reach)):
+            time.sleep(0.001)
         self.stop = True
         self.t.join()
         return self.samples
@@ -607,7 +614,7 @@ def latency_run(world, daemon_pid, setname, first, rate, secs, cap, tag, poll, b
     cpu = proc_cpu_ticks(daemon_pid) - c0
     jcpu = proc_cpu_ticks(world.journald.pid) - jc0
     in_set = ipset_count(setname) - base
-    samples = poller.finish() if poller else None
+    samples = poller.finish(base + in_set) if poller else None
     if not done and cpu < 5:  # not busy, yet not done: stuck somewhere
         diagnose(daemon_pid)
     world.release(p)

@@ -13,7 +13,9 @@
 # done its job once — pages touched by banning (ipset/iptables children, SQLite writes,
 # the journal writer) stay resident.
 #
-# Environment: NO_BUILD=1 (skip cargo build --release), KEEP=1 (keep the work dir),
+# Environment: NO_BUILD=1 (skip cargo build --release), BANJO=PATH (measure that binary
+# instead of target/release/banjo, e.g. one built with another profile; implies NO_BUILD),
+# KEEP=1 (keep the work dir),
 # RESIDENT_CODE=1 (with each breakdown, bench/resident-code.py: the binary's resident
 # pages by ELF section and its resident .text by crate).
 # Output: the log on stdout; bench/out/idle-memory.json with every number.
@@ -22,7 +24,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-banjo=$root/target/release/banjo
+banjo=${BANJO:-$root/target/release/banjo}
+[ -n "${BANJO:-}" ] && NO_BUILD=1
 
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (namespaces, journald, iptables)" >&2; exit 1; }
 for tool in unshare ipset iptables /lib/systemd/systemd-journald; do
