@@ -642,7 +642,7 @@ fn kill_9_while_a_backlog_is_applied_loses_no_ban_and_counts_none_twice() {
     let counts = store.ban_counts().unwrap();
     assert_eq!(counts.len(), v4.len() + v6.len());
     assert!(
-        counts.iter().all(|(_, _, n)| *n == 1),
+        counts.iter().all(|(_, _, n, _)| *n == 1),
         "an address was banned twice"
     );
 }
@@ -964,4 +964,74 @@ fn real_sshd_attack_is_banned_and_the_next_connection_refused() {
     // The host itself still reaches its sshd (ignoreself; and not the banned address).
     std::net::TcpStream::connect_timeout(&ssh, std::time::Duration::from_secs(3))
         .expect("sshd still serves others");
+}
+
+/// `[daemon] ban_count_max_age`: the count that bantime_increment multiplies by lasts
+/// that long after an address's latest ban, then banjo forgets it (state file and
+/// memory, at start and daily): a returning address starts again from bantime.
+#[test]
+fn ban_counts_are_forgotten_after_their_max_age() {
+    if !enter("ban_counts_are_forgotten_after_their_max_age") {
+        return;
+    }
+    const AGED: &str = r#"
+[daemon]
+ban_count_max_age = "4s"
+[defaults]
+ignoreip = ["127.0.0.0/8", "::1"]
+[jail.sshd]
+enabled = true
+maxretry = 3
+bantime = "1s"
+port = ["ssh"]
+[jail.recidive]
+enabled = false
+"#;
+    let ip = "203.0.113.30";
+    let j = Journald::start();
+    let mut b = Banjo::new(j.work.path(), AGED);
+    // (BANJO_BAN_COUNT, BANJO_BANTIME) of each ban of `ip`, oldest first.
+    let bans = || -> Vec<(String, String)> {
+        j.query(&format!(
+            "MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc BANJO_IP={ip}"
+        ))
+        .iter()
+        .map(|e| {
+            (
+                e["BANJO_BAN_COUNT"].as_str().unwrap_or("?").to_owned(),
+                e["BANJO_BANTIME"].as_str().unwrap_or("?").to_owned(),
+            )
+        })
+        .collect()
+    };
+    let banned = || ipset_members("banjo-sshd-4").contains(&ip.to_string());
+    let attack = |n: usize| {
+        for _ in 0..3 {
+            fail(&j, ip);
+        }
+        eventually(5, "the ban", || bans().len() == n);
+    };
+    b.start(&[]);
+    attack(1);
+    eventually(5, "the first ban over", || !banned());
+    // Within the age: the increment doubles the second ban.
+    attack(2);
+    let second = std::time::Instant::now();
+    let pair = |c: &str, t: &str| (c.to_string(), t.to_string());
+    assert_eq!(bans(), [pair("1", "1s"), pair("2", "2s")]);
+    eventually(5, "the second ban over", || !banned());
+    b.stop();
+    // Past the age of the latest ban: the restart forgets the count.
+    std::thread::sleep(std::time::Duration::from_millis(4500).saturating_sub(second.elapsed()));
+    b.start(&[]);
+    attack(3);
+    assert_eq!(
+        bans(),
+        [pair("1", "1s"), pair("2", "2s"), pair("1", "1s")],
+        "the third ban starts again from bantime"
+    );
+    b.stop();
+    let (store, _) = banjo::state::Store::open(&b.state.join("state.db")).unwrap();
+    let counts: Vec<u32> = store.ban_counts().unwrap().iter().map(|c| c.2).collect();
+    assert_eq!(counts, [1], "the stored count restarted too");
 }

@@ -54,7 +54,15 @@ pub struct DaemonConfig {
     pub action_concurrency: usize,
     /// The nfnetlink_log group of the jails' wake rules; None: `wake_on_connect = false`.
     pub wake_group: Option<u16>,
+    /// A ban count is forgotten once the address's latest ban in that jail began this
+    /// long ago and it is not banned now (fail2ban's dbpurgeage); permanent: never.
+    pub ban_count_max_age: BanTime,
 }
+
+/// Four weeks: four times the default bantime_maxtime, so a returning offender keeps
+/// its increment for a while after its longest ban, and the counts kept stay bounded
+/// by the addresses banned in four weeks.
+pub const DEFAULT_BAN_COUNT_MAX_AGE: Micros = 4 * 7 * 24 * 3600 * SEC;
 
 /// nfnetlink_log group of the wake rules unless `nflog_group` says otherwise: not 0,
 /// which NFLOG rules and ulogd use when they name none, nor the small numbers that
@@ -71,6 +79,7 @@ impl Default for DaemonConfig {
             readers_group: None,
             action_concurrency: 4,
             wake_group: Some(DEFAULT_NFLOG_GROUP),
+            ban_count_max_age: BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE),
         }
     }
 }
@@ -361,6 +370,13 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
         }
         if let Some(v) = raw.wake_on_connect {
             wake = *v.get_ref();
+        }
+        if let Some(v) = raw.ban_count_max_age {
+            // A duration, or "permanent" to keep every count for good.
+            match parse_bantime(&v.get_ref().as_text()) {
+                Ok(b) => d.ban_count_max_age = b,
+                Err(e) => err(v.span(), "ban_count_max_age", e),
+            }
         }
     }
     d.wake_group = wake.then_some(group);

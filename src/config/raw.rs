@@ -41,6 +41,8 @@ pub struct RawDaemon {
     pub wake_on_connect: Option<Spanned<bool>>,
     /// The nfnetlink_log group those rules log to.
     pub nflog_group: Option<Spanned<i64>>,
+    /// How long an address's ban count (bantime_increment) outlives its latest ban.
+    pub ban_count_max_age: Option<Spanned<RawDuration>>,
 }
 
 /// A duration written as seconds (`600`) or text (`"10m"`).

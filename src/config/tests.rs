@@ -356,3 +356,39 @@ fn connection_wake_group_layers_and_is_checked() {
     assert_eq!(e.line, Some(3), "{e}");
     assert!(e.to_string().contains("daemon.nflog_group"), "{e}");
 }
+
+#[test]
+fn ban_count_max_age_defaults_parses_and_is_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert_eq!(
+        c.daemon.ban_count_max_age,
+        BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE)
+    );
+    let d = dir_with(&[("banjo.toml", "[daemon]\nban_count_max_age = \"90d\"\n")]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    assert_eq!(
+        c.daemon.ban_count_max_age,
+        BanTime::Finite(90 * 86_400 * SEC)
+    );
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[daemon]\nban_count_max_age = \"permanent\"\n",
+    )]);
+    assert_eq!(
+        load(d.path(), true).daemon.ban_count_max_age,
+        BanTime::Permanent
+    );
+    let d = dir_with(&[("banjo.toml", "\n\n[daemon]\nban_count_max_age = \"soon\"\n")]);
+    let c = load(d.path(), true);
+    let e = only_error(&c);
+    assert_eq!(e.line, Some(4), "{e}");
+    assert!(e.to_string().contains("daemon.ban_count_max_age"), "{e}");
+    assert!(e.message.contains("soon"), "{e}");
+    // A bad value keeps the default.
+    assert_eq!(
+        c.daemon.ban_count_max_age,
+        BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE)
+    );
+}

@@ -123,6 +123,7 @@ impl Daemon {
             fw_unbans,
             events,
         } = p;
+        self.note_decisions(events.len());
         // 1. Durable: a ban reported done survives kill -9 from here on.
         if let Err(e) = committed {
             // Still block the attacker; the next start reconciles from what is durable.

@@ -135,9 +135,9 @@ impl Daemon {
                 });
             }
         }
-        for (oi, addr, count) in self.pipeline.bans.counts() {
+        for (oi, addr, count, last) in self.pipeline.bans.counts() {
             if let Some(&ni) = index.get(&oi) {
-                p.bans.set_count(ni, addr, count);
+                p.bans.set_count(ni, addr, count, last);
             }
         }
         // Jails whose firewall objects were remade get their bans back.

@@ -10,8 +10,19 @@ use crate::config::JailConfig;
 use crate::filter::{Failure, Session};
 use crate::timefmt::{BanTime, Micros};
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Arc;
+
+/// Give a hash table's memory back once it is mostly empty. A table never shrinks by
+/// itself: after a burst of 100k addresses it would keep its 100k slots (~100 B each)
+/// for good. Shrinking to twice the length only when under a quarter full keeps this
+/// amortised O(1) per removal.
+fn shrink_sparse<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 1024 && map.len() < map.capacity() / 4 {
+        map.shrink_to(map.len() * 2);
+    }
+}
 
 /// How much of a matched MESSAGE is kept for the ban report.
 const MATCH_KEEP: usize = 256;
@@ -73,6 +84,7 @@ impl Tracker {
         w.matches.push_back(m);
         if w.times.len() as u32 >= self.maxretry {
             let w = self.windows.remove(&addr).unwrap_or_default();
+            shrink_sparse(&mut self.windows);
             return Some(Trip {
                 addr,
                 failures: w.times.len() as u32,
@@ -102,6 +114,7 @@ impl Tracker {
 
     pub fn forget(&mut self, addr: &Addr) {
         self.windows.remove(addr);
+        shrink_sparse(&mut self.windows);
     }
 
     /// Drop windows whose newest failure is older than findtime: memory stays
@@ -110,6 +123,7 @@ impl Tracker {
         let findtime = self.findtime;
         self.windows
             .retain(|_, w| w.times.back().is_some_and(|&t| now - t <= findtime));
+        shrink_sparse(&mut self.windows);
         self.adds_since_sweep = 0;
     }
 
@@ -135,12 +149,20 @@ pub struct Ban {
     pub failures: u32,
 }
 
+/// How often a jail has banned an address, and when the latest of those bans began
+/// (the count is forgotten some time after that: [`BanBook::forget_counts`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Count {
+    bans: u32,
+    last: Micros,
+}
+
 /// Active bans of all jails with one deadline queue for expiry, and ban counts.
 #[derive(Debug, Default)]
 pub struct BanBook {
     active: HashMap<(usize, Addr), Ban>,
     deadlines: BTreeSet<(Micros, usize, Addr)>,
-    counts: HashMap<(usize, Addr), u32>,
+    counts: HashMap<(usize, Addr), Count>,
 }
 
 impl BanBook {
@@ -150,7 +172,7 @@ impl BanBook {
 
     /// How many earlier bans `addr` had in `jail`.
     pub fn count(&self, jail: usize, addr: &Addr) -> u32 {
-        self.counts.get(&(jail, *addr)).copied().unwrap_or(0)
+        self.counts.get(&(jail, *addr)).map_or(0, |c| c.bans)
     }
 
     /// Record a ban; returns it. Replaces an active ban of the same key.
@@ -168,9 +190,10 @@ impl BanBook {
             }
         }
         let count = {
-            let c = self.counts.entry((jail, addr)).or_insert(0);
-            *c += 1;
-            *c
+            let c = self.counts.entry((jail, addr)).or_default();
+            c.bans += 1;
+            c.last = c.last.max(now);
+            c.bans
         };
         let until = match bantime {
             BanTime::Finite(d) => Some(now.saturating_add(d)),
@@ -196,15 +219,28 @@ impl BanBook {
         if let Some(u) = ban.until {
             self.deadlines.insert((u, ban.jail, ban.addr));
         }
-        let c = self.counts.entry((ban.jail, ban.addr)).or_insert(0);
-        *c = (*c).max(ban.count);
+        self.set_count(ban.jail, ban.addr, ban.count, ban.since);
         self.active.insert((ban.jail, ban.addr), ban);
     }
 
-    /// Remember that `addr` was banned `count` times in `jail` (from durable state).
-    pub fn set_count(&mut self, jail: usize, addr: Addr, count: u32) {
-        let c = self.counts.entry((jail, addr)).or_insert(0);
-        *c = (*c).max(count);
+    /// Remember that `addr` was banned `count` times in `jail`, the latest of those
+    /// bans beginning at `last` (from durable state, or carried over by a reload).
+    pub fn set_count(&mut self, jail: usize, addr: Addr, count: u32, last: Micros) {
+        let c = self.counts.entry((jail, addr)).or_default();
+        c.bans = c.bans.max(count);
+        c.last = c.last.max(last);
+    }
+
+    /// Forget the ban counts of addresses whose latest ban began before `before` and
+    /// that are not banned now, as `Store::prune_counts` does on disk: their next ban
+    /// starts again from the jail's bantime. Returns how many were forgotten.
+    pub fn forget_counts(&mut self, before: Micros) -> usize {
+        let n = self.counts.len();
+        let active = &self.active;
+        self.counts
+            .retain(|key, c| c.last >= before || active.contains_key(key));
+        shrink_sparse(&mut self.counts);
+        n - self.counts.len()
     }
 
     /// Lift one ban now (manual unban); returns it if it was active.
@@ -213,12 +249,15 @@ impl BanBook {
         if let Some(u) = b.until {
             self.deadlines.remove(&(u, jail, *addr));
         }
+        shrink_sparse(&mut self.active);
         Some(b)
     }
 
-    /// Every (jail, address, ban count) known.
-    pub fn counts(&self) -> impl Iterator<Item = (usize, Addr, u32)> + '_ {
-        self.counts.iter().map(|((j, a), c)| (*j, *a, *c))
+    /// Every (jail, address, ban count, start of the latest ban) known.
+    pub fn counts(&self) -> impl Iterator<Item = (usize, Addr, u32, Micros)> + '_ {
+        self.counts
+            .iter()
+            .map(|((j, a), c)| (*j, *a, c.bans, c.last))
     }
 
     pub fn get(&self, jail: usize, addr: &Addr) -> Option<&Ban> {
@@ -236,6 +275,9 @@ impl BanBook {
             if let Some(b) = self.active.remove(&(jail, addr)) {
                 out.push(b);
             }
+        }
+        if !out.is_empty() {
+            shrink_sparse(&mut self.active);
         }
         out
     }
@@ -395,5 +437,71 @@ mod tests {
             b.ban(0, a("192.0.2.1"), 200, BanTime::Finite(1), 5).count,
             2
         );
+    }
+
+    #[test]
+    fn old_counts_are_forgotten_unless_banned() {
+        let mut b = BanBook::default();
+        b.ban(0, a("192.0.2.1"), 100, BanTime::Finite(10), 5); // old, expired
+        b.ban(0, a("192.0.2.2"), 100, BanTime::Permanent, 5); // old, still banned
+        b.ban(0, a("192.0.2.3"), 100, BanTime::Finite(10), 5); // banned again later
+        b.ban(0, a("192.0.2.3"), 5_000, BanTime::Finite(10), 5);
+        b.set_count(1, a("192.0.2.4"), 3, 200); // from state, old
+        b.expire(10_000);
+        assert_eq!(b.forget_counts(1_000), 2);
+        assert_eq!(b.count(0, &a("192.0.2.1")), 0);
+        assert_eq!(b.count(1, &a("192.0.2.4")), 0);
+        assert_eq!(b.count(0, &a("192.0.2.2")), 1);
+        assert_eq!(b.count(0, &a("192.0.2.3")), 2);
+        // A forgotten address starts again from the first ban.
+        assert_eq!(
+            b.ban(0, a("192.0.2.1"), 20_000, BanTime::Finite(10), 5)
+                .count,
+            1
+        );
+        // A restored ban's start counts as its latest.
+        let mut r = BanBook::default();
+        r.restore(Ban {
+            jail: 0,
+            addr: a("192.0.2.5"),
+            since: 3_000,
+            until: Some(4_000),
+            count: 2,
+            failures: 5,
+        });
+        r.expire(4_000);
+        assert_eq!(r.forget_counts(2_999), 0);
+        assert_eq!(r.forget_counts(3_001), 1);
+    }
+
+    fn many(n: u32) -> impl Iterator<Item = Addr> {
+        (0..n).map(|i| Addr::single(std::net::Ipv4Addr::from(0xC633_0000u32 + i).into()))
+    }
+
+    #[test]
+    fn tables_give_memory_back_after_a_burst() {
+        // 20k addresses trip at once, then are forgotten by the tracker as they trip.
+        let mut t = Tracker::new(2, 3600 * SEC);
+        for addr in many(20_000) {
+            t.add(addr, 0, "m");
+        }
+        let full = t.windows.capacity();
+        assert!(full >= 20_000, "{full}");
+        for addr in many(20_000) {
+            assert!(t.add(addr, SEC, "m").is_some());
+        }
+        assert!(t.is_empty());
+        assert!(t.windows.capacity() <= 2048, "{}", t.windows.capacity());
+
+        // 20k bans expire; then their counts age out.
+        let mut b = BanBook::default();
+        for addr in many(20_000) {
+            b.ban(0, addr, 0, BanTime::Finite(SEC), 5);
+        }
+        assert!(b.active.capacity() >= 20_000);
+        assert_eq!(b.expire(SEC).len(), 20_000);
+        assert!(b.active.capacity() <= 2048, "{}", b.active.capacity());
+        assert_eq!(b.forget_counts(1), 20_000);
+        assert!(b.counts.capacity() <= 2048, "{}", b.counts.capacity());
     }
 }

@@ -88,7 +88,7 @@ const DELETE_BAN: &str = "DELETE FROM bans WHERE jail = ?1 AND addr = ?2";
 const SET_CURSOR: &str = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)";
 const GET_CURSOR: &str = "SELECT value FROM meta WHERE key = ?1";
 const ALL_BANS: &str = "SELECT jail, addr, since_us, until_us, count, failures FROM bans";
-const ALL_COUNTS: &str = "SELECT jail, addr, count FROM ban_counts";
+const ALL_COUNTS: &str = "SELECT jail, addr, count, last_us FROM ban_counts";
 // An address that is still banned keeps its count however old the ban is (a permanent
 // ban from last year): forgetting it would restart its increment while it is banned.
 const PRUNE_COUNTS: &str = "DELETE FROM ban_counts WHERE last_us < ?1
@@ -312,8 +312,9 @@ impl Store {
         Ok(out)
     }
 
-    /// (jail, addr, count) for every address with a ban count, banned now or not.
-    pub fn ban_counts(&self) -> Result<Vec<(String, Addr, u32)>, StateError> {
+    /// (jail, addr, count, start of its latest ban in µs) for every address with a ban
+    /// count, banned now or not.
+    pub fn ban_counts(&self) -> Result<Vec<(String, Addr, u32, i64)>, StateError> {
         let mut st = self
             .conn
             .prepare_cached(ALL_COUNTS)
@@ -325,7 +326,8 @@ impl Store {
                 let jail: String = row.get(0).map_err(|e| e.to_string())?;
                 let addr = parse_addr(row.get_ref(1).map_err(|e| e.to_string())?)?;
                 let count = int::<u32>(row, 2, "count")?;
-                Ok((jail, addr, count))
+                let last = int::<i64>(row, 3, "last_us")?;
+                Ok((jail, addr, count, last))
             })();
             match decoded {
                 Ok(item) => out.push(item),
@@ -478,7 +480,6 @@ fn int<T: TryFrom<i64>>(row: &rusqlite::Row<'_>, idx: usize, name: &str) -> Resu
     T::try_from(v).map_err(|_| format!("{name} {v} is out of range"))
 }
 
-/// Per-connection settings; `journal_mode` is stored in the file, the rest is not.
 /// Stop SQLite from carving its first 20 cache pages (~87 KB of heap, all touched) out
 /// of one bulk allocation when the first transaction starts: the state file's few hot
 /// pages are then allocated one by one as they are read. Part of the idle-memory budget
@@ -501,6 +502,7 @@ fn lean_page_cache() {
     });
 }
 
+/// Per-connection settings; `journal_mode` is stored in the file, the rest is not.
 fn configure(
     conn: Connection,
     path: &Path,
