@@ -48,6 +48,10 @@ for tool in unshare ipset iptables /lib/systemd/systemd-journald /usr/bin/fail2b
 done
 
 echo "### machine: $(nproc) cores; $(uptime | sed 's/^ *//')"
+# CPU time the hypervisor gave to other guests ("steal" in /proc/stat): on a shared
+# machine it explains a slow run that the load average does not.
+steal() { awk '/^cpu /{print $9}' /proc/stat; }
+steal0=$(steal) t0=$(date +%s)
 if [ -z "${NO_BUILD:-}" ] && [ -z "${BANJO:-}" ]; then
     echo "### cargo build --release"
     (cd "$root" && cargo build --release 2>&1 | tail -n 3)
@@ -72,4 +76,5 @@ BANJO_BENCH_NS=1 unshare --mount --net --propagation private -- \
     /usr/bin/python3 "$here/daemon_bench.py" run "${args[@]}"
 cp "$work/results.json" "$here/out/daemon-latency.json"
 echo "### load after the run: $(uptime | sed 's/^ *//')"
+echo "### CPU stolen by the hypervisor during the run: $(( ($(steal) - steal0) / $(getconf CLK_TCK) )) s of $(( ($(date +%s) - t0) * $(nproc) )) core-seconds"
 echo "numbers: $here/out/daemon-latency.json"

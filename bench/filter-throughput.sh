@@ -46,6 +46,10 @@ for tool in /lib/systemd/systemd-journal-remote /usr/bin/fail2ban-regex /usr/bin
 done
 
 stage "machine: $(nproc) cores; $(uptime | sed 's/^ *//')"
+# CPU time the hypervisor gave to other guests ("steal" in /proc/stat): on a shared
+# machine it explains a slow run that the load average does not.
+steal() { awk '/^cpu /{print $9}' /proc/stat; }
+steal0=$(steal) t0=$(date +%s)
 
 if [ -z "${NO_BUILD:-}" ]; then
     stage "cargo build --release"
@@ -126,3 +130,4 @@ if [ -n "${PERF:-}" ]; then
 fi
 
 stage "load after the run: $(uptime | sed 's/^ *//')"
+stage "CPU stolen by the hypervisor during the run: $(( ($(steal) - steal0) / $(getconf CLK_TCK) )) s of $(( ($(date +%s) - t0) * $(nproc) )) core-seconds"
