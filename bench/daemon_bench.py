@@ -264,12 +264,22 @@ class World:
         self.children = []
         self.qlen = 512
 
-    def fresh_journald(self):
-        """(Re)start systemd-journald on fresh tmpfs: an empty journal per phase."""
+    def fresh_journald(self, history=None):
+        """(Re)start systemd-journald on fresh tmpfs: an empty journal per phase. With
+        `history` (a directory of journal files), its archived files are copied into
+        this machine's persistent journal first, as a host's weeks of logs would be."""
         self.stop_journald()
         for d in ("/run/systemd", "/run/log", "/var/log/journal"):
             os.makedirs(d, exist_ok=True)
             sh(f"umount -l {d} 2>/dev/null; mount -t tmpfs tmpfs {d}", check=False)
+        if history:
+            mid = open("/etc/machine-id").read().strip()
+            dest = os.path.join("/var/log/journal", mid)
+            os.makedirs(dest, exist_ok=True)
+            # Archived files only: journald appends to its own system.journal.
+            for f in sorted(os.listdir(history)):
+                if f.startswith("system@") and f.endswith(".journal"):
+                    shutil.copy(os.path.join(history, f), dest)
         os.makedirs("/run/systemd/journal", exist_ok=True)
         os.makedirs("/run/systemd/journald.conf.d", exist_ok=True)
         # Both daemons and the fake sshd share this (container) cgroup: without this,
@@ -1009,7 +1019,11 @@ def cmd_idle(a):
     try:
         for i in range(a.runs):
             stage(f"run {i + 1}/{a.runs}: fresh journald, banjo run ({a.config or 'built-in config'})")
-            world.fresh_journald()
+            world.fresh_journald(a.history)
+            if a.history:
+                files = sh("find /var/log/journal -name '*.journal' | wc -l").strip()
+                size = sh("du -sh /var/log/journal").split()[0]
+                note(f"journal history: {files} files, {size} in /var/log/journal")
             cfg = open(a.config).read() if a.config else "# built-in configuration only\n"
             b = Banjo(world, a.banjo, f"idle-{i}", cfg)
             b.start()
@@ -1203,6 +1217,8 @@ def main():
     i.add_argument("--bans", type=int, default=3)
     i.add_argument("--maxretry", type=int, default=5)
     i.add_argument("--verbose", action="store_true")
+    i.add_argument("--history", help="a directory of journal files whose archived ones "
+                   "become this world's persistent journal (a host with a history)")
     a = ap.parse_args()
     {"send": cmd_send, "run": cmd_run, "idle": cmd_idle}[a.cmd](a)
 

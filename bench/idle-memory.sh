@@ -1,5 +1,5 @@
 #!/bin/bash
-# Usage: bench/idle-memory.sh [--config FILE] [--runs N] [--bans N] [--verbose]
+# Usage: bench/idle-memory.sh [--config FILE] [--runs N] [--bans N] [--history DIR] [--verbose]
 #
 # Resident memory of an idle `banjo run`, the way an operator would see it: in a private
 # world (`unshare --mount --net`: a systemd-journald on tmpfs, the namespace's own empty
@@ -9,6 +9,9 @@
 #   2. after a small burst (--bans addresses, 5 failures each from a fake sshd: that many
 #      bans, their ban entries read back by recidive) and 5 s of quiet: the same again.
 # The first run also prints the /proc/PID/smaps breakdown by mapping (--verbose: every run).
+# --history DIR (e.g. bench/data/journal-n1000000-s1, from bench/make-journal.sh): its
+# archived journal files become the world's persistent journal before journald starts,
+# as on a host with weeks of logs; banjo's first start seeks past all of them.
 # Both numbers count: (1) is what a quiet host pays, (2) is what it pays once banjo has
 # done its job once — pages touched by banning (ipset/iptables children, SQLite writes,
 # the journal writer) stay resident.

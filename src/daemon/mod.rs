@@ -105,17 +105,19 @@ pub(crate) struct Daemon {
     unreported: Vec<apply::Held>,
     held_text: String,
     held_since: Option<Instant>,
-    /// Decisions since the heap was last trimmed, and when to trim it next.
+    /// Decisions since the heap was last trimmed.
     decisions_since_trim: usize,
-    trim_at: Option<Instant>,
+    /// QUIET_AFTER past the last entry read: when to give memory back (see quiet()).
+    quiet_at: Option<Instant>,
     stop: bool,
 }
 
-/// After this many decisions, the first TRIM_WHEN_QUIET without any returns the freed
-/// heap: a burst's transient buffers (read batches, held reports, the commit thread's
-/// arena) would otherwise stay resident in an idle daemon.
+/// Once the journal has been quiet this long, the journal pages just read are given
+/// back, and after a burst (TRIM_AFTER decisions or more) the freed heap too: a
+/// burst's transient buffers (read batches, held reports, the commit thread's arena)
+/// would otherwise stay resident in an idle daemon.
+const QUIET_AFTER: Duration = Duration::from_secs(2);
 const TRIM_AFTER: usize = 1024;
-const TRIM_WHEN_QUIET: Duration = Duration::from_secs(5);
 
 /// Do two versions of a jail need the same firewall objects?
 fn same_rules(a: &JailConfig, b: &JailConfig, wake: Option<u16>) -> bool {
@@ -273,7 +275,7 @@ impl Daemon {
             held_text: String::new(),
             held_since: None,
             decisions_since_trim: 0,
-            trim_at: None,
+            quiet_at: None,
             stop: false,
         };
         d.setup_firewall();
@@ -453,7 +455,7 @@ impl Daemon {
         // Catch up before announcing readiness: READY=1 means bans are restored and the
         // reader is current.
         self.drain_journal()?;
-        release_freed_heap();
+        give_back_memory();
         self.notifier
             .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
         tracing::info!("banjo started: {}", self.status_line());
@@ -558,14 +560,13 @@ impl Daemon {
             if self.cursor_dirty && self.last_cursor_commit.elapsed() >= CURSOR_EVERY {
                 self.commit_cursor();
             }
-            if self.trim_at.is_some_and(|t| t <= Instant::now()) {
-                self.trim_at = None;
-                self.decisions_since_trim = 0;
-                release_freed_heap();
+            if self.quiet_at.is_some_and(|t| t <= Instant::now()) {
+                self.quiet();
             }
             if self.last_refresh.elapsed() >= REFRESH_EVERY {
                 self.refresh_long_bans();
                 self.forget_old_counts(now_us());
+                give_back_memory();
             }
             self.keepalive();
         }
@@ -594,7 +595,7 @@ impl Daemon {
         if self.active_until.is_some_and(|t| t > Instant::now()) {
             min(ACTIVE_POLL);
         }
-        if let Some(t) = self.trim_at {
+        if let Some(t) = self.quiet_at {
             min(t.saturating_duration_since(Instant::now()));
         }
         min(REFRESH_EVERY.saturating_sub(self.last_refresh.elapsed()));
@@ -657,6 +658,7 @@ impl Daemon {
                 self.report();
                 return Ok(());
             }
+            self.quiet_at = Some(Instant::now() + QUIET_AFTER);
             // Only entries a jail cares about arm the quick polling: unrelated chatter
             // in the journal must not keep an idle banjo awake.
             if taken > 0 {
@@ -734,11 +736,21 @@ impl Daemon {
         self.pipeline.bans.forget_counts(before);
     }
 
-    /// Count decisions toward the next heap trim, which each busy spell pushes back.
+    /// Count decisions toward the next heap trim (see quiet()).
     pub(crate) fn note_decisions(&mut self, n: usize) {
         self.decisions_since_trim += n;
-        if n > 0 && self.decisions_since_trim >= TRIM_AFTER {
-            self.trim_at = Some(Instant::now() + TRIM_WHEN_QUIET);
+    }
+
+    /// The journal has been quiet for QUIET_AFTER: drop the journal pages reading
+    /// mapped, and after a burst the freed heap as well. One wake-up after each busy
+    /// spell; none while entries keep coming, none on a host with nothing to read.
+    fn quiet(&mut self) {
+        self.quiet_at = None;
+        if self.decisions_since_trim >= TRIM_AFTER {
+            self.decisions_since_trim = 0;
+            give_back_memory();
+        } else {
+            release_journal_pages();
         }
     }
 
@@ -925,13 +937,23 @@ fn bind_socket(path: &std::path::Path) -> anyhow::Result<std::os::unix::net::Uni
     Ok(l)
 }
 
-/// Give back to the kernel the heap that start-up freed (compiling every filter, the
-/// catch-up's batches), and later what a burst freed (see TRIM_AFTER): glibc keeps
-/// freed pages mapped, and an idle daemon would carry them for good. Measured on the
-/// built-in config: heap 2.96 -> 2.40 MiB at idle.
-fn release_freed_heap() {
+/// What an idle daemon need not keep resident, given back after start-up, after a
+/// burst (see TRIM_AFTER) and once a day:
+/// - the heap that was freed (compiling every filter, the catch-up's batches, a burst's
+///   buffers): glibc keeps freed pages mapped, and an idle daemon would carry them for
+///   good (built-in config: heap 2.96 -> 2.40 MiB at idle);
+/// - the journal pages libsystemd left mapped (see journal::mapped). This runs on the
+///   main thread, which owns the journal reader, as that module requires.
+fn give_back_memory() {
     // SAFETY: malloc_trim only returns free memory of glibc's own arenas to the kernel.
     unsafe {
         nix::libc::malloc_trim(0);
+    }
+    release_journal_pages();
+}
+
+fn release_journal_pages() {
+    if let Err(e) = crate::journal::mapped::release_journal_pages() {
+        tracing::debug!("releasing journal pages: {e}");
     }
 }
