@@ -3,7 +3,7 @@
 //! libsystemd reads journal files through read-only shared mappings. It keeps them
 //! mapped after use, and the kernel maps 64 KB around every page touched
 //! (fault-around). Seeking to the tail of a journal walks each file's entry-array
-//! chain, which leaves ~0.6 MiB resident per file: 5.8 MiB for 9 files of 54 MB. That
+//! chain, which leaves 0.6–0.85 MiB resident per file: 5.8 MiB for 9 files of 54 MB. That
 //! is more than all of banjo's heap, and it grows with a host's journal history.
 //!
 //! `MADV_DONTNEED` on a shared file mapping drops only this process's page-table
