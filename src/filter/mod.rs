@@ -480,10 +480,14 @@ pub struct Session {
     /// only, and `filter` is public: checked against it on every entry).
     slots: Vec<CaptureSlot>,
     slots_for: Arc<Filter>,
+    /// The largest `seen` stored in `remembered` (see `remember`).
+    last_seen: Micros,
 }
 
-/// Cap on remembered connections; above it, expired ones are dropped first.
+/// Cap on remembered connections; at it, the expired and then the oldest go, down to
+/// KEEP_REMEMBERED: the table is rebuilt once per MAX/8 new connections of a flood.
 const MAX_REMEMBERED: usize = 65_536;
+const KEEP_REMEMBERED: usize = MAX_REMEMBERED - MAX_REMEMBERED / 8;
 
 impl Session {
     pub fn new(filter: Arc<Filter>) -> Session {
@@ -492,6 +496,7 @@ impl Session {
             slots_for: filter.clone(),
             filter,
             remembered: Remembered::default(),
+            last_seen: Micros::MIN,
         }
     }
 
@@ -544,15 +549,23 @@ impl Session {
     }
 
     fn remember(&mut self, id: &IdKey<'_>, ip: IpAddr, now: Micros) {
+        // Entries' times tie (a text log's whole seconds) or step back a little; within a
+        // second of the latest, the next value up keeps `seen` in arrival order, so the
+        // oldest are exactly the smallest when the memory is full.
+        let seen = if now <= self.last_seen && self.last_seen - now < SEC {
+            self.last_seen + 1
+        } else {
+            now
+        };
+        self.last_seen = self.last_seen.max(seen);
         if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(id) {
-            let window = self.filter.correlation_window;
-            self.remembered.retain(|seen| now - seen <= window);
-            if self.remembered.len() >= MAX_REMEMBERED {
-                // Still full of live connections: a flood; start over rather than grow.
-                self.remembered.clear();
-            }
+            // Full: drop the expired, and the oldest others down to KEEP_REMEMBERED. A
+            // flood of new connections pushes out its own first lines, not the recent
+            // ones of a real attacker (starting over lost those too).
+            let expired = now.saturating_sub(self.filter.correlation_window);
+            self.remembered.forget_oldest(expired, KEEP_REMEMBERED);
         }
-        self.remembered.insert(id, ip, now);
+        self.remembered.insert(id, ip, seen);
     }
 }
 
@@ -1130,6 +1143,39 @@ failregex = ['^probe from <HOST>$']
         let late = 2 + 11 * 60 * SEC;
         let (_, f) = s.process(&entry("Too many failures", "42", late));
         assert!(f.is_none());
+    }
+
+    /// 70,000 new connections must not wipe the memory: a real attacker whose
+    /// connections came shortly before the flood's end still gets its address-less
+    /// failures counted (at the cap the oldest go first; starting over lost them).
+    #[test]
+    fn a_flood_of_connections_forgets_its_oldest_not_the_latest() {
+        for step in [1, 0] {
+            // step 1: microsecond times (the journal); 0: all at one time (a text
+            // log's whole second), where only arrival order tells old from new.
+            let mut s = Session::new(Arc::new(load(&[]).unwrap()));
+            let mut t = 0;
+            let flood = |s: &mut Session, from: u32, n: u32, t: &mut i64| {
+                for pid in from..from + n {
+                    *t += step;
+                    s.process(&entry("Connection from 198.51.100.1", &pid.to_string(), *t));
+                }
+            };
+            flood(&mut s, 1_000_000, 65_000, &mut t);
+            for pid in 1..=5 {
+                s.process(&entry("Connection from 203.0.113.50", &pid.to_string(), t));
+            }
+            flood(&mut s, 2_000_000, 55_000, &mut t);
+            assert!(s.remembered.len() <= MAX_REMEMBERED);
+            for pid in 1..=5 {
+                let (_, f) = s.process(&entry("Too many failures", &pid.to_string(), t));
+                let f = f.unwrap_or_else(|| panic!("step {step}: pid {pid} forgotten"));
+                assert_eq!(f.ip, "203.0.113.50".parse::<IpAddr>().unwrap());
+            }
+            // The flood's first connections are the ones forgotten.
+            let (_, f) = s.process(&entry("Too many failures", "1000000", t));
+            assert!(f.is_none());
+        }
     }
 
     #[test]
