@@ -15,6 +15,8 @@ pub const MSGID_RESTORE: &str = "311d43a350a34626bec34e1484193bd1";
 pub const MSGID_FIREWALL_ERROR: &str = "5b4ac9841ce640be9363127b1e7ba938";
 /// MESSAGE_ID of a config reload.
 pub const MSGID_RELOAD: &str = "5ded9ba2535c495588ed305c40219f64";
+/// MESSAGE_ID of the first failure window forgotten for `[daemon] tracker_memory`.
+pub const MSGID_TRACKER_FULL: &str = "320bfee182f741a1825bbbee42c3d35f";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]

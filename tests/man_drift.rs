@@ -70,8 +70,9 @@ Durable state: active bans, ban counts and the journal position.
 \fI/run/banjo/banjo.sock\fR
 Control socket of the running daemon (\fBbanjo.socket\fR when socket\-activated).
 .SH JOURNAL
-Every ban, unban, restored ban, firewall error and reload is written to the journal
-with a fixed MESSAGE_ID and the fields BANJO_JAIL and BANJO_IP; see
+Every ban, unban, restored ban, firewall error and reload, and the failure windows
+reaching \fBtracker_memory\fR, is written to the journal with a fixed MESSAGE_ID and
+the fields BANJO_JAIL and BANJO_IP; see
 \fBjournalctl \-x \-u banjo\fR for the catalog text, and \fBbanjo history\fR.
 "#;
 

@@ -93,6 +93,13 @@ fn print_jail(j: &JailStatus) {
     println!("|- Filter");
     println!("|  |- Currently failed: {}", j.currently_failed);
     println!("|  |- Total failed:     {}", j.total_failed);
+    if j.windows_forgotten > 0 {
+        // Only under a flood: the failures fit [daemon] tracker_memory no more.
+        println!(
+            "|  |- Windows forgotten: {} (tracker_memory full; fewest failures first)",
+            j.windows_forgotten
+        );
+    }
     println!("|  `- Journal matches:  {}", j.journalmatch);
     println!("`- Actions");
     println!("   |- Currently banned: {}", j.currently_banned);
@@ -121,6 +128,22 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
             );
         }
         println!("\n{} jails, {} active bans", jails.len(), d["active_bans"]);
+        let t = &d["tracker_memory"];
+        if let (Some(used), Some(budget)) = (t["used"].as_u64(), t["budget"].as_u64()) {
+            let mib = |b: u64| b as f64 / f64::from(1 << 20);
+            print!(
+                "failure windows: {} in {:.1} of {:.0} MiB (tracker_memory)",
+                t["windows"],
+                mib(used),
+                mib(budget)
+            );
+            match t["windows_forgotten"].as_u64() {
+                Some(n) if n > 0 => {
+                    println!("; {n} forgotten to stay within it, fewest failures first")
+                }
+                _ => println!(),
+            }
+        }
         match d["wake_group"].as_u64() {
             Some(g) => println!(
                 "woken {} times by new connections (nfnetlink_log group {g})",

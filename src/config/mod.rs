@@ -13,7 +13,7 @@ use crate::route::MatchRules;
 use crate::timefmt::{parse_bantime, parse_duration, BanTime, Micros, SEC};
 use error::{line_of, Diagnostic};
 use ipnet::IpNet;
-use raw::{Layered, RawDuration, RawFile, RawMatch, RawPort, RawPorts};
+use raw::{Layered, RawDuration, RawFile, RawMatch, RawPort, RawPorts, RawSize};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -57,6 +57,8 @@ pub struct DaemonConfig {
     /// A ban count is forgotten once the address's latest ban in that jail began this
     /// long ago and it is not banned now (fail2ban's dbpurgeage); permanent: never.
     pub ban_count_max_age: BanTime,
+    /// Bytes the failure windows of all jails may take (`tracker_memory`).
+    pub tracker_memory: usize,
 }
 
 /// Four weeks: four times the default bantime_maxtime, so a returning offender keeps
@@ -69,6 +71,12 @@ pub const DEFAULT_BAN_COUNT_MAX_AGE: Micros = 4 * 7 * 24 * 3600 * SEC;
 /// ulogd's examples use.
 pub const DEFAULT_NFLOG_GROUP: u16 = 3187;
 
+/// `tracker_memory` unless set: the failure windows of every jail together. ~350k
+/// windows of sshd failures (bench/RESULTS.md, the spray), far more addresses than a
+/// real attack fails from within a findtime; a spray beyond it loses its one-failure
+/// windows first (jail/tracker.rs).
+pub const DEFAULT_TRACKER_MEMORY: usize = 64 << 20;
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
@@ -80,6 +88,7 @@ impl Default for DaemonConfig {
             action_concurrency: 4,
             wake_group: Some(DEFAULT_NFLOG_GROUP),
             ban_count_max_age: BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE),
+            tracker_memory: DEFAULT_TRACKER_MEMORY,
         }
     }
 }
@@ -378,9 +387,44 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
                 Err(e) => err(v.span(), "ban_count_max_age", e),
             }
         }
+        if let Some(v) = raw.tracker_memory {
+            match parse_size(v.get_ref()) {
+                Ok(n) => d.tracker_memory = n,
+                Err(e) => err(v.span(), "tracker_memory", e),
+            }
+        }
     }
     d.wake_group = wake.then_some(group);
     d
+}
+
+/// `tracker_memory`: bytes, or a number with K/M/G (KiB/MiB/GiB, powers of 1024).
+fn parse_size(raw: &RawSize) -> Result<usize, String> {
+    const MIN: u64 = 1 << 20;
+    const MAX: u64 = 1 << 40;
+    let bytes = match raw {
+        RawSize::Bytes(n) => u64::try_from(*n).ok(),
+        RawSize::Text(t) => {
+            let t = t.trim();
+            let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let unit: u64 = match t[digits..].trim() {
+                "" | "B" => Some(1),
+                "K" | "KiB" => Some(1 << 10),
+                "M" | "MiB" => Some(1 << 20),
+                "G" | "GiB" => Some(1 << 30),
+                _ => None,
+            }
+            .ok_or_else(|| format!("{t:?}: the unit is not K, M or G (KiB, MiB, GiB)"))?;
+            t[..digits]
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(unit))
+        }
+    };
+    match bytes {
+        Some(n) if (MIN..=MAX).contains(&n) => Ok(n as usize),
+        _ => Err("must be between 1MiB and 1024GiB, e.g. \"64MiB\"".into()),
+    }
 }
 
 /// Layer parsed files and validate every jail.

@@ -43,6 +43,16 @@ pub struct RawDaemon {
     pub nflog_group: Option<Spanned<i64>>,
     /// How long an address's ban count (bantime_increment) outlives its latest ban.
     pub ban_count_max_age: Option<Spanned<RawDuration>>,
+    /// Memory budget of the failure windows of all jails.
+    pub tracker_memory: Option<Spanned<RawSize>>,
+}
+
+/// A size written as bytes (`67108864`) or text (`"64MiB"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    Bytes(i64),
+    Text(String),
 }
 
 /// A duration written as seconds (`600`) or text (`"10m"`).

@@ -42,20 +42,19 @@ impl Daemon {
             Request::Status { jail: None } => {
                 // The overview carries counts only; `status JAIL` lists addresses.
                 let all: Vec<JailStatus> = (0..self.pipeline.jails.len())
-                    .map(|i| JailStatus {
-                        banned: Vec::new(),
-                        ..self.jail_status(i)
-                    })
+                    .map(|i| self.jail_status(i, false))
                     .collect();
+                let t = &self.pipeline.tracker;
                 Response::ok(json!({
                     "jails": all,
                     "active_bans": self.pipeline.bans.len(),
+                    "tracker_memory": { "used": t.bytes(), "budget": t.budget(), "windows": t.len(), "windows_forgotten": t.forgotten_total() },
                     "wake_group": self.wake_group(),
                     "connection_wakeups": self.connection_wakeups,
                 }))
             }
             Request::Status { jail: Some(name) } => match self.pipeline.jail_index(&name) {
-                Some(i) => Response::ok(json!(self.jail_status(i))),
+                Some(i) => Response::ok(json!(self.jail_status(i, true))),
                 None => Response::err(format!(
                     "no running jail {name:?}; running: {}",
                     self.jail_names()
@@ -105,22 +104,27 @@ impl Daemon {
             .join(", ")
     }
 
-    fn jail_status(&self, i: usize) -> JailStatus {
+    /// One jail's counters (O(1) each), with its banned addresses if `list`.
+    fn jail_status(&self, i: usize, list: bool) -> JailStatus {
         let j = &self.pipeline.jails[i];
-        let mut banned: Vec<String> = self
-            .pipeline
-            .bans
-            .of_jail(i)
-            .map(|b| b.addr.to_string())
-            .collect();
-        banned.sort();
+        let mut banned: Vec<String> = Vec::new();
+        if list {
+            banned = self
+                .pipeline
+                .bans
+                .of_jail(i)
+                .map(|b| b.addr.to_string())
+                .collect();
+            banned.sort();
+        }
         JailStatus {
             jail: j.config.name.clone(),
             filter: format!("{}[mode={}]", j.config.filter.name, j.config.filter.mode),
             journalmatch: j.config.journalmatch.to_string(),
-            currently_failed: j.tracker.failing(super::now_us()),
+            currently_failed: self.pipeline.tracker.failing(i),
+            windows_forgotten: self.pipeline.tracker.forgotten(i),
             total_failed: j.stats.failures,
-            currently_banned: banned.len(),
+            currently_banned: self.pipeline.bans.active_in(i),
             total_banned: j.stats.bans,
             banned,
         }

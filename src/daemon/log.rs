@@ -9,7 +9,9 @@
 //! written (measured: 8.3 s for 100k bans with synchronous writes, the loop blocked
 //! in sendmsg). Order is kept; `flush` at shutdown waits until all are written.
 
-use crate::events::{MSGID_BAN, MSGID_FIREWALL_ERROR, MSGID_RELOAD, MSGID_RESTORE, MSGID_UNBAN};
+use crate::events::{
+    MSGID_BAN, MSGID_FIREWALL_ERROR, MSGID_RELOAD, MSGID_RESTORE, MSGID_TRACKER_FULL, MSGID_UNBAN,
+};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -185,4 +187,19 @@ pub fn reload(ok: bool, detail: &str) {
             "configuration reload refused, running configuration kept: {detail}"
         );
     }
+}
+
+/// The failure windows reached `[daemon] tracker_memory` and banjo began to forget
+/// some (said once: `banjo status` counts them).
+pub fn tracker_full(jail: &str, failures: usize, budget: usize) {
+    tracing::warn!(
+        message_id = MSGID_TRACKER_FULL,
+        banjo_jail = jail,
+        "failure windows reached tracker_memory ({} MiB): forgetting those with the fewest failures first, \
+         oldest first (the first: jail {jail}, {failures} failure{}); addresses with more failures are kept \
+         and still banned at maxretry. banjo status counts the forgotten windows; raise [daemon] tracker_memory \
+         if this host sees that many failing addresses legitimately",
+        budget >> 20,
+        if failures == 1 { "" } else { "s" }
+    );
 }

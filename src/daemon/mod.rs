@@ -17,6 +17,7 @@ mod ifwatch;
 pub mod log;
 pub mod notify;
 mod reload;
+mod windows;
 
 use crate::ban::{Firewall, JailRules};
 use crate::config::{Config, FirewallKind, JailConfig};
@@ -247,6 +248,7 @@ impl Daemon {
         let configs: Vec<Arc<JailConfig>> = cfg.jails.iter().map(|j| Arc::new(j.clone())).collect();
         let self_addrs = crate::addr::local_addresses();
         let mut pipeline = Pipeline::new(configs, &self_addrs);
+        pipeline.set_tracker_memory(cfg.daemon.tracker_memory);
         pipeline.now = now_us();
         let source = open_source(&opts, &pipeline)?;
         let actions = actions::ActionRunner::new(cfg.daemon.action_concurrency);
@@ -551,6 +553,7 @@ impl Daemon {
             }
             self.drain_journal()?;
             self.expire_bans();
+            self.tend_windows();
             if ctl_ready || self.server.client_count() > 0 {
                 self.serve_control();
             }
@@ -578,6 +581,11 @@ impl Daemon {
         let mut min = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
         if let Some(deadline) = self.pipeline.bans.next_deadline() {
             let left = (deadline - now_us()).max(0) as u64;
+            min(Duration::from_micros(left) + Duration::from_millis(1));
+        }
+        // Expired failure windows are swept on time, not only when failures come.
+        if let Some(due) = self.pipeline.tracker.due() {
+            let left = (due - now_us()).max(0) as u64;
             min(Duration::from_micros(left) + Duration::from_millis(1));
         }
         if let Some(w) = self.notifier.watchdog {

@@ -108,6 +108,8 @@ impl Daemon {
             .into_iter()
             .map(Some)
             .collect();
+        // Old jail -> new, for the failure windows of jails whose rules did not change.
+        let mut windows: Vec<Option<usize>> = vec![None; old_jails.len()];
         for (ni, nj) in p.jails.iter_mut().enumerate() {
             let Some(&oi) = old_by_name.get(&nj.config.name) else {
                 continue;
@@ -118,11 +120,17 @@ impl Daemon {
             if old.config.maxretry == nj.config.maxretry
                 && old.config.findtime == nj.config.findtime
             {
-                nj.tracker = old.tracker;
+                windows[oi] = Some(ni);
             }
             nj.stats = old.stats;
-            let _ = ni;
         }
+        p.tracker = std::mem::take(&mut self.pipeline.tracker).carry_over(
+            &windows,
+            p.jails
+                .iter()
+                .map(|j| (j.config.maxretry, j.config.findtime)),
+            new.daemon.tracker_memory,
+        );
         let index: HashMap<usize, usize> = old_by_name
             .iter()
             .filter_map(|(name, &oi)| p.jail_index(name).map(|ni| (oi, ni)))

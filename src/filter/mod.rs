@@ -855,7 +855,7 @@ fn mode_closure(
 
 /// Test data: the xorshift64 sequence from `seed` (deterministic, and no crate for it).
 #[cfg(test)]
-fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+pub(crate) fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
     move || {
         x ^= x << 13;
         x ^= x >> 7;
