@@ -153,6 +153,9 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
                 "new connections do not wake banjo (wake_on_connect off, or its group taken)"
             ),
         }
+        if let Some(n) = d["control_evicted"].as_u64().filter(|&n| n > 0) {
+            println!("control socket: {n} connections closed to make room (each user has a share)");
+        }
     })
 }
 

@@ -51,6 +51,7 @@ impl Daemon {
                     "tracker_memory": { "used": t.bytes(), "budget": t.budget(), "windows": t.len(), "windows_forgotten": t.forgotten_total() },
                     "wake_group": self.wake_group(),
                     "connection_wakeups": self.connection_wakeups,
+                    "control_evicted": self.server.evicted(),
                 }))
             }
             Request::Status { jail: Some(name) } => match self.pipeline.jail_index(&name) {

@@ -221,8 +221,8 @@ impl Daemon {
             }
             gid
         });
-        let listener = match notify::activation_listener() {
-            Some(l) => l,
+        let (listener, bound) = match notify::activation_listener() {
+            Some(l) => (l, None),
             None => {
                 let path = opts.socket.as_ref().unwrap_or(&cfg.daemon.socket);
                 let l = bind_socket(path)?;
@@ -240,10 +240,13 @@ impl Daemon {
                         );
                     }
                 }
-                l
+                (l, Some(path.clone()))
             }
         };
-        let server = Server::new(listener)?;
+        let mut server = Server::new(listener)?;
+        if let Some(path) = bound {
+            server.remove_on_drop(&path);
+        }
 
         let configs: Vec<Arc<JailConfig>> = cfg.jails.iter().map(|j| Arc::new(j.clone())).collect();
         let self_addrs = crate::addr::local_addresses();
