@@ -504,6 +504,26 @@ impl Resolver<'_> {
         (f.name.clone(), Some(line_of(&f.text, v.1.span().start)))
     }
 
+    /// The line of `item` inside the value `v` (a list may span lines): where it is
+    /// written as a TOML string or number, else None.
+    fn item_line<T>(&self, v: &(usize, Spanned<T>), item: &str) -> Option<usize> {
+        let f = &self.files[v.0];
+        let span = v.1.span();
+        let value = f.text.get(span.clone())?;
+        let at = [format!("\"{item}\""), format!("'{item}'")]
+            .iter()
+            .find_map(|q| value.find(q.as_str()))
+            .or_else(|| {
+                // A number: not part of a longer one.
+                value.match_indices(item).map(|(i, _)| i).find(|&i| {
+                    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+                    !digit(value[..i].chars().next_back())
+                        && !digit(value[i + item.len()..].chars().next())
+                })
+            })?;
+        Some(line_of(&f.text, span.start + at))
+    }
+
     fn err<T>(
         &mut self,
         v: &(usize, Spanned<T>),
@@ -723,11 +743,17 @@ impl Resolver<'_> {
         let ports = match &k.port {
             Some(v) => match parse_ports(v.1.get_ref()) {
                 Ok(p) => p,
-                Err(e) => {
-                    self.err(v, "port", e).hint = Some(
-                        "port = \"all\", 22, \"ssh\", [\"http\", \"https\"] or \"8000:8100\""
-                            .into(),
-                    );
+                Err(errors) => {
+                    // Each bad item of a list, on its own line, not only the first.
+                    for (item, e) in errors {
+                        let line = self.item_line(v, &item);
+                        let d = self.err(v, "port", e);
+                        d.line = line.or(d.line);
+                        d.hint = Some(
+                            "port = \"all\", 22, \"ssh\", [\"http\", \"https\"] or \"8000:8100\""
+                                .into(),
+                        );
+                    }
                     Ports::All
                 }
             },
@@ -934,10 +960,11 @@ const SERVICES: &[(&str, u16)] = &[
 
 fn parse_port(s: &str) -> Result<u16, String> {
     let s = s.trim();
-    if let Ok(n) = s.parse::<u16>() {
-        if n > 0 {
-            return Ok(n);
-        }
+    if let Ok(n) = s.parse::<i64>() {
+        return u16::try_from(n)
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| format!("{n} is not a port number (1 to 65535)"));
     }
     SERVICES
         .iter()
@@ -959,7 +986,8 @@ fn parse_port_item(s: &str) -> Result<(u16, u16), String> {
     }
 }
 
-fn parse_ports(raw: &RawPorts) -> Result<Ports, String> {
+/// Every bad item is reported: (the item as written, what is wrong with it).
+fn parse_ports(raw: &RawPorts) -> Result<Ports, Vec<(String, String)>> {
     let items: Vec<String> = match raw {
         RawPorts::One(n) => vec![n.to_string()],
         RawPorts::Text(t) if t.trim() == "all" => return Ok(Ports::All),
@@ -973,14 +1001,22 @@ fn parse_ports(raw: &RawPorts) -> Result<Ports, String> {
             .collect(),
     };
     if items.is_empty() {
-        return Err("empty port list".into());
+        return Err(vec![(String::new(), "empty port list".into())]);
     }
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for i in items {
         if i == "all" {
-            return Err("\"all\" cannot be mixed with ports".into());
+            errors.push((i, "\"all\" cannot be mixed with ports".into()));
+            continue;
         }
-        out.push(parse_port_item(&i)?);
+        match parse_port_item(&i) {
+            Ok(p) => out.push(p),
+            Err(e) => errors.push((i, e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     // iptables multiport takes at most 15 ports (a range counts two).
     if out
@@ -989,7 +1025,10 @@ fn parse_ports(raw: &RawPorts) -> Result<Ports, String> {
         .sum::<usize>()
         > 15
     {
-        return Err("more than 15 ports (iptables multiport limit); use a range or \"all\"".into());
+        return Err(vec![(
+            String::new(),
+            "more than 15 ports (iptables multiport limit); use a range or \"all\"".into(),
+        )]);
     }
     Ok(Ports::List(out))
 }

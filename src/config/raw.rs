@@ -76,7 +76,8 @@ impl RawDuration {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RawPorts {
-    One(u16),
+    /// Any integer, so that 70000 is reported as a bad port, not as a bad type.
+    One(i64),
     Text(String),
     List(Vec<RawPort>),
 }
@@ -84,7 +85,7 @@ pub enum RawPorts {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RawPort {
-    Number(u16),
+    Number(i64),
     Text(String),
 }
 

@@ -687,6 +687,9 @@ fn compile(
         ));
     }
 
+    // A failregex must name the host unless a field does (host_field, or id_field's
+    // remembered address).
+    let field_hosts = spec.host_field.is_some() || spec.id_field.is_some();
     let build = |list: &[&Spanned<String>], key: &str, errs: &mut Vec<Diagnostic>| {
         let mut out = Vec::new();
         for sp in list {
@@ -699,6 +702,11 @@ fn compile(
                 .and_then(|s| tags::expand(&s))
                 .and_then(|ex| Engine::compile(&ex.regex).map(|e| (ex, e)));
             match result {
+                Ok((ex, _)) if key == "failregex" && ex.hosts.is_empty() && !field_hosts => errs
+                    .push(
+                        err(l, key, "pattern has no <HOST>".into())
+                            .hint(format!("pattern: {}", sp.get_ref())),
+                    ),
                 Ok((ex, engine)) => {
                     let numbers = |names: &mut dyn Iterator<Item = &String>| -> Vec<usize> {
                         names.filter_map(|g| engine.group_index(g)).collect()
@@ -748,14 +756,6 @@ fn compile(
             err(None, "failregex", format!("filter {name} has no failregex"))
                 .hint("add failregex = ['^… <HOST> …$'], or host_field for field-based filters"),
         );
-    }
-    for p in &failregex {
-        if p.hosts.is_empty() && host_field.is_none() && id_field.is_none() {
-            errs.push(
-                err(None, "failregex", "pattern has no <HOST>".into())
-                    .hint(format!("{}: {}", p.origin, p.source)),
-            );
-        }
     }
     let correlation_window = match &spec.correlation_window {
         Some(w) => match parse_duration(w.get_ref()) {
