@@ -480,7 +480,7 @@ pub struct Session {
     /// only, and `filter` is public: checked against it on every entry).
     slots: Vec<CaptureSlot>,
     slots_for: Arc<Filter>,
-    /// The largest `seen` stored in `remembered` (see `remember`).
+    /// The latest `seen` stored in `remembered` (see `remember`).
     last_seen: Micros,
 }
 
@@ -549,15 +549,11 @@ impl Session {
     }
 
     fn remember(&mut self, id: &IdKey<'_>, ip: IpAddr, now: Micros) {
-        // Entries' times tie (a text log's whole seconds) or step back a little; within a
-        // second of the latest, the next value up keeps `seen` in arrival order, so the
-        // oldest are exactly the smallest when the memory is full.
-        let seen = if now <= self.last_seen && self.last_seen - now < SEC {
-            self.last_seen + 1
-        } else {
-            now
-        };
-        self.last_seen = self.last_seen.max(seen);
+        // Entries' times tie (a text log's whole seconds) or step back a little: one
+        // above the latest, never more than a second ahead of the entry, keeps `seen`
+        // in arrival order, so the oldest are exactly the smallest when memory is full.
+        let seen = now.max(self.last_seen.saturating_add(1).min(now.saturating_add(SEC)));
+        self.last_seen = seen;
         if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(id) {
             // Full: drop the expired, and the oldest others down to KEEP_REMEMBERED. A
             // flood of new connections pushes out its own first lines, not the recent
