@@ -71,8 +71,8 @@ pub const DEFAULT_BAN_COUNT_MAX_AGE: Micros = 4 * 7 * 24 * 3600 * SEC;
 /// ulogd's examples use.
 pub const DEFAULT_NFLOG_GROUP: u16 = 3187;
 
-/// `tracker_memory` unless set: the failure windows of every jail together. ~350k
-/// windows of sshd failures (bench/RESULTS.md, the spray), far more addresses than a
+/// `tracker_memory` unless set: the failure windows of every jail together. ~370k
+/// windows of sshd failures (bench/RESULTS.md, section 0000), far more addresses than a
 /// real attack fails from within a findtime; a spray beyond it loses its one-failure
 /// windows first (jail/tracker.rs).
 pub const DEFAULT_TRACKER_MEMORY: usize = 64 << 20;

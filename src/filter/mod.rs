@@ -552,7 +552,12 @@ impl Session {
         // Entries' times tie (a text log's whole seconds) or step back a little: one
         // above the latest, never more than a second ahead of the entry, keeps `seen`
         // in arrival order, so the oldest are exactly the smallest when memory is full.
-        let seen = now.max(self.last_seen.saturating_add(1).min(now.saturating_add(SEC)));
+        // 4 instructions a call (callgrind, bench/RESULTS.md section 0000).
+        let seen = now.max(
+            self.last_seen
+                .saturating_add(1)
+                .min(now.saturating_add(SEC)),
+        );
         self.last_seen = seen;
         if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(id) {
             // Full: drop the expired, and the oldest others down to KEEP_REMEMBERED. A

@@ -3,7 +3,8 @@
 //! A window holds one address's failures inside its jail's findtime; at maxretry it
 //! trips (a ban) and is forgotten. Failures below maxretry from many addresses (a spray
 //! from distinct IPv6 /64s: one /48 holds 65,536) would otherwise grow memory without
-//! bound: ~620 B an address before this module, 1M addresses 629 MB.
+//! bound: before this module ~426 B of heap an address, 408 MiB for 1M; now ~181 B and
+//! flat at the budget (bench/spray.sh, bench/RESULTS.md section 0000).
 //!
 //! What keeps it bounded, and why an attacker cannot use the bound to hide:
 //! - *Compact windows.* One slot per window in a slab (`Slot`, 88 bytes): up to four
