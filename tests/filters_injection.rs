@@ -300,6 +300,8 @@ fn cases() -> Vec<Cases> {
                 // Allowed or audited connections are not scans.
                 m("[UFW ALLOW] IN=eth0 OUT= MAC= SRC=198.51.100.70 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=40000 DPT=22 SYN URGP=0"),
                 m("[UFW AUDIT] IN=eth0 OUT= MAC= SRC=198.51.100.71 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=40000 DPT=443 SYN URGP=0"),
+                // A router's FORWARD chain: a host of our own LAN blocked on its way out.
+                m("[UFW BLOCK] IN=lan0 OUT=ppp0 MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=198.51.100.72 DST=203.0.113.5 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF PROTO=TCP SPT=40000 DPT=25 WINDOW=64240 RES=0x00 SYN URGP=0"),
             ],
             genuine: vec![
                 g("", "[UFW BLOCK] IN=ppp0 OUT= MAC= SRC=203.0.113.5 DST=192.0.2.1 LEN=40 TOS=0x00 PREC=0x00 TTL=239 ID=5446 PROTO=TCP SPT=58030 DPT=2294 WINDOW=1024 RES=0x00 SYN URGP=0", "203.0.113.5"),
