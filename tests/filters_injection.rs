@@ -242,6 +242,8 @@ fn cases() -> Vec<Cases> {
                 // An IPv6 client: the port must not become part of the address.
                 m("[auth_basic:error] [pid 1234:tid 5678] [client 2001:db8:113::5:8080] AH01618: user x not found: /"),
                 m("[error] [client 2001:db8:113::5:8080] user x not found: /"),
+                // The SNI names are the client's, after the header.
+                m("[ssl:error] [pid 6586] [client 203.0.113.5:58028] AH02031: Hostname [client_198.51.100.72:1] provided via SNI, but no hostname provided in HTTP request"),
             ],
             genuine: vec![
                 g("", "[auth_basic:error] [pid 4711:tid 139] [client 203.0.113.5:51380] AH01617: user admin: authentication failure for \"/private\": Password Mismatch", "203.0.113.5"),
@@ -251,7 +253,12 @@ fn cases() -> Vec<Cases> {
                 g("", "[error] [client 203.0.113.8] user wrongusername not found: /basic/file", "203.0.113.8"),
                 // Unbracketed IPv6 with the port after the last colon (Apache 2.4's own form).
                 g("", "[auth_basic:error] [pid 1234:tid 5678] [client 2001:db8:113::5:6:8080] AH01617: user x: authentication failure for \"/\": Password Mismatch", "2001:db8:113::5:6"),
-                g("aggressive", "[ssl:error] [pid 6586] [client 203.0.113.9:58028] AH02033: No hostname was provided via SNI for a name based virtual host", "203.0.113.9"),
+                g("", "[ssl:error] [pid 6586] [client 203.0.113.9:58028] AH02033: No hostname was provided via SNI for a name based virtual host", "203.0.113.9"),
+                g("aggressive", "[ssl:error] [pid 6586] [client 2001:db8:113::9:58028] AH02032: Hostname a.example provided via SNI and hostname b.example provided via HTTP have no compatible SSL setup", "2001:db8:113::9"),
+                // From the file with the date cut, and a custom ErrorLogFormat with a port.
+                g("", "[] [auth_basic:error] [pid 1] [client 203.0.113.10:1] AH01618: user x not found: /", "203.0.113.10"),
+                g("", " [error] [client 203.0.113.11] user x not found: /", "203.0.113.11"),
+                g("", "[error] [client 2001:db8:113::12:4444] client denied by server configuration: /x", "2001:db8:113::12"),
             ],
         },
         Cases {
@@ -270,11 +277,24 @@ fn cases() -> Vec<Cases> {
                 // A newline in the name (stderr logging) starts a line of the client's own.
                 m("2024/01/01 00:00:00 [error] 12#12: *3 user \"x\": password mismatch, client 198.51.100.72, server \": password mismatch, client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\""),
                 m("user \"x\": password mismatch, client: 198.51.100.73, server: y\": password mismatch, client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\""),
+                // fail2ban's "trying injection on user name" sample, with our addresses: the
+                // first client is the one nginx would have written for a user "test" (were
+                // its Host header to hold quotes, which nginx refuses); the line goes on after
+                // the Host in a way nginx never writes, so it is not read at all.
+                m(r#"2014/04/03 22:20:40 [error] 30708#0: *3 user "test": password mismatch, client: 198.51.100.74, server: test, request: "GET / HTTP/1.1", host: "localhost:8443"": was not found in "/etc/nginx/.htpasswd", client: 203.0.113.5, server: , request: "GET / HTTP/1.1", host: "localhost:8443""#),
+                m(r#" [error] 30708#0: *3 user "test": password mismatch, client: 198.51.100.75, server: test, request: "GET / HTTP/1.1", host: "localhost:8443"": was not found in "/etc/nginx/.htpasswd", client: 203.0.113.5, server: , request: "GET / HTTP/1.1", host: "localhost:8443""#),
+                // The fallback mode's TLS line carries no client text; a look-alike with the
+                // address moved into the OpenSSL text must not be read.
+                m(r#"2020/11/25 14:42:16 [crit] 76952#76952: *2454307 SSL_do_handshake() failed (SSL: error:1408F0C6:SSL routines:ssl3_get_record:packet length too long, client: 198.51.100.76) while SSL handshaking, client: 203.0.113.5, server: 0.0.0.0:443"#),
             ],
             genuine: vec![
                 g("", "2024/01/01 10:00:00 [error] 2865#2865: *66647 user \"xyz\" was not found in \"/etc/nginx/.htpasswd\", client: 203.0.113.5, server: www.example.org, request: \"GET / HTTP/1.1\", host: \"www.example.org\"", "203.0.113.5"),
                 g("", "2024/01/01 10:00:01 [error] 2865#2865: *66648 user \"admin\": password mismatch, client: 2001:db8:113::5, server: www.example.org, request: \"GET /admin HTTP/2.0\", host: \"www.example.org\", referrer: \"https://www.example.org/\"", "2001:db8:113::5"),
                 g("", "2024/01/01 10:00:02 [error] 2865#2865: *3 user \"scriben dio\": password mismatch, client: 203.0.113.6, server: , request: \"GET / HTTP/1.1\", host: \"localhost:8443\"", "203.0.113.6"),
+                // From the file, once banjo reads log files: the date cut.
+                g("", r#" [error] 2865#2865: *9 user "admin" was not found in "/etc/nginx/.htpasswd", client: 203.0.113.7, server: www.example.org, request: "GET /admin HTTP/1.1", host: "www.example.org", referrer: "https://x/\"quoted\" \", client: 198.51.100.77""#, "203.0.113.7"),
+                g("fallback", "2020/11/25 14:42:16 [crit] 76952#76952: *2454307 SSL_do_handshake() failed (SSL: error:1408F0C6:SSL routines:ssl3_get_record:packet length too long) while SSL handshaking, client: 203.0.113.8, server: 0.0.0.0:443", "203.0.113.8"),
+                g("aggressive", "2024/01/01 10:00:00 [crit] 1#1: *9 SSL_do_handshake() failed (SSL: error:0A0000C6:SSL routines::packet length too long) while SSL handshaking, client: 2001:db8:113::9, server: [::]:443", "2001:db8:113::9"),
             ],
         },
         Cases {
@@ -531,3 +551,4 @@ fn aggressive_modes_keep_normal_matches() {
         }
     }
 }
+
