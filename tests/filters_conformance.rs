@@ -37,6 +37,19 @@ const CORPUS_FILES: &[(&str, &str)] = &[
     ("apache-auth", "apache-auth"),
     ("nginx-http-auth", "nginx-http-auth"),
     ("nginx-limit-req", "nginx-limit-req"),
+    ("apache-badbots", "apache-badbots"),
+    ("apache-noscript", "apache-noscript"),
+    ("apache-overflows", "apache-overflows"),
+    ("apache-nohome", "apache-nohome"),
+    ("apache-botsearch", "apache-botsearch"),
+    ("apache-shellshock", "apache-shellshock"),
+    ("apache-modsecurity", "apache-modsecurity"),
+    ("nginx-botsearch", "nginx-botsearch"),
+    ("nginx-bad-request", "nginx-bad-request"),
+    ("phpmyadmin-syslog", "phpmyadmin-syslog"),
+    ("gitlab", "gitlab"),
+    ("grafana", "grafana"),
+    ("squid", "squid"),
 ];
 
 /// Recall floors, per banjo filter over all its runs, set just below what the filters
@@ -61,6 +74,19 @@ const RECALL_FLOOR: &[(&str, f64)] = &[
     ("apache-auth", 0.99),
     ("nginx-http-auth", 0.99),
     ("nginx-limit-req", 0.99),
+    ("apache-badbots", 0.99),
+    ("apache-noscript", 0.99),
+    ("apache-overflows", 0.99),
+    ("apache-nohome", 0.99),
+    ("apache-botsearch", 0.99),
+    ("apache-shellshock", 0.99),
+    ("apache-modsecurity", 0.99),
+    ("nginx-botsearch", 0.99),
+    ("nginx-bad-request", 0.99),
+    ("phpmyadmin-syslog", 0.99),
+    ("gitlab", 0.99),
+    ("grafana", 0.99),
+    ("squid", 0.99),
 ];
 
 /// Lines where banjo deliberately reads another address than fail2ban, or reads one where
@@ -97,6 +123,14 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
         // either. The line is no line nginx writes; banjo reads the whole line and counts
         // nothing. Taking the last "client:" would let a Referer choose the address.
         "a line nginx cannot write (colon in a user name or quote in a Host header)",
+    ),
+    (
+        "gitlab",
+        ": Failed Login: username=",
+        // GitLab writes the login as typed into the plain-text application.log; a login
+        // holding a newline ends the line and starts a forged one. banjo reads
+        // application_json.log, where the same message is a JSON string.
+        "plain-text application.log: a login with a newline forges whole lines",
     ),
 ];
 

@@ -310,6 +310,205 @@ fn cases() -> Vec<Cases> {
             ],
         },
         Cases {
+            filter: "apache-noscript",
+            injections: vec![
+                // The path and the Referer are the client's; the header's client comes first.
+                m("[cgi:error] [pid 27550:tid 1401] [client 203.0.113.5:18071] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/[client 198.51.100.66:1] x"),
+                m("[error] [client 203.0.113.5] File does not exist: /var/www/[client 198.51.100.67] a.php, referer: [client 198.51.100.68]"),
+                m("[php7:error] [pid 1] [client 203.0.113.5:1] script '/var/www/[client 198.51.100.69:1] x.php' not found or unable to stat"),
+                // A CGI script's stderr goes out under Apache's header for the real client.
+                m("[cgi:error] [pid 1] [client 203.0.113.5:4444] AH01215: [client 198.51.100.70:1] AH02811: script not found or unable to stat: /x"),
+                // An embedded newline does not start a line of the client's.
+                m("[cgi:error] [pid 1] [client 203.0.113.5:4444] AH01215: x\n[cgi:error] [pid 1] [client 198.51.100.71:1] AH02811: script not found or unable to stat: /x"),
+                // IPv6 without brackets: the port is not part of the address.
+                m("[cgi:error] [pid 1] [client 2001:db8:113::5:8080] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/x"),
+                // A portless IPv6 client (custom ErrorLogFormat) is not read at all.
+                m("[cgi:error] [pid 1] [client 2001:db8:dec0::1] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/x"),
+            ],
+            genuine: vec![
+                // Seed 004's probe.
+                g("", "[Mon Nov 22 12:43:22.745282 2021] [cgi:error] [pid 9067] [client 203.0.113.5:25819] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/kerbynet", "203.0.113.5"),
+                g("", "[proxy_fcgi:error] [pid 742:tid 1401] [client 2001:db8:113::6:50900] AH01071: Got error 'Primary script unknown'", "2001:db8:113::6"),
+                g("", "[] [error] [client 203.0.113.7] File does not exist: /home/site/public_html/azenv.php", "203.0.113.7"),
+                g("", " [:error] [pid 3790] [client 203.0.113.8:46301] script '/var/www/timthumb.php' not found or unable to stat", "203.0.113.8"),
+            ],
+        },
+        Cases {
+            filter: "apache-overflows",
+            injections: vec![
+                m("[core:error] [pid 1] [client 203.0.113.5:55280] AH00126: Invalid URI in request GET /[client 198.51.100.66:1] HTTP/1.1"),
+                m("[error] [client 203.0.113.5] Invalid method in request [client 198.51.100.67] x"),
+                m("[core:error] [pid 1] [client 203.0.113.5:1] AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LogLevel debug' to get a backtrace., referer: [client 198.51.100.68:1] AH00126: Invalid URI in request x"),
+                m("[core:error] [pid 1] [client 2001:db8:113::5:443] AH10244: invalid URI path (/cgi-bin/.%2e/[client 198.51.100.69:1])"),
+            ],
+            genuine: vec![
+                // Seed 004's probes.
+                g("", "[Mon Nov 22 15:59:06.241391 2021] [core:error] [pid 10242] [client 203.0.113.5:50236] AH00126: Invalid URI in request POST /cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh HTTP/1.1", "203.0.113.5"),
+                g("aggressive", "[Mon Nov 22 20:31:31.459828 2021] [core:error] [pid 12850] [client 203.0.113.6:57390] AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace., referer: rohhie.net", "203.0.113.6"),
+                g("", "[core:error] [pid 1] [client 2001:db8:113::7:51000] AH10244: invalid URI path (/cgi-bin/.%2e/.%2e/bin/sh)", "2001:db8:113::7"),
+                g("", "[core:error] [pid 1] [client 203.0.113.8:1] AH00134: Invalid method in request \\x16\\x03\\x01 - possible attempt to establish SSL connection on non-SSL port", "203.0.113.8"),
+            ],
+        },
+        Cases {
+            filter: "apache-nohome",
+            injections: vec![
+                m("[core:info] [pid 1] [client 203.0.113.5:46652] AH00128: File does not exist: /var/www/~[client 198.51.100.66:1]"),
+                m("[error] [client 203.0.113.5] File does not exist: /xxx/~x, referer: http://x/[client 198.51.100.67]"),
+            ],
+            genuine: vec![
+                g("", "[core:info] [pid 4101:tid 2992] [client 203.0.113.5:46652] AH00128: File does not exist: /xxx/~", "203.0.113.5"),
+                g("", "[core:info] [pid 4101] [client 2001:db8:113::5:46652] AH00128: File does not exist: /var/www/html/~root", "2001:db8:113::5"),
+                g("", "[Sat Jun 01 11:23:08 2013] [error] [client 203.0.113.6] File does not exist: /xxx/~", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "apache-botsearch",
+            injections: vec![
+                m("[core:info] [pid 1] [client 203.0.113.5:1] AH00128: File does not exist: /var/www/phpmyadmin/[client 198.51.100.66:2]/x, referer: [client 198.51.100.67:1]"),
+                m("[error] [client 203.0.113.5] script '/var/www/wp-login.php[client 198.51.100.68]' not found or unable to stat"),
+            ],
+            genuine: vec![
+                g("", "[error] [client 203.0.113.5] File does not exist: /var/www/phpmyadmin", "203.0.113.5"),
+                g("", "[core:info] [pid 1] [client 2001:db8:113::5:1234] AH00128: File does not exist: /var/www/html/wp-login.php", "2001:db8:113::5"),
+                g("", "[cgi:error] [pid 1] [client 203.0.113.6:1] AH02811: script not found or unable to stat: /var/www/cgi-bin/test.cgi", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "apache-shellshock",
+            injections: vec![
+                m("[cgi:error] [pid 16860] [client 203.0.113.5:59635] AH01215: /bin/bash: warning: HTTP_[client_198.51.100.66]: ignoring function definition attempt"),
+                m("[cgi:error] [pid 16860] [client 203.0.113.5:59635] AH01215: [client 198.51.100.67:1] AH01215: /bin/bash: error importing function definition for `HTTP_X'"),
+            ],
+            genuine: vec![
+                g("", "[cgi:error] [pid 16860] [client 203.0.113.5:59635] AH01215: /bin/bash: warning: HTTP_TEST: ignoring function definition attempt", "203.0.113.5"),
+                g("", "[cgi:error] [pid 16864] [client 2001:db8:113::5:41273] AH01215: /bin/bash: error importing function definition for `HTTP_TEST'", "2001:db8:113::5"),
+                g("", "[error] [client 203.0.113.6] /bin/bash: warning: HTTP_USER_AGENT: ignoring function definition attempt, referer: http://x/", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "apache-modsecurity",
+            injections: vec![
+                // ModSecurity's own [client], its matched data and the URI all come after
+                // Apache's header.
+                m(r#"[security2:error] [pid 1] [client 203.0.113.5:1] [client 198.51.100.66] ModSecurity: Access denied with code 403 (phase 2). Matched "x" [data "[client 198.51.100.67:1]"] [uri "/[client 198.51.100.68]"]"#),
+                m(r#"[error] [client 203.0.113.5] ModSecurity: [data "\" Access denied with code 403 [client 198.51.100.69]"] Warning. Pattern match"#),
+            ],
+            genuine: vec![
+                g("", r#"[Sat May 09 00:35:52.389262 2020] [:error] [pid 22406:tid 1399] [client 203.0.113.5:47762] [client 203.0.113.5] ModSecurity: Access denied with code 401 (phase 2). Operator EQ matched 1 at IP:blocked. [file "/etc/httpd/modsecurity.d/activated_rules/modsecurity_wp_login.conf"] [line "14"] [id "500000"]"#, "203.0.113.5"),
+                g("", r#"[security2:error] [pid 1] [client 2001:db8:113::5:443] ModSecurity: [file "/x.conf"] [line "1"] [id "2"] [msg "scanner"] [severity "CRITICAL"] Access denied with code 403 (phase 2). Pattern match "nikto" at REQUEST_HEADERS:User-Agent."#, "2001:db8:113::5"),
+                g("", r#"[error] [client 203.0.113.6] ModSecurity:  [id "960015"] [tag "A"][tag "B"] Access denied with code 400 (phase 2). Operator EQ matched 0 at REQUEST_HEADERS."#, "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "apache-badbots",
+            injections: vec![
+                // The access log starts with the client; what follows is the client's text,
+                // with quotes escaped.
+                m(r#"203.0.113.5 - 198.51.100.66 [05/Mar/2007:14:39:21 +0100] "GET /198.51.100.67 HTTP/1.0" 200 1 "198.51.100.68" "EmailCollector 198.51.100.69""#),
+                m(r#"203.0.113.5 - - [05/Mar/2007:14:39:21 +0100] "GET /\" 200 1 \"-\" \"EmailSiphon\" \n198.51.100.70 - - [x] \"GET / HTTP/1.0\" 200 1 \"-\" \"EmailSiphon HTTP/1.1" 404 1 "-" "EmailSiphon""#),
+                // vhost_combined: our ServerName and port first.
+                m(r#"198.51.100.71:80 203.0.113.5 - - [05/Mar/2007:14:39:21 +0100] "GET / HTTP/1.1" 200 1 "-" "EmailWolf 1.00""#),
+                m(r#"2001:db8:113::5 - - [] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 (compatible; Nmap Scripting Engine) 198.51.100.72""#),
+            ],
+            genuine: vec![
+                g("", r#"203.0.113.5 - - [05/Mar/2007:14:39:21 +0100] "POST /123.html/trackback/ HTTP/1.0" 301 459 "http://www.example.org/123.html/trackback" "TrackBack/1.02""#, "203.0.113.5"),
+                g("", r#"example.org:443 2001:db8:113::6 - - [05/Mar/2007:14:39:21 +0100] "GET / HTTP/1.1" 200 5 "-" "EmailSiphon""#, "2001:db8:113::6"),
+                g("aggressive", r#"203.0.113.7 - - [] "GET /.env HTTP/1.1" 404 196 "-" "Mozilla/5.0 zgrab/0.x""#, "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "nginx-botsearch",
+            injections: vec![
+                m(r#"203.0.113.5 - 198.51.100.66 [20/Jan/2015:19:53:28 +0100] "GET //pma/198.51.100.67 HTTP/1.1" 404 47 "198.51.100.68" "-""#),
+                // The file name is the client's decoded URL: a quote in it and a forged
+                // rest of the line, before nginx's own.
+                m(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/a" failed (2: No such file or directory), client: 198.51.100.69, server: s, request: "GET /pma/ HTTP/1.1", host: "h" failed (2: No such file or directory), client: 203.0.113.5, server: localhost, request: "GET /a%22%20failed%20(2:%20No%20such%20file%20or%20directory),%20client:%20198.51.100.69,%20server:%20s,%20request:%20%22GET%20/pma/%20HTTP/1.1%22,%20host:%20%22h HTTP/1.1", host: "example.org""#),
+                m(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/a" failed (2: No such file or directory), client: 198.51.100.70, server: s, request: "GET /pma/ HTTP/1.1", referrer: "" failed (2: No such file or directory), client: 203.0.113.5, server: localhost, request: "GET /a HTTP/1.1", host: "example.org""#),
+                // The Referer after the real client.
+                m(r#"2015/01/21 10:56:10 [error] 2833#0: *1 open() "/var/www/pma" failed (2: No such file or directory), client: 203.0.113.5, server: localhost, request: "GET /pma HTTP/1.1", host: "h", referrer: "x", client: 198.51.100.71, server: y""#),
+                // Lines nginx cut at 2 KiB end where the client's padding put the cut: after
+                // a forged tail, the padding in the file name, the URL or the Referer.
+                m(leak(cut_after(2047, |pad| format!(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/{pad}" failed (2: No such file or directory), client: 198.51.100.72, server: s, request: "GET /pma/ HTTP/1.1", host: "h""#), NGINX_REST))),
+                m(leak(cut_after(2047, |pad| format!(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/{}" failed (2: No such file or directory), client: 198.51.100.73, server: {}, request: "GET /pma/{} HTTP/1.1", host: "{}", referrer: "{pad}""#, "a".repeat(390), "s".repeat(64), "u".repeat(290), "h".repeat(255)), NGINX_REST))),
+            ],
+            genuine: vec![
+                g("", r#"203.0.113.5 - - [20/Jan/2015:19:53:28 +0100] "GET //phpMyAdmin-2.8.2.3/scripts/setup.php HTTP/1.1" 404 47 "-" "-" "-""#, "203.0.113.5"),
+                g("", r#"2001:db8:113::5 - - [] "GET /wp-login.php HTTP/2.0" 404 153 "-" "Mozilla/5.0""#, "2001:db8:113::5"),
+                g("", r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/site/cgi-bin/php4" failed (2: No such file or directory), client: 203.0.113.6, server: localhost, request: "GET /cgi-bin/php4 HTTP/1.1", host: "192.0.2.1""#, "203.0.113.6"),
+                g("", r#" [error] 2833#0: *16813 "/var/www/site/roundcube/" is not found (2: No such file or directory), client: 2001:db8:113::7, server: localhost, request: "GET /roundcube/ HTTP/1.1", host: "example.org", referrer: "https://example.org/""#, "2001:db8:113::7"),
+            ],
+        },
+        Cases {
+            filter: "nginx-bad-request",
+            injections: vec![
+                m(r#"203.0.113.5 - 198.51.100.66 [20/Jan/2015:19:53:28 +0100] "GET /\x22 400 1 \x22198.51.100.67" 400 47 "198.51.100.68" "-""#),
+                m(r#"203.0.113.5 - - [20/Jan/2015:19:53:28 +0100] "\x0A198.51.100.69 - - [x] \x22x\x22 400" 400 47 "-" "-""#),
+            ],
+            genuine: vec![
+                g("", r#"203.0.113.5 - - [20/Jan/2015:19:53:28 +0100] "" 400 47 "-" "-" "-""#, "203.0.113.5"),
+                g("", r#"2001:db8:113::5 - - [] "\x03\x00\x00/*\xE0\x00\x00\x00\x00\x00Cookie: mstshash=Administr" 400 157 "-" "-""#, "2001:db8:113::5"),
+                g("", r#"203.0.113.6 - root [20/Jan/2015:01:17:07 +0100] "CONNECT 192.0.2.9 HTTP/1.1" 400 162 "-" "-""#, "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "phpmyadmin-syslog",
+            injections: vec![
+                // The user name is the client's; phpMyAdmin's own words and address end the line.
+                m("user denied: x (mysql-denied) from 198.51.100.66 (mysql-denied) from 203.0.113.5"),
+                m("user denied: x\nuser denied: y (mysql-denied) from 198.51.100.68\n (mysql-denied) from 203.0.113.5"),
+                m("user denied: root (no-activity) from 198.51.100.69"),
+            ],
+            genuine: vec![
+                g("", "user denied: root (mysql-denied) from 203.0.113.5", "203.0.113.5"),
+                g("", "user denied: admin (mysql-denied) from 2001:db8:113::5", "2001:db8:113::5"),
+                g("", "user denied: root (root-denied) from 203.0.113.6", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "gitlab",
+            injections: vec![
+                // The login is the client's; JSON escapes its quotes, and GitLab's own
+                // address ends the message.
+                m(r#"{"severity":"INFO","time":"2020-04-09T14:04:00.667Z","correlation_id":"x","message":"Failed Login: username=a ip=198.51.100.66\" ip=198.51.100.67 ip=203.0.113.5"}"#),
+                m(r#"{"severity":"INFO","time":"2020-04-09T14:04:00.667Z","message":"Failed Login: username=a ip=203.0.113.5","meta.user":"x ip=198.51.100.68"}"#),
+                // The plain-text log: a login holding a newline ends the line where the
+                // client wants, so this (a complete, forged line) is never read.
+                m("2020-04-09T14:04:00.667Z: Failed Login: username=x ip=198.51.100.69"),
+                m("Failed Login: username=x ip=198.51.100.70"),
+            ],
+            genuine: vec![
+                g("", r#"{"severity":"INFO","time":"2020-04-09T14:04:00.667Z","correlation_id":"3823a1550b64417f9c9ed8ee0f48087e","message":"Failed Login: username=admin ip=203.0.113.5"}"#, "203.0.113.5"),
+                g("", r#"{"severity":"INFO","time":"","correlation_id":"x","message":"Failed Login: username=user name ip=2001:db8:113::5"}"#, "2001:db8:113::5"),
+                g("", r#"{"severity":"INFO","time":"2020-04-09T14:04:00.667Z","message":"Failed Login: username=a\"b ip=203.0.113.6","meta.caller_id":"SessionsController#create"}"#, "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "grafana",
+            injections: vec![
+                m(r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" logger=context userId=0 orgId=0 uname="x remote_addr=198.51.100.66 y" error="Invalid Username or Password" remote_addr=203.0.113.5"#),
+                m(r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" uname="x\" remote_addr=198.51.100.67 y=\"" remote_addr=203.0.113.5"#),
+                m(r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" remote_addr=203.0.113.5 error="x remote_addr=198.51.100.68 y""#),
+                m("t=2020-10-19T17:44:33+0200 lvl=eror msg=\"Invalid username or password\" uname=x\nremote_addr=198.51.100.69"),
+            ],
+            genuine: vec![
+                g("", r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" logger=context userId=0 orgId=0 uname= error="Invalid Username or Password" remote_addr=203.0.113.5"#, "203.0.113.5"),
+                g("", r#"logger=context userId=0 orgId=0 uname=admin t=2023-03-01T10:00:00.123+00:00 level=error msg="Invalid username or password" error="invalid username or password" remote_addr=2001:db8:113::5 traceID="#, "2001:db8:113::5"),
+                g("", r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" uname="a b" remote_addr=203.0.113.6"#, "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "squid",
+            injections: vec![
+                m("1386543323.000      4 203.0.113.5 TCP_DENIED/403 4099 GET http://198.51.100.66/ 198.51.100.67 HIER_NONE/- text/html"),
+                m("1386543323.000      4 203.0.113.5 TCP_MISS/200 4099 GET http://x/ 1 198.51.100.68 TCP_DENIED/403 1 GET http://y/ - HIER_NONE/- text/html"),
+            ],
+            genuine: vec![
+                g("", "1386543323.000      4 203.0.113.5 TCP_DENIED/403 4099 GET http://www.example.org/azenv.php - HIER_NONE/- text/html", "203.0.113.5"),
+                g("", "1386543500.000      5 2001:db8:113::5 NONE/405 3364 CONNECT error:method-not-allowed - HIER_NONE/- text/html", "2001:db8:113::5"),
+                g("", "     12 203.0.113.6 TCP_DENIED/403 3745 GET http://example.org/engine.php - HIER_NONE/- text/html", "203.0.113.6"),
+            ],
+        },
+        Cases {
             filter: "portscan",
             injections: vec![
                 // An ICMP error quotes the packet it answers; the first SRC= is the sender.
@@ -332,6 +531,24 @@ fn cases() -> Vec<Cases> {
         },
     ]
 }
+
+/// A case built at run time, as the `&'static str` the tables hold.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A line a logger cut at `limit` bytes exactly where the client wanted: `forged(pad)`
+/// with padding that makes it `limit` bytes long, followed by `rest` (the real end of the
+/// line, which the cut removes).
+fn cut_after(limit: usize, forged: impl Fn(&str) -> String, rest: &str) -> String {
+    let pad = "a".repeat(limit.saturating_sub(forged("").len()));
+    let line = forged(&pad) + rest;
+    assert!(line.len() > limit, "the forged part alone fills the line");
+    line[..limit].to_owned()
+}
+
+/// What nginx writes after a forged file name: its own words, the real client.
+const NGINX_REST: &str = r#"" failed (2: No such file or directory), client: 203.0.113.5, server: localhost, request: "GET /a HTTP/1.1", host: "example.org""#;
 
 fn decoy(ip: IpAddr) -> bool {
     match ip {
