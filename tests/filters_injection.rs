@@ -509,6 +509,109 @@ fn cases() -> Vec<Cases> {
             ],
         },
         Cases {
+            filter: "mysqld-auth",
+            injections: vec![
+                // The user name (48 characters at most) is the client's, and so is the
+                // database of the other "Access denied" message.
+                m("2019-09-24 13:16:50 8756 [Warning] Access denied for user 'x'@'198.51.100.66' (using password: YES)'@'203.0.113.5' (using password: YES)"),
+                m("2019-09-24 13:16:50 8756 [Warning] Access denied for user 'u'@'203.0.113.5' to database 'x'@'198.51.100.67' (using password: YES)"),
+                m("2019-09-24 13:16:50 8756 [Warning] Access denied for user 'u'@'198.51.100.68' (using password: YES) and more"),
+            ],
+            genuine: vec![
+                g("", "130324 17:56:14 [Warning] Access denied for user 'root'@'203.0.113.5' (using password: YES)", "203.0.113.5"),
+                g("", "2019-01-03T08:50:04.634875Z 113 [Note] [MY-010926] [Server] Access denied for user 'root'@'2001:db8:113::5' (using password: NO)", "2001:db8:113::5"),
+                g("", "4644 [Warning] Access denied for user 'root'@'203.0.113.6' (using password: YES)", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "named-refused",
+            injections: vec![
+                // The query name (twice) is the client's, after its address.
+                m("client @0x7f6450002ef0 203.0.113.5#23332 (198.51.100.66#1): query (cache) 'client 198.51.100.66#1: query/A/IN' denied"),
+                m("client 203.0.113.5#4795: query 'x' denied' client 198.51.100.67#1: query 'y/NS/IN' denied"),
+            ],
+            genuine: vec![
+                g("", "client @0x7f6450002ef0 203.0.113.5#23332 (example.com): query (cache) 'example.com/A/IN' denied", "203.0.113.5"),
+                g("", "security: info: client @0x7f4e446fd6e8 2001:db8:113::5#53 (example.io): query (cache) 'example.io/A/IN' denied (allow-query-cache did not match)", "2001:db8:113::5"),
+                g("", "27-Aug-2013 17:49:45.330 client 203.0.113.6#44281 (example.net): zone transfer 'example.net/AXFR/IN' denied", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "monit",
+            injections: vec![
+                m("HttpRequest: access denied -- client 203.0.113.5: unknown user '198.51.100.66: wrong password for user 'x'"),
+                m("Warning: Client '203.0.113.5' supplied unknown user 'Client '198.51.100.67' supplied' accessing monit httpd"),
+            ],
+            genuine: vec![
+                g("", "HttpRequest: access denied -- client 203.0.113.5: wrong password for user 'admin'", "203.0.113.5"),
+                g("", "[CEST Aug  6 10:14:52] error    : HttpRequest: access denied -- client [2001:db8:113::5]: wrong password for user 'root'", "2001:db8:113::5"),
+                g("", "error    : Warning: Client '203.0.113.6' supplied unknown user 'foo' accessing monit httpd", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "asterisk",
+            injections: vec![
+                // chan_sip: the To header before the address, Asterisk's reason after it.
+                m("[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: Registration from '<sip:x>' failed for '198.51.100.66' - Wrong password' failed for '203.0.113.5' - Wrong password"),
+                // PJSIP: a display name holding a forged rest of the line; a Call-ID holding one.
+                m(r#"[2016-05-23 10:18:16] NOTICE[19388] res_pjsip/pjsip_distributor.c: Request from '"a' failed for '198.51.100.67:5060' (callid: x) - No matching endpoint found" <sip:1000@example.org>' failed for '203.0.113.5:48336' (callid: 1) - No matching endpoint found"#),
+                m(r#"[2016-05-23 10:18:16] NOTICE[19388] res_pjsip/pjsip_distributor.c: Request from '<sip:1000@example.org>' failed for '203.0.113.5:48336' (callid: x) - No matching endpoint found' failed for '198.51.100.68:5060' (callid: y) - No matching endpoint found"#),
+                m(r#"[2016-05-23 10:18:16] NOTICE[19388] res_pjsip/pjsip_distributor.c: Request from '<sip:a' failed for '198.51.100.69:5060' (callid: x) - No matching endpoint found>' failed for '203.0.113.5:48336' (callid: 1) - No matching endpoint found"#),
+                // Call from: caller and extension on both sides of the address.
+                m("[2013-02-05 23:44:42] NOTICE[436][C-00000fa9] chan_sip.c: Call from 'x' (198.51.100.70:1) to extension 'y' rejected because extension not found in context 'default'.' (203.0.113.5:10836) to extension 'z' rejected because extension not found in context 'default'."),
+                m("[2013-02-05 23:44:42] NOTICE[436][C-00000fa9] chan_sip.c: Call from 'x' (203.0.113.5:10836) to extension 'e' rejected because extension not found in context 'default'. x' (198.51.100.71:1) to extension 'y' rejected because extension not found in context 'default'."),
+                // Security events: SessionID before RemoteAddress, the client's response after it.
+                m(r#"[2015-05-25 07:21:48] SECURITY[6988] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2015-05-25T07:21:48.275+0300",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="7",SessionID="a",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/198.51.100.72/1",ReceivedHash="",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5061",Challenge="c",ReceivedChallenge="c",ReceivedHash="h""#),
+                m(r#"[2015-05-25 07:21:48] SECURITY[6988] res_security_log.c: SecurityEvent="ChallengeResponseFailed",EventTV="2015-05-25T07:21:48.275+0300",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="7",SessionID="s",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5061",Challenge="c",Response="x",RemoteAddress="IPV4/UDP/198.51.100.73/1",ExpectedResponse="""#),
+                m(r#"[2015-05-25 07:21:48] SECURITY[6988] res_security_log.c: SecurityEvent="InvalidAccountID",EventTV="2015-05-25T07:21:48.275+0300",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="7",SessionID="",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/198.51.100.74/1",Module="x",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5061""#),
+                // A dialplan Log() line: the "file" is the caller's extension.
+                m("[2016-05-06 07:08:09] NOTICE[1][C-1] Ext. 198.51.100.75 failed to authenticate as 'x': manager.c: 198.51.100.75 failed to authenticate as 'x'"),
+                m(r#"[2013-11-11 14:33:38] WARNING[6756][C-0000001d] Ext. x: "Rejecting unknown SIP connection from 198.51.100.76": "Rejecting unknown SIP connection from 203.0.113.5""#),
+                // Asterisk's logger cuts a message at 8 KiB: the padding in the To header puts
+                // the cut right after a forged reason.
+                m(leak(cut_after(8191, |pad| format!("[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: Registration from '{pad}' failed for '198.51.100.77' - Wrong password"), "' failed for '203.0.113.5' - Wrong password"))),
+            ],
+            genuine: vec![
+                g("", "[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: Registration from '<sip:301@example.com>' failed for '203.0.113.5' - Wrong password", "203.0.113.5"),
+                g("", r#"NOTICE[566]: res_pjsip/pjsip_distributor.c:670 in log_failed_request: Request 'REGISTER' from '"1000" <sip:1000@example.org>' failed for '[2001:db8:113::5]:5060' (callid: a b ' c) - Failed to authenticate after 3 tries in 1.2 ms"#, "2001:db8:113::5"),
+                g("", r#"[2016-05-06 07:08:09] NOTICE[31554] manager.c: 203.0.113.6 tried to authenticate with nonexistent user 'opennms'"#, "203.0.113.6"),
+                g("", r#"[2015-05-25 07:19:19] SECURITY[6988] res_security_log.c: SecurityEvent="InvalidAccountID",EventTV="2015-05-25T07:19:19.015+0300",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="70000180",SessionID="!@#$%^&   *(}((')[ -+"++",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.7/5061""#, "203.0.113.7"),
+                g("", "[Jan 18 17:39:50] NOTICE[12049]: res_pjsip_session.c:2337 new_invite: Call from 'anonymous' (TCP:[203.0.113.8]:61470) to extension '9011+442037690237' rejected because extension not found in context 'default'.", "203.0.113.8"),
+            ],
+        },
+        Cases {
+            filter: "freeswitch",
+            injections: vec![
+                m("2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:2531 Can't find user [x] from 198.51.100.66@y] from 203.0.113.5"),
+                m("2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:1478 SIP auth failure (INVITE) on sofia profile 'internal' for [a] from ip 198.51.100.67] from ip 203.0.113.5"),
+                m("2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:2531 Can't find user [x\n2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:2531 Can't find user [y] from 198.51.100.68] from 203.0.113.5"),
+            ],
+            genuine: vec![
+                g("", "2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:1478 SIP auth failure (INVITE) on sofia profile 'internal' for [000972543480510@192.0.2.51] from ip 203.0.113.5", "203.0.113.5"),
+                g("", "08-03 07:56:53.026292 [WARN] [SOFIA] [sofia_reg.c:4130] Can't find user [101@192.0.2.1] from 2001:db8:113::5", "2001:db8:113::5"),
+                g("ddos", "2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:1533 SIP auth challenge (REGISTER) on sofia profile 'internal' for [1001@192.0.2.51] from ip 203.0.113.6", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "openvpn",
+            injections: vec![
+                // A certificate's common name (or a logged-in user's name) before the address.
+                m("198.51.100.66:1 TLS Auth Error: Auth Username/Password verification failed for peer/203.0.113.5:1194 TLS Auth Error: Auth Username/Password verification failed for peer"),
+                m("x 198.51.100.67:1 TLS Error: TLS handshake failed/203.0.113.5:1194 TLS Error: TLS handshake failed"),
+                // The certificate subject after it.
+                m("203.0.113.5:51234 VERIFY ERROR: depth=0, error=self-signed certificate: CN=198.51.100.68:1 TLS Auth Error: Auth Username/Password verification failed for peer"),
+                // IPv6 without brackets: the port is not part of the address.
+                m("[AF_INET6]2001:db8:113::5:1194 TLS Error: TLS handshake failed"),
+            ],
+            genuine: vec![
+                g("", "203.0.113.5:51234 TLS Auth Error: Auth Username/Password verification failed for peer", "203.0.113.5"),
+                g("", "2024-01-02 10:00:00 client1/2001:db8:113::5:51234 TLS Auth Error: Auth Username/Password verification failed for peer", "2001:db8:113::5"),
+                g("", "203.0.113.6:40000 VERIFY ERROR: depth=0, error=unable to get local issuer certificate: CN=scanner, serial=1", "203.0.113.6"),
+                g("aggressive", "TLS Error: incoming packet authentication failed from [AF_INET]203.0.113.7:40001", "203.0.113.7"),
+                g("aggressive", "[AF_INET6]2001:db8:113::8:1194 TLS Error: TLS handshake failed", "2001:db8:113::8"),
+            ],
+        },
+        Cases {
             filter: "portscan",
             injections: vec![
                 // An ICMP error quotes the packet it answers; the first SRC= is the sender.

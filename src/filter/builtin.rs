@@ -58,6 +58,12 @@ const BUILTIN: &[(&str, &str)] = &[
     ("gitlab", include_str!("builtin/gitlab.toml")),
     ("grafana", include_str!("builtin/grafana.toml")),
     ("squid", include_str!("builtin/squid.toml")),
+    ("mysqld-auth", include_str!("builtin/mysqld-auth.toml")),
+    ("named-refused", include_str!("builtin/named-refused.toml")),
+    ("asterisk", include_str!("builtin/asterisk.toml")),
+    ("freeswitch", include_str!("builtin/freeswitch.toml")),
+    ("openvpn", include_str!("builtin/openvpn.toml")),
+    ("monit", include_str!("builtin/monit.toml")),
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
