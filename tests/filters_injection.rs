@@ -872,3 +872,215 @@ fn aggressive_modes_keep_normal_matches() {
     }
 }
 
+/// Where a local user's processes log from: a login session or their own systemd
+/// instance. Their name, identifier and executable are theirs to choose.
+const LOCAL_USER: &[(&str, &str)] = &[
+    ("_SYSTEMD_UNIT", "session-3.scope"),
+    ("_SYSTEMD_SLICE", "user-1000.slice"),
+    ("_UID", "1000"),
+    ("_TRANSPORT", "syslog"),
+];
+
+/// One filter's routing: the fields a genuine entry of the service has, and the names a
+/// look-alike would borrow (process name, syslog identifier, executable, user unit).
+struct Route {
+    filter: &'static str,
+    genuine: &'static [(&'static str, &'static str)],
+    borrowed: &'static [(&'static str, &'static str)],
+}
+
+const fn route(
+    filter: &'static str,
+    genuine: &'static [(&'static str, &'static str)],
+    borrowed: &'static [(&'static str, &'static str)],
+) -> Route {
+    Route {
+        filter,
+        genuine,
+        borrowed,
+    }
+}
+
+/// Web and other-service built-ins whose journalmatch routes on the service's unit or
+/// slice: an entry from that unit reaches the filter; the same line written by a local
+/// user (`logger -t apache2`, a process renamed `nginx`, a copy of the daemon's binary
+/// run by hand, a user unit of the same name) does not.
+#[test]
+fn lookalike_lines_from_other_programs_are_not_routed() {
+    let apache = &[("_SYSTEMD_UNIT", "apache2.service"), ("_COMM", "apache2")][..];
+    let httpd_instance = &[
+        ("_SYSTEMD_UNIT", "httpd@site.service"),
+        ("_SYSTEMD_SLICE", "system-httpd.slice"),
+    ][..];
+    let apache_names = &[
+        ("_COMM", "apache2"),
+        ("SYSLOG_IDENTIFIER", "apache2"),
+        ("_EXE", "/usr/sbin/apache2"),
+        ("_SYSTEMD_USER_UNIT", "apache2.service"),
+    ][..];
+    let nginx = &[("_SYSTEMD_UNIT", "nginx.service")][..];
+    let nginx_names = &[
+        ("_COMM", "nginx"),
+        ("SYSLOG_IDENTIFIER", "nginx"),
+        ("_EXE", "/usr/sbin/nginx"),
+        ("_SYSTEMD_USER_UNIT", "nginx.service"),
+    ][..];
+    let mut routes = vec![];
+    for f in [
+        "apache-auth",
+        "apache-badbots",
+        "apache-noscript",
+        "apache-overflows",
+        "apache-nohome",
+        "apache-botsearch",
+        "apache-shellshock",
+        "apache-modsecurity",
+    ] {
+        routes.push(route(f, apache, apache_names));
+        if f != "apache-auth" {
+            routes.push(route(f, httpd_instance, apache_names));
+        }
+    }
+    for f in [
+        "nginx-http-auth",
+        "nginx-limit-req",
+        "nginx-botsearch",
+        "nginx-bad-request",
+    ] {
+        routes.push(route(f, nginx, nginx_names));
+    }
+    routes.extend([
+        route(
+            "phpmyadmin-syslog",
+            &[
+                ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+                ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
+            ],
+            &[("SYSLOG_IDENTIFIER", "phpMyAdmin"), ("_COMM", "php-fpm8.2")],
+        ),
+        route(
+            "gitlab",
+            &[("_SYSTEMD_UNIT", "gitlab-runsvdir.service")],
+            &[("_COMM", "puma"), ("SYSLOG_IDENTIFIER", "gitlab")],
+        ),
+        route(
+            "grafana",
+            &[("_SYSTEMD_UNIT", "grafana-server.service")],
+            &[
+                ("_COMM", "grafana"),
+                ("_EXE", "/usr/share/grafana/bin/grafana"),
+            ],
+        ),
+        route(
+            "squid",
+            &[("_SYSTEMD_UNIT", "squid.service")],
+            &[("_COMM", "squid"), ("SYSLOG_IDENTIFIER", "squid")],
+        ),
+        route(
+            "mysqld-auth",
+            &[("_SYSTEMD_UNIT", "mariadb.service"), ("_COMM", "mariadbd")],
+            &[
+                ("_COMM", "mariadbd"),
+                ("SYSLOG_IDENTIFIER", "mysqld"),
+                ("_EXE", "/usr/sbin/mariadbd"),
+            ],
+        ),
+        route(
+            "mysqld-auth",
+            &[
+                ("_SYSTEMD_UNIT", "mariadb@replica.service"),
+                ("_SYSTEMD_SLICE", "system-mariadb.slice"),
+            ],
+            &[("_COMM", "mariadbd")],
+        ),
+        route(
+            "named-refused",
+            &[
+                ("_SYSTEMD_UNIT", "named.service"),
+                ("_COMM", "isc-net-0000"),
+            ],
+            &[
+                ("_COMM", "named"),
+                ("SYSLOG_IDENTIFIER", "named"),
+                ("_EXE", "/usr/sbin/named"),
+            ],
+        ),
+        route(
+            "asterisk",
+            &[("_SYSTEMD_UNIT", "asterisk.service")],
+            &[
+                ("_COMM", "asterisk"),
+                ("SYSLOG_IDENTIFIER", "asterisk"),
+                ("_EXE", "/usr/sbin/asterisk"),
+            ],
+        ),
+        route(
+            "freeswitch",
+            &[("_SYSTEMD_UNIT", "freeswitch.service")],
+            &[("_COMM", "freeswitch"), ("_EXE", "/usr/bin/freeswitch")],
+        ),
+        // `openvpn --echo TEXT` writes any text: the binary is no proof, the unit's slice is.
+        route(
+            "openvpn",
+            &[
+                ("_SYSTEMD_UNIT", "openvpn-server@server.service"),
+                ("_SYSTEMD_SLICE", "system-openvpn\\x2dserver.slice"),
+            ],
+            &[
+                ("_COMM", "openvpn"),
+                ("SYSLOG_IDENTIFIER", "openvpn"),
+                ("_EXE", "/usr/sbin/openvpn"),
+            ],
+        ),
+        route(
+            "openvpn",
+            &[
+                ("_SYSTEMD_UNIT", "openvpn@office.service"),
+                ("_SYSTEMD_SLICE", "system-openvpn.slice"),
+            ],
+            &[("_EXE", "/usr/sbin/openvpn")],
+        ),
+        route(
+            "monit",
+            &[("_SYSTEMD_UNIT", "monit.service")],
+            &[("_COMM", "monit"), ("SYSLOG_IDENTIFIER", "monit")],
+        ),
+        // Only the kernel writes _TRANSPORT=kernel.
+        route(
+            "portscan",
+            &[("_TRANSPORT", "kernel")],
+            &[("SYSLOG_IDENTIFIER", "kernel"), ("_COMM", "kernel")],
+        ),
+    ]);
+    let mut problems = Vec::new();
+    for r in &routes {
+        let f = load(r.filter, None);
+        let (groups, _) = f
+            .journalmatch
+            .clone()
+            .expect("built-ins carry a journalmatch");
+        let rules = banjo::route::MatchRules::parse(&groups).expect("journalmatch parses");
+        let make = |fields: &[(&str, &str)]| {
+            let mut e = Entry::default();
+            e.set_message(b"x");
+            for (k, v) in fields {
+                e.fields.set(k, v.as_bytes());
+            }
+            e
+        };
+        if !rules.accepts(&make(r.genuine)) {
+            problems.push(format!(
+                "{}: the service's own entry {:?} is not routed",
+                r.filter, r.genuine
+            ));
+        }
+        let forged: Vec<(&str, &str)> = LOCAL_USER.iter().chain(r.borrowed).copied().collect();
+        if rules.accepts(&make(&forged)) {
+            problems.push(format!(
+                "{}: a local user's look-alike {forged:?} is routed",
+                r.filter
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
