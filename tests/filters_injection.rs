@@ -429,7 +429,7 @@ fn cases() -> Vec<Cases> {
                 // Lines nginx cut at 2 KiB end where the client's padding put the cut: after
                 // a forged tail, the padding in the file name, the URL or the Referer.
                 m(leak(cut_after(2047, |pad| format!(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/{pad}" failed (2: No such file or directory), client: 198.51.100.72, server: s, request: "GET /pma/ HTTP/1.1", host: "h""#), NGINX_REST))),
-                m(leak(cut_after(2047, |pad| format!(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/{}" failed (2: No such file or directory), client: 198.51.100.73, server: {}, request: "GET /pma/{} HTTP/1.1", host: "{}", referrer: "{pad}""#, "a".repeat(390), "s".repeat(64), "u".repeat(290), "h".repeat(255)), NGINX_REST))),
+                m(leak(cut_after(2047, |pad| format!(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/{}" failed (2: No such file or directory), client: 198.51.100.73, server: {}, request: "GET /pma/{} HTTP/1.1", host: "{}", referrer: "{pad}""#, "a".repeat(247), "s".repeat(64), "u".repeat(196), "h".repeat(128)), NGINX_REST))),
             ],
             genuine: vec![
                 g("", r#"203.0.113.5 - - [20/Jan/2015:19:53:28 +0100] "GET //phpMyAdmin-2.8.2.3/scripts/setup.php HTTP/1.1" 404 47 "-" "-" "-""#, "203.0.113.5"),
@@ -887,6 +887,9 @@ struct Route {
     filter: &'static str,
     genuine: &'static [(&'static str, &'static str)],
     borrowed: &'static [(&'static str, &'static str)],
+    /// Another program the service runs in its own unit (a CGI or AGI script, a helper,
+    /// a check), with the service's names; empty where the service runs none.
+    in_unit: &'static [(&'static str, &'static str)],
 }
 
 const fn route(
@@ -898,19 +901,42 @@ const fn route(
         filter,
         genuine,
         borrowed,
+        in_unit: &[],
+    }
+}
+
+impl Route {
+    const fn with_in_unit(mut self, fields: &'static [(&'static str, &'static str)]) -> Route {
+        self.in_unit = fields;
+        self
     }
 }
 
 /// Web and other-service built-ins whose journalmatch routes on the service's unit or
 /// slice: an entry from that unit reaches the filter; the same line written by a local
 /// user (`logger -t apache2`, a process renamed `nginx`, a copy of the daemon's binary
-/// run by hand, a user unit of the same name) does not.
+/// run by hand, a user unit of the same name) does not, nor one written by another
+/// program the service runs in its unit where it runs any (CGI, AGI, helpers, checks).
 #[test]
 fn lookalike_lines_from_other_programs_are_not_routed() {
-    let apache = &[("_SYSTEMD_UNIT", "apache2.service"), ("_COMM", "apache2")][..];
+    let apache = &[
+        ("_SYSTEMD_UNIT", "apache2.service"),
+        ("_COMM", "apache2"),
+        ("_EXE", "/usr/sbin/apache2"),
+    ][..];
     let httpd_instance = &[
         ("_SYSTEMD_UNIT", "httpd@site.service"),
         ("_SYSTEMD_SLICE", "system-httpd.slice"),
+        ("_EXE", "/usr/sbin/httpd"),
+    ][..];
+    // A CGI script: Apache's unit and user, its own executable, any name it likes.
+    let cgi = &[
+        ("_SYSTEMD_UNIT", "apache2.service"),
+        ("_SYSTEMD_SLICE", "system.slice"),
+        ("_UID", "33"),
+        ("_EXE", "/usr/bin/python3.11"),
+        ("_COMM", "apache2"),
+        ("SYSLOG_IDENTIFIER", "apache2"),
     ][..];
     let apache_names = &[
         ("_COMM", "apache2"),
@@ -936,7 +962,7 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
         "apache-shellshock",
         "apache-modsecurity",
     ] {
-        routes.push(route(f, apache, apache_names));
+        routes.push(route(f, apache, apache_names).with_in_unit(cgi));
         if f != "apache-auth" {
             routes.push(route(f, httpd_instance, apache_names));
         }
@@ -954,10 +980,31 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
             "phpmyadmin-syslog",
             &[
                 ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+                ("_EXE", "/usr/sbin/php-fpm8.2"),
                 ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
             ],
             &[("SYSLOG_IDENTIFIER", "phpMyAdmin"), ("_COMM", "php-fpm8.2")],
-        ),
+        )
+        // A program PHP started (`exec("logger -t phpMyAdmin ...")`).
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+            ("_EXE", "/usr/bin/logger"),
+            ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
+        ]),
+        route(
+            "phpmyadmin-syslog",
+            &[
+                ("_SYSTEMD_UNIT", "httpd.service"),
+                ("_EXE", "/usr/sbin/httpd"),
+                ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
+            ],
+            &[("SYSLOG_IDENTIFIER", "phpMyAdmin")],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "httpd.service"),
+            ("_EXE", "/usr/bin/perl"),
+            ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
+        ]),
         route(
             "gitlab",
             &[("_SYSTEMD_UNIT", "gitlab-runsvdir.service")],
@@ -973,9 +1020,18 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
         ),
         route(
             "squid",
-            &[("_SYSTEMD_UNIT", "squid.service")],
+            &[
+                ("_SYSTEMD_UNIT", "squid.service"),
+                ("_EXE", "/usr/sbin/squid"),
+            ],
             &[("_COMM", "squid"), ("SYSLOG_IDENTIFIER", "squid")],
-        ),
+        )
+        // An authentication helper, which sees the user names clients send.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "squid.service"),
+            ("_EXE", "/usr/lib/squid/basic_ncsa_auth"),
+            ("SYSLOG_IDENTIFIER", "squid"),
+        ]),
         route(
             "mysqld-auth",
             &[("_SYSTEMD_UNIT", "mariadb.service"), ("_COMM", "mariadbd")],
@@ -1007,44 +1063,79 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
         ),
         route(
             "asterisk",
-            &[("_SYSTEMD_UNIT", "asterisk.service")],
+            &[
+                ("_SYSTEMD_UNIT", "asterisk.service"),
+                ("_EXE", "/usr/sbin/asterisk"),
+            ],
             &[
                 ("_COMM", "asterisk"),
                 ("SYSLOG_IDENTIFIER", "asterisk"),
                 ("_EXE", "/usr/sbin/asterisk"),
             ],
-        ),
+        )
+        // An AGI script, which handles what callers dial.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "asterisk.service"),
+            ("_EXE", "/usr/bin/perl"),
+            ("SYSLOG_IDENTIFIER", "asterisk"),
+        ]),
         route(
             "freeswitch",
-            &[("_SYSTEMD_UNIT", "freeswitch.service")],
+            &[
+                ("_SYSTEMD_UNIT", "freeswitch.service"),
+                ("_EXE", "/usr/bin/freeswitch"),
+            ],
             &[("_COMM", "freeswitch"), ("_EXE", "/usr/bin/freeswitch")],
-        ),
-        // `openvpn --echo TEXT` writes any text: the binary is no proof, the unit's slice is.
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "freeswitch.service"),
+            ("_EXE", "/usr/bin/dash"),
+            ("_COMM", "freeswitch"),
+        ]),
+        // `openvpn --echo TEXT` writes any text: the binary alone is no proof; the unit's
+        // slice and the binary together are.
         route(
             "openvpn",
             &[
                 ("_SYSTEMD_UNIT", "openvpn-server@server.service"),
                 ("_SYSTEMD_SLICE", "system-openvpn\\x2dserver.slice"),
+                ("_EXE", "/usr/sbin/openvpn"),
             ],
             &[
                 ("_COMM", "openvpn"),
                 ("SYSLOG_IDENTIFIER", "openvpn"),
                 ("_EXE", "/usr/sbin/openvpn"),
             ],
-        ),
+        )
+        // The auth-user-pass-verify script, which gets the client's user name.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "openvpn-server@server.service"),
+            ("_SYSTEMD_SLICE", "system-openvpn\\x2dserver.slice"),
+            ("_EXE", "/usr/bin/bash"),
+            ("SYSLOG_IDENTIFIER", "openvpn"),
+        ]),
         route(
             "openvpn",
             &[
                 ("_SYSTEMD_UNIT", "openvpn@office.service"),
                 ("_SYSTEMD_SLICE", "system-openvpn.slice"),
+                ("_EXE", "/usr/sbin/openvpn"),
             ],
             &[("_EXE", "/usr/sbin/openvpn")],
         ),
         route(
             "monit",
-            &[("_SYSTEMD_UNIT", "monit.service")],
+            &[
+                ("_SYSTEMD_UNIT", "monit.service"),
+                ("_EXE", "/usr/bin/monit"),
+            ],
             &[("_COMM", "monit"), ("SYSLOG_IDENTIFIER", "monit")],
-        ),
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "monit.service"),
+            ("_EXE", "/usr/bin/dash"),
+            ("SYSLOG_IDENTIFIER", "monit"),
+        ]),
         // Only the kernel writes _TRANSPORT=kernel.
         route(
             "portscan",
@@ -1079,6 +1170,12 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
             problems.push(format!(
                 "{}: a local user's look-alike {forged:?} is routed",
                 r.filter
+            ));
+        }
+        if !r.in_unit.is_empty() && rules.accepts(&make(r.in_unit)) {
+            problems.push(format!(
+                "{}: another program in the service's unit {:?} is routed",
+                r.filter, r.in_unit
             ));
         }
     }
