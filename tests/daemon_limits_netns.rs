@@ -47,7 +47,13 @@ fn pid(b: &Banjo) -> u32 {
 /// A local user holding as many control connections as it can: it connects `n`
 /// times, sends nothing, and reconnects whenever the daemon closes one.
 const HOARDER: &str = r#"
-import select, socket, sys, time
+import ctypes, os, select, socket, sys, time
+# Gone with the test process even if it is killed (no Drop then): PR_SET_PDEATHSIG,
+# set here since a change of user (setpriv) clears it.
+ppid = os.getppid()
+ctypes.CDLL(None).prctl(1, 9)
+if os.getppid() != ppid:
+    sys.exit(0)
 path, n = sys.argv[1], int(sys.argv[2])
 socks = []
 def fill():
