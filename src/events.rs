@@ -15,6 +15,12 @@ pub const MSGID_RESTORE: &str = "311d43a350a34626bec34e1484193bd1";
 pub const MSGID_FIREWALL_ERROR: &str = "5b4ac9841ce640be9363127b1e7ba938";
 /// MESSAGE_ID of a config reload.
 pub const MSGID_RELOAD: &str = "5ded9ba2535c495588ed305c40219f64";
+/// MESSAGE_ID of a jail that could not start (its firewall setup was refused).
+pub const MSGID_JAIL_DOWN: &str = "ce770b5a44a94e6c9dee499ea4b7497d";
+/// MESSAGE_ID of a firewall repaired after drift (a flush, another firewall's reload).
+pub const MSGID_REPAIRED: &str = "b004fbf9ba504032bd7b91cb3259ca05";
+/// MESSAGE_ID of the first failure of a kind of address no ban can cover, per jail.
+pub const MSGID_UNBANNABLE: &str = "b1249f7a209c4175ac053c992c28f9db";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]

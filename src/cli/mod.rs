@@ -70,7 +70,7 @@ pub enum Command {
     Reload(ctl::ReloadArgs),
     /// Every ban and unban of an address, from the journal.
     History(history::HistoryArgs),
-    /// Remove from the kernel every chain, set and nftables table banjo made (and nothing else).
+    /// Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo's names, and why).
     Flush(flush::FlushArgs),
 }
 

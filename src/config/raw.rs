@@ -43,6 +43,9 @@ pub struct RawDaemon {
     pub nflog_group: Option<Spanned<i64>>,
     /// How long an address's ban count (bantime_increment) outlives its latest ban.
     pub ban_count_max_age: Option<Spanned<RawDuration>>,
+    /// How often to look at what the kernel does not announce (ipset, legacy
+    /// iptables) for drift; `"off"` or 0: never.
+    pub drift_check: Option<Spanned<RawDuration>>,
 }
 
 /// A duration written as seconds (`600`) or text (`"10m"`).
@@ -156,6 +159,7 @@ jail_keys! {
     bantime_maxtime: RawDuration,
     ignoreip: Vec<String>,
     ignoreself: bool,
+    ban_loopback: bool,
     ipv6_prefix: i64,
     port: RawPorts,
     protocol: String,

@@ -1,5 +1,6 @@
 //! Carrying out decisions: state first (durable, with the cursor), then the
-//! firewall, then the journal entry and the hooks.
+//! firewall, then the journal entry and the hooks. A ban the kernel refuses gets no
+//! journal entry and no hook (daemon/firewall.rs takes it out of state again).
 //!
 //! While a backlog is read (a flood, a restart after downtime) the last two steps are
 //! put off: the kernel gets each batch in the background while the next batch is
@@ -8,7 +9,7 @@
 //! (~45 µs each) was the largest single cost of applying 100k bans.
 
 use super::{kernel_entry, log, Daemon};
-use crate::ban::BanEntry;
+use crate::ban::{refuse_all, BanEntry, Refusal};
 use crate::config::ActionEvent;
 use crate::events::Event;
 use crate::state::{Batch, StoredBan};
@@ -41,6 +42,20 @@ pub(crate) enum Held {
     },
 }
 
+impl Held {
+    /// Is this the held report of a ban of `addr` in jail `jail`?
+    pub(crate) fn is_ban_of(&self, jail: usize, addr: &crate::addr::Addr) -> bool {
+        matches!(self, Held::Ban { jail: j, addr: a, .. } if *j == jail && a == addr)
+    }
+}
+
+/// What became of decisions carried out at once: whether the state took them, and the
+/// bans the kernel refused (so they are no bans: not in state, not reported).
+pub(crate) struct Applied {
+    pub(crate) committed: bool,
+    pub(crate) refused: Vec<(String, Refusal)>,
+}
+
 /// Decisions turned into what each step needs, so that the durable step can run on
 /// another thread while the next batch is read (see `Daemon::drain_journal`).
 pub(crate) struct Prepared {
@@ -52,10 +67,10 @@ pub(crate) struct Prepared {
 
 impl Daemon {
     /// Carry out `events` and report them (journal entries, hooks) at once.
-    pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<String>) {
+    pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<String>) -> Applied {
         let p = self.prepare(events, cursor);
         let committed = self.store.commit(&p.batch);
-        self.carry_out(p, committed, false);
+        self.carry_out(p, committed, false)
     }
 
     /// What the state, the kernel and the reports need from `events`.
@@ -116,7 +131,7 @@ impl Daemon {
         p: Prepared,
         committed: Result<(), crate::state::StateError>,
         more_coming: bool,
-    ) {
+    ) -> Applied {
         let Prepared {
             batch,
             fw_bans,
@@ -124,6 +139,7 @@ impl Daemon {
             events,
         } = p;
         self.note_decisions(events.len());
+        let state_ok = committed.is_ok();
         // 1. Durable: a ban reported done survives kill -9 from here on.
         if let Err(e) = committed {
             // Still block the attacker; the next start reconciles from what is durable.
@@ -132,10 +148,18 @@ impl Daemon {
             self.cursor_dirty = false;
             self.last_cursor_commit = std::time::Instant::now();
         }
-        // 2. Kernel. Unbans wait for earlier background work: the order holds.
+        // 2. Kernel. Unbans wait for earlier background work: the order holds. A batch
+        // that could not even start is refused as a whole (below, once its reports are
+        // held, so that they can be dropped).
+        let mut refused = Vec::new();
+        let own = fw_bans.values().map(Vec::len).sum::<usize>()
+            + fw_unbans.values().map(Vec::len).sum::<usize>();
+        self.drift.own_batch(own);
         for (jail, entries) in &fw_bans {
             if let Err(e) = self.fw.ban_start(jail, entries) {
                 log::firewall_error(jail, &format!("adding {} bans: {e}", entries.len()));
+                let all = refuse_all(entries, &e.to_string());
+                refused.extend(all.into_iter().map(|r| (jail.clone(), r)));
             }
         }
         for (jail, addrs) in &fw_unbans {
@@ -154,9 +178,14 @@ impl Daemon {
         for ev in events {
             self.hold(ev);
         }
+        let mut refused = self.kernel_refused(refused);
         let held_long = self.held_since.is_some_and(|t| t.elapsed() >= HOLD_FOR);
         if !more_coming || held_long || self.unreported.len() >= HOLD_MAX {
-            self.report();
+            refused.extend(self.report());
+        }
+        Applied {
+            committed: state_ok,
+            refused,
         }
     }
 
@@ -225,11 +254,12 @@ impl Daemon {
     }
 
     /// Wait for the kernel to have every ban applied so far, then write their journal
-    /// entries and start their hooks, in decision order.
-    pub(crate) fn report(&mut self) {
-        for (jail, e) in self.fw.settle() {
-            log::firewall_error(&jail, &e.to_string());
-        }
+    /// entries and start their hooks, in decision order: all but those of the bans the
+    /// kernel refused, which are returned.
+    pub(crate) fn report(&mut self) -> Vec<(String, Refusal)> {
+        let settled = self.fw.settle();
+        self.drift.settled();
+        let refused = self.kernel_refused(settled);
         self.held_since = None;
         let held = std::mem::take(&mut self.unreported);
         let text = std::mem::take(&mut self.held_text);
@@ -262,6 +292,7 @@ impl Daemon {
             };
             self.report_event(ev);
         }
+        refused
     }
 
     /// Write one decision's journal entry and start its hooks.

@@ -8,12 +8,16 @@
 //!
 //! Order of a decision: durable state first (with the journal cursor that led to it),
 //! then the firewall, then the journal entry and the hooks. A crash between two steps
-//! is repaired at the next start by reconciling the kernel with the state.
+//! is repaired at the next start by reconciling the kernel with the state; a firewall
+//! that changes under banjo while it runs (drift) is repaired by drift.rs.
 
 pub mod actions;
 mod apply;
 mod control;
+mod drift;
+mod firewall;
 mod ifwatch;
+mod ledger;
 pub mod log;
 pub mod notify;
 mod reload;
@@ -26,7 +30,7 @@ use crate::journal::sdjournal::{JournalSource, Location};
 use crate::journal::Entry;
 use crate::pipeline::Pipeline;
 use crate::state::{OpenOutcome, Store};
-use crate::timefmt::{format_duration, BanTime, Micros, SEC};
+use crate::timefmt::{BanTime, Micros, SEC};
 use anyhow::Context;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -109,6 +113,10 @@ pub(crate) struct Daemon {
     decisions_since_trim: usize,
     /// QUIET_AFTER past the last entry read: when to give memory back (see quiet()).
     quiet_at: Option<Instant>,
+    /// Configured jails that are not running, and why (daemon/firewall.rs).
+    down: Vec<firewall::Down>,
+    /// When to look for firewall drift, and the last repair (daemon/drift.rs).
+    drift: drift::DriftWatch,
     stop: bool,
 }
 
@@ -202,12 +210,20 @@ impl Daemon {
                 path.display()
             );
         }
-        let fw: Box<dyn Firewall> = match cfg.daemon.firewall {
+        let mut fw: Box<dyn Firewall> = match cfg.daemon.firewall {
             _ if opts.dry_run => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
             FirewallKind::DryRun => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
             FirewallKind::Iptables => Box::new(crate::ban::iptables::IptablesFirewall::new()?),
             FirewallKind::Nftables => Box::new(crate::ban::nft::NftFirewall::new()?),
         };
+        // What this backend made, as state.db records it (ban/owner.rs). Without it
+        // the backend goes by its markers and the looks of an older banjo's objects.
+        match ledger::StateLedger::open(&store, fw.name()) {
+            Ok(l) => fw.set_ledger(Box::new(l)),
+            Err(e) => {
+                tracing::error!("{e}; the firewall objects banjo makes are not recorded this run")
+            }
+        }
         let readers_gid = cfg.daemon.readers_group.as_deref().and_then(|g| {
             let gid = nix::unistd::Group::from_name(g)
                 .ok()
@@ -276,44 +292,28 @@ impl Daemon {
             held_since: None,
             decisions_since_trim: 0,
             quiet_at: None,
+            down: Vec::new(),
+            drift: drift::DriftWatch::off(),
             stop: false,
         };
         d.setup_firewall();
         d.restore_bans()?;
+        // Listening starts once banjo's own setup is done: only later changes count.
+        if !d.opts.dry_run {
+            let every = d
+                .cfg
+                .daemon
+                .drift_check
+                .map(|us| Duration::from_micros(us as u64));
+            d.drift = drift::DriftWatch::new(d.fw.as_ref(), every);
+        }
         d.position_reader()?;
         Ok(d)
     }
 
-    /// Create every enabled jail's chain and sets; a jail whose setup fails is taken
-    /// out (the firewall undid its partial work) and the others run.
-    fn setup_firewall(&mut self) {
-        let mut failed = Vec::new();
-        for (i, j) in self.pipeline.jails.iter().enumerate() {
-            if let Err(e) = self.fw.setup(&rules(&j.config, self.wake_group())) {
-                log::firewall_error(
-                    &j.config.name,
-                    &format!("setup failed, jail not started: {e}"),
-                );
-                failed.push(i);
-            }
-        }
-        for i in failed.into_iter().rev() {
-            self.pipeline.jails.remove(i);
-        }
-        // banjo objects of jails that are no longer configured are stale: remove.
-        if let Ok(present) = self.fw.jails_present() {
-            for name in present {
-                if self.pipeline.jail_index(&name).is_none() {
-                    if let Err(e) = self.fw.teardown(&name) {
-                        log::firewall_error(&name, &format!("removing stale chain: {e}"));
-                    }
-                }
-            }
-        }
-    }
-
     /// Load bans from state, drop expired and orphaned ones, and make the kernel hold
-    /// exactly the rest (re-add missing, remove stale; adopt nothing foreign).
+    /// exactly the rest (re-add missing, remove stale; adopt nothing foreign), each
+    /// element on its own: one the kernel refuses costs no other (daemon/firewall.rs).
     fn restore_bans(&mut self) -> anyhow::Result<()> {
         let now = now_us();
         let mut batch = crate::state::Batch::default();
@@ -372,21 +372,7 @@ impl Daemon {
                     );
                 }
             }
-            let entries: Vec<crate::ban::BanEntry> = want
-                .iter()
-                .map(|(addr, until)| kernel_entry(*addr, *until, now))
-                .collect();
-            if !entries.is_empty() {
-                if let Err(e) = self.fw.ban(&name, &entries) {
-                    log::firewall_error(&name, &format!("restoring {} bans: {e}", entries.len()));
-                }
-                for (addr, until) in &want {
-                    let left = until
-                        .map(|u| format_duration(u - now))
-                        .unwrap_or_else(|| "permanent".into());
-                    log::restore(&name, &addr.to_string(), &left);
-                }
-            }
+            self.restore_in_kernel(ji, now);
         }
         Ok(())
     }
@@ -484,6 +470,10 @@ impl Daemon {
                 fds.push(PollFd::new(w.fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
+            let drift_at = self.drift.fd().map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                fds.len() - 1
+            });
             let base = fds.len();
             let ctl = self.server.poll_fds();
             let nctl = ctl.len();
@@ -509,7 +499,12 @@ impl Daemon {
             };
             let if_ready = ready(if_at);
             let wake_ready = ready(wake_at);
+            let drift_ready = ready(drift_at);
             drop(fds);
+
+            if drift_ready {
+                self.drift.readable();
+            }
 
             if wake_ready && self.wake.as_ref().is_some_and(|w| w.drain()) {
                 // A connection to a jail's ports: its failures are about to be logged.
@@ -557,6 +552,9 @@ impl Daemon {
             if self.actions.busy() {
                 self.actions.pump();
             }
+            if let Some(due) = self.drift.due() {
+                self.on_drift(due);
+            }
             if self.cursor_dirty && self.last_cursor_commit.elapsed() >= CURSOR_EVERY {
                 self.commit_cursor();
             }
@@ -597,6 +595,9 @@ impl Daemon {
         }
         if let Some(t) = self.quiet_at {
             min(t.saturating_duration_since(Instant::now()));
+        }
+        if let Some(d) = self.drift.timeout() {
+            min(d);
         }
         min(REFRESH_EVERY.saturating_sub(self.last_refresh.elapsed()));
         match t {
@@ -654,6 +655,7 @@ impl Daemon {
                 self.carry_out(p, committed.unwrap_or(Ok(())), true);
             }
             let (n, taken) = read;
+            self.say_notices();
             if n == 0 {
                 self.report();
                 return Ok(());
@@ -706,12 +708,7 @@ impl Daemon {
                 .collect();
             if !entries.is_empty() {
                 let name = self.pipeline.jails[ji].config.name.clone();
-                if let Err(e) = self.fw.ban(&name, &entries) {
-                    log::firewall_error(
-                        &name,
-                        &format!("refreshing {} long bans: {e}", entries.len()),
-                    );
-                }
+                self.enforce(&name, &entries, "refreshing long");
             }
         }
     }
@@ -734,6 +731,13 @@ impl Daemon {
             Err(e) => tracing::error!("{e}"),
         }
         self.pipeline.bans.forget_counts(before);
+    }
+
+    /// Say, once per jail and kind, that a failure's address cannot be banned.
+    fn say_notices(&mut self) {
+        for n in std::mem::take(&mut self.pipeline.notices) {
+            log::unbannable(&n.jail, &n.ip.to_string(), n.why.as_str());
+        }
     }
 
     /// Count decisions toward the next heap trim (see quiet()).
@@ -794,8 +798,15 @@ impl Daemon {
         }
         if self.cfg.daemon.unban_on_stop {
             for j in &self.pipeline.jails {
-                if let Err(e) = self.fw.teardown(&j.config.name) {
-                    log::firewall_error(&j.config.name, &format!("teardown at stop: {e}"));
+                match self.fw.teardown(&j.config.name) {
+                    Ok(left) => {
+                        for l in left {
+                            tracing::warn!("[{}] teardown at stop: {l}", j.config.name);
+                        }
+                    }
+                    Err(e) => {
+                        log::firewall_error(&j.config.name, &format!("teardown at stop: {e}"))
+                    }
                 }
             }
         }
