@@ -681,9 +681,8 @@ impl IptablesFirewall {
         made: &mut Vec<Undo>,
     ) -> Result<(), FirewallError> {
         let jail = &rules.jail;
-        let chain = super::chain_name(jail);
         let heads = set_heads()?;
-        let listings = self.listings()?;
+        let mut listings = self.listings()?;
         let (foreign, upgrade) = self.survey(jail, &heads, &listings);
         if !foreign.is_empty() {
             return Err(FirewallError::Foreign {
@@ -693,7 +692,22 @@ impl IptablesFirewall {
         }
         if upgrade {
             self.upgrade_v4_set(jail, &listings[0])?;
+            // It rewrote the chain's IPv4 rules.
+            listings[0] = self.listing(Family::V4)?;
         }
+        self.make_sets(jail, &heads, made)?;
+        let fresh = self.make_chains(jail, &listings, made)?;
+        self.fill_chains(rules, &listings, &fresh, made)?;
+        self.hook(rules, &listings, made)?;
+        self.drop_stale_hooks(rules, made)
+    }
+
+    fn make_sets(
+        &mut self,
+        jail: &str,
+        heads: &BTreeMap<String, SetHead>,
+        made: &mut Vec<Undo>,
+    ) -> Result<(), FirewallError> {
         for fam in Family::BOTH {
             let set = set_name(jail, fam);
             if heads.contains_key(&set) {
@@ -704,8 +718,19 @@ impl IptablesFirewall {
                 self.make_set(&set, fam, made)?;
             }
         }
+        Ok(())
+    }
+
+    /// The chain in each family, made where missing; the families where it was.
+    fn make_chains(
+        &mut self,
+        jail: &str,
+        listings: &[Listing; 2],
+        made: &mut Vec<Undo>,
+    ) -> Result<Vec<Family>, FirewallError> {
+        let chain = super::chain_name(jail);
         let mut fresh = Vec::new();
-        for (fam, l) in Family::BOTH.into_iter().zip(&listings) {
+        for (fam, l) in Family::BOTH.into_iter().zip(listings) {
             self.record(Object::Chain(fam, chain.clone()))?;
             if !l.has_chain(&chain) {
                 made.push(Undo::DeleteChain(fam, chain.clone()));
@@ -715,21 +740,27 @@ impl IptablesFirewall {
                 fresh.push(fam);
             }
         }
-        // Presence is judged by the text `-S` prints, never by `-C`: ip6tables-legacy
-        // 1.8.9 answers `-C` for `--dports 2222` with "exists" when only `--dports 22`
-        // does (same port count), and would leave the jail unhooked. The tests pin our
-        // rule texts to what -S prints, for both flavours.
-        for (fam, l) in Family::BOTH.into_iter().zip(&listings) {
+        Ok(fresh)
+    }
+
+    /// Presence is judged by the text `-S` prints, never by `-C`: ip6tables-legacy
+    /// 1.8.9 answers `-C` for `--dports 2222` with "exists" when only `--dports 22`
+    /// does (same port count), and would leave the jail unhooked. The tests pin our
+    /// rule texts to what -S prints, for both flavours.
+    fn fill_chains(
+        &mut self,
+        rules: &JailRules,
+        listings: &[Listing; 2],
+        fresh: &[Family],
+        made: &mut Vec<Undo>,
+    ) -> Result<(), FirewallError> {
+        let chain = super::chain_name(&rules.jail);
+        for (fam, l) in Family::BOTH.into_iter().zip(listings) {
             let want = chain_body(rules, fam);
             let step = || format!("filling chain {chain} ({fam})");
             let mut old = Vec::new();
             if !fresh.contains(&fam) {
-                // Re-listed: the upgrade may have rewritten it.
-                old = if upgrade {
-                    self.listing(fam)?.rules_of(&chain)
-                } else {
-                    l.rules_of(&chain)
-                };
+                old = l.rules_of(&chain);
                 if old == want {
                     continue;
                 }
@@ -747,8 +778,18 @@ impl IptablesFirewall {
                 self.exec(fam, &step(), &format!("-D {chain} 1"))?;
             }
         }
+        Ok(())
+    }
+
+    fn hook(
+        &mut self,
+        rules: &JailRules,
+        listings: &[Listing; 2],
+        made: &mut Vec<Undo>,
+    ) -> Result<(), FirewallError> {
+        let chain = super::chain_name(&rules.jail);
         let hook = hook_rule(rules);
-        for (fam, l) in Family::BOTH.into_iter().zip(&listings) {
+        for (fam, l) in Family::BOTH.into_iter().zip(listings) {
             if !l.rules_of(&rules.chain).contains(&hook) {
                 self.ipt(fam)
                     .insert(TABLE, &rules.chain, &hook, 1)
@@ -759,9 +800,19 @@ impl IptablesFirewall {
                 made.push(Undo::DeleteRule(fam, rules.chain.clone(), hook.clone()));
             }
         }
-        // Hooks from an older config (other ports or chain) would keep diverting traffic
-        // the jail no longer covers; they go only after the new hook is in place, and
-        // only if they are banjo's.
+        Ok(())
+    }
+
+    /// Hooks from an older config (other ports or chain) would keep diverting traffic
+    /// the jail no longer covers; they go only after the new hook is in place, and
+    /// only if they are banjo's.
+    fn drop_stale_hooks(
+        &mut self,
+        rules: &JailRules,
+        made: &mut Vec<Undo>,
+    ) -> Result<(), FirewallError> {
+        let chain = super::chain_name(&rules.jail);
+        let hook = hook_rule(rules);
         for fam in Family::BOTH {
             let jumps = self.listing(fam)?.jumps_to(&chain);
             // Should a flavour print our hook otherwise than we write it, ours could
@@ -774,7 +825,7 @@ impl IptablesFirewall {
                 continue;
             }
             for (c, spec) in jumps {
-                if (c == rules.chain && spec == hook) || !Self::hook_is_ours(jail, &spec) {
+                if (c == rules.chain && spec == hook) || !Self::hook_is_ours(&rules.jail, &spec) {
                     continue;
                 }
                 self.ipt(fam).delete(TABLE, &c, &spec).map_err(|e| {
@@ -1127,6 +1178,15 @@ impl IptablesFirewall {
         self.wait_pending();
         check_jail(jail)?;
         self.set_up.remove(jail);
+        let (chains, mut left) = self.teardown_chains(jail)?;
+        let (sets, more) = self.teardown_sets(jail)?;
+        left.extend(more);
+        self.note_fingerprint();
+        Ok((chains || sets, left))
+    }
+
+    /// The chain and hooks banjo made, in both families; (any, what was left).
+    fn teardown_chains(&mut self, jail: &str) -> Result<(bool, Vec<Left>), FirewallError> {
         let chain = super::chain_name(jail);
         let mut left = Vec::new();
         let mut ours = false;
@@ -1170,6 +1230,13 @@ impl IptablesFirewall {
                 }
             }
         }
+        Ok((ours, left))
+    }
+
+    /// The sets banjo made (and an upgrade's, left by one that was cut short).
+    fn teardown_sets(&mut self, jail: &str) -> Result<(bool, Vec<Left>), FirewallError> {
+        let mut left = Vec::new();
+        let mut ours = false;
         let heads = set_heads()?;
         let mut sets: Vec<(String, Option<Family>)> = Family::BOTH
             .into_iter()
@@ -1202,7 +1269,6 @@ impl IptablesFirewall {
                 }
             }
         }
-        self.note_fingerprint();
         Ok((ours, left))
     }
 
