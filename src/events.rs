@@ -21,6 +21,16 @@ pub const MSGID_JAIL_DOWN: &str = "ce770b5a44a94e6c9dee499ea4b7497d";
 pub const MSGID_REPAIRED: &str = "b004fbf9ba504032bd7b91cb3259ca05";
 /// MESSAGE_ID of the first failure of a kind of address no ban can cover, per jail.
 pub const MSGID_UNBANNABLE: &str = "b1249f7a209c4175ac053c992c28f9db";
+/// MESSAGE_ID of a ban that is in the kernel but could not be made durable (its "Ban"
+/// entry follows once it is).
+pub const MSGID_NOT_DURABLE: &str = "d6d94dab8f4744eabdd229939849dc63";
+/// MESSAGE_ID of "the state is not durable": a commit failed, or no state file could
+/// be opened at start (banjo then runs from memory).
+pub const MSGID_STATE_DEGRADED: &str = "ec9e28643cdf4481a8d68c493f02427a";
+/// MESSAGE_ID of "the state is durable again", with what was committed.
+pub const MSGID_STATE_RECOVERED: &str = "610371c8a56e46e8af2e0d1deafb66fd";
+/// MESSAGE_ID of bans adopted from the kernel and the journal after the state was lost.
+pub const MSGID_ADOPTED: &str = "3d572eaf91a2473e8ea265732decf0d6";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]

@@ -71,10 +71,24 @@ impl Pipeline {
 
     /// Process one entry; decisions go to `emit`. Returns whether any jail took it.
     pub fn feed(&mut self, entry: &Entry, emit: &mut dyn FnMut(Event)) -> bool {
+        self.feed_where(entry, emit, &|_| true)
+    }
+
+    /// [`Pipeline::feed`] to the jails (by index) `only` accepts: a restart's warm-up
+    /// gives each jail only the history of its own findtime.
+    pub fn feed_where(
+        &mut self,
+        entry: &Entry,
+        emit: &mut dyn FnMut(Event),
+        only: &dyn Fn(usize) -> bool,
+    ) -> bool {
         self.advance(entry.time_us, emit);
         let mut taken = false;
         let mut fed_back: Vec<Entry> = Vec::new();
         for ji in 0..self.jails.len() {
+            if !only(ji) {
+                continue;
+            }
             let jail = &mut self.jails[ji];
             if !jail.config.journalmatch.accepts(entry) {
                 continue;
@@ -219,6 +233,9 @@ pub fn ban_entry(ev: &Event) -> Entry {
         e.fields
             .set("BANJO_IP", addr.net().addr().to_string().as_bytes());
         e.fields.set("SYSLOG_IDENTIFIER", b"banjo");
+        // As journald records the daemon's own entries: banjo runs as root, and
+        // recidive trusts ban entries from root only.
+        e.fields.set("_UID", b"0");
     }
     e
 }

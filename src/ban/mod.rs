@@ -203,6 +203,11 @@ pub trait Firewall {
         Ok(self.list(jail)?.contains(addr))
     }
 
+    /// [`Firewall::list`] with each member's remaining kernel timeout in whole seconds
+    /// (`None`: no timeout, permanent), so that bans can be adopted from the kernel
+    /// after banjo's state was lost.
+    fn list_entries(&mut self, jail: &str) -> Result<Vec<BanEntry>, FirewallError>;
+
     /// Jails that have objects banjo made in the kernel, sorted.
     fn jails_present(&mut self) -> Result<Vec<String>, FirewallError>;
 

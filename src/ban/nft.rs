@@ -437,10 +437,26 @@ enum MemberElem {
 #[derive(serde::Deserialize)]
 struct MemberVal {
     val: String,
+    timeout: Option<u64>,
+    expires: Option<u64>,
 }
 
-/// The members of `jail`'s sets in a table listing.
-fn members_of(step: &str, json: &str, jail: &str) -> Result<Vec<Addr>, FirewallError> {
+impl MemberElem {
+    /// The element's text and its remaining time in whole seconds (`expires`, at
+    /// least 1), or None for a member without a timeout (permanent).
+    fn parts(&self) -> (&str, Option<u32>) {
+        match self {
+            MemberElem::Plain(v) => (v, None),
+            MemberElem::Timed { elem } => {
+                let left = elem.expires.or(elem.timeout);
+                (&elem.val, left.map(|l| l.clamp(1, u32::MAX as u64) as u32))
+            }
+        }
+    }
+}
+
+/// The members of `jail`'s sets in a table listing, with their remaining time.
+fn members_of(step: &str, json: &str, jail: &str) -> Result<Vec<BanEntry>, FirewallError> {
     let bad = |line: String| FirewallError::Parse {
         step: step.to_owned(),
         tool: NFT.into(),
@@ -456,15 +472,10 @@ fn members_of(step: &str, json: &str, jail: &str) -> Result<Vec<Addr>, FirewallE
             continue;
         }
         for e in &set.elem {
-            let text = match e {
-                MemberElem::Plain(v)
-                | MemberElem::Timed {
-                    elem: MemberVal { val: v },
-                } => v,
-            };
+            let (text, timeout_secs) = e.parts();
             let addr =
                 text_addr(text, kind).ok_or_else(|| bad(format!("{} in {}", text, set.name)))?;
-            out.push(addr);
+            out.push(BanEntry { addr, timeout_secs });
         }
     }
     Ok(out)
@@ -1182,6 +1193,14 @@ impl Firewall for NftFirewall {
     }
 
     fn list(&mut self, jail: &str) -> Result<Vec<Addr>, FirewallError> {
+        Ok(self
+            .list_entries(jail)?
+            .into_iter()
+            .map(|e| e.addr)
+            .collect())
+    }
+
+    fn list_entries(&mut self, jail: &str) -> Result<Vec<BanEntry>, FirewallError> {
         self.wait_pending();
         check_jail(jail)?;
         let step = "listing nft table inet banjo";
@@ -1202,7 +1221,7 @@ impl Firewall for NftFirewall {
             });
         }
         let mut out = members_of(step, &ran.stdout, jail)?;
-        out.sort();
+        out.sort_by_key(|e| e.addr);
         Ok(out)
     }
 
@@ -1430,12 +1449,14 @@ mod tests {
         ]})
         .to_string();
         let mut got = members_of("s", &json, "sshd").unwrap();
-        got.sort();
+        got.sort_by_key(|e| e.addr);
         let want: Vec<Addr> = ["192.0.2.1", "192.0.2.2", "2001:db8:1:2::/64"]
             .iter()
             .map(|a| a.parse().unwrap())
             .collect();
-        assert_eq!(got, want);
+        assert_eq!(got.iter().map(|e| e.addr).collect::<Vec<_>>(), want);
+        assert_eq!(got[0].timeout_secs, None, "no timeout: permanent");
+        assert_eq!(got[1].timeout_secs, Some(59));
         assert!(text_addr("2001:db8::1", SetKind::V4).is_none());
         assert_eq!(
             text_addr("198.51.100.0", SetKind::V4Prefix(24))

@@ -109,6 +109,33 @@ fn print_jail(j: &JailStatus) {
     }
 }
 
+/// The state's health: one line when durable, a loud one when not.
+fn print_state(st: &serde_json::Value) {
+    let path = st["path"].as_str().unwrap_or("");
+    match st["durable"].as_bool() {
+        Some(true) => println!("state: durable ({path})"),
+        Some(false) => {
+            let since = st["since_us"].as_i64().map(format_time).unwrap_or_default();
+            let how = match st["mode"].as_str() {
+                Some("memory") => "no state file could be opened; running from memory",
+                _ => "commits to the state file fail",
+            };
+            println!(
+                "state: NOT DURABLE since {since}: {how}: {}",
+                st["reason"].as_str().unwrap_or("")
+            );
+            println!(
+                "       {} bans decided since are enforced in the kernel (with their timeouts) but not recorded; \
+                 {} attempts failed, the next in {} s",
+                st["bans_not_durable"],
+                st["attempts"].as_u64().unwrap_or(0),
+                st["retry_in_ms"].as_u64().unwrap_or(0).div_ceil(1000)
+            );
+        }
+        None => {}
+    }
+}
+
 pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
     let one = a.jail.is_some();
     exchange(&a.s, Request::Status { jail: a.jail }, |d| {
@@ -137,6 +164,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
             );
         }
         println!("\n{} jails, {} active bans", jails.len(), d["active_bans"]);
+        print_state(&d["state"]);
         if let Some(r) = d["last_repair"].as_object() {
             println!(
                 "firewall repaired {} times; last at {} ({}): {}",

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod ctl;
+pub mod doctor;
 pub mod flush;
 pub mod history;
 pub mod import_filter;
@@ -57,6 +58,13 @@ pub enum Command {
     /// clock, without a firewall: what would this config have banned?
     Replay(replay::ReplayArgs),
     /// The daemon: follow the journal and ban (normally started by systemd).
+    ///
+    /// A ban is reported (journal entry, hooks, TOTAL BANNED) once the state file holds
+    /// it. When the state cannot be written (a full or read-only disk), bans are still
+    /// enforced in the kernel with their timeouts, reported as "enforced, not durable",
+    /// and recorded and reported when a retry succeeds; with no state file that can be
+    /// opened at start, banjo runs from memory and the kernel's sets. After a state
+    /// loss it adopts its own kernel set members and its own journal history.
     Run(run::RunArgs),
     /// Jails with their failure and ban counts (one jail: its banned list too).
     Status(ctl::StatusArgs),
@@ -72,6 +80,14 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo's names, and why).
     Flush(flush::FlushArgs),
+    /// Look at the journal of the last days: enabled jails that read nothing, services
+    /// whose built-in jail is off, and failures from addresses that no jail took.
+    ///
+    /// Runs every jail, enabled or not, over the journal since --since (default 7
+    /// days) as the daemon would, and groups the entries no jail took that look like
+    /// an authentication failure from an address. Exit status 1 when it finds
+    /// something to fix, 0 when not.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// `--config DIR`, shared by the subcommands that read configuration.
@@ -112,5 +128,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Reload(a) => ctl::reload(a),
         Command::History(a) => history::run(a),
         Command::Flush(a) => flush::run(a),
+        Command::Doctor(a) => doctor::run(a),
     }
 }

@@ -2,6 +2,12 @@
 //! firewall, then the journal entry and the hooks. A ban the kernel refuses gets no
 //! journal entry and no hook (daemon/firewall.rs takes it out of state again).
 //!
+//! A decision the state could not take is still carried out in the kernel (the set's
+//! timeout lifts it on time whatever happens to banjo), but it is not reported as
+//! done: its "Ban" entry, hooks and TOTAL BANNED wait (in `Daemon::awaiting`) until a
+//! retry makes it durable; meanwhile its entry says "enforced, not durable" and why
+//! (see durability.rs).
+//!
 //! While a backlog is read (a flood, a restart after downtime) the last two steps are
 //! put off: the kernel gets each batch in the background while the next batch is
 //! read, and journal entries and hooks follow once the backlog is in the kernel (or
@@ -12,7 +18,7 @@ use super::{kernel_entry, log, Daemon};
 use crate::ban::{refuse_all, BanEntry, Refusal};
 use crate::config::ActionEvent;
 use crate::events::Event;
-use crate::state::{Batch, StoredBan};
+use crate::state::{Batch, NotDurable, StoredBan};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -34,17 +40,26 @@ pub(crate) enum Held {
         bantime: crate::timefmt::BanTime,
         count: u32,
         matches: std::ops::Range<usize>,
+        /// In the state: may be reported as done.
+        durable: bool,
     },
     Unban {
         jail: usize,
         addr: crate::addr::Addr,
         reason: crate::events::UnbanReason,
+        durable: bool,
     },
 }
 
 impl Held {
+    fn durable(&self) -> bool {
+        match self {
+            Held::Ban { durable, .. } | Held::Unban { durable, .. } => *durable,
+        }
+    }
+
     /// Is this the held report of a ban of `addr` in jail `jail`?
-    pub(crate) fn is_ban_of(&self, jail: usize, addr: &crate::addr::Addr) -> bool {
+    fn is_ban_of(&self, jail: usize, addr: &crate::addr::Addr) -> bool {
         matches!(self, Held::Ban { jail: j, addr: a, .. } if *j == jail && a == addr)
     }
 }
@@ -52,8 +67,68 @@ impl Held {
 /// What became of decisions carried out at once: whether the state took them, and the
 /// bans the kernel refused (so they are no bans: not in state, not reported).
 pub(crate) struct Applied {
-    pub(crate) committed: bool,
+    pub(crate) committed: Result<(), NotDurable>,
     pub(crate) refused: Vec<(String, Refusal)>,
+}
+
+/// Held decisions in order, their matches in one string (see [`Held`]).
+#[derive(Default)]
+pub(crate) struct HeldQueue {
+    items: Vec<Held>,
+    text: String,
+}
+
+impl HeldQueue {
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Drop the held report of a ban of `addr` in `jail` (the kernel refused it).
+    pub(crate) fn drop_ban(&mut self, jail: usize, addr: &crate::addr::Addr) {
+        self.items.retain(|h| !h.is_ban_of(jail, addr));
+    }
+
+    /// Bans among the held decisions.
+    pub(crate) fn bans(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|h| matches!(h, Held::Ban { .. }))
+            .count()
+    }
+
+    /// Renumber jails after a reload (`map`: old index to new); decisions of jails the
+    /// reload removed are dropped (their bans were lifted with the jail). Returns how
+    /// many were dropped.
+    pub(crate) fn remap(&mut self, map: &std::collections::HashMap<usize, usize>) -> usize {
+        let before = self.items.len();
+        self.items.retain_mut(|h| {
+            let (Held::Ban { jail, .. } | Held::Unban { jail, .. }) = h;
+            match map.get(jail) {
+                Some(&new) => {
+                    *jail = new;
+                    true
+                }
+                None => false,
+            }
+        });
+        before - self.items.len()
+    }
+
+    /// Append `parts` joined by newlines to the text; their range.
+    fn push_text<'a>(&mut self, parts: impl Iterator<Item = &'a str>) -> std::ops::Range<usize> {
+        let start = self.text.len();
+        for (i, m) in parts.enumerate() {
+            if i > 0 {
+                self.text.push('\n');
+            }
+            self.text.push_str(m);
+        }
+        start..self.text.len()
+    }
 }
 
 /// Decisions turned into what each step needs, so that the durable step can run on
@@ -66,11 +141,17 @@ pub(crate) struct Prepared {
 }
 
 impl Daemon {
-    /// Carry out `events` and report them (journal entries, hooks) at once.
+    /// Carry out `events` and report them (journal entries, hooks) at once. A commit
+    /// error: the kernel has them, the state does not (they are reported once it does).
     pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<String>) -> Applied {
         let p = self.prepare(events, cursor);
-        let committed = self.store.commit(&p.batch);
-        self.carry_out(p, committed, false)
+        let committed = self.state.commit(&p.batch);
+        let result = committed.clone();
+        let refused = self.carry_out(p, committed, false);
+        Applied {
+            committed: result,
+            refused,
+        }
     }
 
     /// What the state, the kernel and the reports need from `events`.
@@ -82,6 +163,7 @@ impl Daemon {
         let now = super::now_us();
         let mut fw_bans: BTreeMap<String, Vec<BanEntry>> = BTreeMap::new();
         let mut fw_unbans: BTreeMap<String, Vec<crate::addr::Addr>> = BTreeMap::new();
+        let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
         for ev in &events {
             match ev {
                 Event::Ban {
@@ -96,6 +178,7 @@ impl Daemon {
                     let Some(b) = self.pipeline.bans.get(ji, addr) else {
                         continue;
                     };
+                    *totals.entry(jail).or_default() += 1;
                     batch.bans.push(StoredBan {
                         jail: jail.clone(),
                         addr: *addr,
@@ -115,6 +198,7 @@ impl Daemon {
                 }
             }
         }
+        batch.totals = totals.into_iter().map(|(j, n)| (j.to_owned(), n)).collect();
         Prepared {
             batch,
             fw_bans,
@@ -129,9 +213,9 @@ impl Daemon {
     pub(crate) fn carry_out(
         &mut self,
         p: Prepared,
-        committed: Result<(), crate::state::StateError>,
+        committed: Result<(), NotDurable>,
         more_coming: bool,
-    ) -> Applied {
+    ) -> Vec<(String, Refusal)> {
         let Prepared {
             batch,
             fw_bans,
@@ -139,12 +223,18 @@ impl Daemon {
             events,
         } = p;
         self.note_decisions(events.len());
-        let state_ok = committed.is_ok();
-        // 1. Durable: a ban reported done survives kill -9 from here on.
-        if let Err(e) = committed {
-            // Still block the attacker; the next start reconciles from what is durable.
-            tracing::error!("saving state: {e}");
-        } else if batch.cursor.is_some() {
+        // 1. Durable: a ban reported done survives kill -9 from here on. One that is
+        // not still blocks the attacker; the state keeps it for the next retry.
+        let durable = committed.is_ok();
+        if durable {
+            for (jail, n) in &batch.totals {
+                *self.totals.entry(jail.clone()).or_default() += n;
+            }
+        } else {
+            self.announce_state();
+        }
+        if batch.cursor.is_some() {
+            // Committed, or kept to be committed with the decisions it follows.
             self.cursor_dirty = false;
             self.last_cursor_commit = std::time::Instant::now();
         }
@@ -176,21 +266,27 @@ impl Daemon {
             self.held_since = Some(Instant::now());
         }
         for ev in events {
-            self.hold(ev);
+            self.hold(ev, durable);
         }
         let mut refused = self.kernel_refused(refused);
         let held_long = self.held_since.is_some_and(|t| t.elapsed() >= HOLD_FOR);
         if !more_coming || held_long || self.unreported.len() >= HOLD_MAX {
             refused.extend(self.report());
         }
-        Applied {
-            committed: state_ok,
-            refused,
-        }
+        refused
+    }
+
+    /// Held decisions (waiting for the kernel) that are not durable.
+    pub(crate) fn unreported_not_durable(&self) -> usize {
+        self.unreported
+            .items
+            .iter()
+            .filter(|h| !h.durable())
+            .count()
     }
 
     /// Keep `ev` for [`Daemon::report`] in the compact form of [`Held`].
-    fn hold(&mut self, ev: Event) {
+    fn hold(&mut self, ev: Event, durable: bool) {
         let held = match ev {
             Event::Ban {
                 jail,
@@ -215,20 +311,16 @@ impl Daemon {
                     });
                     return;
                 };
-                let start = self.held_text.len();
-                for (i, m) in matches.iter().enumerate() {
-                    if i > 0 {
-                        self.held_text.push('\n');
-                    }
-                    self.held_text.push_str(m);
-                }
                 Held::Ban {
                     jail: ji,
                     addr,
                     failures,
                     bantime,
                     count,
-                    matches: start..self.held_text.len(),
+                    matches: self
+                        .unreported
+                        .push_text(matches.iter().map(String::as_str)),
+                    durable,
                 }
             }
             Event::Unban {
@@ -247,52 +339,125 @@ impl Daemon {
                     jail: ji,
                     addr,
                     reason,
+                    durable,
                 }
             }
         };
-        self.unreported.push(held);
+        self.unreported.items.push(held);
     }
 
     /// Wait for the kernel to have every ban applied so far, then write their journal
     /// entries and start their hooks, in decision order: all but those of the bans the
-    /// kernel refused, which are returned.
+    /// kernel refused, which are returned. Decisions that are not durable get their
+    /// "enforced, not durable" entry instead and wait in `awaiting`.
     pub(crate) fn report(&mut self) -> Vec<(String, Refusal)> {
         let settled = self.fw.settle();
         self.drift.settled();
         let refused = self.kernel_refused(settled);
         self.held_since = None;
-        let held = std::mem::take(&mut self.unreported);
-        let text = std::mem::take(&mut self.held_text);
-        for h in held {
-            let ev = match h {
-                Held::Ban {
-                    jail,
-                    addr,
-                    failures,
-                    bantime,
-                    count,
-                    matches,
-                } => Event::Ban {
-                    time_us: 0,
-                    jail: self.pipeline.jails[jail].config.name.clone(),
-                    addr,
-                    failures,
-                    bantime,
-                    count,
-                    // Already joined with newlines, as the entry and the hooks show
-                    // them: one element joins to itself.
-                    matches: vec![text[matches].to_owned()],
-                },
-                Held::Unban { jail, addr, reason } => Event::Unban {
-                    time_us: 0,
-                    jail: self.pipeline.jails[jail].config.name.clone(),
-                    addr,
-                    reason,
-                },
-            };
-            self.report_event(ev);
+        let q = std::mem::take(&mut self.unreported);
+        let reason = self.state.trouble().map(|t| t.reason.clone());
+        for h in q.items {
+            if h.durable() {
+                let ev = self.event_of(h, &q.text);
+                self.report_event(ev);
+                continue;
+            }
+            if let Held::Ban {
+                jail,
+                addr,
+                bantime,
+                ..
+            } = &h
+            {
+                log::not_durable(
+                    &self.pipeline.jails[*jail].config.name,
+                    &addr.to_string(),
+                    &bantime.to_string(),
+                    reason
+                        .as_deref()
+                        .unwrap_or("the state file is not writable"),
+                );
+            }
+            self.await_state(h, &q.text);
         }
         refused
+    }
+
+    /// Keep a decision that is not durable (its matches copied from `text`) until the
+    /// state takes it.
+    fn await_state(&mut self, h: Held, text: &str) {
+        let h = match h {
+            Held::Ban {
+                jail,
+                addr,
+                failures,
+                bantime,
+                count,
+                matches,
+                ..
+            } => Held::Ban {
+                jail,
+                addr,
+                failures,
+                bantime,
+                count,
+                matches: self.awaiting.push_text(std::iter::once(&text[matches])),
+                durable: true,
+            },
+            Held::Unban {
+                jail, addr, reason, ..
+            } => Held::Unban {
+                jail,
+                addr,
+                reason,
+                durable: true,
+            },
+        };
+        self.awaiting.items.push(h);
+    }
+
+    /// The state took the decisions that were waiting for it: report them, in order.
+    pub(crate) fn report_awaiting(&mut self) {
+        let q = std::mem::take(&mut self.awaiting);
+        for h in q.items {
+            let ev = self.event_of(h, &q.text);
+            self.report_event(ev);
+        }
+    }
+
+    /// A held decision as the event it was (jail indices are those of the pipeline
+    /// that held it: reloads wait for held reports, see `Daemon::reload`).
+    fn event_of(&self, h: Held, text: &str) -> Event {
+        match h {
+            Held::Ban {
+                jail,
+                addr,
+                failures,
+                bantime,
+                count,
+                matches,
+                ..
+            } => Event::Ban {
+                time_us: 0,
+                jail: self.pipeline.jails[jail].config.name.clone(),
+                addr,
+                failures,
+                bantime,
+                count,
+                // Already joined with newlines, as the entry and the hooks show them:
+                // one element joins to itself.
+                matches: vec![text[matches].to_owned()],
+            },
+            Held::Unban {
+                jail, addr, reason, ..
+            } => Event::Unban {
+                time_us: 0,
+                jail: self.pipeline.jails[jail].config.name.clone(),
+                addr,
+                reason,
+            },
+        }
     }
 
     /// Write one decision's journal entry and start its hooks.

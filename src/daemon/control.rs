@@ -52,6 +52,7 @@ impl Daemon {
                     "active_bans": self.pipeline.bans.len(),
                     "wake_group": self.wake_group(),
                     "connection_wakeups": self.connection_wakeups,
+                    "state": self.state_status(),
                     "down": self.down,
                     "repairs": self.drift.repairs,
                     "last_repair": self.drift.last,
@@ -59,10 +60,7 @@ impl Daemon {
             }
             Request::Status { jail: Some(name) } => match self.pipeline.jail_index(&name) {
                 Some(i) => Response::ok(json!(self.jail_status(i))),
-                None => Response::err(format!(
-                    "no running jail {name:?}; running: {}",
-                    self.jail_names()
-                )),
+                None => self.no_jail(&name),
             },
             Request::Bans => {
                 let mut list: Vec<BanInfo> = self
@@ -125,7 +123,8 @@ impl Daemon {
             currently_failed: j.tracker.failing(super::now_us()),
             total_failed: j.stats.failures,
             currently_banned: banned.len(),
-            total_banned: j.stats.bans,
+            // Durable bans only, kept across restarts in the state.
+            total_banned: self.totals.get(&j.config.name).copied().unwrap_or(0),
             banned,
             unbannable: j.stats.unbannable,
         }
@@ -187,6 +186,25 @@ impl Daemon {
         Ok(net)
     }
 
+    /// The state's health for `banjo status`: durable, or why not and since when.
+    fn state_status(&self) -> serde_json::Value {
+        let path = self.state.path().display().to_string();
+        match self.state.trouble() {
+            None => json!({ "mode": "durable", "durable": true, "path": path }),
+            Some(t) => json!({
+                "mode": self.state.mode(),
+                "durable": false,
+                "path": path,
+                "reason": t.reason,
+                "since_us": t.since_us,
+                "attempts": t.attempts,
+                "retry_in_ms": t.retry_at.saturating_duration_since(std::time::Instant::now()).as_millis() as u64,
+                "bans_not_durable": self.awaiting.bans() + self.unreported_not_durable(),
+                "commits_kept": self.state.pending_bans(),
+            }),
+        }
+    }
+
     /// A ban by hand. Answered "banned" only once the state recorded it and the kernel
     /// holds it (looked up after the fact); otherwise the reason.
     fn manual_ban(
@@ -209,7 +227,11 @@ impl Daemon {
             Err(e) => return Response::err(e),
         };
         let ev = self.pipeline.manual_ban(ji, key, bantime);
-        let out = json!({ "jail": jail, "addr": key.to_string(), "bantime": match &ev { Event::Ban { bantime, .. } => bantime.to_string(), _ => String::new() } });
+        let bantime = match &ev {
+            Event::Ban { bantime, .. } => bantime.to_string(),
+            _ => String::new(),
+        };
+        let out = json!({ "jail": jail, "addr": key.to_string(), "bantime": bantime });
         let applied = self.apply(vec![ev], None);
         if let Some((_, r)) = applied.refused.iter().find(|(_, r)| r.entry.addr == key) {
             return Response::err(format!(
@@ -217,9 +239,12 @@ impl Daemon {
                 r.reason
             ));
         }
-        if !applied.committed {
+        if let Err(e) = applied.committed {
+            // A ban reported is a ban durable: this one is only enforced.
             return Response::err(format!(
-                "{key} is blocked in the kernel but could not be saved in the state file (see the journal); it would not survive a restart"
+                "{key} is blocked in the kernel (jail {jail}, {bantime}), but the ban is NOT durable: {e}; \
+                 banjo keeps retrying and reports the ban (journal entry, hooks) once the state holds it \
+                 (see banjo status)"
             ));
         }
         match self.fw.holds(jail, &key) {
@@ -291,7 +316,13 @@ impl Daemon {
                 _ => String::new(),
             })
             .collect();
-        self.apply(events, None);
-        Response::ok(json!({ "unbanned": list }))
+        match self.apply(events, None).committed {
+            Ok(()) => Response::ok(json!({ "unbanned": list })),
+            Err(e) => Response::err(format!(
+                "lifted in the kernel: {}; but NOT durable: {e} (until the state can be written, a \
+                 restart would put these bans back)",
+                list.join(", ")
+            )),
+        }
     }
 }

@@ -93,49 +93,41 @@ impl Daemon {
         self.kernel_refused(refused);
     }
 
-    /// Re-add every ban of jail `ji` at start (so the kernel's timeouts are right
-    /// again), then list the kernel: "Restore Ban" is logged for each ban it holds,
-    /// the others are refused (each said; out of state).
-    pub(crate) fn restore_in_kernel(&mut self, ji: usize, now: crate::timefmt::Micros) {
-        let name = self.pipeline.jails[ji].config.name.clone();
-        let want: Vec<(Addr, Option<crate::timefmt::Micros>)> = self
-            .pipeline
-            .bans
-            .of_jail(ji)
-            .map(|b| (b.addr, b.until))
-            .collect();
-        if want.is_empty() {
-            return;
-        }
-        let entries: Vec<BanEntry> = want
+    /// Put `wanted` (address, end) into the kernel at start, each element on its own
+    /// (one the kernel refuses costs no other), then list the kernel: (what it holds,
+    /// the wanted bans it does not, with the reason). "Restore Ban" is for the former
+    /// only; the latter are for [`Daemon::forget_refused`].
+    pub(crate) fn put_back(
+        &mut self,
+        jail: &str,
+        wanted: &[(Addr, Option<crate::timefmt::Micros>)],
+        now: crate::timefmt::Micros,
+    ) -> (HashSet<Addr>, Vec<(String, Refusal)>) {
+        let entries: Vec<BanEntry> = wanted
             .iter()
             .map(|(addr, until)| super::kernel_entry(*addr, *until, now))
             .collect();
-        let refused = match self.fw.ban(&name, &entries) {
+        let refused = match self.fw.ban(jail, &entries) {
             Ok(r) => r,
             Err(e) => {
-                log::firewall_error(&name, &format!("restoring {} bans: {e}", entries.len()));
+                log::firewall_error(jail, &format!("restoring {} bans: {e}", entries.len()));
                 refuse_all(&entries, &e.to_string())
             }
         };
-        let held = self.kernel_holds(&name).unwrap_or_default();
-        let mut lost = Vec::new();
-        for (e, (addr, until)) in entries.into_iter().zip(&want) {
-            if held.contains(addr) {
-                let left = until
-                    .map(|u| crate::timefmt::format_duration(u - now))
-                    .unwrap_or_else(|| "permanent".into());
-                log::restore(&name, &addr.to_string(), &left);
-                continue;
-            }
-            let reason = refused
-                .iter()
-                .find(|r| r.entry.addr == *addr)
-                .map(|r| r.reason.clone())
-                .unwrap_or_else(|| "not in the kernel after it was restored".into());
-            lost.push((name.clone(), Refusal { entry: e, reason }));
-        }
-        self.forget_refused(lost);
+        let held = self.kernel_holds(jail).unwrap_or_default();
+        let lost = entries
+            .into_iter()
+            .filter(|e| !held.contains(&e.addr))
+            .map(|e| {
+                let reason = refused
+                    .iter()
+                    .find(|r| r.entry.addr == e.addr)
+                    .map(|r| r.reason.clone())
+                    .unwrap_or_else(|| "not in the kernel after it was restored".into());
+                (jail.to_owned(), Refusal { entry: e, reason })
+            })
+            .collect();
+        (held, lost)
     }
 
     /// Bans the kernel refused. A refusal may be drift (a set deleted, a flush): the
@@ -189,11 +181,12 @@ impl Daemon {
                 stats.bans = stats.bans.saturating_sub(1);
                 batch.unbans.push((jail.clone(), addr));
             }
-            self.unreported.retain(|h| !h.is_ban_of(ji, &addr));
+            self.unreported.drop_ban(ji, &addr);
+            self.awaiting.drop_ban(ji, &addr);
         }
-        if let Err(e) = self.store.commit(&batch) {
-            // The next start finds them missing in the kernel and tries again.
-            tracing::error!("saving state (bans the kernel refused): {e}");
+        if self.state.commit(&batch).is_err() {
+            // Kept for the state's retry; meanwhile the state says why (status, journal).
+            self.announce_state();
         }
     }
 }

@@ -8,28 +8,34 @@
 //!
 //! Order of a decision: durable state first (with the journal cursor that led to it),
 //! then the firewall, then the journal entry and the hooks. A crash between two steps
-//! is repaired at the next start by reconciling the kernel with the state; a firewall
-//! that changes under banjo while it runs (drift) is repaired by drift.rs.
+//! is repaired at the next start by reconciling the kernel with the state
+//! (reconcile.rs). A decision the state cannot take (full or read-only disk, no state
+//! file at all) is still enforced in the kernel but reported as not durable, and its
+//! journal entry and hooks wait until a retry makes it durable (durability.rs). A
+//! firewall that changes under banjo while it runs (drift) is repaired by drift.rs.
 
 pub mod actions;
 mod apply;
 mod control;
 mod drift;
+mod durability;
 mod firewall;
+mod history;
 mod ifwatch;
 mod ledger;
 pub mod log;
 pub mod notify;
+pub mod reconcile;
 mod reload;
+mod warmup;
 
 use crate::ban::{Firewall, JailRules};
 use crate::config::{Config, FirewallKind, JailConfig};
 use crate::control::server::Server;
-use crate::jail::Ban;
 use crate::journal::sdjournal::{JournalSource, Location};
 use crate::journal::Entry;
 use crate::pipeline::Pipeline;
-use crate::state::{OpenOutcome, Store};
+use crate::state::{Durable, OpenOutcome, Opened};
 use crate::timefmt::{BanTime, Micros, SEC};
 use anyhow::Context;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -84,7 +90,13 @@ pub(crate) struct Daemon {
     cfg: Config,
     pipeline: Pipeline,
     source: JournalSource,
-    store: Store,
+    /// The state file, or memory while it cannot be opened or written.
+    state: Durable,
+    /// Bans made durable, ever, per jail (TOTAL BANNED; kept in the state).
+    totals: std::collections::BTreeMap<String, u64>,
+    /// Kernel members the state did not hold at start: removed once the catch-up is
+    /// read, unless it decided them again (bans that were not durable when banjo died).
+    stale: Vec<(String, crate::addr::Addr)>,
     fw: Box<dyn Firewall>,
     server: Server,
     actions: actions::ActionRunner,
@@ -92,9 +104,6 @@ pub(crate) struct Daemon {
     readers_gid: Option<u32>,
     last_cursor_commit: Instant,
     cursor_dirty: bool,
-    /// While re-reading history after a restart: the saved cursor to stop at, and
-    /// its time (should the cursor's entry no longer match, we stop once past it).
-    warmup_until: Option<(String, Micros)>,
     ifwatch: Option<ifwatch::IfWatch>,
     /// New connections to the jails' ports (None: off, or the group was taken).
     wake: Option<crate::ban::nflog::ConnectionWake>,
@@ -104,11 +113,13 @@ pub(crate) struct Daemon {
     last_watchdog: Instant,
     /// Until when entries were recently flowing (see ACTIVE_POLL).
     active_until: Option<Instant>,
-    /// Decisions durable and handed to the firewall, whose journal entries and hooks
-    /// wait until the kernel has them (see apply.rs), and since when.
-    unreported: Vec<apply::Held>,
-    held_text: String,
+    /// Decisions handed to the firewall, whose journal entries and hooks wait until
+    /// the kernel has them (see apply.rs), and since when.
+    unreported: apply::HeldQueue,
     held_since: Option<Instant>,
+    /// Decisions in the kernel that are not durable: their journal entries and hooks
+    /// wait until the state takes them (see durability.rs).
+    awaiting: apply::HeldQueue,
     /// Decisions since the heap was last trimmed.
     decisions_since_trim: usize,
     /// QUIET_AFTER past the last entry read: when to give memory back (see quiet()).
@@ -202,26 +213,23 @@ impl Daemon {
             .state_dir
             .clone()
             .unwrap_or_else(|| cfg.daemon.state_dir.clone());
-        let (store, outcome) = Store::open(&state_dir.join("state.db"))
+        let (state, opened) = Durable::open(&state_dir.join("state.db"))
             .with_context(|| format!("opening state in {}", state_dir.display()))?;
-        if let OpenOutcome::MovedAside { path, reason } = &outcome {
-            tracing::error!(
-                "state file was unusable ({reason}); moved aside to {}; starting with empty state",
-                path.display()
-            );
-        }
+        let lost = lost_state(&opened);
         let mut fw: Box<dyn Firewall> = match cfg.daemon.firewall {
             _ if opts.dry_run => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
             FirewallKind::DryRun => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
             FirewallKind::Iptables => Box::new(crate::ban::iptables::IptablesFirewall::new()?),
             FirewallKind::Nftables => Box::new(crate::ban::nft::NftFirewall::new()?),
         };
-        // What this backend made, as state.db records it (ban/owner.rs). Without it
-        // the backend goes by its markers and the looks of an older banjo's objects.
-        match ledger::StateLedger::open(&store, fw.name()) {
-            Ok(l) => fw.set_ledger(Box::new(l)),
-            Err(e) => {
-                tracing::error!("{e}; the firewall objects banjo makes are not recorded this run")
+        // What this backend made, as state.db records it (ban/owner.rs). Without a
+        // state file the backend goes by its markers and the looks of its objects.
+        if let Some(store) = state.store() {
+            match ledger::StateLedger::open(store, fw.name()) {
+                Ok(l) => fw.set_ledger(Box::new(l)),
+                Err(e) => tracing::error!(
+                    "{e}; the firewall objects banjo makes are not recorded this run"
+                ),
             }
         }
         let readers_gid = cfg.daemon.readers_group.as_deref().and_then(|g| {
@@ -272,7 +280,9 @@ impl Daemon {
             cfg,
             pipeline,
             source,
-            store,
+            state,
+            totals: Default::default(),
+            stale: Vec::new(),
             fw,
             server,
             actions,
@@ -280,24 +290,25 @@ impl Daemon {
             readers_gid,
             last_cursor_commit: Instant::now(),
             cursor_dirty: false,
-            warmup_until: None,
             ifwatch: ifwatch::IfWatch::new(),
             wake,
             connection_wakeups: 0,
             last_refresh: Instant::now(),
             last_watchdog: Instant::now(),
             active_until: None,
-            unreported: Vec::new(),
-            held_text: String::new(),
+            unreported: Default::default(),
             held_since: None,
+            awaiting: Default::default(),
             decisions_since_trim: 0,
             quiet_at: None,
             down: Vec::new(),
             drift: drift::DriftWatch::off(),
             stop: false,
         };
+        d.announce_state();
+        d.log_state_warnings();
         d.setup_firewall();
-        d.restore_bans()?;
+        let resume = d.restore_bans(lost.as_deref())?;
         // Listening starts once banjo's own setup is done: only later changes count.
         if !d.opts.dry_run {
             let every = d
@@ -307,118 +318,66 @@ impl Daemon {
                 .map(|us| Duration::from_micros(us as u64));
             d.drift = drift::DriftWatch::new(d.fw.as_ref(), every);
         }
-        d.position_reader()?;
+        d.position_reader(resume)?;
         Ok(d)
     }
 
-    /// Load bans from state, drop expired and orphaned ones, and make the kernel hold
-    /// exactly the rest (re-add missing, remove stale; adopt nothing foreign), each
-    /// element on its own: one the kernel refuses costs no other (daemon/firewall.rs).
-    fn restore_bans(&mut self) -> anyhow::Result<()> {
-        let now = now_us();
-        let mut batch = crate::state::Batch::default();
-        // Old counts go before they are loaded: memory holds only what may still count.
-        self.forget_old_counts(now);
-        for (jail, addr, count, last) in self.store.ban_counts()? {
-            if let Some(ji) = self.pipeline.jail_index(&jail) {
-                self.pipeline.bans.set_count(ji, addr, count, last);
+    /// Resume after the saved cursor, each jail re-reading its own findtime of history
+    /// first (counting only, see warmup.rs) so failure windows are whole again. With no
+    /// saved cursor: `--since`, else (the state was lost) after the last entry banjo's
+    /// previous run wrote, else the end of the journal.
+    fn position_reader(&mut self, resume: Option<String>) -> anyhow::Result<()> {
+        let stored = match self.state.store() {
+            Some(s) => s.cursor()?,
+            None => None,
+        };
+        let cursor = match (stored, self.opts.since, resume) {
+            (Some(c), _, _) => Some(c),
+            (None, Some(t), _) => {
+                self.source.seek_realtime(t)?;
+                return Ok(());
             }
-        }
-        for b in self.store.active_bans()? {
-            let Some(ji) = self.pipeline.jail_index(&b.jail) else {
-                batch.unbans.push((b.jail.clone(), b.addr));
-                continue;
-            };
-            if b.until_us.is_some_and(|u| u <= now) {
-                batch.unbans.push((b.jail.clone(), b.addr));
-                log::unban(&b.jail, &b.addr.to_string(), "expired while banjo was down");
-                continue;
+            (None, None, Some(c)) => {
+                tracing::warn!(
+                    "no saved journal position: resuming after the last entry of banjo's previous run"
+                );
+                Some(c)
             }
-            self.pipeline.bans.restore(Ban {
-                jail: ji,
-                addr: b.addr,
-                since: b.since_us,
-                until: b.until_us,
-                count: b.count,
-                failures: b.failures,
-            });
-        }
-        if !batch.unbans.is_empty() {
-            self.store.commit(&batch)?;
-        }
-        for ji in 0..self.pipeline.jails.len() {
-            let name = self.pipeline.jails[ji].config.name.clone();
-            let want: Vec<(crate::addr::Addr, Option<Micros>)> = self
-                .pipeline
-                .bans
-                .of_jail(ji)
-                .map(|b| (b.addr, b.until))
-                .collect();
-            let have: std::collections::HashSet<crate::addr::Addr> = match self.fw.list(&name) {
-                Ok(v) => v.into_iter().collect(),
-                Err(e) => {
-                    log::firewall_error(&name, &format!("listing bans: {e}"));
-                    Default::default()
-                }
-            };
-            let wanted: std::collections::HashSet<crate::addr::Addr> =
-                want.iter().map(|w| w.0).collect();
-            let stale: Vec<crate::addr::Addr> = have.difference(&wanted).copied().collect();
-            if !stale.is_empty() {
-                if let Err(e) = self.fw.unban(&name, &stale) {
-                    log::firewall_error(
-                        &name,
-                        &format!("removing {} stale bans: {e}", stale.len()),
-                    );
+            (None, None, None) => None,
+        };
+        let Some(c) = cursor else {
+            self.source.seek_tail()?;
+            // Save "the end of the journal now" at once: should we die within the
+            // first second, the next start resumes here instead of at a later tail,
+            // and misses nothing.
+            if let Ok(c) = self.source.cursor() {
+                let batch = crate::state::Batch {
+                    cursor: Some(c),
+                    ..Default::default()
+                };
+                if self.state.commit(&batch).is_err() {
+                    self.announce_state();
                 }
             }
-            self.restore_in_kernel(ji, now);
-        }
-        Ok(())
-    }
-
-    /// Resume after the saved cursor, re-reading the last findtime of history first
-    /// (counting only) so failure windows are whole again; or start at `--since` /
-    /// the end of the journal on a first start.
-    fn position_reader(&mut self) -> anyhow::Result<()> {
-        let cursor = self.store.cursor()?;
-        match cursor {
-            Some(c) => {
-                let back = self
-                    .pipeline
-                    .jails
-                    .iter()
-                    .map(|j| j.config.findtime)
-                    .max()
-                    .unwrap_or(0);
-                match self.source.cursor_time(&c)? {
-                    Some(t) => {
-                        self.source.seek_realtime(t - back)?;
-                        self.warmup_until = Some((c, t));
-                        self.pipeline.warmup = true;
-                    }
-                    None => {
-                        tracing::warn!("saved journal position is gone (journal vacuumed?); continuing at the next entry");
-                        self.source.seek_after_cursor(&c)?;
-                    }
+            return Ok(());
+        };
+        match self.source.cursor_time(&c)? {
+            Some(t) => {
+                let loc = self.opts.journal.clone().unwrap_or(Location::System);
+                match warmup::rebuild(&loc, &mut self.pipeline, &c, t) {
+                    Ok(n) => tracing::info!(
+                        "failure windows rebuilt from {n} entries (each jail its own findtime before the saved position)"
+                    ),
+                    // Windows start empty: a burst split by the restart may need its
+                    // failures again. Not a reason to stay down.
+                    Err(e) => tracing::error!("rebuilding failure windows: {e}"),
                 }
             }
-            None => match self.opts.since {
-                Some(t) => self.source.seek_realtime(t)?,
-                None => {
-                    self.source.seek_tail()?;
-                    // Save "the end of the journal now" at once: should we die within
-                    // the first second, the next start resumes here instead of at a
-                    // later tail, and misses nothing.
-                    if let Ok(c) = self.source.cursor() {
-                        self.store.commit(&crate::state::Batch {
-                            cursor: Some(c),
-                            ..Default::default()
-                        })?;
-                    }
-                }
-            },
+            None => tracing::warn!(
+                "saved journal position is gone (journal vacuumed?); continuing at the next entry"
+            ),
         }
+        self.source.seek_after_cursor(&c)?;
         Ok(())
     }
 
@@ -429,7 +388,16 @@ impl Daemon {
 
     fn status_line(&self) -> String {
         let bans = self.pipeline.bans.len();
-        format!("{} jails, {} active bans", self.pipeline.jails.len(), bans)
+        let mut line = format!("{} jails, {} active bans", self.pipeline.jails.len(), bans);
+        if let Some(t) = self.state.trouble() {
+            line.push_str(&format!(
+                "; STATE NOT DURABLE ({}): {} bans not recorded: {}",
+                self.state.mode(),
+                self.state.pending_bans(),
+                t.reason
+            ));
+        }
+        line
     }
 
     fn main_loop(&mut self) -> anyhow::Result<()> {
@@ -441,10 +409,17 @@ impl Daemon {
         // Catch up before announcing readiness: READY=1 means bans are restored and the
         // reader is current.
         self.drain_journal()?;
+        self.remove_stale();
         give_back_memory();
         self.notifier
             .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
         tracing::info!("banjo started: {}", self.status_line());
+        if !crate::journal::sdjournal::skips_unreadable_fields() {
+            // libsystemd < 246 (RHEL 8, Ubuntu 20.04): sd_journal_enumerate_data only.
+            tracing::info!(
+                "this libsystemd has no sd_journal_enumerate_available_data (systemd < 246): a journal field banjo cannot read ends that entry's field walk"
+            );
+        }
         if !crate::filter::engine::jit_allowed() {
             // Expected under the shipped unit (MemoryDenyWriteExecute=yes).
             tracing::info!(
@@ -558,6 +533,7 @@ impl Daemon {
             if self.cursor_dirty && self.last_cursor_commit.elapsed() >= CURSOR_EVERY {
                 self.commit_cursor();
             }
+            self.retry_state();
             if self.quiet_at.is_some_and(|t| t <= Instant::now()) {
                 self.quiet();
             }
@@ -589,6 +565,9 @@ impl Daemon {
         }
         if self.cursor_dirty {
             min(CURSOR_EVERY);
+        }
+        if let Some(t) = self.state.retry_at() {
+            min(t.saturating_duration_since(Instant::now()) + Duration::from_millis(1));
         }
         if self.active_until.is_some_and(|t| t > Instant::now()) {
             min(ACTIVE_POLL);
@@ -622,11 +601,10 @@ impl Daemon {
             let mut events = Vec::new();
             // Shared by the commit thread and its fallback, which the borrow checker
             // cannot tell apart.
-            let store = &std::sync::Mutex::new(&mut self.store);
+            let store = &std::sync::Mutex::new(&mut self.state);
             let mut reader = Reader {
                 source: &mut self.source,
                 pipeline: &mut self.pipeline,
-                warmup_until: &mut self.warmup_until,
             };
             let (read, committed) = std::thread::scope(|s| {
                 let batch = decided.as_ref().map(|p| &p.batch).filter(|b| !b.is_empty());
@@ -668,20 +646,18 @@ impl Daemon {
             }
             // A full batch means a backlog: more entries are probably waiting.
             let more_coming = n == BATCH;
-            if self.warmup_until.is_none() {
-                self.cursor_dirty = true;
-                let cursor = if events.is_empty() {
-                    None
-                } else {
-                    self.source.cursor().ok()
-                };
-                let p = self.prepare(events, cursor);
-                if more_coming {
-                    decided = Some(p);
-                } else {
-                    let committed = self.store.commit(&p.batch);
-                    self.carry_out(p, committed, false);
-                }
+            self.cursor_dirty = true;
+            let cursor = if events.is_empty() {
+                None
+            } else {
+                self.source.cursor().ok()
+            };
+            let p = self.prepare(events, cursor);
+            if more_coming {
+                decided = Some(p);
+            } else {
+                let committed = self.state.commit(&p.batch);
+                self.carry_out(p, committed, false);
             }
             if !more_coming {
                 self.report();
@@ -690,6 +666,13 @@ impl Daemon {
             // A long catch-up (a flood, a restart after downtime) must not look like a
             // hang to systemd's watchdog.
             self.keepalive();
+        }
+    }
+
+    /// Say, once per jail and kind, that a failure's address cannot be banned.
+    fn say_notices(&mut self) {
+        for n in std::mem::take(&mut self.pipeline.notices) {
+            log::unbannable(&n.jail, &n.ip.to_string(), n.why.as_str());
         }
     }
 
@@ -721,7 +704,11 @@ impl Daemon {
             return;
         };
         let before = now.saturating_sub(age);
-        match self.store.prune_counts(before) {
+        let Some(store) = self.state.store_mut() else {
+            self.pipeline.bans.forget_counts(before);
+            return;
+        };
+        match store.prune_counts(before) {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 "forgot the ban counts of {n} addresses whose latest ban began over {} ago",
@@ -731,13 +718,6 @@ impl Daemon {
             Err(e) => tracing::error!("{e}"),
         }
         self.pipeline.bans.forget_counts(before);
-    }
-
-    /// Say, once per jail and kind, that a failure's address cannot be banned.
-    fn say_notices(&mut self) {
-        for n in std::mem::take(&mut self.pipeline.notices) {
-            log::unbannable(&n.jail, &n.ip.to_string(), n.why.as_str());
-        }
     }
 
     /// Count decisions toward the next heap trim (see quiet()).
@@ -771,7 +751,8 @@ impl Daemon {
         let mut events = Vec::new();
         self.pipeline.advance(now_us(), &mut |ev| events.push(ev));
         if !events.is_empty() {
-            self.apply(events, None);
+            // Not durable: the kernel lifted them anyway; their entries wait (apply.rs).
+            let _ = self.apply(events, None).committed;
         }
     }
 
@@ -781,8 +762,9 @@ impl Daemon {
             cursor: Some(c),
             ..Default::default()
         };
-        if let Err(e) = self.store.commit(&batch) {
-            tracing::error!("saving the journal position: {e}");
+        if self.state.commit(&batch).is_err() {
+            // Kept with the decisions that are not durable; said once, when it began.
+            self.announce_state();
         }
         self.cursor_dirty = false;
         self.last_cursor_commit = Instant::now();
@@ -796,6 +778,7 @@ impl Daemon {
         if self.cursor_dirty {
             self.commit_cursor();
         }
+        self.last_state_attempt();
         if self.cfg.daemon.unban_on_stop {
             for j in &self.pipeline.jails {
                 match self.fw.teardown(&j.config.name) {
@@ -816,9 +799,9 @@ impl Daemon {
 }
 
 fn commit_shared(
-    store: &std::sync::Mutex<&mut Store>,
+    store: &std::sync::Mutex<&mut Durable>,
     batch: &crate::state::Batch,
-) -> Result<(), crate::state::StateError> {
+) -> Result<(), crate::state::NotDurable> {
     match store.lock() {
         Ok(mut st) => st.commit(batch),
         Err(poisoned) => poisoned.into_inner().commit(batch),
@@ -830,7 +813,6 @@ fn commit_shared(
 struct Reader<'a> {
     source: &'a mut JournalSource,
     pipeline: &'a mut Pipeline,
-    warmup_until: &'a mut Option<(String, Micros)>,
 }
 
 impl Reader<'_> {
@@ -862,28 +844,33 @@ impl Reader<'_> {
                 break;
             }
             n += 1;
-            if let Some((c, t)) = &*self.warmup_until {
-                if entry.time_us <= *t {
-                    let at_cursor = self.source.at_cursor(c);
-                    self.pipeline.feed(entry, &mut |_| {});
-                    if at_cursor {
-                        self.end_warmup();
-                    }
-                    continue;
-                }
-                self.end_warmup();
-            }
             if self.pipeline.feed(entry, &mut |ev| events.push(ev)) {
                 taken += 1;
             }
         }
         (n, taken)
     }
+}
 
-    fn end_warmup(&mut self) {
-        *self.warmup_until = None;
-        self.pipeline.warmup = false;
-        tracing::info!("failure windows rebuilt; resumed after the saved journal position");
+/// Why the state that was opened holds nothing of the last run, if it does not: then
+/// the kernel's sets and the journal are the only records left, and are adopted.
+fn lost_state(opened: &Opened) -> Option<String> {
+    match opened {
+        Opened::Store(OpenOutcome::Loaded) => None,
+        Opened::Store(OpenOutcome::Fresh) => {
+            Some("no state file: a first start, or state.db was deleted".into())
+        }
+        Opened::Store(OpenOutcome::MovedAside { path, reason }) => {
+            tracing::error!(
+                "state file was unusable ({reason}); moved aside to {}; starting with a new one",
+                path.display()
+            );
+            Some(format!(
+                "the state file was unusable ({reason}) and moved aside to {}",
+                path.display()
+            ))
+        }
+        Opened::Memory(e) => Some(format!("no state file could be opened: {e}")),
     }
 }
 

@@ -153,12 +153,18 @@ impl Daemon {
                 p.bans.set_count(ni, addr, count, last);
             }
         }
-        if !batch.unbans.is_empty() {
-            self.store.commit(&batch)?;
+        if self.state.commit(&batch).is_err() {
+            self.announce_state();
         }
 
         // One reader for the new set of matches, resumed where the old one was.
         let cursor = self.source.cursor().ok();
+        let dropped = self.awaiting.remap(&index);
+        if dropped > 0 {
+            tracing::warn!(
+                "{dropped} decisions of removed jails were never durable; their reports are dropped"
+            );
+        }
         self.pipeline = p;
         // Jails whose firewall objects were remade get their bans back.
         for (name, same_rules) in &kept {

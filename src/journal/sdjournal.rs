@@ -19,14 +19,54 @@ use std::path::PathBuf;
 use systemd::journal::{Journal, OpenDirectoryOptions, OpenFilesOptions, OpenOptions};
 
 extern "C" {
-    // libsystemd >= 246; the systemd crate wraps only sd_journal_enumerate_data, which
-    // fails the whole walk at a field it cannot read (unknown compression, corruption).
-    // This one skips such a field: one bad field never costs the entry its MESSAGE.
-    fn sd_journal_enumerate_available_data(
+    // In every libsystemd (LIBSYSTEMD_209). It fails the whole walk at a field it cannot
+    // read (unknown compression, corruption).
+    fn sd_journal_enumerate_data(
         j: *mut c_void,
         data: *mut *const c_void,
         length: *mut usize,
     ) -> c_int;
+}
+
+/// `sd_journal_enumerate_data`'s signature, shared by its successor.
+type EnumerateFn = unsafe extern "C" fn(*mut c_void, *mut *const c_void, *mut usize) -> c_int;
+
+/// The field walk this host's libsystemd offers. `sd_journal_enumerate_available_data`
+/// (libsystemd >= 246) skips a field it cannot read, so one bad field never costs the
+/// entry its MESSAGE; it is looked up at run time rather than linked, so the same
+/// binary starts on hosts whose systemd is older (RHEL 8: 239, Ubuntu 20.04: 245),
+/// where the older call is used and a bad field ends that entry's walk.
+fn enumerate_fn() -> EnumerateFn {
+    field_walk().0
+}
+
+/// Whether this host's libsystemd has the field walk that skips unreadable fields.
+pub fn skips_unreadable_fields() -> bool {
+    field_walk().1
+}
+
+fn field_walk() -> (EnumerateFn, bool) {
+    static WALK: std::sync::OnceLock<(EnumerateFn, bool)> = std::sync::OnceLock::new();
+    *WALK.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT searches the objects already loaded (banjo
+        // links libsystemd) for a NUL-terminated name; a non-null result is that
+        // function, whose C signature is EnumerateFn's (sd-journal.h).
+        let p = unsafe {
+            nix::libc::dlsym(
+                nix::libc::RTLD_DEFAULT,
+                c"sd_journal_enumerate_available_data".as_ptr(),
+            )
+        };
+        if p.is_null() {
+            (sd_journal_enumerate_data as EnumerateFn, false)
+        } else {
+            // SAFETY: see above.
+            (
+                unsafe { std::mem::transmute::<*mut c_void, EnumerateFn>(p) },
+                true,
+            )
+        }
+    })
 }
 
 const SOURCE_TIME: &[u8] = b"_SOURCE_REALTIME_TIMESTAMP=";
@@ -92,6 +132,8 @@ pub struct JournalSource {
     /// Read `_SOURCE_REALTIME_TIMESTAMP` (when the sender logged it) instead of the
     /// receive time. Costs one lookup per entry; replay and the daemon want it.
     pub precise_time: bool,
+    /// The field walk (see [`enumerate_fn`]), looked up once.
+    enumerate: EnumerateFn,
 }
 
 impl JournalSource {
@@ -158,6 +200,7 @@ impl JournalSource {
             journal,
             fields: wanted,
             precise_time: false,
+            enumerate: enumerate_fn(),
         })
     }
 
@@ -216,6 +259,37 @@ impl JournalSource {
         ))
     }
 
+    /// The newest entry (of those this reader's matches accept) at or before `cursor`,
+    /// as a cursor; None if there is none. Moves the read position.
+    pub fn last_at_or_before(&mut self, cursor: &str) -> Result<Option<String>, JournalError> {
+        let seek_err = |source| JournalError::Seek {
+            cursor: cursor.to_owned(),
+            source,
+        };
+        self.journal.seek_cursor(cursor).map_err(seek_err)?;
+        if self.journal.next().map_err(JournalError::Read)? > 0 {
+            if self.journal.test_cursor(cursor).map_err(seek_err)? {
+                return Ok(Some(cursor.to_owned()));
+            }
+            // On the first entry after it: the one before is the newest at or before.
+            if self.journal.previous().map_err(JournalError::Read)? == 0 {
+                return Ok(None);
+            }
+        } else {
+            // Nothing after it: the newest entry of all is.
+            self.journal.seek_tail().map_err(JournalError::Read)?;
+            if self.journal.previous().map_err(JournalError::Read)? == 0 {
+                return Ok(None);
+            }
+        }
+        self.cursor().map(Some)
+    }
+
+    /// When journald received the entry last returned (`__REALTIME_TIMESTAMP`).
+    pub fn receive_time(&self) -> Result<i64, JournalError> {
+        Ok(self.journal.timestamp_usec().map_err(JournalError::Read)? as i64)
+    }
+
     /// Is the entry last returned the one at `cursor`?
     pub fn at_cursor(&self, cursor: &str) -> bool {
         self.journal.test_cursor(cursor).unwrap_or(false)
@@ -239,6 +313,18 @@ impl JournalSource {
         Ok(true)
     }
 
+    /// [`JournalSource::next`], backwards: the entry before. Ok(false) at the head.
+    pub fn previous(&mut self, entry: &mut Entry) -> Result<bool, JournalError> {
+        if self.journal.previous().map_err(JournalError::Read)? == 0 {
+            return Ok(false);
+        }
+        entry.clear();
+        if !self.read_fields(entry) {
+            entry.time_us = self.journal.timestamp_usec().map_err(JournalError::Read)? as i64;
+        }
+        Ok(true)
+    }
+
     /// One walk over the current entry's fields: MESSAGE, the wanted fields and (if
     /// `precise_time`) the source time, first occurrence of each, stopping once all
     /// are found. An entry without MESSAGE is kept with an empty one: routing and
@@ -253,13 +339,14 @@ impl JournalSource {
         }
         self.journal.restart_data();
         let j = self.journal.as_ptr() as *mut c_void;
+        let enumerate = self.enumerate;
         while missing != 0 {
             let mut ptr: *const c_void = std::ptr::null();
             let mut len: usize = 0;
             // SAFETY: `j` is the live sd_journal we own, positioned on an entry; on
             // success libsystemd points `ptr` at `len` bytes that stay valid until the
             // next call on this journal, and we copy what we keep before that.
-            let r = unsafe { sd_journal_enumerate_available_data(j, &mut ptr, &mut len) };
+            let r = unsafe { enumerate(j, &mut ptr, &mut len) };
             if r <= 0 || ptr.is_null() {
                 break;
             }
