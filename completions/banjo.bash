@@ -121,7 +121,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__ban)
-            opts="-h -V --time --force --socket --json --help --version"
+            opts="-h -V --time --force --wide --socket --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -217,12 +217,16 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__flush)
-            opts="-h -V --help --version"
+            opts="-h -V --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

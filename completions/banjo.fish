@@ -37,7 +37,7 @@ complete -c banjo -n "__fish_banjo_needs_command" -f -a "ban" -d 'Ban an address
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "unban" -d 'Lift a ban by hand'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "reload" -d 'Reload the configuration; a config with errors is refused and the running one stays'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "history" -d 'Every ban and unban of an address, from the journal'
-complete -c banjo -n "__fish_banjo_needs_command" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made (and nothing else)'
+complete -c banjo -n "__fish_banjo_needs_command" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo\'s names, and why)'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "doctor" -d 'Look at the journal of the last days: enabled jails that read nothing, services whose built-in jail is off, and failures from addresses that no jail took'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c banjo -n "__fish_banjo_using_subcommand check" -s c -l config -d 'Configuration directory (banjo.toml, jail.d/, filter.d/)' -r -F
@@ -92,7 +92,8 @@ complete -c banjo -n "__fish_banjo_using_subcommand bans" -s h -l help -d 'Print
 complete -c banjo -n "__fish_banjo_using_subcommand bans" -s V -l version -d 'Print version'
 complete -c banjo -n "__fish_banjo_using_subcommand ban" -l time -d 'Ban length ("1h", "1w", "permanent"); default: the jail\'s bantime' -r
 complete -c banjo -n "__fish_banjo_using_subcommand ban" -l socket -d 'The daemon\'s control socket' -r -F
-complete -c banjo -n "__fish_banjo_using_subcommand ban" -l force -d 'Ban even an address in ignoreip or of this host'
+complete -c banjo -n "__fish_banjo_using_subcommand ban" -l force -d 'Ban even an address in ignoreip or of this host (a network over one: never)'
+complete -c banjo -n "__fish_banjo_using_subcommand ban" -l wide -d 'Allow a very wide network: IPv4 wider than /16, IPv6 wider than /32'
 complete -c banjo -n "__fish_banjo_using_subcommand ban" -l json -d 'Machine-readable output'
 complete -c banjo -n "__fish_banjo_using_subcommand ban" -s h -l help -d 'Print help'
 complete -c banjo -n "__fish_banjo_using_subcommand ban" -s V -l version -d 'Print version'
@@ -112,6 +113,7 @@ complete -c banjo -n "__fish_banjo_using_subcommand history" -l journal -d 'Read
 complete -c banjo -n "__fish_banjo_using_subcommand history" -l json -d 'Machine-readable output'
 complete -c banjo -n "__fish_banjo_using_subcommand history" -s h -l help -d 'Print help'
 complete -c banjo -n "__fish_banjo_using_subcommand history" -s V -l version -d 'Print version'
+complete -c banjo -n "__fish_banjo_using_subcommand flush" -l state-dir -d 'The daemon\'s state directory, whose state.db records what banjo made' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand flush" -s h -l help -d 'Print help'
 complete -c banjo -n "__fish_banjo_using_subcommand flush" -s V -l version -d 'Print version'
 complete -c banjo -n "__fish_banjo_using_subcommand doctor" -l since -d 'How far back to look: a duration ("7d", "12h") or a time ("2026-12-01")' -r
@@ -133,6 +135,6 @@ complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_su
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "unban" -d 'Lift a ban by hand'
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "reload" -d 'Reload the configuration; a config with errors is refused and the running one stays'
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "history" -d 'Every ban and unban of an address, from the journal'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made (and nothing else)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo\'s names, and why)'
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "doctor" -d 'Look at the journal of the last days: enabled jails that read nothing, services whose built-in jail is off, and failures from addresses that no jail took'
 complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -17,6 +17,12 @@ pub const MSGID_FIREWALL_ERROR: &str = "5b4ac9841ce640be9363127b1e7ba938";
 pub const MSGID_RELOAD: &str = "5ded9ba2535c495588ed305c40219f64";
 /// MESSAGE_ID of the first failure window forgotten for `[daemon] tracker_memory`.
 pub const MSGID_TRACKER_FULL: &str = "320bfee182f741a1825bbbee42c3d35f";
+/// MESSAGE_ID of a jail that could not start (its firewall setup was refused).
+pub const MSGID_JAIL_DOWN: &str = "ce770b5a44a94e6c9dee499ea4b7497d";
+/// MESSAGE_ID of a firewall repaired after drift (a flush, another firewall's reload).
+pub const MSGID_REPAIRED: &str = "b004fbf9ba504032bd7b91cb3259ca05";
+/// MESSAGE_ID of the first failure of a kind of address no ban can cover, per jail.
+pub const MSGID_UNBANNABLE: &str = "b1249f7a209c4175ac053c992c28f9db";
 /// MESSAGE_ID of a ban that is in the kernel but could not be made durable (its "Ban"
 /// entry follows once it is).
 pub const MSGID_NOT_DURABLE: &str = "d6d94dab8f4744eabdd229939849dc63";

@@ -4,6 +4,7 @@
 //! It owns no source, no firewall and no wall clock: time is the entries' time (or
 //! what the caller passes to [`Pipeline::advance`]), so replay runs on a virtual clock.
 
+use crate::addr::Unbannable;
 use crate::config::JailConfig;
 use crate::events::{Event, MSGID_BAN};
 use crate::jail::{BanBook, Jail, Tracker};
@@ -25,6 +26,18 @@ pub struct Pipeline {
     /// Re-reading entries whose decisions are already in durable state (daemon
     /// start-up): count failures so windows are whole again, but decide nothing.
     pub warmup: bool,
+    /// The first failure of each kind of unbannable address per jail (the caller says
+    /// so, once; later ones are only counted in the jail's stats).
+    pub notices: Vec<Notice>,
+    noticed: std::collections::BTreeSet<(usize, Unbannable)>,
+}
+
+/// A failure whose address no ban can cover (see [`crate::addr::unbannable`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub jail: String,
+    pub ip: IpAddr,
+    pub why: Unbannable,
 }
 
 impl Pipeline {
@@ -43,6 +56,8 @@ impl Pipeline {
             feed_back_bans: false,
             now: 0,
             warmup: false,
+            notices: Vec::new(),
+            noticed: Default::default(),
         }
     }
 
@@ -112,6 +127,18 @@ impl Pipeline {
             let Some(failure) = failure else { continue };
             if jail.ignores(&failure) {
                 jail.stats.ignored_addresses += 1;
+                continue;
+            }
+            // Not a silent drop: counted, and said once per jail and kind.
+            if let Some(why) = crate::addr::unbannable(failure.ip, jail.config.ban_loopback) {
+                jail.stats.unbannable += 1;
+                if self.noticed.insert((ji, why)) {
+                    self.notices.push(Notice {
+                        jail: jail.config.name.clone(),
+                        ip: failure.ip,
+                        why,
+                    });
+                }
                 continue;
             }
             let key = jail.key_for(failure.ip);
@@ -235,4 +262,69 @@ pub fn ban_message(jail: &str, addr: &str, failures: u32, bantime: BanTime) -> S
         BanTime::Permanent => "permanent".into(),
     };
     format!("[{jail}] Ban {addr} ({failures} failures, {t})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Arc<JailConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("banjo.toml"),
+            format!("[jail.sshd]\nenabled = true\nmaxretry = 1\nignoreip = []\nignoreself = false\n{extra}"),
+        )
+        .unwrap();
+        let c = crate::config::load(dir.path(), true);
+        assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+        let j = c.jails.into_iter().find(|j| j.name == "sshd").unwrap();
+        Arc::new(j)
+    }
+
+    fn failure(ip: &str) -> Entry {
+        let mut e = Entry {
+            time_us: 1_000_000,
+            ..Default::default()
+        };
+        e.set_message(format!("Failed password for root from {ip} port 22 ssh2").as_bytes());
+        e.fields.set("_COMM", b"sshd");
+        e.fields.set("_UID", b"0");
+        e.fields.set("_SYSTEMD_UNIT", b"ssh.service");
+        e.fields.set("SYSLOG_IDENTIFIER", b"sshd");
+        e
+    }
+
+    /// Unbannable addresses are counted and said once per kind, never banned; the
+    /// attacker between them is banned as usual.
+    #[test]
+    fn unbannable_addresses_are_counted_said_once_and_never_banned() {
+        let mut p = Pipeline::new(vec![config("")], &[]);
+        let mut bans = Vec::new();
+        for ip in [
+            "0.0.0.0",
+            "224.0.0.1",
+            "0.0.0.0",
+            "203.0.113.5",
+            "::ffff:0.0.0.0",
+            "127.0.0.1",
+        ] {
+            p.feed(&failure(ip), &mut |ev| bans.push(ev));
+        }
+        assert_eq!(bans.len(), 1, "{bans:?}");
+        assert_eq!(p.jails[0].stats.unbannable, 5);
+        let kinds: Vec<Unbannable> = p.notices.iter().map(|n| n.why).collect();
+        assert_eq!(
+            kinds,
+            [
+                Unbannable::Unspecified,
+                Unbannable::Multicast,
+                Unbannable::Loopback
+            ]
+        );
+        // With ban_loopback, loopback is an address like any other.
+        let mut p = Pipeline::new(vec![config("ban_loopback = true\n")], &[]);
+        let mut bans = Vec::new();
+        p.feed(&failure("127.0.0.1"), &mut |ev| bans.push(ev));
+        assert_eq!(bans.len(), 1);
+    }
 }

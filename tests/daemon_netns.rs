@@ -267,8 +267,21 @@ fn failing_firewall_step_leaves_nothing_and_other_jails_run() {
         "half-made jail left behind:\n{rules}"
     );
     assert!(rules.contains("banjo-sshd"));
-    let errs = j.query("MESSAGE_ID=5b4ac9841ce640be9363127b1e7ba938");
-    assert!(!errs.is_empty(), "firewall error must be in the journal");
+    // The jail is down, and says why: the journal, with its own MESSAGE_ID, and status.
+    let down = j.query("MESSAGE_ID=ce770b5a44a94e6c9dee499ea4b7497d BANJO_JAIL=docker");
+    assert_eq!(
+        down.len(),
+        1,
+        "the jail down must be in the journal: {down:?}"
+    );
+    assert!(
+        down[0]["BANJO_REASON"]
+            .as_str()
+            .is_some_and(|r| r.contains("DOCKER-USER")),
+        "{down:?}"
+    );
+    let st = b.cli_json(&["status"]);
+    assert_eq!(st["down"][0]["jail"], "docker", "{st}");
     for _ in 0..3 {
         fail(&j, "203.0.113.10");
     }

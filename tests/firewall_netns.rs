@@ -12,7 +12,9 @@
 mod common;
 
 use banjo::addr::Addr;
-use banjo::ban::{BanEntry, Family, Firewall, Flavour, IptablesFirewall};
+use banjo::ban::{
+    BanEntry, Family, Firewall, FirewallError, Flavour, IptablesFirewall, MemoryLedger, Object,
+};
 use banjo::config::{BlockType, Ports, Protocol};
 use common::fw::*;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
@@ -94,30 +96,33 @@ fn timeout_of(set: &str, member: &str) -> Option<u32> {
         .find_map(|l| l.strip_prefix(&prefix).map(|t| t.trim().parse().unwrap()))
 }
 
+/// banjo's marker on every rule it writes.
+const M: &str = "-m comment --comment banjo";
+
 both_flavours! {
     setup_creates_chain_hook_and_sets(fw) {
         fw.setup(&sshd()).unwrap();
         let v4 = table(fw, Family::V4);
         for line in [
-            "-N banjo-sshd",
-            "-A INPUT -p tcp -m multiport --dports 22,2222 -j banjo-sshd",
-            "-A banjo-sshd -p tcp -m set --match-set banjo-sshd-4 src -j REJECT --reject-with tcp-reset",
-            "-A banjo-sshd -j RETURN",
+            "-N banjo-sshd".to_string(),
+            format!("-A INPUT -p tcp -m multiport --dports 22,2222 {M} -j banjo-sshd"),
+            format!("-A banjo-sshd -p tcp -m set --match-set banjo-sshd-4 src {M} -j REJECT --reject-with tcp-reset"),
+            format!("-A banjo-sshd {M} -j RETURN"),
         ] {
             assert!(v4.lines().any(|l| l == line), "missing {line:?} in\n{v4}");
         }
         let v6 = table(fw, Family::V6);
         for line in [
-            "-N banjo-sshd",
-            "-A INPUT -p tcp -m multiport --dports 22,2222 -j banjo-sshd",
-            "-A banjo-sshd -p tcp -m set --match-set banjo-sshd-6 src -j REJECT --reject-with tcp-reset",
-            "-A banjo-sshd -j RETURN",
+            "-N banjo-sshd".to_string(),
+            format!("-A INPUT -p tcp -m multiport --dports 22,2222 {M} -j banjo-sshd"),
+            format!("-A banjo-sshd -p tcp -m set --match-set banjo-sshd-6 src {M} -j REJECT --reject-with tcp-reset"),
+            format!("-A banjo-sshd {M} -j RETURN"),
         ] {
             assert!(v6.lines().any(|l| l == line), "missing {line:?} in\n{v6}");
         }
         assert_eq!(sets(), ["banjo-sshd-4", "banjo-sshd-6"]);
         let h4 = sh("ipset", &["list", "-t", "banjo-sshd-4"]);
-        assert!(h4.contains("Type: hash:ip"), "{h4}");
+        assert!(h4.contains("Type: hash:net"), "{h4}");
         assert!(h4.contains("family inet ") && h4.contains("maxelem 1048576") && h4.contains("timeout 0"), "{h4}");
         let h6 = sh("ipset", &["list", "-t", "banjo-sshd-6"]);
         assert!(h6.contains("Type: hash:net"), "{h6}");
@@ -151,7 +156,7 @@ both_flavours! {
         for fam in Family::BOTH {
             assert_eq!(
                 rules_of(fw, fam, "INPUT"),
-                ["-A INPUT -p tcp -m multiport --dports 2222 -j banjo-sshd"]
+                [format!("-A INPUT -p tcp -m multiport --dports 2222 {M} -j banjo-sshd")]
             );
         }
         r.blocktype = BlockType::Drop;
@@ -159,8 +164,8 @@ both_flavours! {
         assert_eq!(
             rules_of(fw, Family::V6, "banjo-sshd"),
             [
-                "-A banjo-sshd -m set --match-set banjo-sshd-6 src -j DROP",
-                "-A banjo-sshd -j RETURN",
+                format!("-A banjo-sshd -m set --match-set banjo-sshd-6 src {M} -j DROP"),
+                format!("-A banjo-sshd {M} -j RETURN"),
             ]
         );
         r.chain = "FORWARD".into();
@@ -169,7 +174,7 @@ both_flavours! {
             assert!(rules_of(fw, fam, "INPUT").is_empty());
             assert_eq!(
                 rules_of(fw, fam, "FORWARD"),
-                ["-A FORWARD -p tcp -m multiport --dports 2222 -j banjo-sshd"]
+                [format!("-A FORWARD -p tcp -m multiport --dports 2222 {M} -j banjo-sshd")]
             );
         }
         assert_eq!(fw.list("sshd").unwrap(), [a("192.0.2.7")], "reconfiguring must keep bans");
@@ -182,48 +187,48 @@ both_flavours! {
             ipt(fw, fam, &["-w", "-A", "DOCKER-USER", "-j", "RETURN"]);
         }
         let tcp_reject = |set: &str| {
-            format!("-p tcp -m set --match-set {set} src -j REJECT --reject-with tcp-reset")
+            format!("-p tcp -m set --match-set {set} src {M} -j REJECT --reject-with tcp-reset")
         };
         let cases = [
             (
                 jail("v", "INPUT", ports(&[22, 2222]), Protocol::Tcp, BlockType::Reject),
-                "-A INPUT -p tcp -m multiport --dports 22,2222 -j banjo-v",
+                format!("-A INPUT -p tcp -m multiport --dports 22,2222 {M} -j banjo-v"),
                 tcp_reject("banjo-v-4"),
                 tcp_reject("banjo-v-6"),
             ),
             (
                 jail("v", "INPUT", Ports::List(vec![(8000, 8100), (22, 22)]), Protocol::Tcp, BlockType::Reject),
-                "-A INPUT -p tcp -m multiport --dports 8000:8100,22 -j banjo-v",
+                format!("-A INPUT -p tcp -m multiport --dports 8000:8100,22 {M} -j banjo-v"),
                 tcp_reject("banjo-v-4"),
                 tcp_reject("banjo-v-6"),
             ),
             (
                 jail("v", "INPUT", Ports::All, Protocol::Tcp, BlockType::Reject),
-                "-A INPUT -p tcp -j banjo-v",
+                format!("-A INPUT -p tcp {M} -j banjo-v"),
                 tcp_reject("banjo-v-4"),
                 tcp_reject("banjo-v-6"),
             ),
             (
                 jail("v", "INPUT", ports(&[53]), Protocol::Udp, BlockType::Reject),
-                "-A INPUT -p udp -m multiport --dports 53 -j banjo-v",
-                "-m set --match-set banjo-v-4 src -j REJECT --reject-with icmp-port-unreachable".into(),
-                "-m set --match-set banjo-v-6 src -j REJECT --reject-with icmp6-port-unreachable".into(),
+                format!("-A INPUT -p udp -m multiport --dports 53 {M} -j banjo-v"),
+                format!("-m set --match-set banjo-v-4 src {M} -j REJECT --reject-with icmp-port-unreachable"),
+                format!("-m set --match-set banjo-v-6 src {M} -j REJECT --reject-with icmp6-port-unreachable"),
             ),
             (
                 jail("v", "INPUT", Ports::All, Protocol::All, BlockType::Reject),
-                "-A INPUT -j banjo-v",
-                "-m set --match-set banjo-v-4 src -j REJECT --reject-with icmp-port-unreachable".into(),
-                "-m set --match-set banjo-v-6 src -j REJECT --reject-with icmp6-port-unreachable".into(),
+                format!("-A INPUT {M} -j banjo-v"),
+                format!("-m set --match-set banjo-v-4 src {M} -j REJECT --reject-with icmp-port-unreachable"),
+                format!("-m set --match-set banjo-v-6 src {M} -j REJECT --reject-with icmp6-port-unreachable"),
             ),
             (
                 jail("v", "FORWARD", ports(&[80, 443]), Protocol::Tcp, BlockType::Drop),
-                "-A FORWARD -p tcp -m multiport --dports 80,443 -j banjo-v",
-                "-m set --match-set banjo-v-4 src -j DROP".into(),
-                "-m set --match-set banjo-v-6 src -j DROP".into(),
+                format!("-A FORWARD -p tcp -m multiport --dports 80,443 {M} -j banjo-v"),
+                format!("-m set --match-set banjo-v-4 src {M} -j DROP"),
+                format!("-m set --match-set banjo-v-6 src {M} -j DROP"),
             ),
             (
                 jail("v", "DOCKER-USER", ports(&[80, 443]), Protocol::Tcp, BlockType::Reject),
-                "-A DOCKER-USER -p tcp -m multiport --dports 80,443 -j banjo-v",
+                format!("-A DOCKER-USER -p tcp -m multiport --dports 80,443 {M} -j banjo-v"),
                 tcp_reject("banjo-v-4"),
                 tcp_reject("banjo-v-6"),
             ),
@@ -232,10 +237,10 @@ both_flavours! {
             fw.setup(&rules).unwrap();
             for (fam, m) in [(Family::V4, m4), (Family::V6, m6)] {
                 let hooked = rules_of(fw, fam, &rules.chain);
-                assert_eq!(hooked.first().map(String::as_str), Some(hook), "{fam} {rules:?}");
+                assert_eq!(hooked.first(), Some(&hook), "{fam} {rules:?}");
                 assert_eq!(
                     rules_of(fw, fam, "banjo-v"),
-                    [format!("-A banjo-v {m}"), "-A banjo-v -j RETURN".into()],
+                    [format!("-A banjo-v {m}"), format!("-A banjo-v {M} -j RETURN")],
                     "{fam} {rules:?}"
                 );
             }
@@ -304,10 +309,17 @@ both_flavours! {
         fw.setup(&sshd()).unwrap();
         fw.setup(&jail("web", "FORWARD", ports(&[80]), Protocol::Tcp, BlockType::Drop)).unwrap();
         fw.ban("web", &[ban("192.0.2.8", None)]).unwrap();
-        // A half-made jail (a set without chain) is found and flushed too.
-        sh("ipset", &["create", "banjo-orphan-4", "hash:ip"]);
+        // A half-made jail (a set without chain, as banjo makes sets) is found and
+        // flushed too; a set of another kind under banjo's names is not banjo's.
+        sh("ipset", &["create", "banjo-orphan-4", "hash:net", "family", "inet", "timeout", "0", "maxelem", "1048576"]);
+        sh("ipset", &["create", "banjo-other-4", "hash:ip"]);
         assert_eq!(fw.jails_present().unwrap(), ["orphan", "sshd", "web"]);
-        assert_eq!(fw.flush_all().unwrap(), ["orphan", "sshd", "web"]);
+        let flushed = fw.flush_all().unwrap();
+        assert_eq!(flushed.removed, ["orphan", "sshd", "web"]);
+        assert_eq!(flushed.left.len(), 1, "{flushed:?}");
+        assert_eq!(flushed.left[0].object, "ipset banjo-other-4");
+        assert!(flushed.left[0].why.contains("ipset destroy banjo-other-4"), "{flushed:?}");
+        sh("ipset", &["destroy", "banjo-other-4"]);
         assert_no_banjo(fw);
         assert_eq!(snapshot(fw), foreign);
         assert!(sh("ipset", &["list", "other"]).contains("192.0.2.200"));
@@ -403,17 +415,28 @@ fn ban_and_unban_with_timeouts() {
         assert_eq!(timeout_of("banjo-sshd-6", "2001:db8:1:2::/64"), None);
         assert_eq!(fw.list("sshd").unwrap(), [a("192.0.2.8")]);
 
-        // Errors name the step; v4 networks are refused before anything runs.
-        let err = fw
-            .ban("nope", &[ban("192.0.2.1", None)])
-            .unwrap_err()
-            .to_string();
+        // Refusals name the step; what no packet comes from is refused before anything
+        // runs; networks are bans like any other.
+        let refused = fw.ban("nope", &[ban("192.0.2.1", None)]).unwrap();
+        assert_eq!(refused.len(), 1);
         assert!(
-            err.contains("banning 1 address(es) in ipset banjo-nope-4"),
-            "{err}"
+            refused[0]
+                .reason
+                .contains("banning 1 address(es) in ipset banjo-nope-4"),
+            "{refused:?}"
         );
-        assert!(fw.ban("sshd", &[ban("192.0.2.0/24", None)]).is_err());
-        assert_eq!(fw.list("sshd").unwrap(), [a("192.0.2.8")]);
+        let refused = fw
+            .ban(
+                "sshd",
+                &[ban("0.0.0.0", None), ban("198.51.100.0/24", None)],
+            )
+            .unwrap();
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].entry.addr, a("0.0.0.0"));
+        assert_eq!(
+            fw.list("sshd").unwrap(),
+            [a("192.0.2.8"), a("198.51.100.0/24")]
+        );
     });
 }
 
@@ -582,13 +605,384 @@ fn background_bans_keep_their_order_and_report_failures_per_jail() {
             assert!(
                 failed[0]
                     .1
-                    .to_string()
+                    .reason
                     .contains("banning 1 address(es) in ipset banjo-nope-4"),
-                "{}",
+                "{:?}",
                 failed[0].1
             );
             assert!(fw.settle().is_empty(), "each failure is reported once");
             assert_eq!(fw.list("sshd").unwrap().len(), 201);
         },
     );
+}
+
+/// An older banjo's layout (before the ledger and the markers): an IPv4 `hash:ip` set
+/// with bans in it, unmarked rules and hook.
+fn older_banjo(fw: &IptablesFirewall) {
+    sh(
+        "ipset",
+        &[
+            "create",
+            "banjo-sshd-4",
+            "hash:ip",
+            "family",
+            "inet",
+            "timeout",
+            "0",
+            "maxelem",
+            "1048576",
+        ],
+    );
+    sh(
+        "ipset",
+        &[
+            "create",
+            "banjo-sshd-6",
+            "hash:net",
+            "family",
+            "inet6",
+            "timeout",
+            "0",
+            "maxelem",
+            "1048576",
+        ],
+    );
+    sh(
+        "ipset",
+        &["add", "banjo-sshd-4", "192.0.2.7", "timeout", "600"],
+    );
+    sh(
+        "ipset",
+        &["add", "banjo-sshd-4", "192.0.2.8", "timeout", "0"],
+    );
+    sh(
+        "ipset",
+        &["add", "banjo-sshd-6", "2001:db8:1:2::/64", "timeout", "600"],
+    );
+    for (fam, set) in [(Family::V4, "banjo-sshd-4"), (Family::V6, "banjo-sshd-6")] {
+        ipt(fw, fam, &["-w", "-N", "banjo-sshd"]);
+        ipt(
+            fw,
+            fam,
+            &[
+                "-w",
+                "-A",
+                "banjo-sshd",
+                "-p",
+                "tcp",
+                "-m",
+                "set",
+                "--match-set",
+                set,
+                "src",
+                "-j",
+                "REJECT",
+                "--reject-with",
+                "tcp-reset",
+            ],
+        );
+        ipt(fw, fam, &["-w", "-A", "banjo-sshd", "-j", "RETURN"]);
+        ipt(
+            fw,
+            fam,
+            &[
+                "-w",
+                "-I",
+                "INPUT",
+                "-p",
+                "tcp",
+                "-m",
+                "multiport",
+                "--dports",
+                "22,2222",
+                "-j",
+                "banjo-sshd",
+            ],
+        );
+    }
+}
+
+both_flavours! {
+    foreign_objects_under_banjos_names_are_refused_and_left(fw) {
+        // Another program's set under the jail's set name, an admin's chain under
+        // another jail's chain name, with a rule and a jump to it.
+        sh("ipset", &["create", "banjo-sshd-4", "hash:ip,port"]);
+        sh("ipset", &["add", "banjo-sshd-4", "192.0.2.50,tcp:80"]);
+        ipt(fw, Family::V4, &["-w", "-N", "banjo-web"]);
+        ipt(fw, Family::V4, &["-w", "-A", "banjo-web", "-s", "192.0.2.52", "-j", "ACCEPT"]);
+        ipt(fw, Family::V4, &["-w", "-I", "INPUT", "-p", "tcp", "--dport", "80", "-j", "banjo-web"]);
+        let before = snapshot(fw);
+        let err = fw.setup(&sshd()).unwrap_err();
+        let FirewallError::Foreign { objects, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(objects.len(), 1, "{err}");
+        assert!(objects[0].starts_with("ipset banjo-sshd-4 exists with type hash:ip,port"), "{err}");
+        assert!(objects[0].contains("ipset destroy banjo-sshd-4"), "{err}");
+        assert_eq!(snapshot(fw), before, "a refused setup changed the kernel");
+        let web = jail("web", "INPUT", ports(&[80]), Protocol::Tcp, BlockType::Drop);
+        let err = fw.setup(&web).unwrap_err().to_string();
+        assert!(err.contains("chain banjo-web holds a rule banjo did not write (-A banjo-web -s 192.0.2.52/32 -j ACCEPT)"), "{err}");
+        assert_eq!(snapshot(fw), before);
+        // Neither a teardown nor a flush removes them; each says what it left.
+        let left = fw.teardown("sshd").unwrap();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0].object, "ipset banjo-sshd-4");
+        assert!(fw.jails_present().unwrap().is_empty());
+        let flushed = fw.flush_all().unwrap();
+        assert!(flushed.removed.is_empty(), "{flushed:?}");
+        let objects: Vec<&str> = flushed.left.iter().map(|l| l.object.as_str()).collect();
+        assert_eq!(objects, ["ipset banjo-sshd-4", "chain banjo-web"], "{flushed:?}");
+        assert_eq!(snapshot(fw), before);
+        // Once something is on record, a set exactly as banjo makes it but not on
+        // record is not banjo's either.
+        sh("ipset", &["destroy", "banjo-sshd-4"]);
+        sh("ipset", &["create", "banjo-sshd-4", "hash:net", "family", "inet", "timeout", "0", "maxelem", "1048576"]);
+        fw.set_ledger(Box::new(MemoryLedger::of([Object::Ipset("banjo-other-4".into())], false)));
+        let err = fw.setup(&sshd()).unwrap_err().to_string();
+        assert!(err.contains("ipset banjo-sshd-4 exists and banjo did not make it"), "{err}");
+        // On record, it is.
+        fw.set_ledger(Box::new(MemoryLedger::of([Object::Ipset("banjo-sshd-4".into())], false)));
+        fw.setup(&sshd()).unwrap();
+        fw.teardown("sshd").unwrap();
+    }
+
+    an_older_banjos_ipv4_set_is_upgraded_with_its_bans(fw) {
+        older_banjo(fw);
+        let t7 = timeout_of("banjo-sshd-4", "192.0.2.7").unwrap();
+        fw.setup(&sshd()).unwrap();
+        let h4 = sh("ipset", &["list", "-t", "banjo-sshd-4"]);
+        assert!(h4.contains("Type: hash:net"), "{h4}");
+        assert_eq!(fw.list("sshd").unwrap(), [a("192.0.2.7"), a("192.0.2.8"), a("2001:db8:1:2::/64")]);
+        let t = timeout_of("banjo-sshd-4", "192.0.2.7").unwrap();
+        assert!(t <= t7 && t + 5 >= t7, "timeout {t7} became {t}");
+        assert_eq!(timeout_of("banjo-sshd-4", "192.0.2.8"), Some(0), "permanent stays permanent");
+        assert_eq!(sets(), ["banjo-sshd-4", "banjo-sshd-6"], "the upgrade's set is gone");
+        for fam in Family::BOTH {
+            let want: Vec<String> = banjo::ban::iptables::chain_body(&sshd(), fam)
+                .iter()
+                .map(|r| format!("-A banjo-sshd {r}"))
+                .collect();
+            assert_eq!(rules_of(fw, fam, "banjo-sshd"), want, "{fam}");
+            assert_eq!(
+                rules_of(fw, fam, "INPUT"),
+                [format!("-A INPUT {}", banjo::ban::iptables::hook_rule(&sshd()))],
+                "{fam}: the older hook is replaced by a marked one"
+            );
+        }
+        // And it holds networks now.
+        assert!(fw.ban("sshd", &[ban("198.51.100.0/24", Some(60))]).unwrap().is_empty());
+        assert!(fw.list("sshd").unwrap().contains(&a("198.51.100.0/24")));
+        // Without trust in looks (something is on record), the same layout is foreign.
+        fw.teardown("sshd").unwrap();
+        older_banjo(fw);
+        fw.set_ledger(Box::new(MemoryLedger::of([Object::Ipset("banjo-web-4".into())], false)));
+        let err = fw.setup(&sshd()).unwrap_err().to_string();
+        assert!(err.contains("banjo did not make it"), "{err}");
+    }
+
+    networks_block_real_traffic(fw) {
+        let peer = Peer::linked();
+        let v4 = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 1), 2222));
+        let v6 = SocketAddr::from(("2001:db8:7::1".parse::<Ipv6Addr>().unwrap(), 2222));
+        let _listeners: Vec<TcpListener> = [v4, v6].iter().map(|s| TcpListener::bind(s).unwrap()).collect();
+        fw.setup(&jail("app", "INPUT", ports(&[2222]), Protocol::Tcp, BlockType::Reject)).unwrap();
+        for to in [v4, v6] {
+            peer.connect_eventually(to);
+        }
+        let nets = [ban("198.51.100.0/25", Some(600)), ban("2001:db8:7::/48", Some(600))];
+        assert!(fw.ban("app", &nets).unwrap().is_empty());
+        for to in [v4, v6] {
+            let err = peer.connect(to, 3).expect_err("a peer in a banned network got through");
+            assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{to}: {err}");
+        }
+        assert!(fw.holds("app", &a("198.51.100.2")).unwrap(), "the /25 matches its hosts");
+        assert!(!fw.holds("app", &a("198.51.100.200")).unwrap());
+        fw.unban("app", &[a("198.51.100.0/25"), a("2001:db8:7::/48")]).unwrap();
+        for to in [v4, v6] {
+            peer.connect(to, 3).expect("unbanned network is let in again");
+        }
+    }
+}
+
+/// ipset applies a restore script line by line and stops at the first it refuses:
+/// the elements after it were once reported banned and never enforced. Here two
+/// elements in the middle are refused (out of a set's range), the rest get in; a full
+/// set refuses what does not fit, and only that.
+#[test]
+fn one_refused_element_costs_no_other() {
+    in_netns("one_refused_element_costs_no_other", || {
+        let mut fw = IptablesFirewall::new().unwrap();
+        // Jail "range" is not set up: its batches go to whatever set has its name.
+        sh(
+            "ipset",
+            &[
+                "create",
+                "banjo-range-4",
+                "bitmap:ip",
+                "range",
+                "192.0.2.0/24",
+                "timeout",
+                "0",
+            ],
+        );
+        let entries = [
+            ban("192.0.2.1", Some(600)),
+            ban("198.51.100.7", Some(600)),
+            ban("192.0.2.2", Some(600)),
+            ban("0.0.0.0", Some(600)),
+            ban("198.51.100.8", None),
+            ban("192.0.2.3", None),
+        ];
+        let refused = fw.ban("range", &entries).unwrap();
+        let mut bad: Vec<String> = refused.iter().map(|r| r.entry.addr.to_string()).collect();
+        bad.sort();
+        assert_eq!(
+            bad,
+            ["0.0.0.0", "198.51.100.7", "198.51.100.8"],
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .iter()
+                .any(|r| r.reason.contains("out of the range")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            fw.list("range").unwrap(),
+            [a("192.0.2.1"), a("192.0.2.2"), a("192.0.2.3")]
+        );
+        // The same in the background.
+        sh("ipset", &["flush", "banjo-range-4"]);
+        fw.ban_start("range", &entries).unwrap();
+        let refused = fw.settle();
+        assert_eq!(refused.len(), 3, "{refused:?}");
+        assert!(refused.iter().all(|(j, _)| j == "range"));
+        assert_eq!(fw.list("range").unwrap().len(), 3);
+        // A full set: what fits is in, the rest refused at once.
+        sh(
+            "ipset",
+            &[
+                "create",
+                "banjo-full-4",
+                "hash:net",
+                "family",
+                "inet",
+                "timeout",
+                "0",
+                "maxelem",
+                "2",
+            ],
+        );
+        let many: Vec<BanEntry> = (1..=5)
+            .map(|i| ban(&format!("203.0.113.{i}"), None))
+            .collect();
+        let refused = fw.ban("full", &many).unwrap();
+        assert_eq!(refused.len(), 3, "{refused:?}");
+        assert!(
+            refused.iter().all(|r| r.reason.contains("full")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            fw.list("full").unwrap(),
+            [a("203.0.113.1"), a("203.0.113.2")]
+        );
+    });
+}
+
+/// What ipset does not announce, a glance sees without starting a process: each
+/// jail's sets, whether a rule still matches them, how many elements they hold. And
+/// a check names what a flush took, which setup puts back.
+#[test]
+fn glance_and_check_see_drift() {
+    in_netns("glance_and_check_see_drift", || {
+        let mut fw = IptablesFirewall::with_flavour(Flavour::Nft);
+        assert!(fw.glance().is_none(), "nothing set up, nothing to look at");
+        fw.setup(&sshd()).unwrap();
+        fw.ban(
+            "sshd",
+            &[
+                ban("192.0.2.7", None),
+                ban("198.51.100.0/24", None),
+                ban("2001:db8::/64", None),
+            ],
+        )
+        .unwrap();
+        let g = fw.glance().unwrap();
+        assert!(g.problems.is_empty(), "{g:?}");
+        let mut counts = g.counts.clone();
+        counts.sort();
+        assert_eq!(
+            counts,
+            [
+                ("sshd".to_string(), Family::V4, 2),
+                ("sshd".to_string(), Family::V6, 1)
+            ]
+        );
+        assert!(fw.check(&sshd()).unwrap().is_empty());
+        sh("ipset", &["flush", "banjo-sshd-4"]);
+        let g = fw.glance().unwrap();
+        assert!(
+            g.counts.contains(&("sshd".to_string(), Family::V4, 0)),
+            "{g:?}"
+        );
+        sh("iptables", &["-F"]);
+        let g = fw.glance().unwrap();
+        assert_eq!(
+            g.problems,
+            [(
+                "sshd".to_string(),
+                "no rule matches ipset banjo-sshd-4".to_string()
+            )]
+        );
+        let problems = fw.check(&sshd()).unwrap();
+        assert_eq!(
+            problems,
+            [
+                "rules of chain banjo-sshd (IPv4) changed",
+                "hook in INPUT (IPv4) missing"
+            ],
+            "{problems:?}"
+        );
+        fw.setup(&sshd()).unwrap();
+        assert!(fw.check(&sshd()).unwrap().is_empty());
+        assert!(fw.glance().unwrap().problems.is_empty());
+        assert_eq!(
+            fw.watched_tables(),
+            [
+                (banjo::ban::netlink::NFPROTO_IPV4, "filter"),
+                (banjo::ban::netlink::NFPROTO_IPV6, "filter")
+            ]
+        );
+        // Legacy tables announce nothing: a glance sees that they changed.
+        let mut legacy = IptablesFirewall::with_flavour(Flavour::Legacy);
+        legacy
+            .setup(&jail(
+                "web",
+                "INPUT",
+                ports(&[80]),
+                Protocol::Tcp,
+                BlockType::Drop,
+            ))
+            .unwrap();
+        assert!(legacy.glance().unwrap().problems.is_empty());
+        sh("iptables-legacy", &["-F", "INPUT"]);
+        let g = legacy.glance().unwrap();
+        assert!(
+            g.problems
+                .iter()
+                .any(|(_, p)| p == "filter table (IPv4) changed"),
+            "{g:?}"
+        );
+        assert!(!legacy
+            .check(&jail(
+                "web",
+                "INPUT",
+                ports(&[80]),
+                Protocol::Tcp,
+                BlockType::Drop
+            ))
+            .unwrap()
+            .is_empty());
+    });
 }

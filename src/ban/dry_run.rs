@@ -2,14 +2,15 @@
 //! and writes down what a real firewall would have been told, one line per change
 //! ("would ban 192.0.2.1 in sshd for 3600s").
 //!
-//! It refuses what the kernel backend refuses (bad jail names, v4 networks, bans in a
-//! jail not set up), so a dry run finds the daemon's mistakes too. Queries (`list`,
+//! It refuses what the kernel backends refuse (bad jail names, addresses no packet
+//! comes from, networks too wide to be a ban, bans in a jail not set up), so a dry run
+//! finds the daemon's mistakes too. It never meets a foreign object or drift. Queries (`list`,
 //! `jails_present`) are not written down. It has no clock: bans stay until unbanned or
 //! torn down, since lifting them on time is the daemon's timer's job when testing.
 
 use super::{
-    check_addr, check_jail, check_rules, kernel_timeout, ports_text, BanEntry, Firewall,
-    FirewallError, JailRules, MAX_KERNEL_TIMEOUT,
+    check_addr, check_jail, check_rules, kernel_timeout, ports_text, screen, BanEntry, Firewall,
+    FirewallError, Flushed, JailRules, Ledger, Left, Refusal, MAX_KERNEL_TIMEOUT,
 };
 use crate::addr::Addr;
 use crate::config::{BlockType, Ports, Protocol};
@@ -26,6 +27,8 @@ struct DryJail {
 pub struct DryRunFirewall {
     jails: BTreeMap<String, DryJail>,
     log: Vec<String>,
+    /// Refusals of `ban_start`, until `settle`.
+    refused: Vec<(String, Refusal)>,
 }
 
 impl DryRunFirewall {
@@ -102,24 +105,25 @@ impl Firewall for DryRunFirewall {
         Ok(())
     }
 
-    fn teardown(&mut self, jail: &str) -> Result<(), FirewallError> {
+    /// Nothing is recorded: it makes nothing.
+    fn set_ledger(&mut self, _ledger: Box<dyn Ledger>) {}
+
+    fn teardown(&mut self, jail: &str) -> Result<Vec<Left>, FirewallError> {
         check_jail(jail)?;
         let line = match self.jails.remove(jail) {
             Some(j) => format!("would tear down {jail} ({} bans dropped)", j.bans.len()),
             None => format!("would tear down {jail} (not set up)"),
         };
         self.log.push(line);
-        Ok(())
+        Ok(Vec::new())
     }
 
-    fn ban(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError> {
+    fn ban(&mut self, jail: &str, entries: &[BanEntry]) -> Result<Vec<Refusal>, FirewallError> {
         check_jail(jail)?;
-        for e in entries {
-            check_addr(jail, &e.addr)?;
-        }
+        let (good, refused) = screen(entries);
         let j = self.jail_mut(jail)?;
-        let mut lines = Vec::with_capacity(entries.len());
-        for e in entries {
+        let mut lines = Vec::with_capacity(good.len());
+        for e in &good {
             j.bans.insert(e.addr, e.timeout_secs);
             let how = match e.timeout_secs {
                 None => "permanently".to_owned(),
@@ -131,7 +135,18 @@ impl Firewall for DryRunFirewall {
             lines.push(format!("would ban {} in {jail} {how}", e.addr));
         }
         self.log.extend(lines);
+        Ok(refused)
+    }
+
+    fn ban_start(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError> {
+        let refused = self.ban(jail, entries)?;
+        self.refused
+            .extend(refused.into_iter().map(|r| (jail.to_owned(), r)));
         Ok(())
+    }
+
+    fn settle(&mut self) -> Vec<(String, Refusal)> {
+        std::mem::take(&mut self.refused)
     }
 
     fn unban(&mut self, jail: &str, addrs: &[Addr]) -> Result<(), FirewallError> {
@@ -178,6 +193,26 @@ impl Firewall for DryRunFirewall {
 
     fn jails_present(&mut self) -> Result<Vec<String>, FirewallError> {
         Ok(self.jails.keys().cloned().collect())
+    }
+
+    fn flush_all(&mut self) -> Result<Flushed, FirewallError> {
+        let removed = self.jails_present()?;
+        for j in &removed {
+            self.teardown(j)?;
+        }
+        Ok(Flushed {
+            removed,
+            left: Vec::new(),
+        })
+    }
+
+    /// A jail set up here stays as it was: nothing else changes this firewall.
+    fn check(&mut self, rules: &JailRules) -> Result<Vec<String>, FirewallError> {
+        Ok(match self.jails.get(&rules.jail) {
+            Some(j) if j.rules == *rules => Vec::new(),
+            Some(_) => vec![format!("jail {} set up otherwise", rules.jail)],
+            None => vec![format!("jail {} not set up", rules.jail)],
+        })
     }
 }
 
@@ -233,7 +268,7 @@ mod tests {
             ]
         );
         assert!(fw.log().is_empty());
-        assert_eq!(fw.flush_all().unwrap(), vec!["sshd".to_owned()]);
+        assert_eq!(fw.flush_all().unwrap().removed, vec!["sshd".to_owned()]);
         assert_eq!(fw.drain(), vec!["would tear down sshd (1 bans dropped)"]);
         assert!(fw.list("sshd").unwrap().is_empty());
     }
@@ -257,14 +292,19 @@ mod tests {
             Err(FirewallError::BadJailName(_))
         ));
         fw.setup(&sshd()).unwrap();
-        let net = [BanEntry {
-            addr: addr("192.0.2.0/24"),
-            timeout_secs: None,
-        }];
-        assert!(matches!(
-            fw.ban("sshd", &net),
-            Err(FirewallError::BadAddr { .. })
-        ));
+        let bad = [
+            BanEntry {
+                addr: addr("0.0.0.0"),
+                timeout_secs: None,
+            },
+            BanEntry {
+                addr: addr("0.0.0.0/1"),
+                timeout_secs: None,
+            },
+        ];
+        let refused = fw.ban("sshd", &bad).unwrap();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(fw.check(&sshd()).unwrap().is_empty());
         fw.ban("sshd", &one).unwrap();
         let long = [BanEntry {
             addr: addr("192.0.2.2"),

@@ -6,18 +6,26 @@
 //! backend. It decides nothing: which address to ban and for how long is the jail's and
 //! the ban manager's business. Backends must never touch an object not named `banjo-*`
 //! (nftables: nothing outside `table inet banjo`), and must never leave a half-made jail
-//! behind (fail2ban's `f2b-*` leftovers are the cautionary tale). Backends: iptables.rs
-//! (iptables/ip6tables + ipset), nft.rs (nftables), dry_run.rs; exec.rs runs their tools.
+//! behind (fail2ban's `f2b-*` leftovers are the cautionary tale). A name is not
+//! enough: what banjo made is told apart from what it did not by owner.rs, and a
+//! backend refuses, rather than reuses or removes, a foreign object under its names.
+//! Per element: a batch the kernel refuses part of is retried so that only the truly
+//! bad elements fail, and each comes back as a [`Refusal`]. Backends: iptables.rs
+//! (iptables/ip6tables + ipset), nft.rs (nftables), dry_run.rs; exec.rs runs their
+//! tools; netlink.rs watches and glances at the kernel for drift.
 
 pub mod dry_run;
-mod exec;
+pub mod exec;
 pub mod iptables;
+pub mod netlink;
 pub mod nflog;
 pub mod nft;
+pub mod owner;
 
 pub use dry_run::DryRunFirewall;
 pub use iptables::{Flavour, IptablesFirewall};
 pub use nft::NftFirewall;
+pub use owner::{Flushed, Ledger, Left, MemoryLedger, Object};
 
 use crate::addr::Addr;
 use crate::config::{BlockType, Ports, Protocol};
@@ -43,6 +51,23 @@ pub struct BanEntry {
     pub addr: Addr,
     /// Remaining time in whole seconds; `None` = permanent.
     pub timeout_secs: Option<u32>,
+}
+
+/// A ban the kernel did not take (or that the backend refused before asking it), and
+/// the tool's or the backend's reason. The other elements of its batch were tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub entry: BanEntry,
+    pub reason: String,
+}
+
+/// What a cheap look at the kernel found (see [`Firewall::glance`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Glance {
+    /// (jail, family, elements the kernel holds in that family's sets).
+    pub counts: Vec<(String, Family, u64)>,
+    /// (jail, what is missing or changed).
+    pub problems: Vec<(String, String)>,
 }
 
 /// Address family: each jail has one set and one chain rule per family.
@@ -85,10 +110,14 @@ pub enum FirewallError {
     BadAddr {
         jail: String,
         addr: Addr,
-        reason: &'static str,
+        reason: String,
     },
     #[error("jail {jail}: no such jail is set up")]
     NotSetUp { jail: String },
+    /// Objects under the jail's names that banjo did not make: each says what it is
+    /// and how to clear the way. Nothing was made or changed.
+    #[error("jail {jail}: not started: {}", .objects.join("; "))]
+    Foreign { jail: String, objects: Vec<String> },
     #[error("{step}: cannot run {tool}: {source}")]
     Spawn {
         step: String,
@@ -132,31 +161,35 @@ fn join(errs: &[FirewallError]) -> String {
 pub trait Firewall {
     fn name(&self) -> &'static str;
 
+    /// Where the backend records what it makes (see owner.rs). Until this is called a
+    /// backend keeps a [`MemoryLedger::trusting`] of its own.
+    fn set_ledger(&mut self, ledger: Box<dyn Ledger>);
+
     /// Create sets, chain and hook for the jail, IPv4 and IPv6. Idempotent (already
     /// present = ok). Transactional: if any step fails, undo every step already made,
-    /// then return the error naming the failed step.
+    /// then return the error naming the failed step. An object under the jail's names
+    /// that banjo did not make is neither reused nor touched: [`FirewallError::Foreign`].
     fn setup(&mut self, rules: &JailRules) -> Result<(), FirewallError>;
 
-    /// Remove hook, chain and sets of the jail (missing parts are fine).
-    fn teardown(&mut self, jail: &str) -> Result<(), FirewallError>;
+    /// Remove hook, chain and sets of the jail that banjo made (missing parts are
+    /// fine); returns what it left under the jail's names, and why.
+    fn teardown(&mut self, jail: &str) -> Result<Vec<Left>, FirewallError>;
 
     /// Add bans in one batch per family. Timeouts live in the kernel, so bans are lifted
-    /// on time even if banjo is dead. Re-banning an address resets its timeout.
-    fn ban(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError>;
+    /// on time even if banjo is dead. Re-banning an address resets its timeout. A batch
+    /// the kernel refuses in part is retried without the bad elements: the result lists
+    /// only the bans that are not in the kernel. `Err`: none of the batch could be tried.
+    fn ban(&mut self, jail: &str, entries: &[BanEntry]) -> Result<Vec<Refusal>, FirewallError>;
 
     /// Like [`Firewall::ban`], but may return before the kernel has the bans, so the
     /// caller can go on working meanwhile (a backlog: reading the next batch while
     /// this one goes in). [`Firewall::settle`] waits; every other operation waits
     /// first too, so the kernel sees operations in the order they were asked for.
-    fn ban_start(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError> {
-        self.ban(jail, entries)
-    }
+    fn ban_start(&mut self, jail: &str, entries: &[BanEntry]) -> Result<(), FirewallError>;
 
-    /// Wait until every [`Firewall::ban_start`] is done in the kernel; the failures,
-    /// each with its jail.
-    fn settle(&mut self) -> Vec<(String, FirewallError)> {
-        Vec::new()
-    }
+    /// Wait until every [`Firewall::ban_start`] is done in the kernel; the bans it
+    /// refused, each with its jail.
+    fn settle(&mut self) -> Vec<(String, Refusal)>;
 
     /// Remove bans in one batch per family; addresses not banned are fine.
     fn unban(&mut self, jail: &str, addrs: &[Addr]) -> Result<(), FirewallError>;
@@ -165,31 +198,57 @@ pub trait Firewall {
     /// not set up holds nothing.
     fn list(&mut self, jail: &str) -> Result<Vec<Addr>, FirewallError>;
 
+    /// Does the kernel hold `addr` in the jail's sets now?
+    fn holds(&mut self, jail: &str, addr: &Addr) -> Result<bool, FirewallError> {
+        Ok(self.list(jail)?.contains(addr))
+    }
+
     /// [`Firewall::list`] with each member's remaining kernel timeout in whole seconds
     /// (`None`: no timeout, permanent), so that bans can be adopted from the kernel
     /// after banjo's state was lost.
     fn list_entries(&mut self, jail: &str) -> Result<Vec<BanEntry>, FirewallError>;
 
-    /// Jails that have banjo objects in the kernel (chains/sets named banjo-*), sorted.
+    /// Jails that have objects banjo made in the kernel, sorted.
     fn jails_present(&mut self) -> Result<Vec<String>, FirewallError>;
 
-    /// Tear down every jail in [`Firewall::jails_present`] (`banjo flush`). Tries every
-    /// jail even when one fails; returns the jails it removed.
-    fn flush_all(&mut self) -> Result<Vec<String>, FirewallError> {
-        let mut done = Vec::new();
-        let mut errs = Vec::new();
-        for jail in self.jails_present()? {
-            match self.teardown(&jail) {
-                Ok(()) => done.push(jail),
-                Err(e) => errs.push(e),
-            }
-        }
-        match errs.len() {
-            0 => Ok(done),
-            1 => Err(errs.remove(0)),
-            _ => Err(FirewallError::Several(errs)),
-        }
+    /// `banjo flush`: tear down everything banjo made, whatever the config says; every
+    /// jail is tried even when one fails. Returns the jails whose objects were removed
+    /// and what was left under banjo's names, and why.
+    fn flush_all(&mut self) -> Result<Flushed, FirewallError>;
+
+    /// What of the jail's setup is missing or changed in the kernel now (a flush, a
+    /// reload of another firewall): empty when all is in place. Elements are compared
+    /// by the caller, with [`Firewall::list`].
+    fn check(&mut self, rules: &JailRules) -> Result<Vec<String>, FirewallError>;
+
+    /// A look at the kernel that starts no process, for what it does not announce
+    /// (ipset has no notifications, legacy iptables neither). `None`: nothing to look
+    /// at this way (every change of this backend's objects is announced).
+    fn glance(&mut self) -> Option<Glance> {
+        None
     }
+
+    /// Does [`Firewall::glance`] see anything? (The daemon then glances periodically.)
+    fn needs_glance(&self) -> bool {
+        false
+    }
+
+    /// The nf_tables tables (netfilter family, table name) whose changes concern this
+    /// backend: the daemon listens for them (netlink.rs). Empty: none.
+    fn watched_tables(&self) -> Vec<(u8, &'static str)> {
+        Vec::new()
+    }
+}
+
+/// `Err` of a whole batch as one refusal per entry.
+pub fn refuse_all(entries: &[BanEntry], reason: &str) -> Vec<Refusal> {
+    entries
+        .iter()
+        .map(|&entry| Refusal {
+            entry,
+            reason: reason.to_owned(),
+        })
+        .collect()
 }
 
 /// The chain that holds a jail's ban rules.
@@ -301,17 +360,40 @@ pub fn jail_of_set(set: &str) -> Option<&str> {
         .filter(|j| crate::config::valid_jail_name(j))
 }
 
-/// IPv4 sets are `hash:ip`: a v4 network would be expanded to one entry per address
-/// (a /8 is 16M entries), so only single v4 addresses are accepted.
+/// What no backend bans, whatever the caller checked before: addresses no packet
+/// comes from (the kernel would hold them, or refuse them and with them the rest of an
+/// ipset batch), and networks too wide to be a ban. Loopback is the caller's decision
+/// (`ban_loopback`); the kernel can hold it.
+fn addr_problem(addr: &Addr) -> Option<String> {
+    if let Some(why) = crate::addr::unbannable(addr.net().network(), true) {
+        return Some(why.to_string());
+    }
+    crate::addr::check_network(addr, true).err()
+}
+
+/// Entries split into those to try and the refused ones.
+fn screen(entries: &[BanEntry]) -> (Vec<BanEntry>, Vec<Refusal>) {
+    let mut good = Vec::with_capacity(entries.len());
+    let mut bad = Vec::new();
+    for e in entries {
+        match addr_problem(&e.addr) {
+            None => good.push(*e),
+            Some(reason) => bad.push(Refusal { entry: *e, reason }),
+        }
+    }
+    (good, bad)
+}
+
+/// Unbans carry the same limits (what was never banned needs no unban).
 fn check_addr(jail: &str, addr: &Addr) -> Result<(), FirewallError> {
-    if Family::of(addr) == Family::V4 && !addr.is_single() {
-        return Err(FirewallError::BadAddr {
+    match addr_problem(addr) {
+        None => Ok(()),
+        Some(reason) => Err(FirewallError::BadAddr {
             jail: jail.to_owned(),
             addr: *addr,
-            reason: "IPv4 bans are single addresses, not networks",
-        });
+            reason,
+        }),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -377,12 +459,37 @@ mod tests {
     }
 
     #[test]
-    fn v4_networks_are_refused() {
-        let net: Addr = "192.0.2.0/24".parse().unwrap();
-        assert!(check_addr("sshd", &net).is_err());
-        let one: Addr = "192.0.2.1".parse().unwrap();
-        assert!(check_addr("sshd", &one).is_ok());
-        let v6: Addr = "2001:db8::/64".parse().unwrap();
-        assert!(check_addr("sshd", &v6).is_ok());
+    fn backends_hold_networks_but_never_what_no_packet_comes_from() {
+        for ok in [
+            "192.0.2.0/24",
+            "192.0.2.1",
+            "10.0.0.0/8",
+            "2001:db8::/64",
+            "127.0.0.1",
+        ] {
+            let a: Addr = ok.parse().unwrap();
+            assert!(check_addr("sshd", &a).is_ok(), "{ok}");
+        }
+        for bad in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "ff02::1",
+            "::",
+            "0.0.0.0/8",
+            "0.0.0.0/1",
+            "2000::/3",
+        ] {
+            let a: Addr = bad.parse().unwrap();
+            assert!(check_addr("sshd", &a).is_err(), "{bad}");
+        }
+        let e = |s: &str| BanEntry {
+            addr: s.parse().unwrap(),
+            timeout_secs: None,
+        };
+        let (good, bad) = screen(&[e("192.0.2.1"), e("0.0.0.0"), e("192.0.2.2")]);
+        assert_eq!(good.len(), 2);
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].reason.contains("unspecified"), "{}", bad[0].reason);
     }
 }

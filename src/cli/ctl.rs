@@ -36,14 +36,17 @@ pub struct BansArgs {
 pub struct BanArgs {
     /// The jail whose chain gets the ban (see banjo status).
     pub jail: String,
-    /// An address or a CIDR network.
+    /// An address or a CIDR network (its network address: 198.51.100.0/24).
     pub addr: String,
     /// Ban length ("1h", "1w", "permanent"); default: the jail's bantime.
     #[arg(long)]
     pub time: Option<String>,
-    /// Ban even an address in ignoreip or of this host.
+    /// Ban even an address in ignoreip or of this host (a network over one: never).
     #[arg(long)]
     pub force: bool,
+    /// Allow a very wide network: IPv4 wider than /16, IPv6 wider than /32.
+    #[arg(long)]
+    pub wide: bool,
     #[command(flatten)]
     pub s: SocketArgs,
 }
@@ -105,6 +108,12 @@ fn print_jail(j: &JailStatus) {
     println!("   |- Currently banned: {}", j.currently_banned);
     println!("   |- Total banned:     {}", j.total_banned);
     println!("   `- Banned IP list:   {}", j.banned.join(" "));
+    if j.unbannable > 0 {
+        println!(
+            "({} failures from addresses no ban can cover, such as 0.0.0.0 or multicast)",
+            j.unbannable
+        );
+    }
 }
 
 /// The state's health: one line when durable, a loud one when not.
@@ -154,6 +163,13 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
                 j.jail, j.currently_failed, j.total_failed, j.currently_banned, j.total_banned
             );
         }
+        for down in d["down"].as_array().into_iter().flatten() {
+            println!(
+                "{:<18} down: {}",
+                down["jail"].as_str().unwrap_or(""),
+                down["reason"].as_str().unwrap_or("")
+            );
+        }
         println!("\n{} jails, {} active bans", jails.len(), d["active_bans"]);
         let t = &d["tracker_memory"];
         if let (Some(used), Some(budget)) = (t["used"].as_u64(), t["budget"].as_u64()) {
@@ -172,6 +188,15 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
             }
         }
         print_state(&d["state"]);
+        if let Some(r) = d["last_repair"].as_object() {
+            println!(
+                "firewall repaired {} times; last at {} ({}): {}",
+                d["repairs"],
+                format_time(r["time_us"].as_i64().unwrap_or(0)),
+                r["trigger"].as_str().unwrap_or(""),
+                r["what"].as_str().unwrap_or("")
+            );
+        }
         match d["wake_group"].as_u64() {
             Some(g) => println!(
                 "woken {} times by new connections (nfnetlink_log group {g})",
@@ -226,6 +251,7 @@ pub fn ban(a: BanArgs) -> anyhow::Result<i32> {
             addr: a.addr,
             time: a.time,
             force: a.force,
+            wide: a.wide,
         },
         |d| {
             println!(

@@ -78,7 +78,7 @@ pub enum Command {
     Reload(ctl::ReloadArgs),
     /// Every ban and unban of an address, from the journal.
     History(history::HistoryArgs),
-    /// Remove from the kernel every chain, set and nftables table banjo made (and nothing else).
+    /// Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo's names, and why).
     Flush(flush::FlushArgs),
     /// Look at the journal of the last days: enabled jails that read nothing, services
     /// whose built-in jail is off, and failures from addresses that no jail took.

@@ -243,14 +243,14 @@ fn print_summary(r: &Report) -> std::io::Result<()> {
             s.entries,
             s.matched,
             s.failures,
-            s.ignored_by_regex + s.ignored_addresses,
+            s.ignored_by_regex + s.ignored_addresses + s.unbannable,
             s.already_banned,
             s.bans,
             s.unbans,
             j.still_banned
         )?;
     }
-    writeln!(o, "\nignored: by ignoreregex or ignoreip/ignoreself; banned*: failures from addresses already banned; active: still banned at the end")?;
+    writeln!(o, "\nignored: by ignoreregex, ignoreip/ignoreself, or an address no ban can cover (0.0.0.0, multicast…); banned*: failures from addresses already banned; active: still banned at the end")?;
     for j in r.jails.iter().filter(|j| j.windows_forgotten > 0) {
         writeln!(
             o,

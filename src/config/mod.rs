@@ -59,7 +59,14 @@ pub struct DaemonConfig {
     pub ban_count_max_age: BanTime,
     /// Bytes the failure windows of all jails may take (`tracker_memory`).
     pub tracker_memory: usize,
+    /// How often the daemon looks for drift the kernel does not announce (ipset sets,
+    /// legacy iptables; see daemon/drift.rs); None: never.
+    pub drift_check: Option<Micros>,
 }
+
+/// One second: a flushed ipset is refilled within about a second, at the cost of one
+/// netlink round trip a second (bench/RESULTS.md, "Drift").
+pub const DEFAULT_DRIFT_CHECK: Micros = SEC;
 
 /// Four weeks: four times the default bantime_maxtime, so a returning offender keeps
 /// its increment for a while after its longest ban, and the counts kept stay bounded
@@ -89,6 +96,7 @@ impl Default for DaemonConfig {
             wake_group: Some(DEFAULT_NFLOG_GROUP),
             ban_count_max_age: BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE),
             tracker_memory: DEFAULT_TRACKER_MEMORY,
+            drift_check: Some(DEFAULT_DRIFT_CHECK),
         }
     }
 }
@@ -177,6 +185,9 @@ pub struct JailConfig {
     pub increment: Option<Increment>,
     pub ignoreip: Vec<IpNet>,
     pub ignoreself: bool,
+    /// Ban loopback addresses too (127.0.0.0/8, ::1); off, they are unbannable
+    /// (addr.rs): banning them cuts this host off from itself.
+    pub ban_loopback: bool,
     pub ipv6_prefix: u8,
     pub ports: Ports,
     pub protocol: Protocol,
@@ -391,6 +402,20 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
             match parse_size(v.get_ref()) {
                 Ok(n) => d.tracker_memory = n,
                 Err(e) => err(v.span(), "tracker_memory", e),
+            }
+        }
+        if let Some(v) = raw.drift_check {
+            let text = v.get_ref().as_text();
+            match parse_duration(&text) {
+                _ if text.trim() == "off" => d.drift_check = None,
+                Ok(0) => d.drift_check = None,
+                Ok(t) if t <= 3600 * SEC => d.drift_check = Some(t),
+                Ok(_) => err(
+                    v.span(),
+                    "drift_check",
+                    format!("{text:?} is longer than 1h"),
+                ),
+                Err(e) => err(v.span(), "drift_check", format!("{e}, or \"off\"")),
             }
         }
     }
@@ -764,6 +789,7 @@ impl Resolver<'_> {
             }
         }
         let ignoreself = k.ignoreself.as_ref().is_none_or(|v| *v.1.get_ref());
+        let ban_loopback = k.ban_loopback.as_ref().is_some_and(|v| *v.1.get_ref());
         let ipv6_prefix = match &k.ipv6_prefix {
             Some(v) if !(16..=128).contains(v.1.get_ref()) => {
                 self.err(v, "ipv6_prefix", "must be between 16 and 128")
@@ -895,6 +921,7 @@ impl Resolver<'_> {
             increment,
             ignoreip,
             ignoreself,
+            ban_loopback,
             ipv6_prefix,
             ports,
             protocol,

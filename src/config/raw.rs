@@ -45,6 +45,9 @@ pub struct RawDaemon {
     pub ban_count_max_age: Option<Spanned<RawDuration>>,
     /// Memory budget of the failure windows of all jails.
     pub tracker_memory: Option<Spanned<RawSize>>,
+    /// How often to look at what the kernel does not announce (ipset, legacy
+    /// iptables) for drift; `"off"` or 0: never.
+    pub drift_check: Option<Spanned<RawDuration>>,
 }
 
 /// A size written as bytes (`67108864`) or text (`"64MiB"`).
@@ -167,6 +170,7 @@ jail_keys! {
     bantime_maxtime: RawDuration,
     ignoreip: Vec<String>,
     ignoreself: bool,
+    ban_loopback: bool,
     ipv6_prefix: i64,
     port: RawPorts,
     protocol: String,

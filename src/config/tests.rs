@@ -433,6 +433,48 @@ fn tracker_memory_defaults_parses_and_is_checked() {
 }
 
 #[test]
+fn drift_check_defaults_to_a_second_and_can_be_turned_off() {
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert_eq!(c.daemon.drift_check, Some(DEFAULT_DRIFT_CHECK));
+    for (text, want) in [
+        ("\"5s\"", Some(5 * SEC)),
+        ("10", Some(10 * SEC)),
+        ("\"off\"", None),
+        ("0", None),
+    ] {
+        let d = dir_with(&[("banjo.toml", &format!("[daemon]\ndrift_check = {text}\n"))]);
+        let c = load(d.path(), true);
+        assert!(!c.has_errors(), "{text}: {:#?}", c.diagnostics);
+        assert_eq!(c.daemon.drift_check, want, "{text}");
+    }
+    for bad in ["\"2h\"", "\"often\""] {
+        let d = dir_with(&[("banjo.toml", &format!("[daemon]\ndrift_check = {bad}\n"))]);
+        let c = load(d.path(), true);
+        let e = only_error(&c);
+        assert!(e.to_string().contains("daemon.drift_check"), "{e}");
+        assert_eq!(
+            c.daemon.drift_check,
+            Some(DEFAULT_DRIFT_CHECK),
+            "a bad value keeps the default"
+        );
+    }
+}
+
+#[test]
+fn ban_loopback_is_off_unless_asked_for() {
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.sshd]\nenabled = true\n[jail.lo]\nenabled = true\nfilter = \"sshd\"\nban_loopback = true\n",
+    )]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    let by = |n: &str| c.jails.iter().find(|j| j.name == n).unwrap().ban_loopback;
+    assert!(!by("sshd"));
+    assert!(by("lo"));
+}
+
+#[test]
 fn every_builtin_filter_routes_on_fields_no_local_user_can_forge() {
     // Enable every shipped jail: the trust warning is only given for enabled jails.
     let mut toml = String::from("[defaults]\nenabled = true\n");

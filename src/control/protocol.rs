@@ -28,6 +28,9 @@ pub enum Request {
         /// Ban even an address in ignoreip / ignoreself.
         #[serde(default)]
         force: bool,
+        /// Allow a very wide network (wider than /16 or /32; see addr.rs).
+        #[serde(default)]
+        wide: bool,
     },
     Unban {
         addr: Option<String>,
@@ -85,6 +88,9 @@ pub struct JailStatus {
     pub currently_banned: usize,
     pub total_banned: u64,
     pub banned: Vec<String>,
+    /// Failures from addresses no ban can cover (0.0.0.0, multicast…), counted.
+    #[serde(default)]
+    pub unbannable: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -154,6 +160,7 @@ mod tests {
             addr: "192.0.2.1".into(),
             time: Some("1h".into()),
             force: false,
+            wide: true,
         };
         let f = encode(&req);
         assert_eq!(frame_len(&f).unwrap(), Some(f.len() - 4));

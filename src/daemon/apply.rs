@@ -1,5 +1,6 @@
 //! Carrying out decisions: state first (durable, with the cursor), then the
-//! firewall, then the journal entry and the hooks.
+//! firewall, then the journal entry and the hooks. A ban the kernel refuses gets no
+//! journal entry and no hook (daemon/firewall.rs takes it out of state again).
 //!
 //! A decision the state could not take is still carried out in the kernel (the set's
 //! timeout lifts it on time whatever happens to banjo), but it is not reported as
@@ -14,7 +15,7 @@
 //! (~45 µs each) was the largest single cost of applying 100k bans.
 
 use super::{kernel_entry, log, Daemon};
-use crate::ban::BanEntry;
+use crate::ban::{refuse_all, BanEntry, Refusal};
 use crate::config::ActionEvent;
 use crate::events::Event;
 use crate::state::{Batch, NotDurable, StoredBan};
@@ -56,6 +57,18 @@ impl Held {
             Held::Ban { durable, .. } | Held::Unban { durable, .. } => *durable,
         }
     }
+
+    /// Is this the held report of a ban of `addr` in jail `jail`?
+    fn is_ban_of(&self, jail: usize, addr: &crate::addr::Addr) -> bool {
+        matches!(self, Held::Ban { jail: j, addr: a, .. } if *j == jail && a == addr)
+    }
+}
+
+/// What became of decisions carried out at once: whether the state took them, and the
+/// bans the kernel refused (so they are no bans: not in state, not reported).
+pub(crate) struct Applied {
+    pub(crate) committed: Result<(), NotDurable>,
+    pub(crate) refused: Vec<(String, Refusal)>,
 }
 
 /// Held decisions in order, their matches in one string (see [`Held`]).
@@ -72,6 +85,11 @@ impl HeldQueue {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// Drop the held report of a ban of `addr` in `jail` (the kernel refused it).
+    pub(crate) fn drop_ban(&mut self, jail: usize, addr: &crate::addr::Addr) {
+        self.items.retain(|h| !h.is_ban_of(jail, addr));
     }
 
     /// Bans among the held decisions.
@@ -123,18 +141,17 @@ pub(crate) struct Prepared {
 }
 
 impl Daemon {
-    /// Carry out `events` and report them (journal entries, hooks) at once. Err: the
-    /// kernel has them, the state does not (they are reported once it does).
-    pub(crate) fn apply(
-        &mut self,
-        events: Vec<Event>,
-        cursor: Option<String>,
-    ) -> Result<(), NotDurable> {
+    /// Carry out `events` and report them (journal entries, hooks) at once. A commit
+    /// error: the kernel has them, the state does not (they are reported once it does).
+    pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<String>) -> Applied {
         let p = self.prepare(events, cursor);
         let committed = self.state.commit(&p.batch);
         let result = committed.clone();
-        self.carry_out(p, committed, false);
-        result
+        let refused = self.carry_out(p, committed, false);
+        Applied {
+            committed: result,
+            refused,
+        }
     }
 
     /// What the state, the kernel and the reports need from `events`.
@@ -198,7 +215,7 @@ impl Daemon {
         p: Prepared,
         committed: Result<(), NotDurable>,
         more_coming: bool,
-    ) {
+    ) -> Vec<(String, Refusal)> {
         let Prepared {
             batch,
             fw_bans,
@@ -221,10 +238,18 @@ impl Daemon {
             self.cursor_dirty = false;
             self.last_cursor_commit = std::time::Instant::now();
         }
-        // 2. Kernel. Unbans wait for earlier background work: the order holds.
+        // 2. Kernel. Unbans wait for earlier background work: the order holds. A batch
+        // that could not even start is refused as a whole (below, once its reports are
+        // held, so that they can be dropped).
+        let mut refused = Vec::new();
+        let own = fw_bans.values().map(Vec::len).sum::<usize>()
+            + fw_unbans.values().map(Vec::len).sum::<usize>();
+        self.drift.own_batch(own);
         for (jail, entries) in &fw_bans {
             if let Err(e) = self.fw.ban_start(jail, entries) {
                 log::firewall_error(jail, &format!("adding {} bans: {e}", entries.len()));
+                let all = refuse_all(entries, &e.to_string());
+                refused.extend(all.into_iter().map(|r| (jail.clone(), r)));
             }
         }
         for (jail, addrs) in &fw_unbans {
@@ -243,10 +268,12 @@ impl Daemon {
         for ev in events {
             self.hold(ev, durable);
         }
+        let mut refused = self.kernel_refused(refused);
         let held_long = self.held_since.is_some_and(|t| t.elapsed() >= HOLD_FOR);
         if !more_coming || held_long || self.unreported.len() >= HOLD_MAX {
-            self.report();
+            refused.extend(self.report());
         }
+        refused
     }
 
     /// Held decisions (waiting for the kernel) that are not durable.
@@ -320,12 +347,13 @@ impl Daemon {
     }
 
     /// Wait for the kernel to have every ban applied so far, then write their journal
-    /// entries and start their hooks, in decision order. Decisions that are not
-    /// durable get their "enforced, not durable" entry instead and wait in `awaiting`.
-    pub(crate) fn report(&mut self) {
-        for (jail, e) in self.fw.settle() {
-            log::firewall_error(&jail, &e.to_string());
-        }
+    /// entries and start their hooks, in decision order: all but those of the bans the
+    /// kernel refused, which are returned. Decisions that are not durable get their
+    /// "enforced, not durable" entry instead and wait in `awaiting`.
+    pub(crate) fn report(&mut self) -> Vec<(String, Refusal)> {
+        let settled = self.fw.settle();
+        self.drift.settled();
+        let refused = self.kernel_refused(settled);
         self.held_since = None;
         let q = std::mem::take(&mut self.unreported);
         let reason = self.state.trouble().map(|t| t.reason.clone());
@@ -353,6 +381,7 @@ impl Daemon {
             }
             self.await_state(h, &q.text);
         }
+        refused
     }
 
     /// Keep a decision that is not durable (its matches copied from `text`) until the

@@ -53,14 +53,14 @@ impl Daemon {
                     "connection_wakeups": self.connection_wakeups,
                     "control_evicted": self.server.evicted(),
                     "state": self.state_status(),
+                    "down": self.down,
+                    "repairs": self.drift.repairs,
+                    "last_repair": self.drift.last,
                 }))
             }
             Request::Status { jail: Some(name) } => match self.pipeline.jail_index(&name) {
                 Some(i) => Response::ok(json!(self.jail_status(i, true))),
-                None => Response::err(format!(
-                    "no running jail {name:?}; running: {}",
-                    self.jail_names()
-                )),
+                None => self.no_jail(&name),
             },
             Request::Bans => {
                 let mut list: Vec<BanInfo> = self
@@ -86,7 +86,8 @@ impl Daemon {
                 addr,
                 time,
                 force,
-            } => self.manual_ban(&jail, &addr, time.as_deref(), force),
+                wide,
+            } => self.manual_ban(&jail, &addr, time.as_deref(), force, wide),
             Request::Unban { addr, jail, all } => {
                 self.manual_unban(addr.as_deref(), jail.as_deref(), all)
             }
@@ -130,7 +131,64 @@ impl Daemon {
             // Durable bans only, kept across restarts in the state.
             total_banned: self.totals.get(&j.config.name).copied().unwrap_or(0),
             banned,
+            unbannable: j.stats.unbannable,
         }
+    }
+
+    /// "no running jail", or why it is down.
+    fn no_jail(&self, jail: &str) -> Response {
+        match self.down.iter().find(|d| d.jail == jail) {
+            Some(d) => Response::err(format!(
+                "jail {jail} is down: {}; once that is fixed, banjo reload starts it",
+                d.reason
+            )),
+            None => Response::err(format!(
+                "no running jail {jail:?}; running: {}",
+                self.jail_names()
+            )),
+        }
+    }
+
+    /// What `banjo ban JAIL ADDR` may ban: an address (widened as the jail widens
+    /// failures) or a network as written (host bits set are an error that names the
+    /// network). Never what no packet comes from, never a network over an ignored
+    /// address or this host's own (`--force` lets only a single ignored address
+    /// through), never a very wide network without `--wide`.
+    fn ban_target(&self, ji: usize, addr: &str, force: bool, wide: bool) -> Result<Addr, String> {
+        let j = &self.pipeline.jails[ji];
+        let jail = &j.config.name;
+        let allow_lo = j.config.ban_loopback;
+        if let Ok(ip) = addr.parse::<IpAddr>() {
+            if let Some(why) = crate::addr::unbannable(ip, allow_lo) {
+                return Err(format!("{ip} cannot be banned: {why}"));
+            }
+            if j.ignore.contains_ip(ip) && !force {
+                return Err(format!(
+                    "{ip} is in jail {jail}'s ignoreip/ignoreself (this host or a trusted network); add --force to ban it anyway"
+                ));
+            }
+            return Ok(j.key_for(ip));
+        }
+        let net = addr.parse::<Addr>()?;
+        if net.is_single() {
+            return self.ban_target(ji, &net.net().addr().to_string(), force, wide);
+        }
+        if let Some(why) = crate::addr::unbannable(net.net().network(), allow_lo) {
+            return Err(format!("{net} cannot be banned: {why}"));
+        }
+        crate::addr::check_network(&net, wide)?;
+        if let Some(n) = j.own.overlapping(&net) {
+            return Err(format!(
+                "{net} contains this host's own address {}: banning it would block this host",
+                n.addr()
+            ));
+        }
+        if let Some(n) = j.ignore.overlapping(&net) {
+            return Err(format!(
+                "{net} contains {n}, which jail {jail}'s ignoreip/ignoreself trusts; a network ban never covers it (ban a narrower network)"
+            ));
+        }
+        Ok(net)
     }
 
     /// The state's health for `banjo status`: durable, or why not and since when.
@@ -152,38 +210,26 @@ impl Daemon {
         }
     }
 
-    fn manual_ban(&mut self, jail: &str, addr: &str, time: Option<&str>, force: bool) -> Response {
+    /// A ban by hand. Answered "banned" only once the state recorded it and the kernel
+    /// holds it (looked up after the fact); otherwise the reason.
+    fn manual_ban(
+        &mut self,
+        jail: &str,
+        addr: &str,
+        time: Option<&str>,
+        force: bool,
+        wide: bool,
+    ) -> Response {
         let Some(ji) = self.pipeline.jail_index(jail) else {
-            return Response::err(format!(
-                "no running jail {jail:?}; running: {}",
-                self.jail_names()
-            ));
+            return self.no_jail(jail);
         };
         let bantime = match time.map(parse_bantime).transpose() {
             Ok(t) => t,
             Err(e) => return Response::err(format!("--time: {e}")),
         };
-        let key = match addr.parse::<IpAddr>() {
-            Ok(ip) => {
-                let j = &self.pipeline.jails[ji];
-                if j.ignore.contains_ip(ip) && !force {
-                    return Response::err(format!(
-                        "{ip} is in jail {jail}'s ignoreip/ignoreself (this host or a trusted network); add --force to ban it anyway"
-                    ));
-                }
-                j.key_for(ip)
-            }
-            Err(_) => match addr.parse::<Addr>() {
-                Ok(a) => {
-                    if self.pipeline.jails[ji].ignore.overlaps(&a) && !force {
-                        return Response::err(format!(
-                            "{a} contains addresses in jail {jail}'s ignoreip/ignoreself; add --force to ban it anyway"
-                        ));
-                    }
-                    a
-                }
-                Err(e) => return Response::err(e),
-            },
+        let key = match self.ban_target(ji, addr, force, wide) {
+            Ok(k) => k,
+            Err(e) => return Response::err(e),
         };
         let ev = self.pipeline.manual_ban(ji, key, bantime);
         let bantime = match &ev {
@@ -191,13 +237,28 @@ impl Daemon {
             _ => String::new(),
         };
         let out = json!({ "jail": jail, "addr": key.to_string(), "bantime": bantime });
-        match self.apply(vec![ev], None) {
-            Ok(()) => Response::ok(out),
+        let applied = self.apply(vec![ev], None);
+        if let Some((_, r)) = applied.refused.iter().find(|(_, r)| r.entry.addr == key) {
+            return Response::err(format!(
+                "{key} was not banned: the firewall refused it: {}",
+                r.reason
+            ));
+        }
+        if let Err(e) = applied.committed {
             // A ban reported is a ban durable: this one is only enforced.
-            Err(e) => Response::err(format!(
+            return Response::err(format!(
                 "{key} is blocked in the kernel (jail {jail}, {bantime}), but the ban is NOT durable: {e}; \
                  banjo keeps retrying and reports the ban (journal entry, hooks) once the state holds it \
                  (see banjo status)"
+            ));
+        }
+        match self.fw.holds(jail, &key) {
+            Ok(true) => Response::ok(out),
+            Ok(false) => Response::err(format!(
+                "{key} was not banned: the kernel does not hold it after adding it"
+            )),
+            Err(e) => Response::err(format!(
+                "{key}: cannot tell whether the kernel holds it: {e}"
             )),
         }
     }
@@ -206,7 +267,7 @@ impl Daemon {
         let ji = match jail {
             Some(name) => match self.pipeline.jail_index(name) {
                 Some(i) => Some(i),
-                None => return Response::err(format!("no running jail {name:?}")),
+                None => return self.no_jail(name),
             },
             None => None,
         };
@@ -260,7 +321,7 @@ impl Daemon {
                 _ => String::new(),
             })
             .collect();
-        match self.apply(events, None) {
+        match self.apply(events, None).committed {
             Ok(()) => Response::ok(json!({ "unbanned": list })),
             Err(e) => Response::err(format!(
                 "lifted in the kernel: {}; but NOT durable: {e} (until the state can be written, a \

@@ -19,7 +19,7 @@ use crate::jail::Ban;
 use crate::journal::sdjournal::Location;
 use crate::state::{Batch, OpenOutcome, Retried};
 use crate::timefmt::{format_duration, Micros};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 impl Daemon {
@@ -122,15 +122,17 @@ impl Daemon {
             }
             Err(_) => self.announce_state(),
         }
+        // Per element, and verified: "Restore Ban" (or "adopted") only for what the
+        // kernel holds afterwards (daemon/firewall.rs).
+        let mut held: BTreeMap<String, HashSet<crate::addr::Addr>> = BTreeMap::new();
+        let mut refused = Vec::new();
         for (jail, wanted) in plan.wanted() {
-            let entries: Vec<crate::ban::BanEntry> = wanted
-                .iter()
-                .map(|(addr, until)| kernel_entry(*addr, *until, now))
-                .collect();
-            if let Err(e) = self.fw.ban(jail, &entries) {
-                log::firewall_error(jail, &format!("restoring {} bans: {e}", entries.len()));
-            }
+            let (h, r) = self.put_back(jail, &wanted, now);
+            held.insert(jail.to_owned(), h);
+            refused.extend(r);
         }
+        let in_kernel =
+            |jail: &str, addr: &crate::addr::Addr| held.get(jail).is_some_and(|h| h.contains(addr));
         let left = |until: Option<Micros>| {
             until
                 .map(|u| format_duration(u - now))
@@ -139,10 +141,14 @@ impl Daemon {
         for b in &plan.expired {
             log::unban(&b.jail, &b.addr.to_string(), "expired while banjo was down");
         }
-        for b in &plan.keep {
+        for b in plan.keep.iter().filter(|b| in_kernel(&b.jail, &b.addr)) {
             log::restore(&b.jail, &b.addr.to_string(), &left(b.until_us));
         }
-        for a in &plan.adopt {
+        for a in plan
+            .adopt
+            .iter()
+            .filter(|a| in_kernel(&a.ban.jail, &a.ban.addr))
+        {
             let ip = a.ban.addr.to_string();
             log::adopted(&a.ban.jail, &ip, &left(a.ban.until_us), a.from.as_str());
         }
@@ -150,6 +156,7 @@ impl Daemon {
             summarise_adoption(&plan, why);
         }
         self.stale = plan.stale;
+        self.forget_refused(refused);
     }
 
     /// After the catch-up: take out of the kernel what the state did not hold at start

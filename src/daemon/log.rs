@@ -10,8 +10,9 @@
 //! in sendmsg). Order is kept; `flush` at shutdown waits until all are written.
 
 use crate::events::{
-    MSGID_ADOPTED, MSGID_BAN, MSGID_FIREWALL_ERROR, MSGID_NOT_DURABLE, MSGID_RELOAD, MSGID_RESTORE,
-    MSGID_STATE_DEGRADED, MSGID_STATE_RECOVERED, MSGID_TRACKER_FULL, MSGID_UNBAN,
+    MSGID_ADOPTED, MSGID_BAN, MSGID_FIREWALL_ERROR, MSGID_JAIL_DOWN, MSGID_NOT_DURABLE,
+    MSGID_RELOAD, MSGID_REPAIRED, MSGID_RESTORE, MSGID_STATE_DEGRADED, MSGID_STATE_RECOVERED,
+    MSGID_TRACKER_FULL, MSGID_UNBAN, MSGID_UNBANNABLE,
 };
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
@@ -275,6 +276,48 @@ pub fn firewall_error(jail: &str, what: &str) {
         message_id = MSGID_FIREWALL_ERROR,
         banjo_jail = jail,
         "[{jail}] firewall error: {what}"
+    );
+}
+
+/// A ban the kernel did not take: not reported as a ban anywhere else.
+pub fn ban_refused(jail: &str, ip: &str, reason: &str) {
+    tracing::error!(
+        message_id = MSGID_FIREWALL_ERROR,
+        banjo_jail = jail,
+        banjo_ip = ip,
+        banjo_reason = reason,
+        "[{jail}] firewall error: {ip} not banned, the firewall refused it: {reason}"
+    );
+}
+
+pub fn jail_down(jail: &str, reason: &str) {
+    tracing::error!(
+        message_id = MSGID_JAIL_DOWN,
+        banjo_jail = jail,
+        banjo_reason = reason,
+        "[{jail}] jail not started: {reason}"
+    );
+}
+
+/// `what`: what was missing or changed, and what was put back.
+pub fn repaired(jail: &str, what: &str, bans: usize, trigger: &str) {
+    tracing::warn!(
+        message_id = MSGID_REPAIRED,
+        banjo_jail = jail,
+        banjo_repaired = what,
+        banjo_bans = bans,
+        banjo_trigger = trigger,
+        "[{jail}] firewall repaired ({trigger}): {what}"
+    );
+}
+
+pub fn unbannable(jail: &str, ip: &str, reason: &str) {
+    tracing::warn!(
+        message_id = MSGID_UNBANNABLE,
+        banjo_jail = jail,
+        banjo_ip = ip,
+        banjo_reason = reason,
+        "[{jail}] not banning {ip}: {reason}; more failures from such addresses are only counted (banjo status {jail})"
     );
 }
 

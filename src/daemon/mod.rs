@@ -11,14 +11,18 @@
 //! is repaired at the next start by reconciling the kernel with the state
 //! (reconcile.rs). A decision the state cannot take (full or read-only disk, no state
 //! file at all) is still enforced in the kernel but reported as not durable, and its
-//! journal entry and hooks wait until a retry makes it durable (durability.rs).
+//! journal entry and hooks wait until a retry makes it durable (durability.rs). A
+//! firewall that changes under banjo while it runs (drift) is repaired by drift.rs.
 
 pub mod actions;
 mod apply;
 mod control;
+mod drift;
 mod durability;
+mod firewall;
 mod history;
 mod ifwatch;
+mod ledger;
 pub mod log;
 pub mod notify;
 pub mod reconcile;
@@ -121,6 +125,10 @@ pub(crate) struct Daemon {
     decisions_since_trim: usize,
     /// QUIET_AFTER past the last entry read: when to give memory back (see quiet()).
     quiet_at: Option<Instant>,
+    /// Configured jails that are not running, and why (daemon/firewall.rs).
+    down: Vec<firewall::Down>,
+    /// When to look for firewall drift, and the last repair (daemon/drift.rs).
+    drift: drift::DriftWatch,
     stop: bool,
 }
 
@@ -209,12 +217,22 @@ impl Daemon {
         let (state, opened) = Durable::open(&state_dir.join("state.db"))
             .with_context(|| format!("opening state in {}", state_dir.display()))?;
         let lost = lost_state(&opened);
-        let fw: Box<dyn Firewall> = match cfg.daemon.firewall {
+        let mut fw: Box<dyn Firewall> = match cfg.daemon.firewall {
             _ if opts.dry_run => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
             FirewallKind::DryRun => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
             FirewallKind::Iptables => Box::new(crate::ban::iptables::IptablesFirewall::new()?),
             FirewallKind::Nftables => Box::new(crate::ban::nft::NftFirewall::new()?),
         };
+        // What this backend made, as state.db records it (ban/owner.rs). Without a
+        // state file the backend goes by its markers and the looks of its objects.
+        if let Some(store) = state.store() {
+            match ledger::StateLedger::open(store, fw.name()) {
+                Ok(l) => fw.set_ledger(Box::new(l)),
+                Err(e) => tracing::error!(
+                    "{e}; the firewall objects banjo makes are not recorded this run"
+                ),
+            }
+        }
         let readers_gid = cfg.daemon.readers_group.as_deref().and_then(|g| {
             let gid = nix::unistd::Group::from_name(g)
                 .ok()
@@ -288,42 +306,25 @@ impl Daemon {
             awaiting: Default::default(),
             decisions_since_trim: 0,
             quiet_at: None,
+            down: Vec::new(),
+            drift: drift::DriftWatch::off(),
             stop: false,
         };
         d.announce_state();
         d.log_state_warnings();
         d.setup_firewall();
         let resume = d.restore_bans(lost.as_deref())?;
+        // Listening starts once banjo's own setup is done: only later changes count.
+        if !d.opts.dry_run {
+            let every = d
+                .cfg
+                .daemon
+                .drift_check
+                .map(|us| Duration::from_micros(us as u64));
+            d.drift = drift::DriftWatch::new(d.fw.as_ref(), every);
+        }
         d.position_reader(resume)?;
         Ok(d)
-    }
-
-    /// Create every enabled jail's chain and sets; a jail whose setup fails is taken
-    /// out (the firewall undid its partial work) and the others run.
-    fn setup_firewall(&mut self) {
-        let mut failed = Vec::new();
-        for (i, j) in self.pipeline.jails.iter().enumerate() {
-            if let Err(e) = self.fw.setup(&rules(&j.config, self.wake_group())) {
-                log::firewall_error(
-                    &j.config.name,
-                    &format!("setup failed, jail not started: {e}"),
-                );
-                failed.push(i);
-            }
-        }
-        for i in failed.into_iter().rev() {
-            self.pipeline.jails.remove(i);
-        }
-        // banjo objects of jails that are no longer configured are stale: remove.
-        if let Ok(present) = self.fw.jails_present() {
-            for name in present {
-                if self.pipeline.jail_index(&name).is_none() {
-                    if let Err(e) = self.fw.teardown(&name) {
-                        log::firewall_error(&name, &format!("removing stale chain: {e}"));
-                    }
-                }
-            }
-        }
     }
 
     /// Resume after the saved cursor, each jail re-reading its own findtime of history
@@ -449,6 +450,10 @@ impl Daemon {
                 fds.push(PollFd::new(w.fd(), PollFlags::POLLIN));
                 fds.len() - 1
             });
+            let drift_at = self.drift.fd().map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                fds.len() - 1
+            });
             let base = fds.len();
             let ctl = self.server.poll_fds();
             let nctl = ctl.len();
@@ -474,7 +479,12 @@ impl Daemon {
             };
             let if_ready = ready(if_at);
             let wake_ready = ready(wake_at);
+            let drift_ready = ready(drift_at);
             drop(fds);
+
+            if drift_ready {
+                self.drift.readable();
+            }
 
             if wake_ready && self.wake.as_ref().is_some_and(|w| w.drain()) {
                 // A connection to a jail's ports: its failures are about to be logged.
@@ -522,6 +532,9 @@ impl Daemon {
             }
             if self.actions.busy() {
                 self.actions.pump();
+            }
+            if let Some(due) = self.drift.due() {
+                self.on_drift(due);
             }
             if self.cursor_dirty && self.last_cursor_commit.elapsed() >= CURSOR_EVERY {
                 self.commit_cursor();
@@ -572,6 +585,9 @@ impl Daemon {
         }
         if let Some(t) = self.quiet_at {
             min(t.saturating_duration_since(Instant::now()));
+        }
+        if let Some(d) = self.drift.timeout() {
+            min(d);
         }
         min(REFRESH_EVERY.saturating_sub(self.last_refresh.elapsed()));
         match t {
@@ -628,6 +644,7 @@ impl Daemon {
                 self.carry_out(p, committed.unwrap_or(Ok(())), true);
             }
             let (n, taken) = read;
+            self.say_notices();
             if n == 0 {
                 self.report();
                 return Ok(());
@@ -663,6 +680,13 @@ impl Daemon {
         }
     }
 
+    /// Say, once per jail and kind, that a failure's address cannot be banned.
+    fn say_notices(&mut self) {
+        for n in std::mem::take(&mut self.pipeline.notices) {
+            log::unbannable(&n.jail, &n.ip.to_string(), n.why.as_str());
+        }
+    }
+
     /// Re-add bans that outlast ipset's largest timeout, so the kernel keeps them.
     fn refresh_long_bans(&mut self) {
         self.last_refresh = Instant::now();
@@ -678,12 +702,7 @@ impl Daemon {
                 .collect();
             if !entries.is_empty() {
                 let name = self.pipeline.jails[ji].config.name.clone();
-                if let Err(e) = self.fw.ban(&name, &entries) {
-                    log::firewall_error(
-                        &name,
-                        &format!("refreshing {} long bans: {e}", entries.len()),
-                    );
-                }
+                self.enforce(&name, &entries, "refreshing long");
             }
         }
     }
@@ -744,7 +763,7 @@ impl Daemon {
         self.pipeline.advance(now_us(), &mut |ev| events.push(ev));
         if !events.is_empty() {
             // Not durable: the kernel lifted them anyway; their entries wait (apply.rs).
-            let _ = self.apply(events, None);
+            let _ = self.apply(events, None).committed;
         }
     }
 
@@ -773,8 +792,15 @@ impl Daemon {
         self.last_state_attempt();
         if self.cfg.daemon.unban_on_stop {
             for j in &self.pipeline.jails {
-                if let Err(e) = self.fw.teardown(&j.config.name) {
-                    log::firewall_error(&j.config.name, &format!("teardown at stop: {e}"));
+                match self.fw.teardown(&j.config.name) {
+                    Ok(left) => {
+                        for l in left {
+                            tracing::warn!("[{}] teardown at stop: {l}", j.config.name);
+                        }
+                    }
+                    Err(e) => {
+                        log::firewall_error(&j.config.name, &format!("teardown at stop: {e}"))
+                    }
                 }
             }
         }

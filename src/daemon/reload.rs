@@ -57,10 +57,25 @@ impl Daemon {
                     "jail removed by reload",
                 );
             }
-            if let Err(e) = self.fw.teardown(&j.config.name) {
-                log::firewall_error(&j.config.name, &format!("teardown on reload: {e}"));
+            match self.fw.teardown(&j.config.name) {
+                Ok(left) => {
+                    for l in left {
+                        tracing::warn!("[{}] teardown on reload: {l}", j.config.name);
+                    }
+                }
+                Err(e) => log::firewall_error(&j.config.name, &format!("teardown on reload: {e}")),
             }
             removed.push(j.config.name.clone());
+        }
+        // Down jails no longer configured are no longer down.
+        let gone: Vec<String> = self
+            .down
+            .iter()
+            .filter(|d| !new_jails.iter().any(|n| n.name == d.jail))
+            .map(|d| d.jail.clone())
+            .collect();
+        for name in gone {
+            self.jail_up(&name);
         }
 
         // New and changed jails: (re)create their firewall objects.
@@ -70,18 +85,15 @@ impl Daemon {
         for n in new_jails {
             let old = old_by_name
                 .get(&n.name)
-                .map(|&i| &self.pipeline.jails[i].config);
+                .map(|&i| self.pipeline.jails[i].config.clone());
             let wake = self.wake_group();
-            let same_rules = old.is_some_and(|o| same_rules(o, &n, wake));
+            let same_rules = old.as_ref().is_some_and(|o| same_rules(o, &n, wake));
             if !same_rules {
                 if old.is_some() {
                     let _ = self.fw.teardown(&n.name);
                 }
                 if let Err(e) = self.fw.setup(&rules(&n, wake)) {
-                    log::firewall_error(
-                        &n.name,
-                        &format!("setup on reload failed, jail not started: {e}"),
-                    );
+                    self.jail_down(&n.name, e.to_string());
                     if old.is_some() {
                         // Its bans can no longer be enforced: record them lifted.
                         let oi = old_by_name[&n.name];
@@ -97,6 +109,7 @@ impl Daemon {
             } else {
                 started.push(n.name.clone());
             }
+            self.jail_up(&n.name);
             configs.push(Arc::new(n));
         }
 
@@ -148,25 +161,6 @@ impl Daemon {
                 p.bans.set_count(ni, addr, count, last);
             }
         }
-        // Jails whose firewall objects were remade get their bans back.
-        for (name, same_rules) in &kept {
-            if *same_rules {
-                continue;
-            }
-            let Some(ni) = p.jail_index(name) else {
-                continue;
-            };
-            let entries: Vec<BanEntry> = p
-                .bans
-                .of_jail(ni)
-                .map(|b| kernel_entry(b.addr, b.until, now))
-                .collect();
-            if !entries.is_empty() {
-                if let Err(e) = self.fw.ban(name, &entries) {
-                    log::firewall_error(name, &format!("re-adding bans on reload: {e}"));
-                }
-            }
-        }
         if self.state.commit(&batch).is_err() {
             self.announce_state();
         }
@@ -180,6 +174,22 @@ impl Daemon {
             );
         }
         self.pipeline = p;
+        // Jails whose firewall objects were remade get their bans back.
+        for (name, same_rules) in &kept {
+            if *same_rules {
+                continue;
+            }
+            let Some(ni) = self.pipeline.jail_index(name) else {
+                continue;
+            };
+            let entries: Vec<BanEntry> = self
+                .pipeline
+                .bans
+                .of_jail(ni)
+                .map(|b| kernel_entry(b.addr, b.until, now))
+                .collect();
+            self.enforce(name, &entries, "re-adding on reload");
+        }
         match super::open_source(&self.opts, &self.pipeline) {
             Ok(mut src) => {
                 match &cursor {

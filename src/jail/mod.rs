@@ -229,6 +229,9 @@ pub struct JailStats {
     pub ignored_by_regex: u64,
     pub failures: u64,
     pub ignored_addresses: u64,
+    /// Failures from addresses no attacker can send from (0.0.0.0, multicast…):
+    /// counted, never banned (addr.rs).
+    pub unbannable: u64,
     pub already_banned: u64,
     pub bans: u64,
     pub unbans: u64,
@@ -245,11 +248,22 @@ fn ignore_list(config: &JailConfig, self_addrs: &[IpAddr]) -> IgnoreList {
     ignore
 }
 
+fn own_list(self_addrs: &[IpAddr]) -> IgnoreList {
+    IgnoreList::new(
+        self_addrs
+            .iter()
+            .map(|ip| ipnet::IpNet::from(*ip))
+            .collect(),
+    )
+}
+
 /// A jail ready to run.
 pub struct Jail {
     pub config: Arc<JailConfig>,
     pub session: Session,
     pub ignore: IgnoreList,
+    /// This host's own addresses, whatever `ignoreself` says: no ban may cover them.
+    pub own: IgnoreList,
     pub stats: JailStats,
 }
 
@@ -259,6 +273,7 @@ impl Jail {
         Jail {
             session: Session::new(config.filter.clone()),
             ignore: ignore_list(&config, self_addrs),
+            own: own_list(self_addrs),
             stats: JailStats::default(),
             config,
         }
@@ -267,13 +282,15 @@ impl Jail {
     /// This host's addresses changed (an interface came up, DHCP renewed).
     pub fn set_self_addrs(&mut self, self_addrs: &[IpAddr]) {
         self.ignore = ignore_list(&self.config, self_addrs);
+        self.own = own_list(self_addrs);
     }
 
     /// The ban key for a failure's address: the IPv6 prefix, narrowed to the single
-    /// address when the prefix would cover an ignored address (the admin's own /64).
+    /// address when the prefix would cover an ignored address (the admin's own /64) or
+    /// one of this host's.
     pub fn key_for(&self, ip: IpAddr) -> Addr {
         let wide = Addr::new(ip, self.config.ipv6_prefix);
-        if !wide.is_single() && self.ignore.overlaps(&wide) {
+        if !wide.is_single() && (self.ignore.overlaps(&wide) || self.own.overlaps(&wide)) {
             Addr::single(ip)
         } else {
             wide

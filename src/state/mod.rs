@@ -23,6 +23,8 @@
 //!   microseconds since the Unix epoch, `until_us` NULL means permanent.
 //! - `ban_counts(jail, addr, count, last_us)`: the highest ban count ever recorded for
 //!   the address in the jail; it outlives the ban and is pruned by age.
+//! - `firewall_objects(backend, kind, name, made_us)`: the kernel objects banjo made
+//!   (owned.rs; its own migration step, outside the schema version).
 //! - `totals(jail, bans)` (version 2): how many bans the jail has made durable, ever
 //!   (`TOTAL BANNED` in `banjo status`), raised in the commit that records them.
 //!
@@ -35,9 +37,11 @@
 
 mod durable;
 mod lock;
+mod owned;
 mod recover;
 
 pub use durable::{Durable, NotDurable, Opened, Retried, Trouble};
+pub use owned::{read_objects, ObjectLog};
 
 use crate::addr::Addr;
 use recover::Probe;
@@ -242,6 +246,8 @@ pub struct Store {
     _lock: lock::StateLock,
     path: PathBuf,
     warnings: RefCell<Vec<String>>,
+    /// `firewall_objects` was created by this open (see owned.rs).
+    objects_new: bool,
 }
 
 /// The directory holding `path` (`.` for a bare file name).
@@ -306,11 +312,13 @@ impl Store {
                 (conn, outcome)
             }
         };
+        let objects_new = owned::migrate(&conn, path)?;
         let store = Store {
             conn,
             _lock: lock,
             path: path.to_path_buf(),
             warnings: RefCell::new(warnings),
+            objects_new,
         };
         Ok((store, outcome))
     }
