@@ -25,6 +25,9 @@ _banjo() {
             banjo,check)
                 cmd="banjo__subcmd__check"
                 ;;
+            banjo,doctor)
+                cmd="banjo__subcmd__doctor"
+                ;;
             banjo,flush)
                 cmd="banjo__subcmd__flush"
                 ;;
@@ -64,6 +67,9 @@ _banjo() {
             banjo__subcmd__help,check)
                 cmd="banjo__subcmd__help__subcmd__check"
                 ;;
+            banjo__subcmd__help,doctor)
+                cmd="banjo__subcmd__help__subcmd__doctor"
+                ;;
             banjo__subcmd__help,flush)
                 cmd="banjo__subcmd__help__subcmd__flush"
                 ;;
@@ -101,7 +107,7 @@ _banjo() {
 
     case "${cmd}" in
         banjo)
-            opts="-h -V --help --version check test-filter import-filter replay run status bans ban unban reload history flush help"
+            opts="-h -V --help --version check test-filter import-filter replay run status bans ban unban reload history flush doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,6 +182,40 @@ _banjo() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        banjo__subcmd__doctor)
+            opts="-c -h -V --since --journal-dir --journal-file --journal --json --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --journal-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         banjo__subcmd__flush)
             opts="-h -V --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -191,7 +231,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help)
-            opts="check test-filter import-filter replay run status bans ban unban reload history flush help"
+            opts="check test-filter import-filter replay run status bans ban unban reload history flush doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -233,6 +273,20 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -4,7 +4,8 @@
 # it again. As root, on Debian/Ubuntu. Safe to run again: every step starts from
 # scratch, and the package is purged at the end (also when a check fails).
 #
-#   sudo bash scripts/package.sh          # build, check, install, remove
+#   sudo bash scripts/package.sh          # build, check, install (here, and in
+#                                         # Ubuntu 20.04 / Debian 11 chroots), remove
 #   PACKAGE_NO_INSTALL=1 bash scripts/package.sh   # build and check the archives only
 #
 # Outputs: target/debian/banjo_VERSION-1_ARCH.deb, target/generate-rpm/banjo-VERSION-1.ARCH.rpm.
@@ -45,12 +46,16 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || fail "could not install ${need[*]}"
 fi
 missing_tools=()
+command -v cargo-zigbuild >/dev/null 2>&1 || missing_tools+=(cargo-zigbuild@0.24.1)
 command -v cargo-deb >/dev/null 2>&1 || missing_tools+=(cargo-deb)
 command -v cargo-generate-rpm >/dev/null 2>&1 || missing_tools+=(cargo-generate-rpm)
 if [ ${#missing_tools[@]} -gt 0 ]; then
   cargo install --locked "${missing_tools[@]}" || fail "cargo install ${missing_tools[*]} failed"
 fi
-echo "    $(cargo deb --version 2>/dev/null || echo cargo-deb ?), $(cargo generate-rpm --version 2>/dev/null || echo cargo-generate-rpm ?)"
+# zig is cargo-zigbuild's linker: it carries the glibc 2.28 symbol stubs (see Build).
+# From PyPI, pinned; cargo-zigbuild finds it as `python3 -m ziglang`.
+python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install --quiet ziglang==0.17.1 || fail "pip install ziglang failed"
+echo "    $(cargo deb --version 2>/dev/null || echo cargo-deb ?), $(cargo generate-rpm --version 2>/dev/null || echo cargo-generate-rpm ?), zig $(python3 -m ziglang version)"
 
 # Files the packages take from elsewhere in the tree.
 for f in units/banjo.service units/banjo.socket units/banjo.sysusers units/banjo.catalog \
@@ -61,9 +66,29 @@ done
 lap
 
 # --- Build --------------------------------------------------------------------------
-step "cargo build --release"
-cargo build --release --locked
+# Against glibc 2.28's symbols (RHEL/Alma/Rocky 8; Ubuntu 20.04 has 2.31, Debian 11
+# 2.31), not the build host's 2.36: a binary linked on Debian 12 would need glibc 2.34
+# (__libc_start_main@GLIBC_2.34, pthread_*) and start on none of those. zig cc links
+# against stubs of the chosen glibc. --allow-shlib-undefined: the libraries we link
+# against here (libsystemd, libsqlite3, libpcre2) were built for this host's glibc and
+# name its newer symbols; lld would refuse them, but they are never used, since on
+# the target its own copies of those libraries are loaded. libsystemd's one symbol
+# newer than systemd 239, sd_journal_enumerate_available_data (246), is looked up at
+# run time (src/journal/sdjournal.rs).
+triple=$(rustc -vV | sed -n 's/^host: //p')
+bin="target/$triple/release/banjo"
+step "cargo zigbuild --release --target $triple.2.28"
+RUSTFLAGS="-C link-arg=-Wl,--allow-shlib-undefined" cargo zigbuild --release --locked --target "$triple.2.28"
 lap
+
+step "the binary needs no glibc newer than 2.28 and no libsystemd newer than 239"
+# What the dynamic loader will ask of the host: every versioned symbol reference.
+versions=$(objdump -T "$bin" | grep -oE '\((GLIBC|LIBSYSTEMD)_[0-9.]+\)' | tr -d '()' | sort -uV)
+echo "    $(tr '\n' ' ' <<<"$versions")"
+newest_glibc=$(grep '^GLIBC_' <<<"$versions" | sed 's/GLIBC_//' | sort -V | tail -n 1)
+[ "$(printf '%s\n2.28\n' "$newest_glibc" | sort -V | tail -n 1)" = 2.28 ] || fail "$bin needs GLIBC_$newest_glibc (> 2.28): $(objdump -T "$bin" | grep -E "GLIBC_$newest_glibc" | head -3)"
+newest_sd=$(grep '^LIBSYSTEMD_' <<<"$versions" | sed 's/LIBSYSTEMD_//' | sort -n | tail -n 1)
+[ "${newest_sd:-0}" -le 239 ] || fail "$bin needs LIBSYSTEMD_$newest_sd (> 239)"
 
 step "default configuration passes banjo check"
 cfg=$(mktemp -d)
@@ -72,7 +97,7 @@ mkdir -p "$cfg/jail.d" "$cfg/filter.d"
 cp packaging/banjo.toml "$cfg/"
 cp packaging/jail.d/* "$cfg/jail.d/"
 cp packaging/filter.d/* "$cfg/filter.d/"
-out=$(./target/release/banjo check --config "$cfg" 2>&1) || { echo "$out"; fail "banjo check --config (packaging/) failed"; }
+out=$("$bin" check --config "$cfg" 2>&1) || { echo "$out"; fail "banjo check --config (packaging/) failed"; }
 tail -n 1 <<<"$out"
 grep -q ', 0 warnings' <<<"$out" || { echo "$out"; fail "the default configuration gives warnings"; }
 
@@ -80,14 +105,14 @@ grep -q ', 0 warnings' <<<"$out" || { echo "$out"; fail "the default configurati
 step "cargo deb"
 rm -f target/debian/banjo_*.deb
 # --strip: the release profile keeps line tables (debug = 1); cargo-deb strips its own
-# copy, target/release/banjo is left as it is.
+# copy, the built binary is left as it is.
 # First the same package as revision 2, for the upgrade test (into a temporary
 # directory: cargo-deb deletes other versions of the package from target/debian).
 mkdir -p "$cfg/upgrade"
-cargo deb --no-build --strip --quiet --deb-revision 2 -o "$cfg/upgrade/" >/dev/null
+cargo deb --no-build --strip --quiet --target "$triple" --deb-revision 2 -o "$cfg/upgrade/" >/dev/null
 upgrade_deb=$(echo "$cfg"/upgrade/banjo_*.deb)
 [ -f "$upgrade_deb" ] || fail "cargo deb --deb-revision 2 made no package"
-cargo deb --no-build --strip
+cargo deb --no-build --strip --target "$triple" -o target/debian/
 debs=(target/debian/banjo_*.deb)
 [ ${#debs[@]} = 1 ] && [ -f "${debs[0]}" ] || fail "expected one target/debian/banjo_*.deb, found: ${debs[*]}"
 deb=${debs[0]}
@@ -100,7 +125,7 @@ stage=target/generate-rpm/stage
 rm -rf "$stage" target/generate-rpm/banjo-*.rpm
 mkdir -p "$stage/man1" "$stage/man5"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
-  -o "$stage/banjo" target/release/banjo
+  -o "$stage/banjo" "$bin"
 for m in man/*.1; do gzip -9nc "$m" >"$stage/man1/$(basename "$m").gz"; done
 for m in man/*.5; do gzip -9nc "$m" >"$stage/man5/$(basename "$m").gz"; done
 cargo generate-rpm
@@ -157,13 +182,27 @@ depends=$(dpkg-deb -f "$deb" Depends)
 for d in libsystemd0 libsqlite3-0 libpcre2-8-0 iptables ipset; do
   grep -qE "(^|, )$d( |,|$)" <<<"$depends" || fail "the .deb's Depends lacks $d: $depends"
 done
+# Depends is written by hand (see Cargo.toml for why not $auto): every library
+# dpkg-shlibdeps finds must be there, at least as strict, except libc6's minimum,
+# which comes from the symbol check above.
+mkdir -p "$cfg/shl/debian"
+printf 'Source: banjo\n\nPackage: banjo\nArchitecture: any\n' >"$cfg/shl/debian/control"
+auto=$(cd "$cfg/shl" && dpkg-shlibdeps -O "$OLDPWD/$bin" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+[ -n "$auto" ] || fail "dpkg-shlibdeps found no dependencies for $bin"
+echo "    dpkg-shlibdeps: $auto"
+while IFS= read -r dep; do
+  name=${dep%% *}
+  [ "$name" = libc6 ] && continue
+  grep -qF "$dep" <<<"$depends" || fail "the .deb's Depends ($depends) lacks \"$dep\" (dpkg-shlibdeps); update depends in Cargo.toml"
+done < <(sed 's/, /\n/g' <<<"$auto")
+grep -qF 'libc6 (>= 2.28)' <<<"$depends" || fail "the .deb's Depends must say libc6 (>= 2.28), the baseline the binary is linked for"
 dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/bin/banjo >"$cfg/banjo.deb-bin"
 for b in "$cfg/banjo.deb-bin" "$stage/banjo"; do
   # .debug_gdb_scripts is a loaded section rustc adds; strip keeps it.
   sections=$(readelf -S --wide "$b")
   ! grep -qE '\.debug_(info|line|str|abbrev) ' <<<"$sections" || fail "/usr/bin/banjo in a package still has debug sections ($b)"
 done
-echo "    /usr/bin/banjo stripped: $(stat -c %s "$cfg/banjo.deb-bin") bytes in the .deb (target/release/banjo: $(stat -c %s target/release/banjo))"
+echo "    /usr/bin/banjo stripped: $(stat -c %s "$cfg/banjo.deb-bin") bytes in the .deb ($bin: $(stat -c %s "$bin"))"
 if command -v lintian >/dev/null 2>&1; then
   # Optional (not installed by this script): Debian policy checks. initial-upload-closes-no-bugs
   # is about Debian's archive (an ITP bug), not this package.
@@ -212,6 +251,11 @@ if [ $install_test = 0 ]; then
   ls -l "$deb" "$rpmf"
   exit 0
 fi
+
+# --- Older systems ---------------------------------------------------------------------------
+step "the .deb on Ubuntu 20.04 and Debian 11 (debootstrap chroots)"
+bash scripts/old-hosts.sh "$deb" || fail "the .deb does not work on an older system (see above)"
+lap
 
 # --- Install, try, remove ------------------------------------------------------------------
 step "install $deb"

@@ -17,6 +17,7 @@ pub mod events;
 pub mod filter;
 pub mod jail;
 pub mod journal;
+pub mod metrics;
 pub mod pipeline;
 pub mod route;
 pub mod state;

@@ -192,6 +192,9 @@ pub fn ban_entry(ev: &Event) -> Entry {
         e.fields
             .set("BANJO_IP", addr.net().addr().to_string().as_bytes());
         e.fields.set("SYSLOG_IDENTIFIER", b"banjo");
+        // As journald records the daemon's own entries: banjo runs as root, and
+        // recidive trusts ban entries from root only.
+        e.fields.set("_UID", b"0");
     }
     e
 }

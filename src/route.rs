@@ -22,7 +22,42 @@ pub struct MatchRules {
     pub groups: Vec<Group>,
 }
 
+/// Fields journald fills in from the sender's kernel credentials or cgroup, which no
+/// unprivileged local user can choose: the uid and gid come with the datagram
+/// (SCM_CREDENTIALS, checked by the kernel), the executable and the cgroup are read from
+/// /proc by journald, and only root can move a process into a system unit's cgroup. Not
+/// here: `_COMM` (any process renames itself with prctl or /proc/self/comm), `_CMDLINE`
+/// (argv is the process's own), `_SYSTEMD_USER_UNIT` (a user names their own units),
+/// `SYSLOG_IDENTIFIER`, `MESSAGE_ID` and every field without a leading underscore (the
+/// sender writes them).
+const TRUSTED_FIELDS: &[&str] = &[
+    "_UID",
+    "_GID",
+    "_EXE",
+    "_SYSTEMD_UNIT",
+    "_SYSTEMD_CGROUP",
+    "_SYSTEMD_SLICE",
+];
+
+/// `_TRANSPORT` values only the kernel produces: kmsg (writable by root alone) and the
+/// audit subsystem. `syslog`, `journal` and `stdout` are open to every local process.
+const TRUSTED_TRANSPORTS: &[&[u8]] = &[b"kernel", b"audit"];
+
 impl Group {
+    /// Whether every entry this group accepts must have come from a sender a local user
+    /// cannot impersonate: some term is on a credential field, or on `_TRANSPORT` with
+    /// kernel-only values. Terms on one field are alternatives, terms on different
+    /// fields all hold, so one such field is enough.
+    pub fn trusted(&self) -> bool {
+        self.terms.iter().any(|(field, values)| {
+            TRUSTED_FIELDS.contains(&field.as_str())
+                || (field == "_TRANSPORT"
+                    && values
+                        .iter()
+                        .all(|v| TRUSTED_TRANSPORTS.contains(&v.as_slice())))
+        })
+    }
+
     pub fn accepts(&self, entry: &Entry) -> bool {
         self.terms.iter().all(|(field, values)| {
             entry
@@ -73,11 +108,32 @@ impl MatchRules {
         self.groups.iter().any(|g| g.accepts(entry))
     }
 
+    /// Groups that any local process could satisfy (see [`Group::trusted`]).
+    pub fn untrusted(&self) -> impl Iterator<Item = &Group> {
+        self.groups.iter().filter(|g| !g.trusted())
+    }
+
     /// Every field any group tests: what the reader must fetch for routing.
     pub fn fields(&self) -> impl Iterator<Item = &str> {
         self.groups
             .iter()
             .flat_map(|g| g.terms.keys().map(String::as_str))
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (field, values) in &self.terms {
+            for v in values {
+                if !first {
+                    f.write_str(" ")?;
+                }
+                first = false;
+                write!(f, "{field}={}", String::from_utf8_lossy(v))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -87,16 +143,7 @@ impl fmt::Display for MatchRules {
             if i > 0 {
                 f.write_str(" + ")?;
             }
-            let mut first = true;
-            for (field, values) in &g.terms {
-                for v in values {
-                    if !first {
-                        f.write_str(" ")?;
-                    }
-                    first = false;
-                    write!(f, "{field}={}", String::from_utf8_lossy(v))?;
-                }
-            }
+            write!(f, "{g}")?;
         }
         Ok(())
     }
@@ -145,6 +192,24 @@ mod tests {
         ])));
         assert!(r.accepts(&entry(&[("SYSLOG_IDENTIFIER", "x")])));
         assert!(!r.accepts(&entry(&[])));
+    }
+
+    #[test]
+    fn trust_needs_a_credential_field_in_every_group() {
+        let t = |s: &str| MatchRules::parse(&[s]).unwrap().untrusted().count() == 0;
+        assert!(t("_UID=0 _COMM=sshd"));
+        assert!(t("_SYSTEMD_UNIT=postfix.service _COMM=smtpd"));
+        assert!(t("_TRANSPORT=kernel"));
+        assert!(t("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc _UID=0"));
+        // What any local process can produce: its own name, identifier, message id.
+        assert!(!t("_COMM=sshd"));
+        assert!(!t("SYSLOG_IDENTIFIER=sshd"));
+        assert!(!t("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc"));
+        assert!(!t("_TRANSPORT=syslog"));
+        assert!(!t("_TRANSPORT=kernel _TRANSPORT=journal"));
+        assert!(!t("_SYSTEMD_USER_UNIT=ssh.service _COMM=sshd"));
+        // One untrusted group is enough for a local user to get someone banned.
+        assert!(!t("_UID=0 _COMM=sshd + _COMM=sshd-session"));
     }
 
     #[test]

@@ -28,6 +28,19 @@ fn sample_journal(dir: &std::path::Path) {
                 "Failed password for root from 198.51.100.67 port 22 ssh2",
             ),
     );
+    // A local user's process that named itself sshd (prctl, /proc/self/comm): _COMM is
+    // the process's own choice, _UID the kernel's. It must not be routed either.
+    v.push(
+        E::new(T0 + 11 * SEC + 1)
+            .f("_UID", "65534")
+            .f("_COMM", "sshd")
+            .f("SYSLOG_IDENTIFIER", "sshd")
+            .f("_PID", "4242")
+            .f(
+                "MESSAGE",
+                "Failed password for root from 198.51.100.68 port 22 ssh2",
+            ),
+    );
     v.push(E::sshd(
         T0 + 12 * SEC,
         300,
@@ -47,6 +60,7 @@ fn sample_journal(dir: &std::path::Path) {
     // Binary MESSAGE and a huge one must not stop the reader.
     v.push(
         E::new(T0 + 15 * SEC)
+            .f("_UID", "0")
             .f("_COMM", "sshd")
             .f("_PID", "500")
             .raw(
@@ -75,7 +89,7 @@ fn journal_dir_counts_routes_and_correlates() {
     ]);
     let j = json(&out);
     // 6 + injection + listening + connection + disconnecting + binary + huge = 12 sshd entries;
-    // the logger entry is not routed.
+    // neither the logger entry nor the renamed process of another user is routed.
     assert_eq!(j["entries"], 12, "{j}");
     let addrs: Vec<(String, u64)> = j["addresses"]
         .as_array()
@@ -98,7 +112,7 @@ fn journal_dir_counts_routes_and_correlates() {
         addrs.contains(&("203.0.113.8".into(), 1)),
         "binary message: {addrs:?}"
     );
-    for decoy in ["198.51.100.66", "198.51.100.67"] {
+    for decoy in ["198.51.100.66", "198.51.100.67", "198.51.100.68"] {
         assert!(
             addrs.iter().all(|(a, _)| a != decoy),
             "{decoy} must never be found: {addrs:?}"
@@ -129,9 +143,9 @@ fn explicit_match_and_all_entries() {
         "SYSLOG_IDENTIFIER=sshd",
         "--json",
     ]));
-    // By identifier the logger entry is included (that is why the default uses _COMM);
-    // the binary-message entry has no identifier.
-    assert_eq!(j["entries"], 12);
+    // By identifier the logger entry and the renamed process are included (that is why
+    // the default routes on _UID); the binary-message entry has no identifier.
+    assert_eq!(j["entries"], 13);
     let j = json(&run(&[
         "test-filter",
         "sshd",
@@ -140,7 +154,7 @@ fn explicit_match_and_all_entries() {
         "--all-entries",
         "--json",
     ]));
-    assert_eq!(j["entries"], 13);
+    assert_eq!(j["entries"], 14);
     let bad = run(&[
         "test-filter",
         "sshd",
@@ -324,4 +338,51 @@ fn bad_filter_is_a_usage_error() {
     }
     let out = run(&["test-filter", "sshd"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_users_script_inside_postfixs_unit_posing_as_smtpd_is_not_routed() {
+    // local(8) runs a user's .forward command inside Postfix's unit, as that user; the
+    // script can call itself smtpd, but it is not the smtpd executable.
+    let reject = |ip: &str| {
+        format!("NOQUEUE: reject: RCPT from unknown[{ip}]: 554 5.7.1 <x@example.org>: Relay access denied; from=<a@b.example> to=<x@example.org> proto=ESMTP helo=<x>")
+    };
+    let entry = |t: i64, exe: &str, uid: &str, ip: &str| {
+        E::new(t)
+            .f("_UID", uid)
+            .f("_COMM", "smtpd")
+            .f("_EXE", exe)
+            .f("_SYSTEMD_UNIT", "postfix@-.service")
+            .f("SYSLOG_IDENTIFIER", "postfix/smtpd")
+            .f("_PID", "77")
+            .f("MESSAGE", &reject(ip))
+    };
+    let d = tempfile::tempdir().unwrap();
+    make_journal(
+        d.path(),
+        &[
+            entry(T0, "/usr/lib/postfix/sbin/smtpd", "107", "203.0.113.30"),
+            entry(T0 + SEC, "/usr/libexec/postfix/smtpd", "89", "203.0.113.31"),
+            entry(T0 + 2 * SEC, "/usr/bin/python3.11", "1000", "198.51.100.79"),
+        ],
+    );
+    let j = json(&run(&[
+        "test-filter",
+        "postfix",
+        "--journal-dir",
+        d.path().to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(j["entries"], 2, "{j}");
+    let addrs: Vec<&str> = j["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+    assert!(
+        addrs.contains(&"203.0.113.30") && addrs.contains(&"203.0.113.31"),
+        "{addrs:?}"
+    );
 }

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod ctl;
+pub mod doctor;
 pub mod flush;
 pub mod history;
 pub mod import_filter;
@@ -72,6 +73,14 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Remove from the kernel every chain, set and nftables table banjo made (and nothing else).
     Flush(flush::FlushArgs),
+    /// Look at the journal of the last days: enabled jails that read nothing, services
+    /// whose built-in jail is off, and failures from addresses that no jail took.
+    ///
+    /// Runs every jail, enabled or not, over the journal since --since (default 7
+    /// days) as the daemon would, and groups the entries no jail took that look like
+    /// an authentication failure from an address. Exit status 1 when it finds
+    /// something to fix, 0 when not.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// `--config DIR`, shared by the subcommands that read configuration.
@@ -112,5 +121,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Reload(a) => ctl::reload(a),
         Command::History(a) => history::run(a),
         Command::Flush(a) => flush::run(a),
+        Command::Doctor(a) => doctor::run(a),
     }
 }

@@ -517,6 +517,28 @@ impl Resolver<'_> {
         }
     }
 
+    /// Warn about journalmatch groups any local process can satisfy: `logger -t sshd
+    /// "Failed password for root from VICTIM port 1 ssh2"` by an unprivileged user must
+    /// not be able to get VICTIM banned (see route::Group::trusted). A warning, not an
+    /// error: the jail still runs as configured.
+    fn untrusted_routing(&mut self, name: &str, at: (String, Option<usize>), m: &MatchRules) {
+        for g in m.untrusted() {
+            self.diags.push(
+                Diagnostic::error(
+                    at.0.clone(),
+                    at.1,
+                    format!(
+                        "group \"{g}\" routes on fields any local user can set, so a local user could get any address banned"
+                    ),
+                )
+                .warning()
+                .jail(name)
+                .key("journalmatch")
+                .hint("add a field journald takes from the sender's credentials: _UID=0 for a daemon that logs as root, _SYSTEMD_UNIT=NAME.service of its system unit, or _EXE=/usr/sbin/NAME"),
+            );
+        }
+    }
+
     fn jail(
         &mut self,
         name: &str,
@@ -630,6 +652,17 @@ impl Resolver<'_> {
                 }
             },
         };
+
+        if enabled {
+            let at = match &k.journalmatch {
+                Some(v) => self.at(v),
+                None => (
+                    filter.file.clone(),
+                    filter.journalmatch.as_ref().map(|(_, l)| *l),
+                ),
+            };
+            self.untrusted_routing(name, at, &journalmatch);
+        }
 
         let maxretry = match &k.maxretry {
             Some(v) if *v.1.get_ref() < 1 || *v.1.get_ref() > 1_000_000 => {

@@ -392,3 +392,44 @@ fn ban_count_max_age_defaults_parses_and_is_checked() {
         BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE)
     );
 }
+
+#[test]
+fn every_builtin_filter_routes_on_fields_no_local_user_can_forge() {
+    // Enable every shipped jail: the trust warning is only given for enabled jails.
+    let mut toml = String::from("[defaults]\nenabled = true\n");
+    for name in crate::filter::builtin::names() {
+        toml.push_str(&format!("[jail.{name}]\n"));
+    }
+    let d = dir_with(&[("banjo.toml", &toml)]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    let untrusted: Vec<&Diagnostic> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.key.as_deref() == Some("journalmatch"))
+        .collect();
+    assert!(untrusted.is_empty(), "{untrusted:#?}");
+    assert!(c.jails.iter().all(|j| j.enabled));
+}
+
+#[test]
+fn a_journalmatch_any_local_user_can_satisfy_is_warned_about_with_its_line() {
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.myapp]\nenabled = true\nfilter = \"sshd\"\n\njournalmatch = [\"_SYSTEMD_UNIT=myapp.service\", \"SYSLOG_IDENTIFIER=myapp\"]\n",
+    )]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    let w: Vec<&Diagnostic> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.key.as_deref() == Some("journalmatch"))
+        .collect();
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(!w[0].is_error());
+    assert_eq!(w[0].line, Some(5));
+    assert_eq!(w[0].jail.as_deref(), Some("myapp"));
+    assert!(w[0].message.contains("SYSLOG_IDENTIFIER=myapp"), "{}", w[0]);
+    // The jail still runs as configured.
+    assert!(jail(&c, "myapp").enabled);
+}

@@ -459,6 +459,12 @@ impl Daemon {
         self.notifier
             .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
         tracing::info!("banjo started: {}", self.status_line());
+        if !crate::journal::sdjournal::skips_unreadable_fields() {
+            // libsystemd < 246 (RHEL 8, Ubuntu 20.04): sd_journal_enumerate_data only.
+            tracing::info!(
+                "this libsystemd has no sd_journal_enumerate_available_data (systemd < 246): a journal field banjo cannot read ends that entry's field walk"
+            );
+        }
         if !crate::filter::engine::jit_allowed() {
             // Expected under the shipped unit (MemoryDenyWriteExecute=yes).
             tracing::info!(

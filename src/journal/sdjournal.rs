@@ -19,14 +19,54 @@ use std::path::PathBuf;
 use systemd::journal::{Journal, OpenDirectoryOptions, OpenFilesOptions, OpenOptions};
 
 extern "C" {
-    // libsystemd >= 246; the systemd crate wraps only sd_journal_enumerate_data, which
-    // fails the whole walk at a field it cannot read (unknown compression, corruption).
-    // This one skips such a field: one bad field never costs the entry its MESSAGE.
-    fn sd_journal_enumerate_available_data(
+    // In every libsystemd (LIBSYSTEMD_209). It fails the whole walk at a field it cannot
+    // read (unknown compression, corruption).
+    fn sd_journal_enumerate_data(
         j: *mut c_void,
         data: *mut *const c_void,
         length: *mut usize,
     ) -> c_int;
+}
+
+/// `sd_journal_enumerate_data`'s signature, shared by its successor.
+type EnumerateFn = unsafe extern "C" fn(*mut c_void, *mut *const c_void, *mut usize) -> c_int;
+
+/// The field walk this host's libsystemd offers. `sd_journal_enumerate_available_data`
+/// (libsystemd >= 246) skips a field it cannot read, so one bad field never costs the
+/// entry its MESSAGE; it is looked up at run time rather than linked, so the same
+/// binary starts on hosts whose systemd is older (RHEL 8: 239, Ubuntu 20.04: 245),
+/// where the older call is used and a bad field ends that entry's walk.
+fn enumerate_fn() -> EnumerateFn {
+    field_walk().0
+}
+
+/// Whether this host's libsystemd has the field walk that skips unreadable fields.
+pub fn skips_unreadable_fields() -> bool {
+    field_walk().1
+}
+
+fn field_walk() -> (EnumerateFn, bool) {
+    static WALK: std::sync::OnceLock<(EnumerateFn, bool)> = std::sync::OnceLock::new();
+    *WALK.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT searches the objects already loaded (banjo
+        // links libsystemd) for a NUL-terminated name; a non-null result is that
+        // function, whose C signature is EnumerateFn's (sd-journal.h).
+        let p = unsafe {
+            nix::libc::dlsym(
+                nix::libc::RTLD_DEFAULT,
+                c"sd_journal_enumerate_available_data".as_ptr(),
+            )
+        };
+        if p.is_null() {
+            (sd_journal_enumerate_data as EnumerateFn, false)
+        } else {
+            // SAFETY: see above.
+            (
+                unsafe { std::mem::transmute::<*mut c_void, EnumerateFn>(p) },
+                true,
+            )
+        }
+    })
 }
 
 const SOURCE_TIME: &[u8] = b"_SOURCE_REALTIME_TIMESTAMP=";
@@ -92,6 +132,8 @@ pub struct JournalSource {
     /// Read `_SOURCE_REALTIME_TIMESTAMP` (when the sender logged it) instead of the
     /// receive time. Costs one lookup per entry; replay and the daemon want it.
     pub precise_time: bool,
+    /// The field walk (see [`enumerate_fn`]), looked up once.
+    enumerate: EnumerateFn,
 }
 
 impl JournalSource {
@@ -158,6 +200,7 @@ impl JournalSource {
             journal,
             fields: wanted,
             precise_time: false,
+            enumerate: enumerate_fn(),
         })
     }
 
@@ -253,13 +296,14 @@ impl JournalSource {
         }
         self.journal.restart_data();
         let j = self.journal.as_ptr() as *mut c_void;
+        let enumerate = self.enumerate;
         while missing != 0 {
             let mut ptr: *const c_void = std::ptr::null();
             let mut len: usize = 0;
             // SAFETY: `j` is the live sd_journal we own, positioned on an entry; on
             // success libsystemd points `ptr` at `len` bytes that stay valid until the
             // next call on this journal, and we copy what we keep before that.
-            let r = unsafe { sd_journal_enumerate_available_data(j, &mut ptr, &mut len) };
+            let r = unsafe { enumerate(j, &mut ptr, &mut len) };
             if r <= 0 || ptr.is_null() {
                 break;
             }

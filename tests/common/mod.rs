@@ -34,9 +34,10 @@ impl E {
         self.fields.push((k.into(), v.to_vec()));
         self
     }
-    /// An sshd entry as journald records it (trusted _COMM, syslog identifier, pid).
+    /// An sshd entry as journald records it (root's _UID, _COMM, syslog identifier, pid).
     pub fn sshd(time_us: i64, pid: u32, msg: &str) -> E {
         E::new(time_us)
+            .f("_UID", "0")
             .f("_COMM", "sshd")
             .f("SYSLOG_IDENTIFIER", "sshd")
             .f("_PID", &pid.to_string())

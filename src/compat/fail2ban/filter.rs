@@ -666,7 +666,7 @@ fn journalmatch(ctx: &mut Ctx, opts: &BTreeMap<String, &'static str>) -> Option<
                     ctx,
                     Diagnostic::error(&v.file, Some(v.line()), "matches on SYSLOG_IDENTIFIER, which any local user can set (`logger -t NAME`)")
                         .warning()
-                        .hint("prefer journald's trusted fields: _COMM=… or _SYSTEMD_UNIT=…"),
+                        .hint("route on fields no local user can forge: _SYSTEMD_UNIT=….service, _UID=0 or _EXE=… (SYSLOG_IDENTIFIER and _COMM can be set by anyone)"),
                 );
             }
             Some(s)
@@ -1016,7 +1016,7 @@ fn anchoring(p: &str) -> Vec<String> {
     let mut notes = Vec::new();
     if let Some(tag) = syslog_tag_lead(p) {
         notes.push(format!(
-            "starts with `{tag}`, likely the syslog tag: the journal keeps that in SYSLOG_IDENTIFIER/_COMM, not in MESSAGE, so this may never match; drop it here and use journalmatch = [\"_COMM={tag}\"]"
+            "starts with `{tag}`, likely the syslog tag: the journal keeps that in SYSLOG_IDENTIFIER/_COMM, not in MESSAGE, so this may never match; drop it here and route with journalmatch = [\"_UID=0 _COMM={tag}\"] (root daemons) or _SYSTEMD_UNIT=… _EXE=…"
         ));
     }
     if !p.starts_with('^') {
