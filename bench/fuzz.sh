@@ -5,9 +5,8 @@
 #   bench/fuzz.sh [SECONDS] [TARGET...]     default: 600 s each, every target
 #   JOBS=2 bench/fuzz.sh 1800               two targets at a time
 #
-# Long and CPU-bound, so every run is under `nice -n 19`. libFuzzer runs in fork mode
-# and goes on past a crash, timeout or OOM, so one finding does not end a target's
-# time; each finding is written to fuzz/artifacts/TARGET/. Corpora grow in
+# Long and CPU-bound, so every run is under `nice -n 19`. Findings are written to
+# fuzz/artifacts/TARGET/ (FORK=1 below to go on past them). Corpora grow in
 # fuzz/corpus/TARGET/ (seeded from fuzz/seeds/TARGET/ and, for fail2ban and syslog,
 # the installed fail2ban's files); neither is committed (fuzz/.gitignore): only
 # minimised inputs of fixed findings are, in fuzz/regressions/TARGET/
@@ -27,6 +26,11 @@ ALL=(config control fail2ban filter_builtin filter_compile filter_injection pipe
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
 JOBS=${JOBS:-1}
+# FORK=1: libFuzzer's fork mode, which goes on past a crash, timeout or OOM (each is
+# written to fuzz/artifacts/TARGET/) but restarts its worker every few seconds, which
+# costs the slow targets (config, fail2ban: tenths of a second per input) most of
+# their time. FORK=0 (default) runs one process that stops at the first finding.
+FORK=${FORK:-0}
 SANITIZER=${SANITIZER:-address}
 export RUSTC_BOOTSTRAP=1 PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install cargo-fuzz --locked" >&2; exit 2; }
@@ -73,21 +77,31 @@ run_one() {
   mkdir -p fuzz/artifacts/"$t"
   local before; before=$(find fuzz/artifacts/"$t" -type f | wc -l)
   local start; start=$(date +%s)
+  local dict=() fork=()
+  [ -f fuzz/dicts/"$t".dict ] && dict=(-dict=fuzz/dicts/"$t".dict)
+  [ "$FORK" = 1 ] && fork=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   nice -n 19 cargo fuzz run -a -s "$SANITIZER" "$t" fuzz/corpus/"$t" -- \
     -max_total_time="$SECS" -max_len="$(max_len "$t")" -timeout=30 -rss_limit_mb=2048 \
-    -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    "${dict[@]}" "${fork[@]}" \
     -artifact_prefix=fuzz/artifacts/"$t"/ -print_final_stats=1 </dev/null >"$log" 2>&1 || true
   local took=$(( $(date +%s) - start ))
   local after; after=$(find fuzz/artifacts/"$t" -type f | wc -l)
-  # Fork mode's status lines: "#N: cov: C ft: F corp: K exec/s: E oom/timeout/crash: a/b/c time: Ts ..."
-  local last; last=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1 || true)
+  # Status lines: fork mode's "#N: cov: C ft: F corp: K exec/s: E oom/timeout/crash:
+  # a/b/c time: Ts ...", else libFuzzer's "#N  REDUCE|NEW|pulse|DONE cov: C ft: F corp:
+  # K/SIZE ... exec/s: E rss: ...".
+  local last; last=$(grep -E '^#[0-9]+:?[[:space:]].*cov:' "$log" | tail -1 || true)
   local execs cov ft corp eps
-  execs=$(sed -nE 's/^#([0-9]+):.*/\1/p' <<<"$last")
+  execs=$(sed -nE 's/^#([0-9]+).*/\1/p' <<<"$last")
   cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$last")
   ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$last")
   corp=$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<<"$last")
+  [ -n "$execs" ] || execs=$(sed -nE 's/^stat::number_of_executed_units: ([0-9]+)/\1/p' "$log" | tail -1)
   eps=$(sed -nE 's/.* exec\/s: ([0-9]+).*/\1/p' <<<"$last")
   local found; found=$(sed -nE 's/.* oom\/timeout\/crash: ([0-9]+\/[0-9]+\/[0-9]+).*/\1/p' <<<"$last")
+  if [ "$FORK" != 1 ]; then
+    count() { grep -cE "$1" "$log" || true; }
+    found="$(count 'ERROR: libFuzzer: out-of-memory')/$(count 'ERROR: libFuzzer: timeout')/$(count 'ERROR: libFuzzer: deadly signal|ERROR: AddressSanitizer')"
+  fi
   printf '%-17s %6ss %12s execs %8s/s  cov %6s  ft %7s  corpus %6s  oom/timeout/crash %-9s new artifacts %s\n' \
     "$t" "$took" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "${found:-?}" "$((after - before))"
 }
