@@ -100,6 +100,13 @@ const TEMPLATES: &[Template] = &[
 const REAL_V4: &str = "203.0.113.5";
 const REAL_V6: &str = "2001:db8:113::5";
 
+/// Compile the filters before the first input (see `filter_builtin::init`).
+pub fn init() {
+    for t in TEMPLATES {
+        compiled(t.filter);
+    }
+}
+
 /// A filter's name and the filter in every mode.
 type Modes = (&'static str, Vec<Arc<Filter>>);
 

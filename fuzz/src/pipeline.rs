@@ -39,6 +39,11 @@ bantime = "10m"
 bantime_maxtime = "1d"
 "#;
 
+/// Load the configuration before the first input (see `filter_builtin::init`).
+pub fn init() {
+    setup();
+}
+
 struct Setup {
     jails: Vec<Arc<JailConfig>>,
     /// (jail, fields that satisfy one of its journalmatch groups), every group.
