@@ -264,10 +264,11 @@ class World:
         self.children = []
         self.qlen = 512
 
-    def fresh_journald(self, history=None):
+    def fresh_journald(self, history=None, conf=""):
         """(Re)start systemd-journald on fresh tmpfs: an empty journal per phase. With
         `history` (a directory of journal files), its archived files are copied into
-        this machine's persistent journal first, as a host's weeks of logs would be."""
+        this machine's persistent journal first, as a host's weeks of logs would be.
+        `conf`: more [Journal] settings."""
         self.stop_journald()
         for d in ("/run/systemd", "/run/log", "/var/log/journal"):
             os.makedirs(d, exist_ok=True)
@@ -285,7 +286,7 @@ class World:
         # Both daemons and the fake sshd share this (container) cgroup: without this,
         # journald's per-cgroup rate limit (10k / 30 s) would drop the load itself.
         with open("/run/systemd/journald.conf.d/bench.conf", "w") as f:
-            f.write("[Journal]\nRateLimitIntervalSec=0\nRateLimitBurst=0\n")
+            f.write("[Journal]\nRateLimitIntervalSec=0\nRateLimitBurst=0\n" + conf)
         sh("ip link set lo up")
         # systemd (PID 1) raises this from the kernel's 10 to 512 at boot; a new network
         # namespace starts at 10. Set it as on a real host, before journald makes its socket.

@@ -80,7 +80,7 @@ complete -c banjo -n "__fish_banjo_using_subcommand run" -l journal-dir -d 'Read
 complete -c banjo -n "__fish_banjo_using_subcommand run" -l journal-file -d 'Read this journal file (repeatable; like journalctl --file)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand run" -l dry-run -d 'Decide and report, but touch no firewall'
 complete -c banjo -n "__fish_banjo_using_subcommand run" -l journal -d 'Read the system journal'
-complete -c banjo -n "__fish_banjo_using_subcommand run" -s h -l help -d 'Print help'
+complete -c banjo -n "__fish_banjo_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c banjo -n "__fish_banjo_using_subcommand run" -s V -l version -d 'Print version'
 complete -c banjo -n "__fish_banjo_using_subcommand status" -l socket -d 'The daemon\'s control socket' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand status" -l json -d 'Machine-readable output'

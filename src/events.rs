@@ -15,6 +15,18 @@ pub const MSGID_RESTORE: &str = "311d43a350a34626bec34e1484193bd1";
 pub const MSGID_FIREWALL_ERROR: &str = "5b4ac9841ce640be9363127b1e7ba938";
 /// MESSAGE_ID of a config reload.
 pub const MSGID_RELOAD: &str = "5ded9ba2535c495588ed305c40219f64";
+/// MESSAGE_ID of the first failure window forgotten for `[daemon] tracker_memory`.
+pub const MSGID_TRACKER_FULL: &str = "320bfee182f741a1825bbbee42c3d35f";
+/// MESSAGE_ID of a ban that is in the kernel but could not be made durable (its "Ban"
+/// entry follows once it is).
+pub const MSGID_NOT_DURABLE: &str = "d6d94dab8f4744eabdd229939849dc63";
+/// MESSAGE_ID of "the state is not durable": a commit failed, or no state file could
+/// be opened at start (banjo then runs from memory).
+pub const MSGID_STATE_DEGRADED: &str = "ec9e28643cdf4481a8d68c493f02427a";
+/// MESSAGE_ID of "the state is durable again", with what was committed.
+pub const MSGID_STATE_RECOVERED: &str = "610371c8a56e46e8af2e0d1deafb66fd";
+/// MESSAGE_ID of bans adopted from the kernel and the journal after the state was lost.
+pub const MSGID_ADOPTED: &str = "3d572eaf91a2473e8ea265732decf0d6";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]

@@ -6,7 +6,7 @@
 
 use crate::config::JailConfig;
 use crate::events::{Event, MSGID_BAN};
-use crate::jail::{BanBook, Jail};
+use crate::jail::{BanBook, Jail, Tracker};
 use crate::journal::Entry;
 use crate::timefmt::{format_duration, BanTime, Micros};
 use std::net::IpAddr;
@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 pub struct Pipeline {
     pub jails: Vec<Jail>,
+    /// Every jail's failure windows, under one memory budget (index: jail).
+    pub tracker: Tracker,
     pub bans: BanBook,
     /// Feed each ban back as a synthetic journal entry (replay: there is no journal to
     /// write to, so recidive sees bans this way).
@@ -26,8 +28,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// With the default tracker budget ([`set_tracker_memory`](Self::set_tracker_memory)).
     pub fn new(configs: Vec<Arc<JailConfig>>, self_addrs: &[IpAddr]) -> Pipeline {
         Pipeline {
+            tracker: Tracker::new(
+                crate::config::DEFAULT_TRACKER_MEMORY,
+                configs.iter().map(|c| (c.maxretry, c.findtime)),
+            ),
             jails: configs
                 .into_iter()
                 .map(|c| Jail::new(c, self_addrs))
@@ -37,6 +44,11 @@ impl Pipeline {
             now: 0,
             warmup: false,
         }
+    }
+
+    /// The failure windows' memory budget (`[daemon] tracker_memory`).
+    pub fn set_tracker_memory(&mut self, bytes: usize) {
+        self.tracker.set_budget(bytes);
     }
 
     /// Fields the reader must fetch for routing and filters, besides MESSAGE.
@@ -56,10 +68,24 @@ impl Pipeline {
 
     /// Process one entry; decisions go to `emit`. Returns whether any jail took it.
     pub fn feed(&mut self, entry: &Entry, emit: &mut dyn FnMut(Event)) -> bool {
+        self.feed_where(entry, emit, &|_| true)
+    }
+
+    /// [`Pipeline::feed`] to the jails (by index) `only` accepts: a restart's warm-up
+    /// gives each jail only the history of its own findtime.
+    pub fn feed_where(
+        &mut self,
+        entry: &Entry,
+        emit: &mut dyn FnMut(Event),
+        only: &dyn Fn(usize) -> bool,
+    ) -> bool {
         self.advance(entry.time_us, emit);
         let mut taken = false;
         let mut fed_back: Vec<Entry> = Vec::new();
         for ji in 0..self.jails.len() {
+            if !only(ji) {
+                continue;
+            }
             let jail = &mut self.jails[ji];
             if !jail.config.journalmatch.accepts(entry) {
                 continue;
@@ -95,7 +121,7 @@ impl Pipeline {
             }
             jail.stats.failures += 1;
             let t = failure.time_us;
-            let Some(trip) = jail.tracker.add(key, t, &entry.message_lossy()) else {
+            let Some(trip) = self.tracker.add(ji, key, t, &entry.message_lossy()) else {
                 continue;
             };
             if self.warmup {
@@ -133,7 +159,7 @@ impl Pipeline {
         bantime: Option<BanTime>,
     ) -> Event {
         let jail = &mut self.jails[ji];
-        jail.tracker.forget(&key);
+        self.tracker.forget(ji, &key);
         let n = self.bans.count(ji, &key) + 1;
         let bantime = bantime.unwrap_or_else(|| jail.config.bantime_for(n));
         let ban = self.bans.ban(ji, key, self.now, bantime, 0);
@@ -154,10 +180,13 @@ impl Pipeline {
         self.jails.iter().position(|j| j.config.name == name)
     }
 
-    /// Move the clock to `now` and lift bans that ended.
+    /// Move the clock to `now`, lift bans that ended and drop expired windows.
     pub fn advance(&mut self, now: Micros, emit: &mut dyn FnMut(Event)) {
         if now > self.now {
             self.now = now;
+        }
+        if self.tracker.due().is_some_and(|t| t <= self.now) {
+            self.tracker.sweep(self.now);
         }
         for ban in self.bans.expire(self.now) {
             let jail = &mut self.jails[ban.jail];

@@ -89,3 +89,56 @@ fn bad_cli_arguments_exit_2() {
     let out = run(&["nosuchcommand"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A pattern without <HOST> is named by its own line, and every bad port of a list
+/// is reported, each on its line (only the first was, with no line for the pattern).
+#[test]
+fn check_names_each_bad_port_and_the_line_of_a_pattern_without_host() {
+    let d = tempfile::tempdir().unwrap();
+    write_config(
+        d.path(),
+        &[
+            (
+                "banjo.toml",
+                "[jail.app]\nenabled = true\njournalmatch = \"_SYSTEMD_UNIT=app.service\"\n\
+                 port = [\"http\", \"bogus\", 70000,\n  \"alsobad\"]\n\
+                 [jail.web]\nenabled = true\nfilter = \"sshd\"\nport = \"22, nope\"\n",
+            ),
+            (
+                "filter.d/app.toml",
+                "failregex = [\n  '^denied <HOST>$',\n  '^login failed for somebody$',\n]\n",
+            ),
+        ],
+    );
+    let out = run(&["check", "--config", d.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(
+        e.contains("filter.d/app.toml:3: error: jail app: failregex: pattern has no <HOST>"),
+        "{e}"
+    );
+    // The jail's filter failed; its ports are checked in a jail whose filter loads.
+    let web = d.path().join("banjo.toml");
+    let web = web.display();
+    assert!(
+        e.contains(&format!(
+            "{web}:9: error: jail web: port: \"nope\" is not a port number"
+        )),
+        "{e}"
+    );
+    std::fs::write(
+        d.path().join("filter.d/app.toml"),
+        "failregex = ['^denied <HOST>$']\n",
+    )
+    .unwrap();
+    let e = stderr(&run(&["check", "--config", d.path().to_str().unwrap()]));
+    for (line, item) in [(4, "\"bogus\""), (4, "70000"), (5, "\"alsobad\"")] {
+        assert!(
+            e.contains(&format!(
+                "{web}:{line}: error: jail app: port: {item} is not a port number"
+            )),
+            "{item} on line {line}:\n{e}"
+        );
+    }
+    assert_eq!(e.matches("error:").count(), 4, "{e}");
+}

@@ -55,8 +55,11 @@ fn attack_burst_is_banned_in_the_kernel_and_recidive_reads_our_entries() {
     assert_eq!(st["total_failed"], 3, "{st}");
     assert_eq!(st["banned"][0], "203.0.113.5");
 
-    // The ban is a structured journal entry…
-    let bans = j.query("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc BANJO_IP=203.0.113.5");
+    // The ban is a structured journal entry… (written after the kernel has the ban,
+    // by the journal writer thread: it may land a moment after the set member.)
+    let q = "MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc BANJO_IP=203.0.113.5";
+    eventually(5, "the ban's journal entry", || !j.query(q).is_empty());
+    let bans = j.query(q);
     assert_eq!(bans.len(), 1, "{bans:?}");
     assert_eq!(bans[0]["BANJO_JAIL"], "sshd");
     assert_eq!(bans[0]["BANJO_FAILURES"], "3");
@@ -120,8 +123,9 @@ fn ignoreip_holds_and_bans_expire() {
         b.cli_json(&["status", "sshd"])["currently_banned"] == 0
             && ipset_members("banjo-sshd-4").is_empty()
     });
-    let unbans = j.query("MESSAGE_ID=c82385cce92748f0af9eb900125d4df7 BANJO_IP=203.0.113.6");
-    assert_eq!(unbans.len(), 1);
+    let q = "MESSAGE_ID=c82385cce92748f0af9eb900125d4df7 BANJO_IP=203.0.113.6";
+    eventually(5, "the unban's journal entry", || !j.query(q).is_empty());
+    assert_eq!(j.query(q).len(), 1);
 }
 
 #[test]
@@ -152,6 +156,10 @@ fn restart_restores_bans_without_double_counting() {
         "stale entry must go: {m:?}"
     );
     // The three failures before the restart are not counted again: no second ban.
+    eventually(5, "the first ban's entry", || {
+        !j.query("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc")
+            .is_empty()
+    });
     std::thread::sleep(std::time::Duration::from_millis(300));
     let bans = j.query("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc");
     assert_eq!(bans.len(), 1, "{bans:?}");
@@ -179,8 +187,10 @@ fn kill_9_mid_burst_loses_nothing() {
     eventually(5, "banned after restart", || {
         ipset_members("banjo-sshd-4").contains(&"203.0.113.8".to_string())
     });
+    let q = "MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc BANJO_JAIL=sshd";
+    eventually(5, "the ban's entry", || !j.query(q).is_empty());
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let bans = j.query("MESSAGE_ID=4d654fc42ce94fee9c9d8899ca99f1bc BANJO_JAIL=sshd");
+    let bans = j.query(q);
     assert_eq!(bans.len(), 1, "{bans:?}");
     // A ban committed before a kill -9 survives it too.
     b.kill9();

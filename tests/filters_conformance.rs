@@ -37,6 +37,24 @@ const CORPUS_FILES: &[(&str, &str)] = &[
     ("apache-auth", "apache-auth"),
     ("nginx-http-auth", "nginx-http-auth"),
     ("nginx-limit-req", "nginx-limit-req"),
+    ("apache-badbots", "apache-badbots"),
+    ("apache-noscript", "apache-noscript"),
+    ("apache-overflows", "apache-overflows"),
+    ("apache-nohome", "apache-nohome"),
+    ("apache-botsearch", "apache-botsearch"),
+    ("apache-shellshock", "apache-shellshock"),
+    ("apache-modsecurity", "apache-modsecurity"),
+    ("nginx-botsearch", "nginx-botsearch"),
+    ("nginx-bad-request", "nginx-bad-request"),
+    ("phpmyadmin-syslog", "phpmyadmin-syslog"),
+    ("gitlab", "gitlab"),
+    ("grafana", "grafana"),
+    ("squid", "squid"),
+    ("mysqld-auth", "mysqld-auth"),
+    ("named-refused", "named-refused"),
+    ("asterisk", "asterisk"),
+    ("freeswitch", "freeswitch"),
+    ("monit", "monit"),
 ];
 
 /// Recall floors, per banjo filter over all its runs, set just below what the filters
@@ -57,30 +75,99 @@ const RECALL_FLOOR: &[(&str, f64)] = &[
     ("postfix-sasl", 0.99),
     ("dovecot", 0.99),
     ("proftpd", 0.99),
-    // Misses by design: AH02031-AH02033 (SNI/Host mismatch) count in aggressive mode only,
-    // because browsers that reuse one HTTP/2 connection for two host names meet AH02032;
-    // an Apache 2.2 line with an IPv6 client is not read because a 2.4 server with a
-    // custom ErrorLogFormat prints the same shape with the client's port run into it.
-    ("apache-auth", 0.89),
-    // One expected line of six is fail2ban's "injection on user name" case, which banjo
-    // reads differently on purpose (see ALLOWED): 5 of 6.
-    ("nginx-http-auth", 0.83),
+    // apache-auth and nginx-http-auth: their deliberate differences are in EXCLUDED.
+    ("apache-auth", 0.99),
+    ("nginx-http-auth", 0.99),
     ("nginx-limit-req", 0.99),
+    ("apache-badbots", 0.99),
+    ("apache-noscript", 0.99),
+    ("apache-overflows", 0.99),
+    ("apache-nohome", 0.99),
+    ("apache-botsearch", 0.99),
+    ("apache-shellshock", 0.99),
+    ("apache-modsecurity", 0.99),
+    ("nginx-botsearch", 0.99),
+    ("nginx-bad-request", 0.99),
+    ("phpmyadmin-syslog", 0.99),
+    ("gitlab", 0.99),
+    ("grafana", 0.99),
+    ("squid", 0.99),
+    ("mysqld-auth", 0.99),
+    // The journal-form sample (`logtype: journal`, `atom named[1806]: client …`) is
+    // given to the filter with its syslog head until the harness reads journal samples
+    // as fail2ban does: 14 of 15.
+    ("named-refused", 0.93),
+    ("asterisk", 0.99),
+    ("freeswitch", 0.99),
+    ("monit", 0.99),
 ];
 
-/// Lines where banjo deliberately differs from fail2ban's expectation. Each entry:
-/// (corpus file, a substring identifying the log line, why).
-const ALLOWED: &[(&str, &str, &str)] = &[(
-    "nginx-http-auth",
-    r#"user "test": password mismatch, client: 127.0.0.1, server: test"#,
-    // fail2ban reads this as one user name `test": password mismatch, client: 127.0.0.1,
-    // …, host: "localhost:8443"` and expects the *last* client (192.0.2.2). nginx cuts
-    // the user name at the first ':' of the decoded credentials, so no user name holds
-    // "client: " or "localhost:8443": the only reading nginx can produce is user "test"
-    // from 127.0.0.1 whose Host header carries the rest. Taking the last "client:" would
-    // let any Host or Referer header choose the address.
-    "user names never contain ':'; the last client: is header text",
-)];
+/// Lines where banjo deliberately reads another address than fail2ban, or reads one where
+/// fail2ban expects none. Each entry: (corpus file, a substring identifying the log line,
+/// why). None today.
+const ALLOWED: &[(&str, &str, &str)] = &[];
+
+/// Lines fail2ban expects a failure from that banjo deliberately does not count, with the
+/// reason; they are listed in the table and left out of the recall. Each entry: (corpus
+/// file, a substring identifying the log line, why). A corpus name ending in `[default]`
+/// excludes the line from the filter's default mode only.
+const EXCLUDED: &[(&str, &str, &str)] = &[
+    (
+        "apache-auth",
+        "[client 2606:2800:220:1:248:1893:25c8:1946] user test-ipv6 not found",
+        // Apache 2.2 (end of life 2017, shipped by no supported distribution) printed
+        // clients without a port; a 2.4 ErrorLogFormat that prints `[client %a]` gives
+        // the same shape with the client's port run into an IPv6 address. IPv4 2.2 lines
+        // are read.
+        "Apache 2.2 IPv6 client without a port: cannot be told from 2.4's ADDR:PORT",
+    ),
+    (
+        "apache-auth",
+        "AH02032: Hostname www.testdom.com provided via SNI and hostname dummy.com",
+        "aggressive mode only: browsers reusing an HTTP/2 connection for two hosts meet it",
+    ),
+    (
+        "nginx-http-auth",
+        r#"user "test": password mismatch, client: 127.0.0.1, server: test"#,
+        // fail2ban reads this as one user name `test": password mismatch, client:
+        // 127.0.0.1, …, host: "localhost:8443"` and expects the *last* client
+        // (192.0.2.2). nginx cuts the user name at the first ':' of the decoded
+        // credentials, so no user name holds "client: "; and nginx refuses a Host header
+        // with a quote, so the other reading (user "test" from 127.0.0.1) is not nginx's
+        // either. The line is no line nginx writes; banjo reads the whole line and counts
+        // nothing. Taking the last "client:" would let a Referer choose the address.
+        "a line nginx cannot write (colon in a user name or quote in a Host header)",
+    ),
+    (
+        "gitlab",
+        ": Failed Login: username=",
+        // GitLab writes the login as typed into the plain-text application.log; a login
+        // holding a newline ends the line and starts a forged one. banjo reads
+        // application_json.log, where the same message is a JSON string.
+        "plain-text application.log: a login with a newline forges whole lines",
+    ),
+    (
+        "freeswitch[default]",
+        "SIP auth challenge (INVITE) on sofia profile 'internal' for [011448708752617@",
+        // fail2ban's default mode is extra, which counts challenges; every phone's
+        // first REGISTER is challenged, so banjo's default is normal and challenges count
+        // in ddos/extra (this line is read there).
+        "challenges count in ddos/extra only: every phone is challenged",
+    ),
+];
+
+fn excluded(corpus: &str, target: &Target, line: &str) -> Option<&'static str> {
+    EXCLUDED
+        .iter()
+        .find(|(c, sub, _)| {
+            let applies = match c.strip_suffix("[default]") {
+                Some(name) => name == corpus && target.mode.is_none(),
+                None => *c == corpus,
+            };
+            applies && line.contains(sub)
+        })
+        .map(|(_, _, why)| *why)
+}
 
 /// One filter in one mode (None: the filter's default mode).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -105,6 +192,8 @@ struct Tally {
     /// Lines expected not to fail that were checked.
     negatives: usize,
     misses: Vec<String>,
+    /// Expected failures left out on purpose (see [`EXCLUDED`]).
+    excluded: Vec<String>,
     wrong: Vec<String>,
     false_pos: Vec<String>,
     allowed: usize,
@@ -229,6 +318,10 @@ fn run(corpus: &str, filter_name: &'static str, lines: &[CorpusLine]) -> BTreeMa
                 else {
                     continue;
                 };
+                if let Some(why) = excluded(corpus, &target, &l.text) {
+                    tally.excluded.push(format!("{where_}  ({why})"));
+                    continue;
+                }
                 tally.expected += 1;
                 match got {
                     Some(g) if g == ip => tally.hits += 1,
@@ -300,6 +393,9 @@ fn fail2ban_corpus_conformance() {
             );
             for m in &t.misses {
                 eprintln!("    miss  {m}");
+            }
+            for x in &t.excluded {
+                eprintln!("    excl  {x}");
             }
             for w in &t.wrong {
                 eprintln!("    WRONG {w}");

@@ -242,6 +242,8 @@ fn cases() -> Vec<Cases> {
                 // An IPv6 client: the port must not become part of the address.
                 m("[auth_basic:error] [pid 1234:tid 5678] [client 2001:db8:113::5:8080] AH01618: user x not found: /"),
                 m("[error] [client 2001:db8:113::5:8080] user x not found: /"),
+                // The SNI names are the client's, after the header.
+                m("[ssl:error] [pid 6586] [client 203.0.113.5:58028] AH02031: Hostname [client_198.51.100.72:1] provided via SNI, but no hostname provided in HTTP request"),
             ],
             genuine: vec![
                 g("", "[auth_basic:error] [pid 4711:tid 139] [client 203.0.113.5:51380] AH01617: user admin: authentication failure for \"/private\": Password Mismatch", "203.0.113.5"),
@@ -251,7 +253,12 @@ fn cases() -> Vec<Cases> {
                 g("", "[error] [client 203.0.113.8] user wrongusername not found: /basic/file", "203.0.113.8"),
                 // Unbracketed IPv6 with the port after the last colon (Apache 2.4's own form).
                 g("", "[auth_basic:error] [pid 1234:tid 5678] [client 2001:db8:113::5:6:8080] AH01617: user x: authentication failure for \"/\": Password Mismatch", "2001:db8:113::5:6"),
-                g("aggressive", "[ssl:error] [pid 6586] [client 203.0.113.9:58028] AH02033: No hostname was provided via SNI for a name based virtual host", "203.0.113.9"),
+                g("", "[ssl:error] [pid 6586] [client 203.0.113.9:58028] AH02033: No hostname was provided via SNI for a name based virtual host", "203.0.113.9"),
+                g("aggressive", "[ssl:error] [pid 6586] [client 2001:db8:113::9:58028] AH02032: Hostname a.example provided via SNI and hostname b.example provided via HTTP have no compatible SSL setup", "2001:db8:113::9"),
+                // From the file with the date cut, and a custom ErrorLogFormat with a port.
+                g("", "[] [auth_basic:error] [pid 1] [client 203.0.113.10:1] AH01618: user x not found: /", "203.0.113.10"),
+                g("", " [error] [client 203.0.113.11] user x not found: /", "203.0.113.11"),
+                g("", "[error] [client 2001:db8:113::12:4444] client denied by server configuration: /x", "2001:db8:113::12"),
             ],
         },
         Cases {
@@ -270,11 +277,24 @@ fn cases() -> Vec<Cases> {
                 // A newline in the name (stderr logging) starts a line of the client's own.
                 m("2024/01/01 00:00:00 [error] 12#12: *3 user \"x\": password mismatch, client 198.51.100.72, server \": password mismatch, client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\""),
                 m("user \"x\": password mismatch, client: 198.51.100.73, server: y\": password mismatch, client: 203.0.113.5, server: example.org, request: \"GET / HTTP/1.1\""),
+                // fail2ban's "trying injection on user name" sample, with our addresses: the
+                // first client is the one nginx would have written for a user "test" (were
+                // its Host header to hold quotes, which nginx refuses); the line goes on after
+                // the Host in a way nginx never writes, so it is not read at all.
+                m(r#"2014/04/03 22:20:40 [error] 30708#0: *3 user "test": password mismatch, client: 198.51.100.74, server: test, request: "GET / HTTP/1.1", host: "localhost:8443"": was not found in "/etc/nginx/.htpasswd", client: 203.0.113.5, server: , request: "GET / HTTP/1.1", host: "localhost:8443""#),
+                m(r#" [error] 30708#0: *3 user "test": password mismatch, client: 198.51.100.75, server: test, request: "GET / HTTP/1.1", host: "localhost:8443"": was not found in "/etc/nginx/.htpasswd", client: 203.0.113.5, server: , request: "GET / HTTP/1.1", host: "localhost:8443""#),
+                // The fallback mode's TLS line carries no client text; a look-alike with the
+                // address moved into the OpenSSL text must not be read.
+                m(r#"2020/11/25 14:42:16 [crit] 76952#76952: *2454307 SSL_do_handshake() failed (SSL: error:1408F0C6:SSL routines:ssl3_get_record:packet length too long, client: 198.51.100.76) while SSL handshaking, client: 203.0.113.5, server: 0.0.0.0:443"#),
             ],
             genuine: vec![
                 g("", "2024/01/01 10:00:00 [error] 2865#2865: *66647 user \"xyz\" was not found in \"/etc/nginx/.htpasswd\", client: 203.0.113.5, server: www.example.org, request: \"GET / HTTP/1.1\", host: \"www.example.org\"", "203.0.113.5"),
                 g("", "2024/01/01 10:00:01 [error] 2865#2865: *66648 user \"admin\": password mismatch, client: 2001:db8:113::5, server: www.example.org, request: \"GET /admin HTTP/2.0\", host: \"www.example.org\", referrer: \"https://www.example.org/\"", "2001:db8:113::5"),
                 g("", "2024/01/01 10:00:02 [error] 2865#2865: *3 user \"scriben dio\": password mismatch, client: 203.0.113.6, server: , request: \"GET / HTTP/1.1\", host: \"localhost:8443\"", "203.0.113.6"),
+                // From the file, once banjo reads log files: the date cut.
+                g("", r#" [error] 2865#2865: *9 user "admin" was not found in "/etc/nginx/.htpasswd", client: 203.0.113.7, server: www.example.org, request: "GET /admin HTTP/1.1", host: "www.example.org", referrer: "https://x/\"quoted\" \", client: 198.51.100.77""#, "203.0.113.7"),
+                g("fallback", "2020/11/25 14:42:16 [crit] 76952#76952: *2454307 SSL_do_handshake() failed (SSL: error:1408F0C6:SSL routines:ssl3_get_record:packet length too long) while SSL handshaking, client: 203.0.113.8, server: 0.0.0.0:443", "203.0.113.8"),
+                g("aggressive", "2024/01/01 10:00:00 [crit] 1#1: *9 SSL_do_handshake() failed (SSL: error:0A0000C6:SSL routines::packet length too long) while SSL handshaking, client: 2001:db8:113::9, server: [::]:443", "2001:db8:113::9"),
             ],
         },
         Cases {
@@ -290,6 +310,308 @@ fn cases() -> Vec<Cases> {
             ],
         },
         Cases {
+            filter: "apache-noscript",
+            injections: vec![
+                // The path and the Referer are the client's; the header's client comes first.
+                m("[cgi:error] [pid 27550:tid 1401] [client 203.0.113.5:18071] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/[client 198.51.100.66:1] x"),
+                m("[error] [client 203.0.113.5] File does not exist: /var/www/[client 198.51.100.67] a.php, referer: [client 198.51.100.68]"),
+                m("[php7:error] [pid 1] [client 203.0.113.5:1] script '/var/www/[client 198.51.100.69:1] x.php' not found or unable to stat"),
+                // A CGI script's stderr goes out under Apache's header for the real client.
+                m("[cgi:error] [pid 1] [client 203.0.113.5:4444] AH01215: [client 198.51.100.70:1] AH02811: script not found or unable to stat: /x"),
+                // An embedded newline does not start a line of the client's.
+                m("[cgi:error] [pid 1] [client 203.0.113.5:4444] AH01215: x\n[cgi:error] [pid 1] [client 198.51.100.71:1] AH02811: script not found or unable to stat: /x"),
+                // IPv6 without brackets: the port is not part of the address.
+                m("[cgi:error] [pid 1] [client 2001:db8:113::5:8080] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/x"),
+                // A portless IPv6 client (custom ErrorLogFormat) is not read at all.
+                m("[cgi:error] [pid 1] [client 2001:db8:dec0::1] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/x"),
+            ],
+            genuine: vec![
+                // Seed 004's probe.
+                g("", "[Mon Nov 22 12:43:22.745282 2021] [cgi:error] [pid 9067] [client 203.0.113.5:25819] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/kerbynet", "203.0.113.5"),
+                g("", "[proxy_fcgi:error] [pid 742:tid 1401] [client 2001:db8:113::6:50900] AH01071: Got error 'Primary script unknown'", "2001:db8:113::6"),
+                g("", "[] [error] [client 203.0.113.7] File does not exist: /home/site/public_html/azenv.php", "203.0.113.7"),
+                g("", " [:error] [pid 3790] [client 203.0.113.8:46301] script '/var/www/timthumb.php' not found or unable to stat", "203.0.113.8"),
+            ],
+        },
+        Cases {
+            filter: "apache-overflows",
+            injections: vec![
+                m("[core:error] [pid 1] [client 203.0.113.5:55280] AH00126: Invalid URI in request GET /[client 198.51.100.66:1] HTTP/1.1"),
+                m("[error] [client 203.0.113.5] Invalid method in request [client 198.51.100.67] x"),
+                m("[core:error] [pid 1] [client 203.0.113.5:1] AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LogLevel debug' to get a backtrace., referer: [client 198.51.100.68:1] AH00126: Invalid URI in request x"),
+                m("[core:error] [pid 1] [client 2001:db8:113::5:443] AH10244: invalid URI path (/cgi-bin/.%2e/[client 198.51.100.69:1])"),
+            ],
+            genuine: vec![
+                // Seed 004's probes.
+                g("", "[Mon Nov 22 15:59:06.241391 2021] [core:error] [pid 10242] [client 203.0.113.5:50236] AH00126: Invalid URI in request POST /cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh HTTP/1.1", "203.0.113.5"),
+                g("aggressive", "[Mon Nov 22 20:31:31.459828 2021] [core:error] [pid 12850] [client 203.0.113.6:57390] AH00124: Request exceeded the limit of 10 internal redirects due to probable configuration error. Use 'LimitInternalRecursion' to increase the limit if necessary. Use 'LogLevel debug' to get a backtrace., referer: rohhie.net", "203.0.113.6"),
+                g("", "[core:error] [pid 1] [client 2001:db8:113::7:51000] AH10244: invalid URI path (/cgi-bin/.%2e/.%2e/bin/sh)", "2001:db8:113::7"),
+                g("", "[core:error] [pid 1] [client 203.0.113.8:1] AH00134: Invalid method in request \\x16\\x03\\x01 - possible attempt to establish SSL connection on non-SSL port", "203.0.113.8"),
+            ],
+        },
+        Cases {
+            filter: "apache-nohome",
+            injections: vec![
+                m("[core:info] [pid 1] [client 203.0.113.5:46652] AH00128: File does not exist: /var/www/~[client 198.51.100.66:1]"),
+                m("[error] [client 203.0.113.5] File does not exist: /xxx/~x, referer: http://x/[client 198.51.100.67]"),
+            ],
+            genuine: vec![
+                g("", "[core:info] [pid 4101:tid 2992] [client 203.0.113.5:46652] AH00128: File does not exist: /xxx/~", "203.0.113.5"),
+                g("", "[core:info] [pid 4101] [client 2001:db8:113::5:46652] AH00128: File does not exist: /var/www/html/~root", "2001:db8:113::5"),
+                g("", "[Sat Jun 01 11:23:08 2013] [error] [client 203.0.113.6] File does not exist: /xxx/~", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "apache-botsearch",
+            injections: vec![
+                m("[core:info] [pid 1] [client 203.0.113.5:1] AH00128: File does not exist: /var/www/phpmyadmin/[client 198.51.100.66:2]/x, referer: [client 198.51.100.67:1]"),
+                m("[error] [client 203.0.113.5] script '/var/www/wp-login.php[client 198.51.100.68]' not found or unable to stat"),
+            ],
+            genuine: vec![
+                g("", "[error] [client 203.0.113.5] File does not exist: /var/www/phpmyadmin", "203.0.113.5"),
+                g("", "[core:info] [pid 1] [client 2001:db8:113::5:1234] AH00128: File does not exist: /var/www/html/wp-login.php", "2001:db8:113::5"),
+                g("", "[cgi:error] [pid 1] [client 203.0.113.6:1] AH02811: script not found or unable to stat: /var/www/cgi-bin/test.cgi", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "apache-shellshock",
+            injections: vec![
+                m("[cgi:error] [pid 16860] [client 203.0.113.5:59635] AH01215: /bin/bash: warning: HTTP_[client_198.51.100.66]: ignoring function definition attempt"),
+                m("[cgi:error] [pid 16860] [client 203.0.113.5:59635] AH01215: [client 198.51.100.67:1] AH01215: /bin/bash: error importing function definition for `HTTP_X'"),
+            ],
+            genuine: vec![
+                g("", "[cgi:error] [pid 16860] [client 203.0.113.5:59635] AH01215: /bin/bash: warning: HTTP_TEST: ignoring function definition attempt", "203.0.113.5"),
+                g("", "[cgi:error] [pid 16864] [client 2001:db8:113::5:41273] AH01215: /bin/bash: error importing function definition for `HTTP_TEST'", "2001:db8:113::5"),
+                g("", "[error] [client 203.0.113.6] /bin/bash: warning: HTTP_USER_AGENT: ignoring function definition attempt, referer: http://x/", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "apache-modsecurity",
+            injections: vec![
+                // ModSecurity's own [client], its matched data and the URI all come after
+                // Apache's header.
+                m(r#"[security2:error] [pid 1] [client 203.0.113.5:1] [client 198.51.100.66] ModSecurity: Access denied with code 403 (phase 2). Matched "x" [data "[client 198.51.100.67:1]"] [uri "/[client 198.51.100.68]"]"#),
+                m(r#"[error] [client 203.0.113.5] ModSecurity: [data "\" Access denied with code 403 [client 198.51.100.69]"] Warning. Pattern match"#),
+            ],
+            genuine: vec![
+                g("", r#"[Sat May 09 00:35:52.389262 2020] [:error] [pid 22406:tid 1399] [client 203.0.113.5:47762] [client 203.0.113.5] ModSecurity: Access denied with code 401 (phase 2). Operator EQ matched 1 at IP:blocked. [file "/etc/httpd/modsecurity.d/activated_rules/modsecurity_wp_login.conf"] [line "14"] [id "500000"]"#, "203.0.113.5"),
+                g("", r#"[security2:error] [pid 1] [client 2001:db8:113::5:443] ModSecurity: [file "/x.conf"] [line "1"] [id "2"] [msg "scanner"] [severity "CRITICAL"] Access denied with code 403 (phase 2). Pattern match "nikto" at REQUEST_HEADERS:User-Agent."#, "2001:db8:113::5"),
+                g("", r#"[error] [client 203.0.113.6] ModSecurity:  [id "960015"] [tag "A"][tag "B"] Access denied with code 400 (phase 2). Operator EQ matched 0 at REQUEST_HEADERS."#, "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "apache-badbots",
+            injections: vec![
+                // The access log starts with the client; what follows is the client's text,
+                // with quotes escaped.
+                m(r#"203.0.113.5 - 198.51.100.66 [05/Mar/2007:14:39:21 +0100] "GET /198.51.100.67 HTTP/1.0" 200 1 "198.51.100.68" "EmailCollector 198.51.100.69""#),
+                m(r#"203.0.113.5 - - [05/Mar/2007:14:39:21 +0100] "GET /\" 200 1 \"-\" \"EmailSiphon\" \n198.51.100.70 - - [x] \"GET / HTTP/1.0\" 200 1 \"-\" \"EmailSiphon HTTP/1.1" 404 1 "-" "EmailSiphon""#),
+                // vhost_combined: our ServerName and port first.
+                m(r#"198.51.100.71:80 203.0.113.5 - - [05/Mar/2007:14:39:21 +0100] "GET / HTTP/1.1" 200 1 "-" "EmailWolf 1.00""#),
+                m(r#"2001:db8:113::5 - - [] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 (compatible; Nmap Scripting Engine) 198.51.100.72""#),
+            ],
+            genuine: vec![
+                g("", r#"203.0.113.5 - - [05/Mar/2007:14:39:21 +0100] "POST /123.html/trackback/ HTTP/1.0" 301 459 "http://www.example.org/123.html/trackback" "TrackBack/1.02""#, "203.0.113.5"),
+                g("", r#"example.org:443 2001:db8:113::6 - - [05/Mar/2007:14:39:21 +0100] "GET / HTTP/1.1" 200 5 "-" "EmailSiphon""#, "2001:db8:113::6"),
+                g("aggressive", r#"203.0.113.7 - - [] "GET /.env HTTP/1.1" 404 196 "-" "Mozilla/5.0 zgrab/0.x""#, "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "nginx-botsearch",
+            injections: vec![
+                m(r#"203.0.113.5 - 198.51.100.66 [20/Jan/2015:19:53:28 +0100] "GET //pma/198.51.100.67 HTTP/1.1" 404 47 "198.51.100.68" "-""#),
+                // The file name is the client's decoded URL: a quote in it and a forged
+                // rest of the line, before nginx's own.
+                m(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/a" failed (2: No such file or directory), client: 198.51.100.69, server: s, request: "GET /pma/ HTTP/1.1", host: "h" failed (2: No such file or directory), client: 203.0.113.5, server: localhost, request: "GET /a%22%20failed%20(2:%20No%20such%20file%20or%20directory),%20client:%20198.51.100.69,%20server:%20s,%20request:%20%22GET%20/pma/%20HTTP/1.1%22,%20host:%20%22h HTTP/1.1", host: "example.org""#),
+                m(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/a" failed (2: No such file or directory), client: 198.51.100.70, server: s, request: "GET /pma/ HTTP/1.1", referrer: "" failed (2: No such file or directory), client: 203.0.113.5, server: localhost, request: "GET /a HTTP/1.1", host: "example.org""#),
+                // The Referer after the real client.
+                m(r#"2015/01/21 10:56:10 [error] 2833#0: *1 open() "/var/www/pma" failed (2: No such file or directory), client: 203.0.113.5, server: localhost, request: "GET /pma HTTP/1.1", host: "h", referrer: "x", client: 198.51.100.71, server: y""#),
+                // Lines nginx cut at 2 KiB end where the client's padding put the cut: after
+                // a forged tail, the padding in the file name, the URL or the Referer.
+                m(leak(cut_after(2047, |pad| format!(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/{pad}" failed (2: No such file or directory), client: 198.51.100.72, server: s, request: "GET /pma/ HTTP/1.1", host: "h""#), NGINX_REST))),
+                m(leak(cut_after(2047, |pad| format!(r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/{}" failed (2: No such file or directory), client: 198.51.100.73, server: {}, request: "GET /pma/{} HTTP/1.1", host: "{}", referrer: "{pad}""#, "a".repeat(247), "s".repeat(64), "u".repeat(196), "h".repeat(128)), NGINX_REST))),
+            ],
+            genuine: vec![
+                g("", r#"203.0.113.5 - - [20/Jan/2015:19:53:28 +0100] "GET //phpMyAdmin-2.8.2.3/scripts/setup.php HTTP/1.1" 404 47 "-" "-" "-""#, "203.0.113.5"),
+                g("", r#"2001:db8:113::5 - - [] "GET /wp-login.php HTTP/2.0" 404 153 "-" "Mozilla/5.0""#, "2001:db8:113::5"),
+                g("", r#"2015/01/21 10:56:10 [error] 2833#0: *16336 open() "/var/www/site/cgi-bin/php4" failed (2: No such file or directory), client: 203.0.113.6, server: localhost, request: "GET /cgi-bin/php4 HTTP/1.1", host: "192.0.2.1""#, "203.0.113.6"),
+                g("", r#" [error] 2833#0: *16813 "/var/www/site/roundcube/" is not found (2: No such file or directory), client: 2001:db8:113::7, server: localhost, request: "GET /roundcube/ HTTP/1.1", host: "example.org", referrer: "https://example.org/""#, "2001:db8:113::7"),
+            ],
+        },
+        Cases {
+            filter: "nginx-bad-request",
+            injections: vec![
+                m(r#"203.0.113.5 - 198.51.100.66 [20/Jan/2015:19:53:28 +0100] "GET /\x22 400 1 \x22198.51.100.67" 400 47 "198.51.100.68" "-""#),
+                m(r#"203.0.113.5 - - [20/Jan/2015:19:53:28 +0100] "\x0A198.51.100.69 - - [x] \x22x\x22 400" 400 47 "-" "-""#),
+            ],
+            genuine: vec![
+                g("", r#"203.0.113.5 - - [20/Jan/2015:19:53:28 +0100] "" 400 47 "-" "-" "-""#, "203.0.113.5"),
+                g("", r#"2001:db8:113::5 - - [] "\x03\x00\x00/*\xE0\x00\x00\x00\x00\x00Cookie: mstshash=Administr" 400 157 "-" "-""#, "2001:db8:113::5"),
+                g("", r#"203.0.113.6 - root [20/Jan/2015:01:17:07 +0100] "CONNECT 192.0.2.9 HTTP/1.1" 400 162 "-" "-""#, "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "phpmyadmin-syslog",
+            injections: vec![
+                // The user name is the client's; phpMyAdmin's own words and address end the line.
+                m("user denied: x (mysql-denied) from 198.51.100.66 (mysql-denied) from 203.0.113.5"),
+                m("user denied: x\nuser denied: y (mysql-denied) from 198.51.100.68\n (mysql-denied) from 203.0.113.5"),
+                m("user denied: root (no-activity) from 198.51.100.69"),
+            ],
+            genuine: vec![
+                g("", "user denied: root (mysql-denied) from 203.0.113.5", "203.0.113.5"),
+                g("", "user denied: admin (mysql-denied) from 2001:db8:113::5", "2001:db8:113::5"),
+                g("", "user denied: root (root-denied) from 203.0.113.6", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "gitlab",
+            injections: vec![
+                // The login is the client's; JSON escapes its quotes, and GitLab's own
+                // address ends the message.
+                m(r#"{"severity":"INFO","time":"2020-04-09T14:04:00.667Z","correlation_id":"x","message":"Failed Login: username=a ip=198.51.100.66\" ip=198.51.100.67 ip=203.0.113.5"}"#),
+                m(r#"{"severity":"INFO","time":"2020-04-09T14:04:00.667Z","message":"Failed Login: username=a ip=203.0.113.5","meta.user":"x ip=198.51.100.68"}"#),
+                // The plain-text log: a login holding a newline ends the line where the
+                // client wants, so this (a complete, forged line) is never read.
+                m("2020-04-09T14:04:00.667Z: Failed Login: username=x ip=198.51.100.69"),
+                m("Failed Login: username=x ip=198.51.100.70"),
+            ],
+            genuine: vec![
+                g("", r#"{"severity":"INFO","time":"2020-04-09T14:04:00.667Z","correlation_id":"3823a1550b64417f9c9ed8ee0f48087e","message":"Failed Login: username=admin ip=203.0.113.5"}"#, "203.0.113.5"),
+                g("", r#"{"severity":"INFO","time":"","correlation_id":"x","message":"Failed Login: username=user name ip=2001:db8:113::5"}"#, "2001:db8:113::5"),
+                g("", r#"{"severity":"INFO","time":"2020-04-09T14:04:00.667Z","message":"Failed Login: username=a\"b ip=203.0.113.6","meta.caller_id":"SessionsController#create"}"#, "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "grafana",
+            injections: vec![
+                m(r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" logger=context userId=0 orgId=0 uname="x remote_addr=198.51.100.66 y" error="Invalid Username or Password" remote_addr=203.0.113.5"#),
+                m(r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" uname="x\" remote_addr=198.51.100.67 y=\"" remote_addr=203.0.113.5"#),
+                m(r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" remote_addr=203.0.113.5 error="x remote_addr=198.51.100.68 y""#),
+                m("t=2020-10-19T17:44:33+0200 lvl=eror msg=\"Invalid username or password\" uname=x\nremote_addr=198.51.100.69"),
+            ],
+            genuine: vec![
+                g("", r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" logger=context userId=0 orgId=0 uname= error="Invalid Username or Password" remote_addr=203.0.113.5"#, "203.0.113.5"),
+                g("", r#"logger=context userId=0 orgId=0 uname=admin t=2023-03-01T10:00:00.123+00:00 level=error msg="Invalid username or password" error="invalid username or password" remote_addr=2001:db8:113::5 traceID="#, "2001:db8:113::5"),
+                g("", r#"t=2020-10-19T17:44:33+0200 lvl=eror msg="Invalid username or password" uname="a b" remote_addr=203.0.113.6"#, "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "squid",
+            injections: vec![
+                m("1386543323.000      4 203.0.113.5 TCP_DENIED/403 4099 GET http://198.51.100.66/ 198.51.100.67 HIER_NONE/- text/html"),
+                m("1386543323.000      4 203.0.113.5 TCP_MISS/200 4099 GET http://x/ 1 198.51.100.68 TCP_DENIED/403 1 GET http://y/ - HIER_NONE/- text/html"),
+            ],
+            genuine: vec![
+                g("", "1386543323.000      4 203.0.113.5 TCP_DENIED/403 4099 GET http://www.example.org/azenv.php - HIER_NONE/- text/html", "203.0.113.5"),
+                g("", "1386543500.000      5 2001:db8:113::5 NONE/405 3364 CONNECT error:method-not-allowed - HIER_NONE/- text/html", "2001:db8:113::5"),
+                g("", "     12 203.0.113.6 TCP_DENIED/403 3745 GET http://example.org/engine.php - HIER_NONE/- text/html", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "mysqld-auth",
+            injections: vec![
+                // The user name (48 characters at most) is the client's, and so is the
+                // database of the other "Access denied" message.
+                m("2019-09-24 13:16:50 8756 [Warning] Access denied for user 'x'@'198.51.100.66' (using password: YES)'@'203.0.113.5' (using password: YES)"),
+                m("2019-09-24 13:16:50 8756 [Warning] Access denied for user 'u'@'203.0.113.5' to database 'x'@'198.51.100.67' (using password: YES)"),
+                m("2019-09-24 13:16:50 8756 [Warning] Access denied for user 'u'@'198.51.100.68' (using password: YES) and more"),
+            ],
+            genuine: vec![
+                g("", "130324 17:56:14 [Warning] Access denied for user 'root'@'203.0.113.5' (using password: YES)", "203.0.113.5"),
+                g("", "2019-01-03T08:50:04.634875Z 113 [Note] [MY-010926] [Server] Access denied for user 'root'@'2001:db8:113::5' (using password: NO)", "2001:db8:113::5"),
+                g("", "4644 [Warning] Access denied for user 'root'@'203.0.113.6' (using password: YES)", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "named-refused",
+            injections: vec![
+                // The query name (twice) is the client's, after its address.
+                m("client @0x7f6450002ef0 203.0.113.5#23332 (198.51.100.66#1): query (cache) 'client 198.51.100.66#1: query/A/IN' denied"),
+                m("client 203.0.113.5#4795: query 'x' denied' client 198.51.100.67#1: query 'y/NS/IN' denied"),
+            ],
+            genuine: vec![
+                g("", "client @0x7f6450002ef0 203.0.113.5#23332 (example.com): query (cache) 'example.com/A/IN' denied", "203.0.113.5"),
+                g("", "security: info: client @0x7f4e446fd6e8 2001:db8:113::5#53 (example.io): query (cache) 'example.io/A/IN' denied (allow-query-cache did not match)", "2001:db8:113::5"),
+                g("", "27-Aug-2013 17:49:45.330 client 203.0.113.6#44281 (example.net): zone transfer 'example.net/AXFR/IN' denied", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "monit",
+            injections: vec![
+                m("HttpRequest: access denied -- client 203.0.113.5: unknown user '198.51.100.66: wrong password for user 'x'"),
+                m("Warning: Client '203.0.113.5' supplied unknown user 'Client '198.51.100.67' supplied' accessing monit httpd"),
+            ],
+            genuine: vec![
+                g("", "HttpRequest: access denied -- client 203.0.113.5: wrong password for user 'admin'", "203.0.113.5"),
+                g("", "[CEST Aug  6 10:14:52] error    : HttpRequest: access denied -- client [2001:db8:113::5]: wrong password for user 'root'", "2001:db8:113::5"),
+                g("", "error    : Warning: Client '203.0.113.6' supplied unknown user 'foo' accessing monit httpd", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "asterisk",
+            injections: vec![
+                // chan_sip: the To header before the address, Asterisk's reason after it.
+                m("[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: Registration from '<sip:x>' failed for '198.51.100.66' - Wrong password' failed for '203.0.113.5' - Wrong password"),
+                // PJSIP: a display name holding a forged rest of the line; a Call-ID holding one.
+                m(r#"[2016-05-23 10:18:16] NOTICE[19388] res_pjsip/pjsip_distributor.c: Request from '"a' failed for '198.51.100.67:5060' (callid: x) - No matching endpoint found" <sip:1000@example.org>' failed for '203.0.113.5:48336' (callid: 1) - No matching endpoint found"#),
+                m(r#"[2016-05-23 10:18:16] NOTICE[19388] res_pjsip/pjsip_distributor.c: Request from '<sip:1000@example.org>' failed for '203.0.113.5:48336' (callid: x) - No matching endpoint found' failed for '198.51.100.68:5060' (callid: y) - No matching endpoint found"#),
+                m(r#"[2016-05-23 10:18:16] NOTICE[19388] res_pjsip/pjsip_distributor.c: Request from '<sip:a' failed for '198.51.100.69:5060' (callid: x) - No matching endpoint found>' failed for '203.0.113.5:48336' (callid: 1) - No matching endpoint found"#),
+                // Call from: caller and extension on both sides of the address.
+                m("[2013-02-05 23:44:42] NOTICE[436][C-00000fa9] chan_sip.c: Call from 'x' (198.51.100.70:1) to extension 'y' rejected because extension not found in context 'default'.' (203.0.113.5:10836) to extension 'z' rejected because extension not found in context 'default'."),
+                m("[2013-02-05 23:44:42] NOTICE[436][C-00000fa9] chan_sip.c: Call from 'x' (203.0.113.5:10836) to extension 'e' rejected because extension not found in context 'default'. x' (198.51.100.71:1) to extension 'y' rejected because extension not found in context 'default'."),
+                // Security events: SessionID before RemoteAddress, the client's response after it.
+                m(r#"[2015-05-25 07:21:48] SECURITY[6988] res_security_log.c: SecurityEvent="InvalidPassword",EventTV="2015-05-25T07:21:48.275+0300",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="7",SessionID="a",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/198.51.100.72/1",ReceivedHash="",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5061",Challenge="c",ReceivedChallenge="c",ReceivedHash="h""#),
+                m(r#"[2015-05-25 07:21:48] SECURITY[6988] res_security_log.c: SecurityEvent="ChallengeResponseFailed",EventTV="2015-05-25T07:21:48.275+0300",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="7",SessionID="s",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5061",Challenge="c",Response="x",RemoteAddress="IPV4/UDP/198.51.100.73/1",ExpectedResponse="""#),
+                m(r#"[2015-05-25 07:21:48] SECURITY[6988] res_security_log.c: SecurityEvent="InvalidAccountID",EventTV="2015-05-25T07:21:48.275+0300",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="7",SessionID="",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/198.51.100.74/1",Module="x",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.5/5061""#),
+                // A dialplan Log() line: the "file" is the caller's extension.
+                m("[2016-05-06 07:08:09] NOTICE[1][C-1] Ext. 198.51.100.75 failed to authenticate as 'x': manager.c: 198.51.100.75 failed to authenticate as 'x'"),
+                m(r#"[2013-11-11 14:33:38] WARNING[6756][C-0000001d] Ext. x: "Rejecting unknown SIP connection from 198.51.100.76": "Rejecting unknown SIP connection from 203.0.113.5""#),
+                // Asterisk's logger cuts a message at 8 KiB: the padding in the To header puts
+                // the cut right after a forged reason.
+                m(leak(cut_after(8191, |pad| format!("[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: Registration from '{pad}' failed for '198.51.100.77' - Wrong password"), "' failed for '203.0.113.5' - Wrong password"))),
+            ],
+            genuine: vec![
+                g("", "[2012-02-13 17:21:54] NOTICE[1638] chan_sip.c: Registration from '<sip:301@example.com>' failed for '203.0.113.5' - Wrong password", "203.0.113.5"),
+                g("", r#"NOTICE[566]: res_pjsip/pjsip_distributor.c:670 in log_failed_request: Request 'REGISTER' from '"1000" <sip:1000@example.org>' failed for '[2001:db8:113::5]:5060' (callid: a b ' c) - Failed to authenticate after 3 tries in 1.2 ms"#, "2001:db8:113::5"),
+                g("", r#"[2016-05-06 07:08:09] NOTICE[31554] manager.c: 203.0.113.6 tried to authenticate with nonexistent user 'opennms'"#, "203.0.113.6"),
+                g("", r#"[2015-05-25 07:19:19] SECURITY[6988] res_security_log.c: SecurityEvent="InvalidAccountID",EventTV="2015-05-25T07:19:19.015+0300",Severity="Error",Service="PJSIP",EventVersion="1",AccountID="70000180",SessionID="!@#$%^&   *(}((')[ -+"++",LocalAddress="IPV4/UDP/192.0.2.1/5060",RemoteAddress="IPV4/UDP/203.0.113.7/5061""#, "203.0.113.7"),
+                g("", "[Jan 18 17:39:50] NOTICE[12049]: res_pjsip_session.c:2337 new_invite: Call from 'anonymous' (TCP:[203.0.113.8]:61470) to extension '9011+442037690237' rejected because extension not found in context 'default'.", "203.0.113.8"),
+            ],
+        },
+        Cases {
+            filter: "freeswitch",
+            injections: vec![
+                m("2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:2531 Can't find user [x] from 198.51.100.66@y] from 203.0.113.5"),
+                m("2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:1478 SIP auth failure (INVITE) on sofia profile 'internal' for [a] from ip 198.51.100.67] from ip 203.0.113.5"),
+                m("2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:2531 Can't find user [x\n2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:2531 Can't find user [y] from 198.51.100.68] from 203.0.113.5"),
+            ],
+            genuine: vec![
+                g("", "2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:1478 SIP auth failure (INVITE) on sofia profile 'internal' for [000972543480510@192.0.2.51] from ip 203.0.113.5", "203.0.113.5"),
+                g("", "08-03 07:56:53.026292 [WARN] [SOFIA] [sofia_reg.c:4130] Can't find user [101@192.0.2.1] from 2001:db8:113::5", "2001:db8:113::5"),
+                g("ddos", "2013-12-31 17:39:54.767815 [WARNING] sofia_reg.c:1533 SIP auth challenge (REGISTER) on sofia profile 'internal' for [1001@192.0.2.51] from ip 203.0.113.6", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "openvpn",
+            injections: vec![
+                // A certificate's common name (or a logged-in user's name) before the address.
+                m("198.51.100.66:1 TLS Auth Error: Auth Username/Password verification failed for peer/203.0.113.5:1194 TLS Auth Error: Auth Username/Password verification failed for peer"),
+                m("x 198.51.100.67:1 TLS Error: TLS handshake failed/203.0.113.5:1194 TLS Error: TLS handshake failed"),
+                // The certificate subject after it.
+                m("203.0.113.5:51234 VERIFY ERROR: depth=0, error=self-signed certificate: CN=198.51.100.68:1 TLS Auth Error: Auth Username/Password verification failed for peer"),
+                // IPv6 without brackets: the port is not part of the address.
+                m("[AF_INET6]2001:db8:113::5:1194 TLS Error: TLS handshake failed"),
+            ],
+            genuine: vec![
+                g("", "203.0.113.5:51234 TLS Auth Error: Auth Username/Password verification failed for peer", "203.0.113.5"),
+                g("", "2024-01-02 10:00:00 client1/2001:db8:113::5:51234 TLS Auth Error: Auth Username/Password verification failed for peer", "2001:db8:113::5"),
+                g("", "203.0.113.6:40000 VERIFY ERROR: depth=0, error=unable to get local issuer certificate: CN=scanner, serial=1", "203.0.113.6"),
+                g("aggressive", "TLS Error: incoming packet authentication failed from [AF_INET]203.0.113.7:40001", "203.0.113.7"),
+                g("aggressive", "[AF_INET6]2001:db8:113::8:1194 TLS Error: TLS handshake failed", "2001:db8:113::8"),
+            ],
+        },
+        Cases {
             filter: "portscan",
             injections: vec![
                 // An ICMP error quotes the packet it answers; the first SRC= is the sender.
@@ -300,6 +622,8 @@ fn cases() -> Vec<Cases> {
                 // Allowed or audited connections are not scans.
                 m("[UFW ALLOW] IN=eth0 OUT= MAC= SRC=198.51.100.70 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=40000 DPT=22 SYN URGP=0"),
                 m("[UFW AUDIT] IN=eth0 OUT= MAC= SRC=198.51.100.71 DST=192.0.2.1 LEN=60 PROTO=TCP SPT=40000 DPT=443 SYN URGP=0"),
+                // A router's FORWARD chain: a host of our own LAN blocked on its way out.
+                m("[UFW BLOCK] IN=lan0 OUT=ppp0 MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=198.51.100.72 DST=203.0.113.5 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=1 DF PROTO=TCP SPT=40000 DPT=25 WINDOW=64240 RES=0x00 SYN URGP=0"),
             ],
             genuine: vec![
                 g("", "[UFW BLOCK] IN=ppp0 OUT= MAC= SRC=203.0.113.5 DST=192.0.2.1 LEN=40 TOS=0x00 PREC=0x00 TTL=239 ID=5446 PROTO=TCP SPT=58030 DPT=2294 WINDOW=1024 RES=0x00 SYN URGP=0", "203.0.113.5"),
@@ -310,6 +634,24 @@ fn cases() -> Vec<Cases> {
         },
     ]
 }
+
+/// A case built at run time, as the `&'static str` the tables hold.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A line a logger cut at `limit` bytes exactly where the client wanted: `forged(pad)`
+/// with padding that makes it `limit` bytes long, followed by `rest` (the real end of the
+/// line, which the cut removes).
+fn cut_after(limit: usize, forged: impl Fn(&str) -> String, rest: &str) -> String {
+    let pad = "a".repeat(limit.saturating_sub(forged("").len()));
+    let line = forged(&pad) + rest;
+    assert!(line.len() > limit, "the forged part alone fills the line");
+    line[..limit].to_owned()
+}
+
+/// What nginx writes after a forged file name: its own words, the real client.
+const NGINX_REST: &str = r#"" failed (2: No such file or directory), client: 203.0.113.5, server: localhost, request: "GET /a HTTP/1.1", host: "example.org""#;
 
 fn decoy(ip: IpAddr) -> bool {
     match ip {
@@ -528,4 +870,314 @@ fn aggressive_modes_keep_normal_matches() {
             );
         }
     }
+}
+
+/// Where a local user's processes log from: a login session or their own systemd
+/// instance. Their name, identifier and executable are theirs to choose.
+const LOCAL_USER: &[(&str, &str)] = &[
+    ("_SYSTEMD_UNIT", "session-3.scope"),
+    ("_SYSTEMD_SLICE", "user-1000.slice"),
+    ("_UID", "1000"),
+    ("_TRANSPORT", "syslog"),
+];
+
+/// One filter's routing: the fields a genuine entry of the service has, and the names a
+/// look-alike would borrow (process name, syslog identifier, executable, user unit).
+struct Route {
+    filter: &'static str,
+    genuine: &'static [(&'static str, &'static str)],
+    borrowed: &'static [(&'static str, &'static str)],
+    /// Another program the service runs in its own unit (a CGI or AGI script, a helper,
+    /// a check), with the service's names; empty where the service runs none.
+    in_unit: &'static [(&'static str, &'static str)],
+}
+
+const fn route(
+    filter: &'static str,
+    genuine: &'static [(&'static str, &'static str)],
+    borrowed: &'static [(&'static str, &'static str)],
+) -> Route {
+    Route {
+        filter,
+        genuine,
+        borrowed,
+        in_unit: &[],
+    }
+}
+
+impl Route {
+    const fn with_in_unit(mut self, fields: &'static [(&'static str, &'static str)]) -> Route {
+        self.in_unit = fields;
+        self
+    }
+}
+
+/// Web and other-service built-ins whose journalmatch routes on the service's unit or
+/// slice: an entry from that unit reaches the filter; the same line written by a local
+/// user (`logger -t apache2`, a process renamed `nginx`, a copy of the daemon's binary
+/// run by hand, a user unit of the same name) does not, nor one written by another
+/// program the service runs in its unit where it runs any (CGI, AGI, helpers, checks).
+#[test]
+fn lookalike_lines_from_other_programs_are_not_routed() {
+    let apache = &[
+        ("_SYSTEMD_UNIT", "apache2.service"),
+        ("_COMM", "apache2"),
+        ("_EXE", "/usr/sbin/apache2"),
+    ][..];
+    let httpd_instance = &[
+        ("_SYSTEMD_UNIT", "httpd@site.service"),
+        ("_SYSTEMD_SLICE", "system-httpd.slice"),
+        ("_EXE", "/usr/sbin/httpd"),
+    ][..];
+    // A CGI script: Apache's unit and user, its own executable, any name it likes.
+    let cgi = &[
+        ("_SYSTEMD_UNIT", "apache2.service"),
+        ("_SYSTEMD_SLICE", "system.slice"),
+        ("_UID", "33"),
+        ("_EXE", "/usr/bin/python3.11"),
+        ("_COMM", "apache2"),
+        ("SYSLOG_IDENTIFIER", "apache2"),
+    ][..];
+    let apache_names = &[
+        ("_COMM", "apache2"),
+        ("SYSLOG_IDENTIFIER", "apache2"),
+        ("_EXE", "/usr/sbin/apache2"),
+        ("_SYSTEMD_USER_UNIT", "apache2.service"),
+    ][..];
+    let nginx = &[("_SYSTEMD_UNIT", "nginx.service")][..];
+    let nginx_names = &[
+        ("_COMM", "nginx"),
+        ("SYSLOG_IDENTIFIER", "nginx"),
+        ("_EXE", "/usr/sbin/nginx"),
+        ("_SYSTEMD_USER_UNIT", "nginx.service"),
+    ][..];
+    let mut routes = vec![];
+    for f in [
+        "apache-auth",
+        "apache-badbots",
+        "apache-noscript",
+        "apache-overflows",
+        "apache-nohome",
+        "apache-botsearch",
+        "apache-shellshock",
+        "apache-modsecurity",
+    ] {
+        routes.push(route(f, apache, apache_names).with_in_unit(cgi));
+        if f != "apache-auth" {
+            routes.push(route(f, httpd_instance, apache_names));
+        }
+    }
+    for f in [
+        "nginx-http-auth",
+        "nginx-limit-req",
+        "nginx-botsearch",
+        "nginx-bad-request",
+    ] {
+        routes.push(route(f, nginx, nginx_names));
+    }
+    routes.extend([
+        route(
+            "phpmyadmin-syslog",
+            &[
+                ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+                ("_EXE", "/usr/sbin/php-fpm8.2"),
+                ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
+            ],
+            &[("SYSLOG_IDENTIFIER", "phpMyAdmin"), ("_COMM", "php-fpm8.2")],
+        )
+        // A program PHP started (`exec("logger -t phpMyAdmin ...")`).
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+            ("_EXE", "/usr/bin/logger"),
+            ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
+        ]),
+        route(
+            "phpmyadmin-syslog",
+            &[
+                ("_SYSTEMD_UNIT", "httpd.service"),
+                ("_EXE", "/usr/sbin/httpd"),
+                ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
+            ],
+            &[("SYSLOG_IDENTIFIER", "phpMyAdmin")],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "httpd.service"),
+            ("_EXE", "/usr/bin/perl"),
+            ("SYSLOG_IDENTIFIER", "phpMyAdmin"),
+        ]),
+        route(
+            "gitlab",
+            &[("_SYSTEMD_UNIT", "gitlab-runsvdir.service")],
+            &[("_COMM", "puma"), ("SYSLOG_IDENTIFIER", "gitlab")],
+        ),
+        route(
+            "grafana",
+            &[("_SYSTEMD_UNIT", "grafana-server.service")],
+            &[
+                ("_COMM", "grafana"),
+                ("_EXE", "/usr/share/grafana/bin/grafana"),
+            ],
+        ),
+        route(
+            "squid",
+            &[
+                ("_SYSTEMD_UNIT", "squid.service"),
+                ("_EXE", "/usr/sbin/squid"),
+            ],
+            &[("_COMM", "squid"), ("SYSLOG_IDENTIFIER", "squid")],
+        )
+        // An authentication helper, which sees the user names clients send.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "squid.service"),
+            ("_EXE", "/usr/lib/squid/basic_ncsa_auth"),
+            ("SYSLOG_IDENTIFIER", "squid"),
+        ]),
+        route(
+            "mysqld-auth",
+            &[("_SYSTEMD_UNIT", "mariadb.service"), ("_COMM", "mariadbd")],
+            &[
+                ("_COMM", "mariadbd"),
+                ("SYSLOG_IDENTIFIER", "mysqld"),
+                ("_EXE", "/usr/sbin/mariadbd"),
+            ],
+        ),
+        route(
+            "mysqld-auth",
+            &[
+                ("_SYSTEMD_UNIT", "mariadb@replica.service"),
+                ("_SYSTEMD_SLICE", "system-mariadb.slice"),
+            ],
+            &[("_COMM", "mariadbd")],
+        ),
+        route(
+            "named-refused",
+            &[
+                ("_SYSTEMD_UNIT", "named.service"),
+                ("_COMM", "isc-net-0000"),
+            ],
+            &[
+                ("_COMM", "named"),
+                ("SYSLOG_IDENTIFIER", "named"),
+                ("_EXE", "/usr/sbin/named"),
+            ],
+        ),
+        route(
+            "asterisk",
+            &[
+                ("_SYSTEMD_UNIT", "asterisk.service"),
+                ("_EXE", "/usr/sbin/asterisk"),
+            ],
+            &[
+                ("_COMM", "asterisk"),
+                ("SYSLOG_IDENTIFIER", "asterisk"),
+                ("_EXE", "/usr/sbin/asterisk"),
+            ],
+        )
+        // An AGI script, which handles what callers dial.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "asterisk.service"),
+            ("_EXE", "/usr/bin/perl"),
+            ("SYSLOG_IDENTIFIER", "asterisk"),
+        ]),
+        route(
+            "freeswitch",
+            &[
+                ("_SYSTEMD_UNIT", "freeswitch.service"),
+                ("_EXE", "/usr/bin/freeswitch"),
+            ],
+            &[("_COMM", "freeswitch"), ("_EXE", "/usr/bin/freeswitch")],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "freeswitch.service"),
+            ("_EXE", "/usr/bin/dash"),
+            ("_COMM", "freeswitch"),
+        ]),
+        // `openvpn --echo TEXT` writes any text: the binary alone is no proof; the unit's
+        // slice and the binary together are.
+        route(
+            "openvpn",
+            &[
+                ("_SYSTEMD_UNIT", "openvpn-server@server.service"),
+                ("_SYSTEMD_SLICE", "system-openvpn\\x2dserver.slice"),
+                ("_EXE", "/usr/sbin/openvpn"),
+            ],
+            &[
+                ("_COMM", "openvpn"),
+                ("SYSLOG_IDENTIFIER", "openvpn"),
+                ("_EXE", "/usr/sbin/openvpn"),
+            ],
+        )
+        // The auth-user-pass-verify script, which gets the client's user name.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "openvpn-server@server.service"),
+            ("_SYSTEMD_SLICE", "system-openvpn\\x2dserver.slice"),
+            ("_EXE", "/usr/bin/bash"),
+            ("SYSLOG_IDENTIFIER", "openvpn"),
+        ]),
+        route(
+            "openvpn",
+            &[
+                ("_SYSTEMD_UNIT", "openvpn@office.service"),
+                ("_SYSTEMD_SLICE", "system-openvpn.slice"),
+                ("_EXE", "/usr/sbin/openvpn"),
+            ],
+            &[("_EXE", "/usr/sbin/openvpn")],
+        ),
+        route(
+            "monit",
+            &[
+                ("_SYSTEMD_UNIT", "monit.service"),
+                ("_EXE", "/usr/bin/monit"),
+            ],
+            &[("_COMM", "monit"), ("SYSLOG_IDENTIFIER", "monit")],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "monit.service"),
+            ("_EXE", "/usr/bin/dash"),
+            ("SYSLOG_IDENTIFIER", "monit"),
+        ]),
+        // Only the kernel writes _TRANSPORT=kernel.
+        route(
+            "portscan",
+            &[("_TRANSPORT", "kernel")],
+            &[("SYSLOG_IDENTIFIER", "kernel"), ("_COMM", "kernel")],
+        ),
+    ]);
+    let mut problems = Vec::new();
+    for r in &routes {
+        let f = load(r.filter, None);
+        let (groups, _) = f
+            .journalmatch
+            .clone()
+            .expect("built-ins carry a journalmatch");
+        let rules = banjo::route::MatchRules::parse(&groups).expect("journalmatch parses");
+        let make = |fields: &[(&str, &str)]| {
+            let mut e = Entry::default();
+            e.set_message(b"x");
+            for (k, v) in fields {
+                e.fields.set(k, v.as_bytes());
+            }
+            e
+        };
+        if !rules.accepts(&make(r.genuine)) {
+            problems.push(format!(
+                "{}: the service's own entry {:?} is not routed",
+                r.filter, r.genuine
+            ));
+        }
+        let forged: Vec<(&str, &str)> = LOCAL_USER.iter().chain(r.borrowed).copied().collect();
+        if rules.accepts(&make(&forged)) {
+            problems.push(format!(
+                "{}: a local user's look-alike {forged:?} is routed",
+                r.filter
+            ));
+        }
+        if !r.in_unit.is_empty() && rules.accepts(&make(r.in_unit)) {
+            problems.push(format!(
+                "{}: another program in the service's unit {:?} is routed",
+                r.filter, r.in_unit
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

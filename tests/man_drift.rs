@@ -65,13 +65,15 @@ Configuration, layered over the built\-in defaults; see \fBbanjo.toml\fR(5).
 Filters; one here replaces the built\-in filter of the same name.
 .TP
 \fI/var/lib/banjo/state.db\fR
-Durable state: active bans, ban counts and the journal position.
+Durable state: active bans, ban counts, TOTAL BANNED and the journal position.
+If it is lost, banjo adopts its own kernel set members and journal history.
 .TP
 \fI/run/banjo/banjo.sock\fR
 Control socket of the running daemon (\fBbanjo.socket\fR when socket\-activated).
 .SH JOURNAL
-Every ban, unban, restored ban, firewall error and reload is written to the journal
-with a fixed MESSAGE_ID and the fields BANJO_JAIL and BANJO_IP; see
+Every ban, unban, restored ban, firewall error and reload, every change in the
+state's durability, and the failure windows reaching \fBtracker_memory\fR, is
+written to the journal with a fixed MESSAGE_ID and BANJO_* fields; see
 \fBjournalctl \-x \-u banjo\fR for the catalog text, and \fBbanjo history\fR.
 "#;
 

@@ -5,8 +5,10 @@
 //! Files live under Cargo's target tmpdir, not /tmp: /tmp may be a tmpfs, where fsync
 //! is free and the timings below would say nothing about a disk.
 
+mod common;
+
 use banjo::addr::Addr;
-use banjo::state::{Batch, OpenOutcome, StateError, Store, StoredBan};
+use banjo::state::{Batch, Durable, OpenOutcome, Opened, Retried, StateError, Store, StoredBan};
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
@@ -82,6 +84,7 @@ fn round_trip_bans_cursor_and_counts() {
             bans: vec![a.clone(), b.clone(), c.clone()],
             unbans: vec![],
             cursor: Some("s=abc;i=1".into()),
+            ..Batch::default()
         })
         .unwrap();
     assert_eq!(store.cursor().unwrap().as_deref(), Some("s=abc;i=1"));
@@ -120,6 +123,7 @@ fn round_trip_bans_cursor_and_counts() {
                 bans: vec![a2.clone()],
                 unbans: vec![],
                 cursor: Some("s=abc;i=2".into()),
+                ..Batch::default()
             })
             .unwrap();
     }
@@ -133,6 +137,7 @@ fn round_trip_bans_cursor_and_counts() {
             bans: vec![a3.clone()],
             unbans: vec![("sshd".into(), v4(1))],
             cursor: None,
+            ..Batch::default()
         })
         .unwrap();
     assert!(store.active_bans().unwrap().contains(&a3));
@@ -153,6 +158,7 @@ fn reopen_keeps_everything() {
                 bans: bans.clone(),
                 unbans: vec![],
                 cursor: Some("cursor-1".into()),
+                ..Batch::default()
             })
             .unwrap();
         store
@@ -260,6 +266,7 @@ fn assert_moved_aside(path: &Path, tag: &str, reason_has: &str) -> PathBuf {
             bans: vec![ban("sshd", v4(9), 1, None, 1)],
             unbans: vec![],
             cursor: Some("after".into()),
+            ..Batch::default()
         })
         .unwrap();
     drop(store);
@@ -290,6 +297,7 @@ fn make_store(path: &Path, n: u32) {
             bans: (0..n).map(|i| ban("sshd", v4(i), 1, None, 1)).collect(),
             unbans: vec![],
             cursor: Some("before".into()),
+            ..Batch::default()
         })
         .unwrap();
 }
@@ -422,6 +430,7 @@ fn batch_for(i: u64) -> Batch {
             vec![]
         },
         cursor: Some(format!("s=test;i={i}")),
+        ..Batch::default()
     }
 }
 
@@ -548,6 +557,7 @@ fn hundred_thousand_bans() {
             .collect(),
         unbans: vec![],
         cursor: Some("big".into()),
+        ..Batch::default()
     };
     let t = Instant::now();
     store.commit(&batch).unwrap();
@@ -579,6 +589,7 @@ fn hundred_thousand_bans() {
             bans: vec![ban("recidive", v4(i), 5, None, 2)],
             unbans: vec![("sshd".into(), v4(i))],
             cursor: Some(format!("single-{i}")),
+            ..Batch::default()
         };
         let c = Instant::now();
         store.commit(&one).unwrap();
@@ -623,6 +634,7 @@ fn large_batches_record_every_row_in_order() {
             bans: bans.clone(),
             unbans: vec![],
             cursor: Some("c".into()),
+            ..Batch::default()
         })
         .unwrap();
     let mut want: Vec<StoredBan> = bans.iter().filter(|b| b.addr != v4(10)).cloned().collect();
@@ -636,4 +648,304 @@ fn large_batches_record_every_row_in_order() {
     let (store, _) = open(&path);
     assert_eq!(sorted(store.active_bans().unwrap()), sorted(want));
     assert_eq!(store.cursor().unwrap().as_deref(), Some("c"));
+}
+
+// ---- schema versions ------------------------------------------------------------------
+
+/// The schema of version 1 exactly as banjo 0.1.0 created it (frozen here: the code's
+/// own copy may only grow through migrations).
+const SCHEMA_V1: &str = "
+CREATE TABLE meta(
+  key TEXT NOT NULL PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE bans(
+  jail TEXT NOT NULL,
+  addr TEXT NOT NULL,         -- 192.0.2.1, or an IPv6 prefix like 2001:db8:1:2::/64
+  since_us INTEGER NOT NULL,  -- microseconds since the Unix epoch
+  until_us INTEGER,           -- NULL: permanent
+  count INTEGER NOT NULL,     -- this is the count-th ban of addr in jail
+  failures INTEGER NOT NULL,  -- failures that led to it
+  PRIMARY KEY(jail, addr)
+) WITHOUT ROWID;
+CREATE TABLE ban_counts(
+  jail TEXT NOT NULL,
+  addr TEXT NOT NULL,
+  count INTEGER NOT NULL,     -- highest ban count recorded; survives the unban
+  last_us INTEGER NOT NULL,   -- start of the latest ban; pruned by age
+  PRIMARY KEY(jail, addr)
+) WITHOUT ROWID;
+CREATE INDEX ban_counts_last ON ban_counts(last_us);
+INSERT INTO meta VALUES ('journal_cursor', 's=old;i=42');
+INSERT INTO bans VALUES ('sshd', '192.0.2.1', 100, 5000, 2, 5);
+INSERT INTO bans VALUES ('sshd', '2001:db8:1:2::/64', 200, NULL, 1, 3);
+INSERT INTO ban_counts VALUES ('sshd', '192.0.2.1', 2, 100);
+INSERT INTO ban_counts VALUES ('sshd', '2001:db8:1:2::/64', 1, 200);
+INSERT INTO ban_counts VALUES ('postfix', '192.0.2.9', 4, 50);
+PRAGMA user_version = 1;
+";
+
+fn tables_sql(path: &Path) -> Vec<(String, String)> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let mut st = c
+        .prepare("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+        .unwrap();
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    rows.map(|r| r.unwrap()).collect()
+}
+
+fn user_version(path: &Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_version_1_file_still_loads_and_is_migrated() {
+    let dir = tempdir();
+    let path = dir.path().join("state.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(SCHEMA_V1)
+        .unwrap();
+    let (mut store, outcome) = open(&path);
+    assert_eq!(outcome, OpenOutcome::Loaded);
+    let warnings = store.take_warnings();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("migrated from version 1 to 2")),
+        "{warnings:?}"
+    );
+    // Everything of version 1 is there, as it was.
+    assert_eq!(store.cursor().unwrap().as_deref(), Some("s=old;i=42"));
+    let prefix: Addr = "2001:db8:1:2::/64".parse().unwrap();
+    let one: Addr = "192.0.2.1".parse().unwrap();
+    assert_eq!(
+        sorted(store.active_bans().unwrap()),
+        sorted(vec![
+            ban("sshd", one, 100, Some(5000), 2),
+            StoredBan {
+                failures: 3,
+                ..ban("sshd", prefix, 200, None, 1)
+            },
+        ])
+    );
+    assert_eq!(sorted_counts(&store).len(), 3);
+    // The new table works and starts empty.
+    assert!(store.totals().unwrap().is_empty());
+    store
+        .commit(&Batch {
+            totals: vec![("sshd".into(), 3)],
+            ..Batch::default()
+        })
+        .unwrap();
+    drop(store);
+    assert_eq!(user_version(&path), banjo::state::SCHEMA_VERSION);
+    // A migrated file and a new one have the same schema.
+    let fresh = dir.path().join("fresh.db");
+    drop(open(&fresh));
+    assert_eq!(tables_sql(&path), tables_sql(&fresh));
+    let (store, outcome) = open(&path);
+    assert_eq!(outcome, OpenOutcome::Loaded);
+    assert!(store.take_warnings().is_empty(), "migrated only once");
+    assert_eq!(store.totals().unwrap(), vec![("sshd".to_string(), 3)]);
+}
+
+#[test]
+fn a_version_2_file_without_its_table_is_damage() {
+    let dir = tempdir();
+    let path = dir.path().join("state.db");
+    make_store(&path, 2);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE totals")
+        .unwrap();
+    assert_moved_aside(&path, "corrupt", "table(s) totals missing");
+}
+
+#[test]
+fn totals_count_up_and_batches_commit_in_order() {
+    let dir = tempdir();
+    let path = dir.path().join("state.db");
+    let (mut store, _) = open(&path);
+    // Ban, then (next batch) unban the same address, then a count learnt later: one
+    // transaction, applied in order.
+    let b = ban("sshd", v4(1), 10, Some(20), 2);
+    store
+        .commit_all(&[
+            Batch {
+                bans: vec![b.clone(), ban("sshd", v4(2), 10, None, 1)],
+                totals: vec![("sshd".into(), 2)],
+                cursor: Some("c1".into()),
+                ..Batch::default()
+            },
+            Batch {
+                unbans: vec![("sshd".into(), v4(1))],
+                counts: vec![("sshd".into(), v4(3), 7, 5), ("sshd".into(), v4(1), 1, 1)],
+                totals: vec![("sshd".into(), 1), ("recidive".into(), 1)],
+                cursor: Some("c2".into()),
+                ..Batch::default()
+            },
+        ])
+        .unwrap();
+    assert_eq!(store.cursor().unwrap().as_deref(), Some("c2"));
+    let active: Vec<Addr> = store
+        .active_bans()
+        .unwrap()
+        .iter()
+        .map(|b| b.addr)
+        .collect();
+    assert_eq!(active, vec![v4(2)]);
+    assert_eq!(
+        sorted_counts(&store),
+        vec![
+            ("sshd".into(), v4(1), 2),
+            ("sshd".into(), v4(2), 1),
+            ("sshd".into(), v4(3), 7)
+        ],
+        "a count only rises"
+    );
+    let mut t = store.totals().unwrap();
+    t.sort();
+    assert_eq!(t, vec![("recidive".into(), 1), ("sshd".into(), 3)]);
+}
+
+// ---- faults: a full disk, a read-only one (in a mount namespace of their own) --------
+
+fn sh(cmd: &str) {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn batch_of(i: u32, n: u32) -> Batch {
+    Batch {
+        bans: (0..n)
+            .map(|k| ban("sshd", v4(i * n + k), 1, None, 1))
+            .collect(),
+        totals: vec![("sshd".into(), n as u64)],
+        cursor: Some(format!("c{i}")),
+        ..Batch::default()
+    }
+}
+
+#[test]
+fn durable_keeps_what_a_full_disk_refuses_and_commits_it_in_order_once_there_is_room() {
+    if !common::ns::enter(
+        "durable_keeps_what_a_full_disk_refuses_and_commits_it_in_order_once_there_is_room",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    sh(&format!("mount -t tmpfs -o size=256k tmpfs {d}"));
+    let path = dir.path().join("state.db");
+    let (mut state, opened) = Durable::open(&path).unwrap();
+    assert!(
+        matches!(opened, Opened::Store(OpenOutcome::Fresh)),
+        "{opened:?}"
+    );
+    const N: u32 = 50;
+    let mut first_refused = None;
+    let mut last = 0;
+    for i in 0..2_000 {
+        last = i;
+        match state.commit(&batch_of(i, N)) {
+            Ok(()) => assert!(first_refused.is_none(), "batch {i} durable after a refusal"),
+            Err(e) => {
+                first_refused.get_or_insert((i, e.reason));
+            }
+        }
+        if first_refused.as_ref().is_some_and(|(f, _)| i >= f + 20) {
+            break;
+        }
+    }
+    let (refused, reason) = first_refused.expect("the 256k disk never filled");
+    eprintln!("batches 0..{refused} durable; refused from {refused} on: {reason}");
+    assert!(reason.contains("full"), "{reason}");
+    assert_eq!(state.mode(), "not-writable");
+    assert!(
+        state.take_news().is_some() && state.take_news().is_none(),
+        "said once"
+    );
+    assert_eq!(state.pending_bans(), ((last - refused + 1) * N) as usize);
+    // While full, a retry fails and keeps everything.
+    assert!(matches!(state.retry_now(), Retried::Failed(_)));
+    sh(&format!("mount -o remount,size=16m tmpfs {d}"));
+    match state.retry_now() {
+        Retried::Recovered { reopened, bans } => {
+            assert!(reopened.is_none());
+            assert_eq!(bans, ((last - refused + 1) * N) as usize);
+        }
+        other => panic!("not recovered: {other:?}"),
+    }
+    assert!(state.is_durable() && state.pending_bans() == 0);
+    drop(state);
+    let (store, _) = open(&path);
+    assert_eq!(store.cursor().unwrap(), Some(format!("c{last}")));
+    assert_eq!(
+        store.active_bans().unwrap().len(),
+        ((last + 1) * N) as usize
+    );
+    assert_eq!(
+        store.totals().unwrap(),
+        vec![("sshd".to_string(), ((last + 1) * N) as u64)],
+        "every ban counted once"
+    );
+}
+
+#[test]
+fn durable_runs_from_memory_on_a_read_only_disk_and_takes_the_old_file_back() {
+    if !common::ns::enter(
+        "durable_runs_from_memory_on_a_read_only_disk_and_takes_the_old_file_back",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    sh(&format!("mount -t tmpfs -o size=4m tmpfs {d}"));
+    let path = dir.path().join("state.db");
+    make_store(&path, 3);
+    sh(&format!(
+        "mount --bind {d} {d} && mount -o remount,bind,ro {d}"
+    ));
+    let (mut state, opened) = Durable::open(&path).unwrap();
+    let Opened::Memory(e) = opened else {
+        panic!("opened a read-only store: {opened:?}")
+    };
+    assert!(e.to_string().contains("Read-only"), "{e}");
+    assert_eq!(state.mode(), "memory");
+    assert!(state.store().is_none());
+    // What happens meanwhile: one stored ban lifted, one new ban.
+    let meanwhile = Batch {
+        bans: vec![ban("sshd", v4(100), 5, None, 1)],
+        unbans: vec![("sshd".into(), v4(0))],
+        totals: vec![("sshd".into(), 1)],
+        cursor: Some("later".into()),
+        ..Batch::default()
+    };
+    assert!(state.commit(&meanwhile).is_err());
+    assert!(matches!(state.retry_now(), Retried::Failed(_)));
+    sh(&format!("mount -o remount,bind,rw {d}"));
+    match state.retry_now() {
+        Retried::Recovered { reopened, bans } => {
+            assert_eq!(reopened, Some(OpenOutcome::Loaded));
+            assert_eq!(bans, 1);
+        }
+        other => panic!("not recovered: {other:?}"),
+    }
+    let store = state.store().unwrap();
+    let active: BTreeSet<Addr> = store
+        .active_bans()
+        .unwrap()
+        .iter()
+        .map(|b| b.addr)
+        .collect();
+    assert_eq!(active, BTreeSet::from([v4(1), v4(2), v4(100)]));
+    assert_eq!(store.cursor().unwrap().as_deref(), Some("later"));
 }

@@ -162,6 +162,20 @@ impl Firewall for DryRunFirewall {
             .unwrap_or_default())
     }
 
+    fn list_entries(&mut self, jail: &str) -> Result<Vec<BanEntry>, FirewallError> {
+        check_jail(jail)?;
+        Ok(self
+            .jails
+            .get(jail)
+            .map(|j| {
+                j.bans
+                    .iter()
+                    .map(|(&addr, &timeout_secs)| BanEntry { addr, timeout_secs })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     fn jails_present(&mut self) -> Result<Vec<String>, FirewallError> {
         Ok(self.jails.keys().cloned().collect())
     }

@@ -606,6 +606,14 @@ impl Firewall for IptablesFirewall {
     }
 
     fn list(&mut self, jail: &str) -> Result<Vec<Addr>, FirewallError> {
+        Ok(self
+            .list_entries(jail)?
+            .into_iter()
+            .map(|e| e.addr)
+            .collect())
+    }
+
+    fn list_entries(&mut self, jail: &str) -> Result<Vec<BanEntry>, FirewallError> {
         self.wait_pending();
         check_jail(jail)?;
         let mut out = Vec::new();
@@ -625,7 +633,7 @@ impl Firewall for IptablesFirewall {
             }
             out.extend(parse_save(&step, &set, &ran.stdout)?);
         }
-        out.sort();
+        out.sort_by_key(|e| e.addr);
         Ok(out)
     }
 
@@ -700,7 +708,9 @@ pub fn match_rule(rules: &JailRules, fam: Family) -> String {
 }
 
 /// The members of `ipset save` output.
-fn parse_save(step: &str, set: &str, text: &str) -> Result<Vec<Addr>, FirewallError> {
+/// The members of `set` in `ipset save` output, each with its remaining timeout
+/// (`timeout 0`, or none in a set without timeouts: permanent).
+fn parse_save(step: &str, set: &str, text: &str) -> Result<Vec<BanEntry>, FirewallError> {
     let mut out = Vec::new();
     for line in text.lines() {
         let mut words = line.split_whitespace();
@@ -708,8 +718,17 @@ fn parse_save(step: &str, set: &str, text: &str) -> Result<Vec<Addr>, FirewallEr
             continue;
         }
         let addr = words.next().and_then(|w| w.parse::<Addr>().ok());
+        let mut timeout_secs = None;
+        while let Some(w) = words.next() {
+            if w == "timeout" {
+                timeout_secs = words
+                    .next()
+                    .and_then(|t| t.parse::<u32>().ok())
+                    .filter(|&t| t > 0);
+            }
+        }
         match addr {
-            Some(a) => out.push(a),
+            Some(addr) => out.push(BanEntry { addr, timeout_secs }),
             None => {
                 return Err(FirewallError::Parse {
                     step: step.to_owned(),
@@ -825,8 +844,10 @@ mod tests {
                     add banjo-sshd-6 2001:db8::1 timeout 0\n";
         let got = parse_save("s", "banjo-sshd-6", text).unwrap();
         assert_eq!(got.len(), 2);
-        assert_eq!(got[0].to_string(), "2001:db8:1:2::/64");
-        assert!(got[1].is_single());
+        assert_eq!(got[0].addr.to_string(), "2001:db8:1:2::/64");
+        assert_eq!(got[0].timeout_secs, Some(5));
+        assert!(got[1].addr.is_single());
+        assert_eq!(got[1].timeout_secs, None, "timeout 0 is permanent");
         assert!(parse_save("s", "banjo-sshd-6", "add banjo-sshd-6 nonsense\n").is_err());
     }
 }

@@ -165,6 +165,11 @@ pub trait Firewall {
     /// not set up holds nothing.
     fn list(&mut self, jail: &str) -> Result<Vec<Addr>, FirewallError>;
 
+    /// [`Firewall::list`] with each member's remaining kernel timeout in whole seconds
+    /// (`None`: no timeout, permanent), so that bans can be adopted from the kernel
+    /// after banjo's state was lost.
+    fn list_entries(&mut self, jail: &str) -> Result<Vec<BanEntry>, FirewallError>;
+
     /// Jails that have banjo objects in the kernel (chains/sets named banjo-*), sorted.
     fn jails_present(&mut self) -> Result<Vec<String>, FirewallError>;
 

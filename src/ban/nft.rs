@@ -358,6 +358,17 @@ fn member_addr(v: &Value, kind: SetKind) -> Option<Addr> {
     }
 }
 
+/// A member's remaining time in whole seconds (`expires`, at least 1), or None for a
+/// member without a timeout (permanent).
+fn member_expires(v: &Value) -> Option<u32> {
+    let elem = v.get("elem")?;
+    let left = elem
+        .get("expires")
+        .or_else(|| elem.get("timeout"))?
+        .as_u64()?;
+    Some(left.clamp(1, u32::MAX as u64) as u32)
+}
+
 /// What this firewall knows of a jail it set up.
 struct Known {
     rules: JailRules,
@@ -921,6 +932,14 @@ impl Firewall for NftFirewall {
     }
 
     fn list(&mut self, jail: &str) -> Result<Vec<Addr>, FirewallError> {
+        Ok(self
+            .list_entries(jail)?
+            .into_iter()
+            .map(|e| e.addr)
+            .collect())
+    }
+
+    fn list_entries(&mut self, jail: &str) -> Result<Vec<BanEntry>, FirewallError> {
         self.wait_pending();
         check_jail(jail)?;
         let Some(table) = self.table(false)? else {
@@ -937,7 +956,10 @@ impl Firewall for NftFirewall {
             }
             for m in members {
                 match member_addr(m, kind) {
-                    Some(a) => out.push(a),
+                    Some(addr) => out.push(BanEntry {
+                        addr,
+                        timeout_secs: member_expires(m),
+                    }),
                     None => {
                         return Err(FirewallError::Parse {
                             step: format!("listing nft set {set}"),
@@ -948,7 +970,7 @@ impl Firewall for NftFirewall {
                 }
             }
         }
-        out.sort();
+        out.sort_by_key(|e| e.addr);
         Ok(out)
     }
 
@@ -1110,6 +1132,8 @@ mod tests {
             .filter_map(|m| member_addr(m, SetKind::V4))
             .collect();
         assert_eq!(got.len(), 2);
+        assert_eq!(member_expires(&v[0]), None, "no timeout: permanent");
+        assert_eq!(member_expires(&v[1]), Some(59));
         let p = member_addr(&serde_json::json!("2001:db8:1:2::"), SetKind::V6Prefix(64));
         assert_eq!(p.unwrap().to_string(), "2001:db8:1:2::/64");
         assert!(member_addr(&serde_json::json!("2001:db8::1"), SetKind::V4).is_none());

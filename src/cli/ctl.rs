@@ -93,11 +93,45 @@ fn print_jail(j: &JailStatus) {
     println!("|- Filter");
     println!("|  |- Currently failed: {}", j.currently_failed);
     println!("|  |- Total failed:     {}", j.total_failed);
+    if j.windows_forgotten > 0 {
+        // Only under a flood: the failures fit [daemon] tracker_memory no more.
+        println!(
+            "|  |- Windows forgotten: {} (tracker_memory full; fewest failures first)",
+            j.windows_forgotten
+        );
+    }
     println!("|  `- Journal matches:  {}", j.journalmatch);
     println!("`- Actions");
     println!("   |- Currently banned: {}", j.currently_banned);
     println!("   |- Total banned:     {}", j.total_banned);
     println!("   `- Banned IP list:   {}", j.banned.join(" "));
+}
+
+/// The state's health: one line when durable, a loud one when not.
+fn print_state(st: &serde_json::Value) {
+    let path = st["path"].as_str().unwrap_or("");
+    match st["durable"].as_bool() {
+        Some(true) => println!("state: durable ({path})"),
+        Some(false) => {
+            let since = st["since_us"].as_i64().map(format_time).unwrap_or_default();
+            let how = match st["mode"].as_str() {
+                Some("memory") => "no state file could be opened; running from memory",
+                _ => "commits to the state file fail",
+            };
+            println!(
+                "state: NOT DURABLE since {since}: {how}: {}",
+                st["reason"].as_str().unwrap_or("")
+            );
+            println!(
+                "       {} bans decided since are enforced in the kernel (with their timeouts) but not recorded; \
+                 {} attempts failed, the next in {} s",
+                st["bans_not_durable"],
+                st["attempts"].as_u64().unwrap_or(0),
+                st["retry_in_ms"].as_u64().unwrap_or(0).div_ceil(1000)
+            );
+        }
+        None => {}
+    }
 }
 
 pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
@@ -121,6 +155,23 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
             );
         }
         println!("\n{} jails, {} active bans", jails.len(), d["active_bans"]);
+        let t = &d["tracker_memory"];
+        if let (Some(used), Some(budget)) = (t["used"].as_u64(), t["budget"].as_u64()) {
+            let mib = |b: u64| b as f64 / f64::from(1 << 20);
+            print!(
+                "failure windows: {} in {:.1} of {:.0} MiB (tracker_memory)",
+                t["windows"],
+                mib(used),
+                mib(budget)
+            );
+            match t["windows_forgotten"].as_u64() {
+                Some(n) if n > 0 => {
+                    println!("; {n} forgotten to stay within it, fewest failures first")
+                }
+                _ => println!(),
+            }
+        }
+        print_state(&d["state"]);
         match d["wake_group"].as_u64() {
             Some(g) => println!(
                 "woken {} times by new connections (nfnetlink_log group {g})",
@@ -129,6 +180,9 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
             None => println!(
                 "new connections do not wake banjo (wake_on_connect off, or its group taken)"
             ),
+        }
+        if let Some(n) = d["control_evicted"].as_u64().filter(|&n| n > 0) {
+            println!("control socket: {n} connections closed to make room (each user has a share)");
         }
     })
 }

@@ -58,6 +58,13 @@ pub enum Command {
     /// clock, without a firewall: what would this config have banned?
     Replay(replay::ReplayArgs),
     /// The daemon: follow the journal and ban (normally started by systemd).
+    ///
+    /// A ban is reported (journal entry, hooks, TOTAL BANNED) once the state file holds
+    /// it. When the state cannot be written (a full or read-only disk), bans are still
+    /// enforced in the kernel with their timeouts, reported as "enforced, not durable",
+    /// and recorded and reported when a retry succeeds; with no state file that can be
+    /// opened at start, banjo runs from memory and the kernel's sets. After a state
+    /// loss it adopts its own kernel set members and its own journal history.
     Run(run::RunArgs),
     /// Jails with their failure and ban counts (one jail: its banned list too).
     Status(ctl::StatusArgs),

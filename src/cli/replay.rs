@@ -44,6 +44,8 @@ struct JailSummary {
     #[serde(flatten)]
     stats: JailStats,
     still_banned: usize,
+    /// Failure windows forgotten to stay within `[daemon] tracker_memory`.
+    windows_forgotten: u64,
 }
 
 #[derive(Serialize)]
@@ -94,6 +96,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         crate::addr::local_addresses()
     };
     let mut p = Pipeline::new(configs, &self_addrs);
+    p.set_tracker_memory(cfg.daemon.tracker_memory);
     p.feed_back_bans = true;
     let mut fields = p.wanted_fields();
     fields.push("MESSAGE_ID".into());
@@ -158,6 +161,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
             jail: j.config.name.clone(),
             stats: j.stats.clone(),
             still_banned: p.bans.active_in(i),
+            windows_forgotten: p.tracker.forgotten(i),
         })
         .collect();
     let report = Report {
@@ -247,5 +251,12 @@ fn print_summary(r: &Report) -> std::io::Result<()> {
         )?;
     }
     writeln!(o, "\nignored: by ignoreregex or ignoreip/ignoreself; banned*: failures from addresses already banned; active: still banned at the end")?;
+    for j in r.jails.iter().filter(|j| j.windows_forgotten > 0) {
+        writeln!(
+            o,
+            "{}: {} failure windows forgotten to stay within [daemon] tracker_memory (fewest failures first)",
+            j.jail, j.windows_forgotten
+        )?;
+    }
     o.flush()
 }

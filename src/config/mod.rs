@@ -13,7 +13,7 @@ use crate::route::MatchRules;
 use crate::timefmt::{parse_bantime, parse_duration, BanTime, Micros, SEC};
 use error::{line_of, Diagnostic};
 use ipnet::IpNet;
-use raw::{Layered, RawDuration, RawFile, RawMatch, RawPort, RawPorts};
+use raw::{Layered, RawDuration, RawFile, RawMatch, RawPort, RawPorts, RawSize};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -57,6 +57,8 @@ pub struct DaemonConfig {
     /// A ban count is forgotten once the address's latest ban in that jail began this
     /// long ago and it is not banned now (fail2ban's dbpurgeage); permanent: never.
     pub ban_count_max_age: BanTime,
+    /// Bytes the failure windows of all jails may take (`tracker_memory`).
+    pub tracker_memory: usize,
 }
 
 /// Four weeks: four times the default bantime_maxtime, so a returning offender keeps
@@ -69,6 +71,12 @@ pub const DEFAULT_BAN_COUNT_MAX_AGE: Micros = 4 * 7 * 24 * 3600 * SEC;
 /// ulogd's examples use.
 pub const DEFAULT_NFLOG_GROUP: u16 = 3187;
 
+/// `tracker_memory` unless set: the failure windows of every jail together. ~370k
+/// windows of sshd failures (bench/RESULTS.md, section 0000), far more addresses than a
+/// real attack fails from within a findtime; a spray beyond it loses its one-failure
+/// windows first (jail/tracker.rs).
+pub const DEFAULT_TRACKER_MEMORY: usize = 64 << 20;
+
 impl Default for DaemonConfig {
     fn default() -> Self {
         DaemonConfig {
@@ -80,6 +88,7 @@ impl Default for DaemonConfig {
             action_concurrency: 4,
             wake_group: Some(DEFAULT_NFLOG_GROUP),
             ban_count_max_age: BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE),
+            tracker_memory: DEFAULT_TRACKER_MEMORY,
         }
     }
 }
@@ -385,9 +394,44 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
                 Err(e) => err(v.span(), "ban_count_max_age", e),
             }
         }
+        if let Some(v) = raw.tracker_memory {
+            match parse_size(v.get_ref()) {
+                Ok(n) => d.tracker_memory = n,
+                Err(e) => err(v.span(), "tracker_memory", e),
+            }
+        }
     }
     d.wake_group = wake.then_some(group);
     d
+}
+
+/// `tracker_memory`: bytes, or a number with K/M/G (KiB/MiB/GiB, powers of 1024).
+fn parse_size(raw: &RawSize) -> Result<usize, String> {
+    const MIN: u64 = 1 << 20;
+    const MAX: u64 = 1 << 40;
+    let bytes = match raw {
+        RawSize::Bytes(n) => u64::try_from(*n).ok(),
+        RawSize::Text(t) => {
+            let t = t.trim();
+            let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+            let unit: u64 = match t[digits..].trim() {
+                "" | "B" => Some(1),
+                "K" | "KiB" => Some(1 << 10),
+                "M" | "MiB" => Some(1 << 20),
+                "G" | "GiB" => Some(1 << 30),
+                _ => None,
+            }
+            .ok_or_else(|| format!("{t:?}: the unit is not K, M or G (KiB, MiB, GiB)"))?;
+            t[..digits]
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(unit))
+        }
+    };
+    match bytes {
+        Some(n) if (MIN..=MAX).contains(&n) => Ok(n as usize),
+        _ => Err("must be between 1MiB and 1024GiB, e.g. \"64MiB\"".into()),
+    }
 }
 
 /// Layer parsed files and validate every jail.
@@ -465,6 +509,26 @@ impl Resolver<'_> {
     fn at<T>(&self, v: &(usize, Spanned<T>)) -> (String, Option<usize>) {
         let f = &self.files[v.0];
         (f.name.clone(), Some(line_of(&f.text, v.1.span().start)))
+    }
+
+    /// The line of `item` inside the value `v` (a list may span lines): where it is
+    /// written as a TOML string or number, else None.
+    fn item_line<T>(&self, v: &(usize, Spanned<T>), item: &str) -> Option<usize> {
+        let f = &self.files[v.0];
+        let span = v.1.span();
+        let value = f.text.get(span.clone())?;
+        let at = [format!("\"{item}\""), format!("'{item}'")]
+            .iter()
+            .find_map(|q| value.find(q.as_str()))
+            .or_else(|| {
+                // A number: not part of a longer one.
+                value.match_indices(item).map(|(i, _)| i).find(|&i| {
+                    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+                    !digit(value[..i].chars().next_back())
+                        && !digit(value[i + item.len()..].chars().next())
+                })
+            })?;
+        Some(line_of(&f.text, span.start + at))
     }
 
     fn err<T>(
@@ -719,11 +783,17 @@ impl Resolver<'_> {
         let ports = match &k.port {
             Some(v) => match parse_ports(v.1.get_ref()) {
                 Ok(p) => p,
-                Err(e) => {
-                    self.err(v, "port", e).hint = Some(
-                        "port = \"all\", 22, \"ssh\", [\"http\", \"https\"] or \"8000:8100\""
-                            .into(),
-                    );
+                Err(errors) => {
+                    // Each bad item of a list, on its own line, not only the first.
+                    for (item, e) in errors {
+                        let line = self.item_line(v, &item);
+                        let d = self.err(v, "port", e);
+                        d.line = line.or(d.line);
+                        d.hint = Some(
+                            "port = \"all\", 22, \"ssh\", [\"http\", \"https\"] or \"8000:8100\""
+                                .into(),
+                        );
+                    }
                     Ports::All
                 }
             },
@@ -930,10 +1000,11 @@ const SERVICES: &[(&str, u16)] = &[
 
 fn parse_port(s: &str) -> Result<u16, String> {
     let s = s.trim();
-    if let Ok(n) = s.parse::<u16>() {
-        if n > 0 {
-            return Ok(n);
-        }
+    if let Ok(n) = s.parse::<i64>() {
+        return u16::try_from(n)
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| format!("{n} is not a port number (1 to 65535)"));
     }
     SERVICES
         .iter()
@@ -955,7 +1026,8 @@ fn parse_port_item(s: &str) -> Result<(u16, u16), String> {
     }
 }
 
-fn parse_ports(raw: &RawPorts) -> Result<Ports, String> {
+/// Every bad item is reported: (the item as written, what is wrong with it).
+fn parse_ports(raw: &RawPorts) -> Result<Ports, Vec<(String, String)>> {
     let items: Vec<String> = match raw {
         RawPorts::One(n) => vec![n.to_string()],
         RawPorts::Text(t) if t.trim() == "all" => return Ok(Ports::All),
@@ -969,14 +1041,22 @@ fn parse_ports(raw: &RawPorts) -> Result<Ports, String> {
             .collect(),
     };
     if items.is_empty() {
-        return Err("empty port list".into());
+        return Err(vec![(String::new(), "empty port list".into())]);
     }
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for i in items {
         if i == "all" {
-            return Err("\"all\" cannot be mixed with ports".into());
+            errors.push((i, "\"all\" cannot be mixed with ports".into()));
+            continue;
         }
-        out.push(parse_port_item(&i)?);
+        match parse_port_item(&i) {
+            Ok(p) => out.push(p),
+            Err(e) => errors.push((i, e)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     // iptables multiport takes at most 15 ports (a range counts two).
     if out
@@ -985,7 +1065,10 @@ fn parse_ports(raw: &RawPorts) -> Result<Ports, String> {
         .sum::<usize>()
         > 15
     {
-        return Err("more than 15 ports (iptables multiport limit); use a range or \"all\"".into());
+        return Err(vec![(
+            String::new(),
+            "more than 15 ports (iptables multiport limit); use a range or \"all\"".into(),
+        )]);
     }
     Ok(Ports::List(out))
 }

@@ -43,6 +43,16 @@ pub struct RawDaemon {
     pub nflog_group: Option<Spanned<i64>>,
     /// How long an address's ban count (bantime_increment) outlives its latest ban.
     pub ban_count_max_age: Option<Spanned<RawDuration>>,
+    /// Memory budget of the failure windows of all jails.
+    pub tracker_memory: Option<Spanned<RawSize>>,
+}
+
+/// A size written as bytes (`67108864`) or text (`"64MiB"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawSize {
+    Bytes(i64),
+    Text(String),
 }
 
 /// A duration written as seconds (`600`) or text (`"10m"`).
@@ -66,7 +76,8 @@ impl RawDuration {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RawPorts {
-    One(u16),
+    /// Any integer, so that 70000 is reported as a bad port, not as a bad type.
+    One(i64),
     Text(String),
     List(Vec<RawPort>),
 }
@@ -74,7 +85,7 @@ pub enum RawPorts {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RawPort {
-    Number(u16),
+    Number(i64),
     Text(String),
 }
 

@@ -394,6 +394,45 @@ fn ban_count_max_age_defaults_parses_and_is_checked() {
 }
 
 #[test]
+fn tracker_memory_defaults_parses_and_is_checked() {
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert_eq!(c.daemon.tracker_memory, DEFAULT_TRACKER_MEMORY);
+    for (text, bytes) in [
+        ("\"256MiB\"", 256 << 20),
+        ("\"2G\"", 2 << 30),
+        ("\"4096K\"", 4 << 20),
+        ("1048576", 1 << 20),
+    ] {
+        let d = dir_with(&[(
+            "banjo.toml",
+            &format!("[daemon]\ntracker_memory = {text}\n"),
+        )]);
+        let c = load(d.path(), true);
+        assert!(!c.has_errors(), "{text}: {:#?}", c.diagnostics);
+        assert_eq!(c.daemon.tracker_memory, bytes, "{text}");
+    }
+    for bad in [
+        "\"64 parsecs\"",
+        "\"512K\"",
+        "0",
+        "-5",
+        "\"\"",
+        "\"99999999999G\"",
+    ] {
+        let d = dir_with(&[(
+            "banjo.toml",
+            &format!("\n[daemon]\ntracker_memory = {bad}\n"),
+        )]);
+        let c = load(d.path(), true);
+        let e = only_error(&c);
+        assert_eq!(e.line, Some(3), "{bad}: {e}");
+        assert!(e.to_string().contains("daemon.tracker_memory"), "{e}");
+        assert_eq!(c.daemon.tracker_memory, DEFAULT_TRACKER_MEMORY, "{bad}");
+    }
+}
+
+#[test]
 fn every_builtin_filter_routes_on_fields_no_local_user_can_forge() {
     // Enable every shipped jail: the trust warning is only given for enabled jails.
     let mut toml = String::from("[defaults]\nenabled = true\n");

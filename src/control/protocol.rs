@@ -77,6 +77,10 @@ pub struct JailStatus {
     pub filter: String,
     pub journalmatch: String,
     pub currently_failed: usize,
+    /// Failure windows forgotten to stay within `[daemon] tracker_memory` (the ones
+    /// with the fewest failures first).
+    #[serde(default)]
+    pub windows_forgotten: u64,
     pub total_failed: u64,
     pub currently_banned: usize,
     pub total_banned: u64,

@@ -1,6 +1,12 @@
 //! Carrying out decisions: state first (durable, with the cursor), then the
 //! firewall, then the journal entry and the hooks.
 //!
+//! A decision the state could not take is still carried out in the kernel (the set's
+//! timeout lifts it on time whatever happens to banjo), but it is not reported as
+//! done: its "Ban" entry, hooks and TOTAL BANNED wait (in `Daemon::awaiting`) until a
+//! retry makes it durable; meanwhile its entry says "enforced, not durable" and why
+//! (see durability.rs).
+//!
 //! While a backlog is read (a flood, a restart after downtime) the last two steps are
 //! put off: the kernel gets each batch in the background while the next batch is
 //! read, and journal entries and hooks follow once the backlog is in the kernel (or
@@ -11,7 +17,7 @@ use super::{kernel_entry, log, Daemon};
 use crate::ban::BanEntry;
 use crate::config::ActionEvent;
 use crate::events::Event;
-use crate::state::{Batch, StoredBan};
+use crate::state::{Batch, NotDurable, StoredBan};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -33,12 +39,78 @@ pub(crate) enum Held {
         bantime: crate::timefmt::BanTime,
         count: u32,
         matches: std::ops::Range<usize>,
+        /// In the state: may be reported as done.
+        durable: bool,
     },
     Unban {
         jail: usize,
         addr: crate::addr::Addr,
         reason: crate::events::UnbanReason,
+        durable: bool,
     },
+}
+
+impl Held {
+    fn durable(&self) -> bool {
+        match self {
+            Held::Ban { durable, .. } | Held::Unban { durable, .. } => *durable,
+        }
+    }
+}
+
+/// Held decisions in order, their matches in one string (see [`Held`]).
+#[derive(Default)]
+pub(crate) struct HeldQueue {
+    items: Vec<Held>,
+    text: String,
+}
+
+impl HeldQueue {
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Bans among the held decisions.
+    pub(crate) fn bans(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|h| matches!(h, Held::Ban { .. }))
+            .count()
+    }
+
+    /// Renumber jails after a reload (`map`: old index to new); decisions of jails the
+    /// reload removed are dropped (their bans were lifted with the jail). Returns how
+    /// many were dropped.
+    pub(crate) fn remap(&mut self, map: &std::collections::HashMap<usize, usize>) -> usize {
+        let before = self.items.len();
+        self.items.retain_mut(|h| {
+            let (Held::Ban { jail, .. } | Held::Unban { jail, .. }) = h;
+            match map.get(jail) {
+                Some(&new) => {
+                    *jail = new;
+                    true
+                }
+                None => false,
+            }
+        });
+        before - self.items.len()
+    }
+
+    /// Append `parts` joined by newlines to the text; their range.
+    fn push_text<'a>(&mut self, parts: impl Iterator<Item = &'a str>) -> std::ops::Range<usize> {
+        let start = self.text.len();
+        for (i, m) in parts.enumerate() {
+            if i > 0 {
+                self.text.push('\n');
+            }
+            self.text.push_str(m);
+        }
+        start..self.text.len()
+    }
 }
 
 /// Decisions turned into what each step needs, so that the durable step can run on
@@ -51,11 +123,18 @@ pub(crate) struct Prepared {
 }
 
 impl Daemon {
-    /// Carry out `events` and report them (journal entries, hooks) at once.
-    pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<String>) {
+    /// Carry out `events` and report them (journal entries, hooks) at once. Err: the
+    /// kernel has them, the state does not (they are reported once it does).
+    pub(crate) fn apply(
+        &mut self,
+        events: Vec<Event>,
+        cursor: Option<String>,
+    ) -> Result<(), NotDurable> {
         let p = self.prepare(events, cursor);
-        let committed = self.store.commit(&p.batch);
+        let committed = self.state.commit(&p.batch);
+        let result = committed.clone();
         self.carry_out(p, committed, false);
+        result
     }
 
     /// What the state, the kernel and the reports need from `events`.
@@ -67,6 +146,7 @@ impl Daemon {
         let now = super::now_us();
         let mut fw_bans: BTreeMap<String, Vec<BanEntry>> = BTreeMap::new();
         let mut fw_unbans: BTreeMap<String, Vec<crate::addr::Addr>> = BTreeMap::new();
+        let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
         for ev in &events {
             match ev {
                 Event::Ban {
@@ -81,6 +161,7 @@ impl Daemon {
                     let Some(b) = self.pipeline.bans.get(ji, addr) else {
                         continue;
                     };
+                    *totals.entry(jail).or_default() += 1;
                     batch.bans.push(StoredBan {
                         jail: jail.clone(),
                         addr: *addr,
@@ -100,6 +181,7 @@ impl Daemon {
                 }
             }
         }
+        batch.totals = totals.into_iter().map(|(j, n)| (j.to_owned(), n)).collect();
         Prepared {
             batch,
             fw_bans,
@@ -114,7 +196,7 @@ impl Daemon {
     pub(crate) fn carry_out(
         &mut self,
         p: Prepared,
-        committed: Result<(), crate::state::StateError>,
+        committed: Result<(), NotDurable>,
         more_coming: bool,
     ) {
         let Prepared {
@@ -124,11 +206,18 @@ impl Daemon {
             events,
         } = p;
         self.note_decisions(events.len());
-        // 1. Durable: a ban reported done survives kill -9 from here on.
-        if let Err(e) = committed {
-            // Still block the attacker; the next start reconciles from what is durable.
-            tracing::error!("saving state: {e}");
-        } else if batch.cursor.is_some() {
+        // 1. Durable: a ban reported done survives kill -9 from here on. One that is
+        // not still blocks the attacker; the state keeps it for the next retry.
+        let durable = committed.is_ok();
+        if durable {
+            for (jail, n) in &batch.totals {
+                *self.totals.entry(jail.clone()).or_default() += n;
+            }
+        } else {
+            self.announce_state();
+        }
+        if batch.cursor.is_some() {
+            // Committed, or kept to be committed with the decisions it follows.
             self.cursor_dirty = false;
             self.last_cursor_commit = std::time::Instant::now();
         }
@@ -152,7 +241,7 @@ impl Daemon {
             self.held_since = Some(Instant::now());
         }
         for ev in events {
-            self.hold(ev);
+            self.hold(ev, durable);
         }
         let held_long = self.held_since.is_some_and(|t| t.elapsed() >= HOLD_FOR);
         if !more_coming || held_long || self.unreported.len() >= HOLD_MAX {
@@ -160,8 +249,17 @@ impl Daemon {
         }
     }
 
+    /// Held decisions (waiting for the kernel) that are not durable.
+    pub(crate) fn unreported_not_durable(&self) -> usize {
+        self.unreported
+            .items
+            .iter()
+            .filter(|h| !h.durable())
+            .count()
+    }
+
     /// Keep `ev` for [`Daemon::report`] in the compact form of [`Held`].
-    fn hold(&mut self, ev: Event) {
+    fn hold(&mut self, ev: Event, durable: bool) {
         let held = match ev {
             Event::Ban {
                 jail,
@@ -186,20 +284,16 @@ impl Daemon {
                     });
                     return;
                 };
-                let start = self.held_text.len();
-                for (i, m) in matches.iter().enumerate() {
-                    if i > 0 {
-                        self.held_text.push('\n');
-                    }
-                    self.held_text.push_str(m);
-                }
                 Held::Ban {
                     jail: ji,
                     addr,
                     failures,
                     bantime,
                     count,
-                    matches: start..self.held_text.len(),
+                    matches: self
+                        .unreported
+                        .push_text(matches.iter().map(String::as_str)),
+                    durable,
                 }
             }
             Event::Unban {
@@ -218,49 +312,122 @@ impl Daemon {
                     jail: ji,
                     addr,
                     reason,
+                    durable,
                 }
             }
         };
-        self.unreported.push(held);
+        self.unreported.items.push(held);
     }
 
     /// Wait for the kernel to have every ban applied so far, then write their journal
-    /// entries and start their hooks, in decision order.
+    /// entries and start their hooks, in decision order. Decisions that are not
+    /// durable get their "enforced, not durable" entry instead and wait in `awaiting`.
     pub(crate) fn report(&mut self) {
         for (jail, e) in self.fw.settle() {
             log::firewall_error(&jail, &e.to_string());
         }
         self.held_since = None;
-        let held = std::mem::take(&mut self.unreported);
-        let text = std::mem::take(&mut self.held_text);
-        for h in held {
-            let ev = match h {
-                Held::Ban {
-                    jail,
-                    addr,
-                    failures,
-                    bantime,
-                    count,
-                    matches,
-                } => Event::Ban {
-                    time_us: 0,
-                    jail: self.pipeline.jails[jail].config.name.clone(),
-                    addr,
-                    failures,
-                    bantime,
-                    count,
-                    // Already joined with newlines, as the entry and the hooks show
-                    // them: one element joins to itself.
-                    matches: vec![text[matches].to_owned()],
-                },
-                Held::Unban { jail, addr, reason } => Event::Unban {
-                    time_us: 0,
-                    jail: self.pipeline.jails[jail].config.name.clone(),
-                    addr,
-                    reason,
-                },
-            };
+        let q = std::mem::take(&mut self.unreported);
+        let reason = self.state.trouble().map(|t| t.reason.clone());
+        for h in q.items {
+            if h.durable() {
+                let ev = self.event_of(h, &q.text);
+                self.report_event(ev);
+                continue;
+            }
+            if let Held::Ban {
+                jail,
+                addr,
+                bantime,
+                ..
+            } = &h
+            {
+                log::not_durable(
+                    &self.pipeline.jails[*jail].config.name,
+                    &addr.to_string(),
+                    &bantime.to_string(),
+                    reason
+                        .as_deref()
+                        .unwrap_or("the state file is not writable"),
+                );
+            }
+            self.await_state(h, &q.text);
+        }
+    }
+
+    /// Keep a decision that is not durable (its matches copied from `text`) until the
+    /// state takes it.
+    fn await_state(&mut self, h: Held, text: &str) {
+        let h = match h {
+            Held::Ban {
+                jail,
+                addr,
+                failures,
+                bantime,
+                count,
+                matches,
+                ..
+            } => Held::Ban {
+                jail,
+                addr,
+                failures,
+                bantime,
+                count,
+                matches: self.awaiting.push_text(std::iter::once(&text[matches])),
+                durable: true,
+            },
+            Held::Unban {
+                jail, addr, reason, ..
+            } => Held::Unban {
+                jail,
+                addr,
+                reason,
+                durable: true,
+            },
+        };
+        self.awaiting.items.push(h);
+    }
+
+    /// The state took the decisions that were waiting for it: report them, in order.
+    pub(crate) fn report_awaiting(&mut self) {
+        let q = std::mem::take(&mut self.awaiting);
+        for h in q.items {
+            let ev = self.event_of(h, &q.text);
             self.report_event(ev);
+        }
+    }
+
+    /// A held decision as the event it was (jail indices are those of the pipeline
+    /// that held it: reloads wait for held reports, see `Daemon::reload`).
+    fn event_of(&self, h: Held, text: &str) -> Event {
+        match h {
+            Held::Ban {
+                jail,
+                addr,
+                failures,
+                bantime,
+                count,
+                matches,
+                ..
+            } => Event::Ban {
+                time_us: 0,
+                jail: self.pipeline.jails[jail].config.name.clone(),
+                addr,
+                failures,
+                bantime,
+                count,
+                // Already joined with newlines, as the entry and the hooks show them:
+                // one element joins to itself.
+                matches: vec![text[matches].to_owned()],
+            },
+            Held::Unban {
+                jail, addr, reason, ..
+            } => Event::Unban {
+                time_us: 0,
+                jail: self.pipeline.jails[jail].config.name.clone(),
+                addr,
+                reason,
+            },
         }
     }
 

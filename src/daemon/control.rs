@@ -42,20 +42,21 @@ impl Daemon {
             Request::Status { jail: None } => {
                 // The overview carries counts only; `status JAIL` lists addresses.
                 let all: Vec<JailStatus> = (0..self.pipeline.jails.len())
-                    .map(|i| JailStatus {
-                        banned: Vec::new(),
-                        ..self.jail_status(i)
-                    })
+                    .map(|i| self.jail_status(i, false))
                     .collect();
+                let t = &self.pipeline.tracker;
                 Response::ok(json!({
                     "jails": all,
                     "active_bans": self.pipeline.bans.len(),
+                    "tracker_memory": { "used": t.bytes(), "budget": t.budget(), "windows": t.len(), "windows_forgotten": t.forgotten_total() },
                     "wake_group": self.wake_group(),
                     "connection_wakeups": self.connection_wakeups,
+                    "control_evicted": self.server.evicted(),
+                    "state": self.state_status(),
                 }))
             }
             Request::Status { jail: Some(name) } => match self.pipeline.jail_index(&name) {
-                Some(i) => Response::ok(json!(self.jail_status(i))),
+                Some(i) => Response::ok(json!(self.jail_status(i, true))),
                 None => Response::err(format!(
                     "no running jail {name:?}; running: {}",
                     self.jail_names()
@@ -105,24 +106,49 @@ impl Daemon {
             .join(", ")
     }
 
-    fn jail_status(&self, i: usize) -> JailStatus {
+    /// One jail's counters (O(1) each), with its banned addresses if `list`.
+    fn jail_status(&self, i: usize, list: bool) -> JailStatus {
         let j = &self.pipeline.jails[i];
-        let mut banned: Vec<String> = self
-            .pipeline
-            .bans
-            .of_jail(i)
-            .map(|b| b.addr.to_string())
-            .collect();
-        banned.sort();
+        let mut banned: Vec<String> = Vec::new();
+        if list {
+            banned = self
+                .pipeline
+                .bans
+                .of_jail(i)
+                .map(|b| b.addr.to_string())
+                .collect();
+            banned.sort();
+        }
         JailStatus {
             jail: j.config.name.clone(),
             filter: format!("{}[mode={}]", j.config.filter.name, j.config.filter.mode),
             journalmatch: j.config.journalmatch.to_string(),
-            currently_failed: j.tracker.failing(super::now_us()),
+            currently_failed: self.pipeline.tracker.failing(i),
+            windows_forgotten: self.pipeline.tracker.forgotten(i),
             total_failed: j.stats.failures,
-            currently_banned: banned.len(),
-            total_banned: j.stats.bans,
+            currently_banned: self.pipeline.bans.active_in(i),
+            // Durable bans only, kept across restarts in the state.
+            total_banned: self.totals.get(&j.config.name).copied().unwrap_or(0),
             banned,
+        }
+    }
+
+    /// The state's health for `banjo status`: durable, or why not and since when.
+    fn state_status(&self) -> serde_json::Value {
+        let path = self.state.path().display().to_string();
+        match self.state.trouble() {
+            None => json!({ "mode": "durable", "durable": true, "path": path }),
+            Some(t) => json!({
+                "mode": self.state.mode(),
+                "durable": false,
+                "path": path,
+                "reason": t.reason,
+                "since_us": t.since_us,
+                "attempts": t.attempts,
+                "retry_in_ms": t.retry_at.saturating_duration_since(std::time::Instant::now()).as_millis() as u64,
+                "bans_not_durable": self.awaiting.bans() + self.unreported_not_durable(),
+                "commits_kept": self.state.pending_bans(),
+            }),
         }
     }
 
@@ -160,9 +186,20 @@ impl Daemon {
             },
         };
         let ev = self.pipeline.manual_ban(ji, key, bantime);
-        let out = json!({ "jail": jail, "addr": key.to_string(), "bantime": match &ev { Event::Ban { bantime, .. } => bantime.to_string(), _ => String::new() } });
-        self.apply(vec![ev], None);
-        Response::ok(out)
+        let bantime = match &ev {
+            Event::Ban { bantime, .. } => bantime.to_string(),
+            _ => String::new(),
+        };
+        let out = json!({ "jail": jail, "addr": key.to_string(), "bantime": bantime });
+        match self.apply(vec![ev], None) {
+            Ok(()) => Response::ok(out),
+            // A ban reported is a ban durable: this one is only enforced.
+            Err(e) => Response::err(format!(
+                "{key} is blocked in the kernel (jail {jail}, {bantime}), but the ban is NOT durable: {e}; \
+                 banjo keeps retrying and reports the ban (journal entry, hooks) once the state holds it \
+                 (see banjo status)"
+            )),
+        }
     }
 
     fn manual_unban(&mut self, addr: Option<&str>, jail: Option<&str>, all: bool) -> Response {
@@ -223,7 +260,13 @@ impl Daemon {
                 _ => String::new(),
             })
             .collect();
-        self.apply(events, None);
-        Response::ok(json!({ "unbanned": list }))
+        match self.apply(events, None) {
+            Ok(()) => Response::ok(json!({ "unbanned": list })),
+            Err(e) => Response::err(format!(
+                "lifted in the kernel: {}; but NOT durable: {e} (until the state can be written, a \
+                 restart would put these bans back)",
+                list.join(", ")
+            )),
+        }
     }
 }

@@ -9,7 +9,10 @@
 //! written (measured: 8.3 s for 100k bans with synchronous writes, the loop blocked
 //! in sendmsg). Order is kept; `flush` at shutdown waits until all are written.
 
-use crate::events::{MSGID_BAN, MSGID_FIREWALL_ERROR, MSGID_RELOAD, MSGID_RESTORE, MSGID_UNBAN};
+use crate::events::{
+    MSGID_ADOPTED, MSGID_BAN, MSGID_FIREWALL_ERROR, MSGID_NOT_DURABLE, MSGID_RELOAD, MSGID_RESTORE,
+    MSGID_STATE_DEGRADED, MSGID_STATE_RECOVERED, MSGID_TRACKER_FULL, MSGID_UNBAN,
+};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
@@ -35,6 +38,15 @@ enum Record {
         jail: String,
         ip: String,
         remaining: String,
+        /// Where an adopted ban was found ("kernel", "journal", "kernel+journal"); None
+        /// for a ban restored from the state.
+        adopted: Option<&'static str>,
+    },
+    NotDurable {
+        jail: String,
+        ip: String,
+        bantime: String,
+        reason: String,
     },
 }
 
@@ -108,12 +120,39 @@ fn write(r: Record) {
             jail,
             ip,
             remaining,
+            adopted: None,
         } => tracing::info!(
             message_id = MSGID_RESTORE,
             banjo_jail = jail.as_str(),
             banjo_ip = ip.as_str(),
             banjo_bantime = remaining.as_str(),
             "[{jail}] Restore Ban {ip} ({remaining} left)"
+        ),
+        Record::Restore {
+            jail,
+            ip,
+            remaining,
+            adopted: Some(from),
+        } => tracing::warn!(
+            message_id = MSGID_RESTORE,
+            banjo_jail = jail.as_str(),
+            banjo_ip = ip.as_str(),
+            banjo_bantime = remaining.as_str(),
+            banjo_adopted = from,
+            "[{jail}] Restore Ban {ip} ({remaining} left; adopted from the {from} after the state was lost)"
+        ),
+        Record::NotDurable {
+            jail,
+            ip,
+            bantime,
+            reason,
+        } => tracing::error!(
+            message_id = MSGID_NOT_DURABLE,
+            banjo_jail = jail.as_str(),
+            banjo_ip = ip.as_str(),
+            banjo_bantime = bantime.as_str(),
+            banjo_reason = reason.as_str(),
+            "[{jail}] Ban {ip} enforced, not durable: {reason} (in the kernel for {bantime}; recorded and reported once the state can be written)"
         ),
     }
 }
@@ -162,7 +201,73 @@ pub fn restore(jail: &str, ip: &str, remaining: &str) {
         jail: jail.to_owned(),
         ip: ip.to_owned(),
         remaining: remaining.to_owned(),
+        adopted: None,
     });
+}
+
+/// A ban adopted after a state loss, found in the kernel's set, in the journal's
+/// history, or both (`from`).
+pub fn adopted(jail: &str, ip: &str, remaining: &str, from: &'static str) {
+    submit(Record::Restore {
+        jail: jail.to_owned(),
+        ip: ip.to_owned(),
+        remaining: remaining.to_owned(),
+        adopted: Some(from),
+    });
+}
+
+/// A ban in the kernel whose commit failed: its "Ban" entry waits until it is durable.
+pub fn not_durable(jail: &str, ip: &str, bantime: &str, reason: &str) {
+    submit(Record::NotDurable {
+        jail: jail.to_owned(),
+        ip: ip.to_owned(),
+        bantime: bantime.to_owned(),
+        reason: reason.to_owned(),
+    });
+}
+
+/// The state stopped being durable. `mode`: "not-writable" (commits fail) or
+/// "memory" (no state file could be opened).
+pub fn state_degraded(path: &std::path::Path, mode: &str, reason: &str) {
+    let state = path.display().to_string();
+    let how = match mode {
+        "memory" => "no state file could be opened; running from memory",
+        _ => "commits to the state file fail",
+    };
+    tracing::error!(
+        message_id = MSGID_STATE_DEGRADED,
+        banjo_state = state.as_str(),
+        banjo_mode = mode,
+        banjo_reason = reason,
+        "state NOT DURABLE: {how} ({reason}); bans are still enforced in the kernel, with their timeouts, \
+         but are not recorded and not reported as done; retrying with backoff (banjo status shows it)"
+    );
+}
+
+/// The state is durable again; `bans` bans kept in memory were committed.
+pub fn state_recovered(path: &std::path::Path, bans: usize, down_for: &str) {
+    let state = path.display().to_string();
+    tracing::warn!(
+        message_id = MSGID_STATE_RECOVERED,
+        banjo_state = state.as_str(),
+        banjo_bans = bans,
+        "state durable again ({state}) after {down_for}: committed the {bans} bans kept in memory; their Ban entries and hooks follow"
+    );
+}
+
+/// After a state loss: what one jail adopted instead of unbanning it.
+pub fn adopted_summary(jail: &str, kernel: usize, journal: usize, counts: usize, why: &str) {
+    tracing::warn!(
+        message_id = MSGID_ADOPTED,
+        banjo_jail = jail,
+        banjo_adopted_kernel = kernel,
+        banjo_adopted_journal = journal,
+        banjo_counts = counts,
+        banjo_reason = why,
+        "[{jail}] state was lost ({why}): adopted {} bans ({kernel} from the kernel's banjo-{jail} sets, \
+         {journal} more from the journal's ban history) and {counts} ban counts, instead of unbanning them",
+        kernel + journal
+    );
 }
 
 pub fn firewall_error(jail: &str, what: &str) {
@@ -185,4 +290,19 @@ pub fn reload(ok: bool, detail: &str) {
             "configuration reload refused, running configuration kept: {detail}"
         );
     }
+}
+
+/// The failure windows reached `[daemon] tracker_memory` and banjo began to forget
+/// some (said once: `banjo status` counts them).
+pub fn tracker_full(jail: &str, failures: usize, budget: usize) {
+    tracing::warn!(
+        message_id = MSGID_TRACKER_FULL,
+        banjo_jail = jail,
+        "failure windows reached tracker_memory ({} MiB): forgetting those with the fewest failures first, \
+         oldest first (the first: jail {jail}, {failures} failure{}); addresses with more failures are kept \
+         and still banned at maxretry. banjo status counts the forgotten windows; raise [daemon] tracker_memory \
+         if this host sees that many failing addresses legitimately",
+        budget >> 20,
+        if failures == 1 { "" } else { "s" }
+    );
 }

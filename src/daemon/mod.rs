@@ -8,25 +8,32 @@
 //!
 //! Order of a decision: durable state first (with the journal cursor that led to it),
 //! then the firewall, then the journal entry and the hooks. A crash between two steps
-//! is repaired at the next start by reconciling the kernel with the state.
+//! is repaired at the next start by reconciling the kernel with the state
+//! (reconcile.rs). A decision the state cannot take (full or read-only disk, no state
+//! file at all) is still enforced in the kernel but reported as not durable, and its
+//! journal entry and hooks wait until a retry makes it durable (durability.rs).
 
 pub mod actions;
 mod apply;
 mod control;
+mod durability;
+mod history;
 mod ifwatch;
 pub mod log;
 pub mod notify;
+pub mod reconcile;
 mod reload;
+mod warmup;
+mod windows;
 
 use crate::ban::{Firewall, JailRules};
 use crate::config::{Config, FirewallKind, JailConfig};
 use crate::control::server::Server;
-use crate::jail::Ban;
 use crate::journal::sdjournal::{JournalSource, Location};
 use crate::journal::Entry;
 use crate::pipeline::Pipeline;
-use crate::state::{OpenOutcome, Store};
-use crate::timefmt::{format_duration, BanTime, Micros, SEC};
+use crate::state::{Durable, OpenOutcome, Opened};
+use crate::timefmt::{BanTime, Micros, SEC};
 use anyhow::Context;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
@@ -80,7 +87,13 @@ pub(crate) struct Daemon {
     cfg: Config,
     pipeline: Pipeline,
     source: JournalSource,
-    store: Store,
+    /// The state file, or memory while it cannot be opened or written.
+    state: Durable,
+    /// Bans made durable, ever, per jail (TOTAL BANNED; kept in the state).
+    totals: std::collections::BTreeMap<String, u64>,
+    /// Kernel members the state did not hold at start: removed once the catch-up is
+    /// read, unless it decided them again (bans that were not durable when banjo died).
+    stale: Vec<(String, crate::addr::Addr)>,
     fw: Box<dyn Firewall>,
     server: Server,
     actions: actions::ActionRunner,
@@ -88,9 +101,6 @@ pub(crate) struct Daemon {
     readers_gid: Option<u32>,
     last_cursor_commit: Instant,
     cursor_dirty: bool,
-    /// While re-reading history after a restart: the saved cursor to stop at, and
-    /// its time (should the cursor's entry no longer match, we stop once past it).
-    warmup_until: Option<(String, Micros)>,
     ifwatch: Option<ifwatch::IfWatch>,
     /// New connections to the jails' ports (None: off, or the group was taken).
     wake: Option<crate::ban::nflog::ConnectionWake>,
@@ -100,11 +110,13 @@ pub(crate) struct Daemon {
     last_watchdog: Instant,
     /// Until when entries were recently flowing (see ACTIVE_POLL).
     active_until: Option<Instant>,
-    /// Decisions durable and handed to the firewall, whose journal entries and hooks
-    /// wait until the kernel has them (see apply.rs), and since when.
-    unreported: Vec<apply::Held>,
-    held_text: String,
+    /// Decisions handed to the firewall, whose journal entries and hooks wait until
+    /// the kernel has them (see apply.rs), and since when.
+    unreported: apply::HeldQueue,
     held_since: Option<Instant>,
+    /// Decisions in the kernel that are not durable: their journal entries and hooks
+    /// wait until the state takes them (see durability.rs).
+    awaiting: apply::HeldQueue,
     /// Decisions since the heap was last trimmed.
     decisions_since_trim: usize,
     /// QUIET_AFTER past the last entry read: when to give memory back (see quiet()).
@@ -194,14 +206,9 @@ impl Daemon {
             .state_dir
             .clone()
             .unwrap_or_else(|| cfg.daemon.state_dir.clone());
-        let (store, outcome) = Store::open(&state_dir.join("state.db"))
+        let (state, opened) = Durable::open(&state_dir.join("state.db"))
             .with_context(|| format!("opening state in {}", state_dir.display()))?;
-        if let OpenOutcome::MovedAside { path, reason } = &outcome {
-            tracing::error!(
-                "state file was unusable ({reason}); moved aside to {}; starting with empty state",
-                path.display()
-            );
-        }
+        let lost = lost_state(&opened);
         let fw: Box<dyn Firewall> = match cfg.daemon.firewall {
             _ if opts.dry_run => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
             FirewallKind::DryRun => Box::new(crate::ban::dry_run::DryRunFirewall::new()),
@@ -220,8 +227,8 @@ impl Daemon {
             }
             gid
         });
-        let listener = match notify::activation_listener() {
-            Some(l) => l,
+        let (listener, bound) = match notify::activation_listener() {
+            Some(l) => (l, None),
             None => {
                 let path = opts.socket.as_ref().unwrap_or(&cfg.daemon.socket);
                 let l = bind_socket(path)?;
@@ -239,14 +246,18 @@ impl Daemon {
                         );
                     }
                 }
-                l
+                (l, Some(path.clone()))
             }
         };
-        let server = Server::new(listener)?;
+        let mut server = Server::new(listener)?;
+        if let Some(path) = bound {
+            server.remove_on_drop(&path);
+        }
 
         let configs: Vec<Arc<JailConfig>> = cfg.jails.iter().map(|j| Arc::new(j.clone())).collect();
         let self_addrs = crate::addr::local_addresses();
         let mut pipeline = Pipeline::new(configs, &self_addrs);
+        pipeline.set_tracker_memory(cfg.daemon.tracker_memory);
         pipeline.now = now_us();
         let source = open_source(&opts, &pipeline)?;
         let actions = actions::ActionRunner::new(cfg.daemon.action_concurrency);
@@ -256,7 +267,9 @@ impl Daemon {
             cfg,
             pipeline,
             source,
-            store,
+            state,
+            totals: Default::default(),
+            stale: Vec::new(),
             fw,
             server,
             actions,
@@ -264,23 +277,24 @@ impl Daemon {
             readers_gid,
             last_cursor_commit: Instant::now(),
             cursor_dirty: false,
-            warmup_until: None,
             ifwatch: ifwatch::IfWatch::new(),
             wake,
             connection_wakeups: 0,
             last_refresh: Instant::now(),
             last_watchdog: Instant::now(),
             active_until: None,
-            unreported: Vec::new(),
-            held_text: String::new(),
+            unreported: Default::default(),
             held_since: None,
+            awaiting: Default::default(),
             decisions_since_trim: 0,
             quiet_at: None,
             stop: false,
         };
+        d.announce_state();
+        d.log_state_warnings();
         d.setup_firewall();
-        d.restore_bans()?;
-        d.position_reader()?;
+        let resume = d.restore_bans(lost.as_deref())?;
+        d.position_reader(resume)?;
         Ok(d)
     }
 
@@ -312,127 +326,62 @@ impl Daemon {
         }
     }
 
-    /// Load bans from state, drop expired and orphaned ones, and make the kernel hold
-    /// exactly the rest (re-add missing, remove stale; adopt nothing foreign).
-    fn restore_bans(&mut self) -> anyhow::Result<()> {
-        let now = now_us();
-        let mut batch = crate::state::Batch::default();
-        // Old counts go before they are loaded: memory holds only what may still count.
-        self.forget_old_counts(now);
-        for (jail, addr, count, last) in self.store.ban_counts()? {
-            if let Some(ji) = self.pipeline.jail_index(&jail) {
-                self.pipeline.bans.set_count(ji, addr, count, last);
+    /// Resume after the saved cursor, each jail re-reading its own findtime of history
+    /// first (counting only, see warmup.rs) so failure windows are whole again. With no
+    /// saved cursor: `--since`, else (the state was lost) after the last entry banjo's
+    /// previous run wrote, else the end of the journal.
+    fn position_reader(&mut self, resume: Option<String>) -> anyhow::Result<()> {
+        let stored = match self.state.store() {
+            Some(s) => s.cursor()?,
+            None => None,
+        };
+        let cursor = match (stored, self.opts.since, resume) {
+            (Some(c), _, _) => Some(c),
+            (None, Some(t), _) => {
+                self.source.seek_realtime(t)?;
+                return Ok(());
             }
-        }
-        for b in self.store.active_bans()? {
-            let Some(ji) = self.pipeline.jail_index(&b.jail) else {
-                batch.unbans.push((b.jail.clone(), b.addr));
-                continue;
-            };
-            if b.until_us.is_some_and(|u| u <= now) {
-                batch.unbans.push((b.jail.clone(), b.addr));
-                log::unban(&b.jail, &b.addr.to_string(), "expired while banjo was down");
-                continue;
+            (None, None, Some(c)) => {
+                tracing::warn!(
+                    "no saved journal position: resuming after the last entry of banjo's previous run"
+                );
+                Some(c)
             }
-            self.pipeline.bans.restore(Ban {
-                jail: ji,
-                addr: b.addr,
-                since: b.since_us,
-                until: b.until_us,
-                count: b.count,
-                failures: b.failures,
-            });
-        }
-        if !batch.unbans.is_empty() {
-            self.store.commit(&batch)?;
-        }
-        for ji in 0..self.pipeline.jails.len() {
-            let name = self.pipeline.jails[ji].config.name.clone();
-            let want: Vec<(crate::addr::Addr, Option<Micros>)> = self
-                .pipeline
-                .bans
-                .of_jail(ji)
-                .map(|b| (b.addr, b.until))
-                .collect();
-            let have: std::collections::HashSet<crate::addr::Addr> = match self.fw.list(&name) {
-                Ok(v) => v.into_iter().collect(),
-                Err(e) => {
-                    log::firewall_error(&name, &format!("listing bans: {e}"));
-                    Default::default()
-                }
-            };
-            let wanted: std::collections::HashSet<crate::addr::Addr> =
-                want.iter().map(|w| w.0).collect();
-            let stale: Vec<crate::addr::Addr> = have.difference(&wanted).copied().collect();
-            if !stale.is_empty() {
-                if let Err(e) = self.fw.unban(&name, &stale) {
-                    log::firewall_error(
-                        &name,
-                        &format!("removing {} stale bans: {e}", stale.len()),
-                    );
+            (None, None, None) => None,
+        };
+        let Some(c) = cursor else {
+            self.source.seek_tail()?;
+            // Save "the end of the journal now" at once: should we die within the
+            // first second, the next start resumes here instead of at a later tail,
+            // and misses nothing.
+            if let Ok(c) = self.source.cursor() {
+                let batch = crate::state::Batch {
+                    cursor: Some(c),
+                    ..Default::default()
+                };
+                if self.state.commit(&batch).is_err() {
+                    self.announce_state();
                 }
             }
-            let entries: Vec<crate::ban::BanEntry> = want
-                .iter()
-                .map(|(addr, until)| kernel_entry(*addr, *until, now))
-                .collect();
-            if !entries.is_empty() {
-                if let Err(e) = self.fw.ban(&name, &entries) {
-                    log::firewall_error(&name, &format!("restoring {} bans: {e}", entries.len()));
-                }
-                for (addr, until) in &want {
-                    let left = until
-                        .map(|u| format_duration(u - now))
-                        .unwrap_or_else(|| "permanent".into());
-                    log::restore(&name, &addr.to_string(), &left);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Resume after the saved cursor, re-reading the last findtime of history first
-    /// (counting only) so failure windows are whole again; or start at `--since` /
-    /// the end of the journal on a first start.
-    fn position_reader(&mut self) -> anyhow::Result<()> {
-        let cursor = self.store.cursor()?;
-        match cursor {
-            Some(c) => {
-                let back = self
-                    .pipeline
-                    .jails
-                    .iter()
-                    .map(|j| j.config.findtime)
-                    .max()
-                    .unwrap_or(0);
-                match self.source.cursor_time(&c)? {
-                    Some(t) => {
-                        self.source.seek_realtime(t - back)?;
-                        self.warmup_until = Some((c, t));
-                        self.pipeline.warmup = true;
-                    }
-                    None => {
-                        tracing::warn!("saved journal position is gone (journal vacuumed?); continuing at the next entry");
-                        self.source.seek_after_cursor(&c)?;
-                    }
+            return Ok(());
+        };
+        match self.source.cursor_time(&c)? {
+            Some(t) => {
+                let loc = self.opts.journal.clone().unwrap_or(Location::System);
+                match warmup::rebuild(&loc, &mut self.pipeline, &c, t) {
+                    Ok(n) => tracing::info!(
+                        "failure windows rebuilt from {n} entries (each jail its own findtime before the saved position)"
+                    ),
+                    // Windows start empty: a burst split by the restart may need its
+                    // failures again. Not a reason to stay down.
+                    Err(e) => tracing::error!("rebuilding failure windows: {e}"),
                 }
             }
-            None => match self.opts.since {
-                Some(t) => self.source.seek_realtime(t)?,
-                None => {
-                    self.source.seek_tail()?;
-                    // Save "the end of the journal now" at once: should we die within
-                    // the first second, the next start resumes here instead of at a
-                    // later tail, and misses nothing.
-                    if let Ok(c) = self.source.cursor() {
-                        self.store.commit(&crate::state::Batch {
-                            cursor: Some(c),
-                            ..Default::default()
-                        })?;
-                    }
-                }
-            },
+            None => tracing::warn!(
+                "saved journal position is gone (journal vacuumed?); continuing at the next entry"
+            ),
         }
+        self.source.seek_after_cursor(&c)?;
         Ok(())
     }
 
@@ -443,7 +392,16 @@ impl Daemon {
 
     fn status_line(&self) -> String {
         let bans = self.pipeline.bans.len();
-        format!("{} jails, {} active bans", self.pipeline.jails.len(), bans)
+        let mut line = format!("{} jails, {} active bans", self.pipeline.jails.len(), bans);
+        if let Some(t) = self.state.trouble() {
+            line.push_str(&format!(
+                "; STATE NOT DURABLE ({}): {} bans not recorded: {}",
+                self.state.mode(),
+                self.state.pending_bans(),
+                t.reason
+            ));
+        }
+        line
     }
 
     fn main_loop(&mut self) -> anyhow::Result<()> {
@@ -455,6 +413,7 @@ impl Daemon {
         // Catch up before announcing readiness: READY=1 means bans are restored and the
         // reader is current.
         self.drain_journal()?;
+        self.remove_stale();
         give_back_memory();
         self.notifier
             .notify(&format!("READY=1\nSTATUS={}", self.status_line()));
@@ -557,6 +516,7 @@ impl Daemon {
             }
             self.drain_journal()?;
             self.expire_bans();
+            self.tend_windows();
             if ctl_ready || self.server.client_count() > 0 {
                 self.serve_control();
             }
@@ -566,6 +526,7 @@ impl Daemon {
             if self.cursor_dirty && self.last_cursor_commit.elapsed() >= CURSOR_EVERY {
                 self.commit_cursor();
             }
+            self.retry_state();
             if self.quiet_at.is_some_and(|t| t <= Instant::now()) {
                 self.quiet();
             }
@@ -586,6 +547,11 @@ impl Daemon {
             let left = (deadline - now_us()).max(0) as u64;
             min(Duration::from_micros(left) + Duration::from_millis(1));
         }
+        // Expired failure windows are swept on time, not only when failures come.
+        if let Some(due) = self.pipeline.tracker.due() {
+            let left = (due - now_us()).max(0) as u64;
+            min(Duration::from_micros(left) + Duration::from_millis(1));
+        }
         if let Some(w) = self.notifier.watchdog {
             min(w);
         }
@@ -597,6 +563,9 @@ impl Daemon {
         }
         if self.cursor_dirty {
             min(CURSOR_EVERY);
+        }
+        if let Some(t) = self.state.retry_at() {
+            min(t.saturating_duration_since(Instant::now()) + Duration::from_millis(1));
         }
         if self.active_until.is_some_and(|t| t > Instant::now()) {
             min(ACTIVE_POLL);
@@ -627,11 +596,10 @@ impl Daemon {
             let mut events = Vec::new();
             // Shared by the commit thread and its fallback, which the borrow checker
             // cannot tell apart.
-            let store = &std::sync::Mutex::new(&mut self.store);
+            let store = &std::sync::Mutex::new(&mut self.state);
             let mut reader = Reader {
                 source: &mut self.source,
                 pipeline: &mut self.pipeline,
-                warmup_until: &mut self.warmup_until,
             };
             let (read, committed) = std::thread::scope(|s| {
                 let batch = decided.as_ref().map(|p| &p.batch).filter(|b| !b.is_empty());
@@ -672,20 +640,18 @@ impl Daemon {
             }
             // A full batch means a backlog: more entries are probably waiting.
             let more_coming = n == BATCH;
-            if self.warmup_until.is_none() {
-                self.cursor_dirty = true;
-                let cursor = if events.is_empty() {
-                    None
-                } else {
-                    self.source.cursor().ok()
-                };
-                let p = self.prepare(events, cursor);
-                if more_coming {
-                    decided = Some(p);
-                } else {
-                    let committed = self.store.commit(&p.batch);
-                    self.carry_out(p, committed, false);
-                }
+            self.cursor_dirty = true;
+            let cursor = if events.is_empty() {
+                None
+            } else {
+                self.source.cursor().ok()
+            };
+            let p = self.prepare(events, cursor);
+            if more_coming {
+                decided = Some(p);
+            } else {
+                let committed = self.state.commit(&p.batch);
+                self.carry_out(p, committed, false);
             }
             if !more_coming {
                 self.report();
@@ -730,7 +696,11 @@ impl Daemon {
             return;
         };
         let before = now.saturating_sub(age);
-        match self.store.prune_counts(before) {
+        let Some(store) = self.state.store_mut() else {
+            self.pipeline.bans.forget_counts(before);
+            return;
+        };
+        match store.prune_counts(before) {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 "forgot the ban counts of {n} addresses whose latest ban began over {} ago",
@@ -773,7 +743,8 @@ impl Daemon {
         let mut events = Vec::new();
         self.pipeline.advance(now_us(), &mut |ev| events.push(ev));
         if !events.is_empty() {
-            self.apply(events, None);
+            // Not durable: the kernel lifted them anyway; their entries wait (apply.rs).
+            let _ = self.apply(events, None);
         }
     }
 
@@ -783,8 +754,9 @@ impl Daemon {
             cursor: Some(c),
             ..Default::default()
         };
-        if let Err(e) = self.store.commit(&batch) {
-            tracing::error!("saving the journal position: {e}");
+        if self.state.commit(&batch).is_err() {
+            // Kept with the decisions that are not durable; said once, when it began.
+            self.announce_state();
         }
         self.cursor_dirty = false;
         self.last_cursor_commit = Instant::now();
@@ -798,6 +770,7 @@ impl Daemon {
         if self.cursor_dirty {
             self.commit_cursor();
         }
+        self.last_state_attempt();
         if self.cfg.daemon.unban_on_stop {
             for j in &self.pipeline.jails {
                 if let Err(e) = self.fw.teardown(&j.config.name) {
@@ -811,9 +784,9 @@ impl Daemon {
 }
 
 fn commit_shared(
-    store: &std::sync::Mutex<&mut Store>,
+    store: &std::sync::Mutex<&mut Durable>,
     batch: &crate::state::Batch,
-) -> Result<(), crate::state::StateError> {
+) -> Result<(), crate::state::NotDurable> {
     match store.lock() {
         Ok(mut st) => st.commit(batch),
         Err(poisoned) => poisoned.into_inner().commit(batch),
@@ -825,7 +798,6 @@ fn commit_shared(
 struct Reader<'a> {
     source: &'a mut JournalSource,
     pipeline: &'a mut Pipeline,
-    warmup_until: &'a mut Option<(String, Micros)>,
 }
 
 impl Reader<'_> {
@@ -857,28 +829,33 @@ impl Reader<'_> {
                 break;
             }
             n += 1;
-            if let Some((c, t)) = &*self.warmup_until {
-                if entry.time_us <= *t {
-                    let at_cursor = self.source.at_cursor(c);
-                    self.pipeline.feed(entry, &mut |_| {});
-                    if at_cursor {
-                        self.end_warmup();
-                    }
-                    continue;
-                }
-                self.end_warmup();
-            }
             if self.pipeline.feed(entry, &mut |ev| events.push(ev)) {
                 taken += 1;
             }
         }
         (n, taken)
     }
+}
 
-    fn end_warmup(&mut self) {
-        *self.warmup_until = None;
-        self.pipeline.warmup = false;
-        tracing::info!("failure windows rebuilt; resumed after the saved journal position");
+/// Why the state that was opened holds nothing of the last run, if it does not: then
+/// the kernel's sets and the journal are the only records left, and are adopted.
+fn lost_state(opened: &Opened) -> Option<String> {
+    match opened {
+        Opened::Store(OpenOutcome::Loaded) => None,
+        Opened::Store(OpenOutcome::Fresh) => {
+            Some("no state file: a first start, or state.db was deleted".into())
+        }
+        Opened::Store(OpenOutcome::MovedAside { path, reason }) => {
+            tracing::error!(
+                "state file was unusable ({reason}); moved aside to {}; starting with a new one",
+                path.display()
+            );
+            Some(format!(
+                "the state file was unusable ({reason}) and moved aside to {}",
+                path.display()
+            ))
+        }
+        Opened::Memory(e) => Some(format!("no state file could be opened: {e}")),
     }
 }
 

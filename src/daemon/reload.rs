@@ -108,6 +108,8 @@ impl Daemon {
             .into_iter()
             .map(Some)
             .collect();
+        // Old jail -> new, for the failure windows of jails whose rules did not change.
+        let mut windows: Vec<Option<usize>> = vec![None; old_jails.len()];
         for (ni, nj) in p.jails.iter_mut().enumerate() {
             let Some(&oi) = old_by_name.get(&nj.config.name) else {
                 continue;
@@ -118,11 +120,17 @@ impl Daemon {
             if old.config.maxretry == nj.config.maxretry
                 && old.config.findtime == nj.config.findtime
             {
-                nj.tracker = old.tracker;
+                windows[oi] = Some(ni);
             }
             nj.stats = old.stats;
-            let _ = ni;
         }
+        p.tracker = std::mem::take(&mut self.pipeline.tracker).carry_over(
+            &windows,
+            p.jails
+                .iter()
+                .map(|j| (j.config.maxretry, j.config.findtime)),
+            new.daemon.tracker_memory,
+        );
         let index: HashMap<usize, usize> = old_by_name
             .iter()
             .filter_map(|(name, &oi)| p.jail_index(name).map(|ni| (oi, ni)))
@@ -159,12 +167,18 @@ impl Daemon {
                 }
             }
         }
-        if !batch.unbans.is_empty() {
-            self.store.commit(&batch)?;
+        if self.state.commit(&batch).is_err() {
+            self.announce_state();
         }
 
         // One reader for the new set of matches, resumed where the old one was.
         let cursor = self.source.cursor().ok();
+        let dropped = self.awaiting.remap(&index);
+        if dropped > 0 {
+            tracing::warn!(
+                "{dropped} decisions of removed jails were never durable; their reports are dropped"
+            );
+        }
         self.pipeline = p;
         match super::open_source(&self.opts, &self.pipeline) {
             Ok(mut src) => {

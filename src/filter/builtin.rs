@@ -18,6 +18,52 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("builtin/nginx-limit-req.toml"),
     ),
     ("portscan", include_str!("builtin/portscan.toml")),
+    (
+        "apache-badbots",
+        include_str!("builtin/apache-badbots.toml"),
+    ),
+    (
+        "apache-noscript",
+        include_str!("builtin/apache-noscript.toml"),
+    ),
+    (
+        "apache-overflows",
+        include_str!("builtin/apache-overflows.toml"),
+    ),
+    ("apache-nohome", include_str!("builtin/apache-nohome.toml")),
+    (
+        "apache-botsearch",
+        include_str!("builtin/apache-botsearch.toml"),
+    ),
+    (
+        "apache-shellshock",
+        include_str!("builtin/apache-shellshock.toml"),
+    ),
+    (
+        "apache-modsecurity",
+        include_str!("builtin/apache-modsecurity.toml"),
+    ),
+    (
+        "nginx-botsearch",
+        include_str!("builtin/nginx-botsearch.toml"),
+    ),
+    (
+        "nginx-bad-request",
+        include_str!("builtin/nginx-bad-request.toml"),
+    ),
+    (
+        "phpmyadmin-syslog",
+        include_str!("builtin/phpmyadmin-syslog.toml"),
+    ),
+    ("gitlab", include_str!("builtin/gitlab.toml")),
+    ("grafana", include_str!("builtin/grafana.toml")),
+    ("squid", include_str!("builtin/squid.toml")),
+    ("mysqld-auth", include_str!("builtin/mysqld-auth.toml")),
+    ("named-refused", include_str!("builtin/named-refused.toml")),
+    ("asterisk", include_str!("builtin/asterisk.toml")),
+    ("freeswitch", include_str!("builtin/freeswitch.toml")),
+    ("openvpn", include_str!("builtin/openvpn.toml")),
+    ("monit", include_str!("builtin/monit.toml")),
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

@@ -222,10 +222,31 @@ impl Remembered {
         }
     }
 
+    #[cfg(test)]
     pub(super) fn clear(&mut self) {
         self.others.clear();
         self.slots.fill(Slot::default());
         self.nums = 0;
+    }
+
+    /// Forget the entries seen before `cutoff`, then the oldest others until at most
+    /// `keep` remain (ties at the line may take a few more). One pass to find the line,
+    /// one rebuild: O(table) per call, which the caller makes rare.
+    pub(super) fn forget_oldest(&mut self, cutoff: Micros, keep: usize) {
+        let mut seen: Vec<Micros> = self
+            .slots
+            .iter()
+            .filter(|s| s.key != 0)
+            .map(|s| s.seen)
+            .chain(self.others.values().map(|v| v.1))
+            .collect();
+        let mut line = cutoff;
+        if seen.len() > keep {
+            let k = seen.len() - keep;
+            let (_, nth, _) = seen.select_nth_unstable(k - 1);
+            line = line.max(nth.saturating_add(1));
+        }
+        self.retain(|s| s >= line);
     }
 
     /// Where `id`'s probe run starts: ids that differ only in their low [`BLOCK_BITS`]
@@ -319,6 +340,19 @@ mod tests {
                 11 if step % 5000 == 0 => {
                     t.clear();
                     model.clear();
+                }
+                12 if step % 300 == 0 => {
+                    // The oldest half goes, exactly (every step's time is its own).
+                    let keep = model.len() / 2;
+                    t.forget_oldest(0, keep);
+                    let mut times: Vec<Micros> = model.values().map(|v| v.1).collect();
+                    times.sort_unstable();
+                    let cut = times
+                        .len()
+                        .checked_sub(keep + 1)
+                        .map_or(0, |i| times[i] + 1);
+                    model.retain(|_, (_, seen)| *seen >= cut);
+                    assert!(model.len() <= keep + 1);
                 }
                 _ => {}
             }

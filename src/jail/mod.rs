@@ -1,15 +1,19 @@
 //! Jails at run time: the filter session, the failure tracker and the ban book.
 //!
-//! The tracker counts failures per address inside the findtime window and says when
-//! maxretry is reached; the ban book remembers who is banned until when and how often
-//! each address was banned (for bantime increment). Neither touches a firewall: the
-//! caller (daemon or replay) acts on the decisions.
+//! The tracker ([`tracker`]) counts failures per address inside the findtime window,
+//! for every jail under one memory budget, and says when maxretry is reached; the ban
+//! book remembers who is banned until when and how often each address was banned (for
+//! bantime increment). Neither touches a firewall: the caller (daemon or replay) acts
+//! on the decisions.
+
+pub mod tracker;
+pub use tracker::{Tracker, Trip};
 
 use crate::addr::{Addr, IgnoreList};
 use crate::config::JailConfig;
 use crate::filter::{Failure, Session};
 use crate::timefmt::{BanTime, Micros};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,118 +25,6 @@ use std::sync::Arc;
 fn shrink_sparse<K: Eq + Hash, V>(map: &mut HashMap<K, V>) {
     if map.capacity() > 1024 && map.len() < map.capacity() / 4 {
         map.shrink_to(map.len() * 2);
-    }
-}
-
-/// How much of a matched MESSAGE is kept for the ban report.
-const MATCH_KEEP: usize = 256;
-
-/// Failures of one address within the window: at most `maxretry` are kept.
-#[derive(Debug, Default)]
-struct Window {
-    times: VecDeque<Micros>,
-    matches: VecDeque<String>,
-}
-
-/// Per-jail failure counting.
-#[derive(Debug)]
-pub struct Tracker {
-    maxretry: u32,
-    findtime: Micros,
-    windows: HashMap<Addr, Window>,
-    adds_since_sweep: u32,
-}
-
-/// maxretry reached for `addr`: ban it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trip {
-    pub addr: Addr,
-    pub failures: u32,
-    pub matches: Vec<String>,
-}
-
-impl Tracker {
-    pub fn new(maxretry: u32, findtime: Micros) -> Tracker {
-        Tracker {
-            maxretry: maxretry.max(1),
-            findtime,
-            windows: HashMap::new(),
-            adds_since_sweep: 0,
-        }
-    }
-
-    /// Count a failure at `t`. Returns a trip (and forgets the address) at maxretry.
-    pub fn add(&mut self, addr: Addr, t: Micros, message: &str) -> Option<Trip> {
-        self.adds_since_sweep += 1;
-        if self.adds_since_sweep >= 4096 {
-            self.sweep(t);
-        }
-        let w = self.windows.entry(addr).or_default();
-        while w.times.front().is_some_and(|&old| t - old > self.findtime) {
-            w.times.pop_front();
-            w.matches.pop_front();
-        }
-        w.times.push_back(t);
-        let mut m = message.to_owned();
-        if m.len() > MATCH_KEEP {
-            let mut cut = MATCH_KEEP;
-            while !m.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            m.truncate(cut);
-        }
-        w.matches.push_back(m);
-        if w.times.len() as u32 >= self.maxretry {
-            let w = self.windows.remove(&addr).unwrap_or_default();
-            shrink_sparse(&mut self.windows);
-            return Some(Trip {
-                addr,
-                failures: w.times.len() as u32,
-                matches: w.matches.into(),
-            });
-        }
-        None
-    }
-
-    /// Current failure count of `addr` in the window ending at `now`.
-    pub fn count(&self, addr: &Addr, now: Micros) -> usize {
-        self.windows.get(addr).map_or(0, |w| {
-            w.times
-                .iter()
-                .filter(|&&t| now - t <= self.findtime)
-                .count()
-        })
-    }
-
-    /// Addresses with failures in the window (for status: "currently failed").
-    pub fn failing(&self, now: Micros) -> usize {
-        self.windows
-            .values()
-            .filter(|w| w.times.back().is_some_and(|&t| now - t <= self.findtime))
-            .count()
-    }
-
-    pub fn forget(&mut self, addr: &Addr) {
-        self.windows.remove(addr);
-        shrink_sparse(&mut self.windows);
-    }
-
-    /// Drop windows whose newest failure is older than findtime: memory stays
-    /// proportional to the addresses failing now, not to everything ever seen.
-    pub fn sweep(&mut self, now: Micros) {
-        let findtime = self.findtime;
-        self.windows
-            .retain(|_, w| w.times.back().is_some_and(|&t| now - t <= findtime));
-        shrink_sparse(&mut self.windows);
-        self.adds_since_sweep = 0;
-    }
-
-    pub fn len(&self) -> usize {
-        self.windows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.windows.is_empty()
     }
 }
 
@@ -163,9 +55,20 @@ pub struct BanBook {
     active: HashMap<(usize, Addr), Ban>,
     deadlines: BTreeSet<(Micros, usize, Addr)>,
     counts: HashMap<(usize, Addr), Count>,
+    /// Active bans per jail, so status counts without walking every ban.
+    per_jail: Vec<usize>,
 }
 
 impl BanBook {
+    /// Keep `per_jail` in step with an insertion (+1) or removal (-1) in `active`.
+    fn tally(&mut self, jail: usize, added: bool) {
+        if self.per_jail.len() <= jail {
+            self.per_jail.resize(jail + 1, 0);
+        }
+        let n = &mut self.per_jail[jail];
+        *n = if added { *n + 1 } else { n.saturating_sub(1) };
+    }
+
     pub fn is_banned(&self, jail: usize, addr: &Addr) -> bool {
         self.active.contains_key(&(jail, *addr))
     }
@@ -188,6 +91,7 @@ impl BanBook {
             if let Some(u) = old.until {
                 self.deadlines.remove(&(u, jail, addr));
             }
+            self.tally(jail, false);
         }
         let count = {
             let c = self.counts.entry((jail, addr)).or_default();
@@ -211,6 +115,7 @@ impl BanBook {
             self.deadlines.insert((u, jail, addr));
         }
         self.active.insert((jail, addr), ban.clone());
+        self.tally(jail, true);
         ban
     }
 
@@ -220,7 +125,10 @@ impl BanBook {
             self.deadlines.insert((u, ban.jail, ban.addr));
         }
         self.set_count(ban.jail, ban.addr, ban.count, ban.since);
-        self.active.insert((ban.jail, ban.addr), ban);
+        let jail = ban.jail;
+        if self.active.insert((ban.jail, ban.addr), ban).is_none() {
+            self.tally(jail, true);
+        }
     }
 
     /// Remember that `addr` was banned `count` times in `jail`, the latest of those
@@ -249,6 +157,7 @@ impl BanBook {
         if let Some(u) = b.until {
             self.deadlines.remove(&(u, jail, *addr));
         }
+        self.tally(jail, false);
         shrink_sparse(&mut self.active);
         Some(b)
     }
@@ -273,6 +182,7 @@ impl BanBook {
             }
             self.deadlines.pop_first();
             if let Some(b) = self.active.remove(&(jail, addr)) {
+                self.tally(jail, false);
                 out.push(b);
             }
         }
@@ -291,8 +201,9 @@ impl BanBook {
         self.active.values()
     }
 
+    /// How many bans `jail` has active (O(1)).
     pub fn active_in(&self, jail: usize) -> usize {
-        self.of_jail(jail).count()
+        self.per_jail.get(jail).copied().unwrap_or(0)
     }
 
     /// How many bans are active, in all jails.
@@ -338,7 +249,6 @@ fn ignore_list(config: &JailConfig, self_addrs: &[IpAddr]) -> IgnoreList {
 pub struct Jail {
     pub config: Arc<JailConfig>,
     pub session: Session,
-    pub tracker: Tracker,
     pub ignore: IgnoreList,
     pub stats: JailStats,
 }
@@ -348,7 +258,6 @@ impl Jail {
     pub fn new(config: Arc<JailConfig>, self_addrs: &[IpAddr]) -> Jail {
         Jail {
             session: Session::new(config.filter.clone()),
-            tracker: Tracker::new(config.maxretry, config.findtime),
             ignore: ignore_list(&config, self_addrs),
             stats: JailStats::default(),
             config,
@@ -384,41 +293,6 @@ mod tests {
 
     fn a(s: &str) -> Addr {
         s.parse().unwrap()
-    }
-
-    #[test]
-    fn trips_at_maxretry_inside_findtime() {
-        let mut t = Tracker::new(3, 60 * SEC);
-        assert!(t.add(a("192.0.2.1"), 0, "m").is_none());
-        assert!(t.add(a("192.0.2.1"), 10 * SEC, "m").is_none());
-        let trip = t.add(a("192.0.2.1"), 20 * SEC, "m").unwrap();
-        assert_eq!(trip.failures, 3);
-        assert_eq!(
-            t.count(&a("192.0.2.1"), 20 * SEC),
-            0,
-            "forgotten after trip"
-        );
-    }
-
-    #[test]
-    fn old_failures_slide_out() {
-        let mut t = Tracker::new(3, 60 * SEC);
-        t.add(a("192.0.2.1"), 0, "m");
-        t.add(a("192.0.2.1"), 50 * SEC, "m");
-        // The first is 70 s old now: only two in the window.
-        assert!(t.add(a("192.0.2.1"), 70 * SEC, "m").is_none());
-        assert!(t.add(a("192.0.2.1"), 80 * SEC, "m").is_some());
-    }
-
-    #[test]
-    fn sweep_bounds_memory() {
-        let mut t = Tracker::new(5, 60 * SEC);
-        for i in 0..10_000u32 {
-            let ip = std::net::Ipv4Addr::from(0xC000_0200u32 + i);
-            t.add(Addr::single(ip.into()), i as i64 * SEC, "m");
-        }
-        // Swept every 4096 adds: only the last findtime's worth (and one batch) remain.
-        assert!(t.len() < 4096 + 61, "{}", t.len());
     }
 
     #[test]
@@ -480,19 +354,6 @@ mod tests {
 
     #[test]
     fn tables_give_memory_back_after_a_burst() {
-        // 20k addresses trip at once, then are forgotten by the tracker as they trip.
-        let mut t = Tracker::new(2, 3600 * SEC);
-        for addr in many(20_000) {
-            t.add(addr, 0, "m");
-        }
-        let full = t.windows.capacity();
-        assert!(full >= 20_000, "{full}");
-        for addr in many(20_000) {
-            assert!(t.add(addr, SEC, "m").is_some());
-        }
-        assert!(t.is_empty());
-        assert!(t.windows.capacity() <= 2048, "{}", t.windows.capacity());
-
         // 20k bans expire; then their counts age out.
         let mut b = BanBook::default();
         for addr in many(20_000) {

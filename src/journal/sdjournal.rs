@@ -259,6 +259,37 @@ impl JournalSource {
         ))
     }
 
+    /// The newest entry (of those this reader's matches accept) at or before `cursor`,
+    /// as a cursor; None if there is none. Moves the read position.
+    pub fn last_at_or_before(&mut self, cursor: &str) -> Result<Option<String>, JournalError> {
+        let seek_err = |source| JournalError::Seek {
+            cursor: cursor.to_owned(),
+            source,
+        };
+        self.journal.seek_cursor(cursor).map_err(seek_err)?;
+        if self.journal.next().map_err(JournalError::Read)? > 0 {
+            if self.journal.test_cursor(cursor).map_err(seek_err)? {
+                return Ok(Some(cursor.to_owned()));
+            }
+            // On the first entry after it: the one before is the newest at or before.
+            if self.journal.previous().map_err(JournalError::Read)? == 0 {
+                return Ok(None);
+            }
+        } else {
+            // Nothing after it: the newest entry of all is.
+            self.journal.seek_tail().map_err(JournalError::Read)?;
+            if self.journal.previous().map_err(JournalError::Read)? == 0 {
+                return Ok(None);
+            }
+        }
+        self.cursor().map(Some)
+    }
+
+    /// When journald received the entry last returned (`__REALTIME_TIMESTAMP`).
+    pub fn receive_time(&self) -> Result<i64, JournalError> {
+        Ok(self.journal.timestamp_usec().map_err(JournalError::Read)? as i64)
+    }
+
     /// Is the entry last returned the one at `cursor`?
     pub fn at_cursor(&self, cursor: &str) -> bool {
         self.journal.test_cursor(cursor).unwrap_or(false)
@@ -273,6 +304,18 @@ impl JournalSource {
     /// Read the next entry into `entry`. Ok(false) at the end of the journal.
     pub fn next(&mut self, entry: &mut Entry) -> Result<bool, JournalError> {
         if self.journal.next().map_err(JournalError::Read)? == 0 {
+            return Ok(false);
+        }
+        entry.clear();
+        if !self.read_fields(entry) {
+            entry.time_us = self.journal.timestamp_usec().map_err(JournalError::Read)? as i64;
+        }
+        Ok(true)
+    }
+
+    /// [`JournalSource::next`], backwards: the entry before. Ok(false) at the head.
+    pub fn previous(&mut self, entry: &mut Entry) -> Result<bool, JournalError> {
+        if self.journal.previous().map_err(JournalError::Read)? == 0 {
             return Ok(false);
         }
         entry.clear();

@@ -23,9 +23,21 @@
 //!   microseconds since the Unix epoch, `until_us` NULL means permanent.
 //! - `ban_counts(jail, addr, count, last_us)`: the highest ban count ever recorded for
 //!   the address in the jail; it outlives the ban and is pruned by age.
+//! - `totals(jail, bans)` (version 2): how many bans the jail has made durable, ever
+//!   (`TOTAL BANNED` in `banjo status`), raised in the commit that records them.
+//!
+//! Older files are migrated at open, one step per version in [`MIGRATIONS`], all in one
+//! transaction; a fresh file gets the version 1 tables and then the same steps, so a
+//! migrated file and a new one are alike.
+//!
+//! [`Durable`] (durable.rs) is how the daemon uses a store: it survives a store that
+//! cannot be opened or written, keeping the commits it could not make and retrying them.
 
+mod durable;
 mod lock;
 mod recover;
+
+pub use durable::{Durable, NotDurable, Opened, Retried, Trouble};
 
 use crate::addr::Addr;
 use recover::Probe;
@@ -34,13 +46,35 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// One step of the schema: from version `to - 1` to `to`.
+pub(crate) struct Migration {
+    pub to: i64,
+    /// Tables the step creates (checked at open in files of version `to` or later).
+    pub tables: &'static [&'static str],
+    pub sql: &'static str,
+}
+
+/// Every step after version 1, in order. A new step goes at the end with the next
+/// number; [`SCHEMA_VERSION`] follows.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    to: 2,
+    tables: &["totals"],
+    sql: "
+CREATE TABLE totals(
+  jail TEXT NOT NULL PRIMARY KEY,
+  bans INTEGER NOT NULL       -- bans made durable, ever: TOTAL BANNED
+) WITHOUT ROWID;
+",
+}];
+
 /// The schema this banjo writes. A file with a higher `user_version` came from a newer
-/// banjo and is moved aside rather than misread.
-pub const SCHEMA_VERSION: i64 = 1;
+/// banjo and is moved aside rather than misread; a lower one is migrated.
+pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
 /// Key of the journal cursor in `meta`.
 const CURSOR_KEY: &str = "journal_cursor";
 
+// Version 1, as first released; later tables come from MIGRATIONS.
 // WITHOUT ROWID: the (jail, addr) key *is* the table, so a ban costs one B-tree insert
 // instead of a row plus a separate primary-key index. The comments are kept by SQLite
 // and shown by `sqlite3 state.db .schema`.
@@ -84,6 +118,9 @@ const BUMP_COUNT: &str =
      ON CONFLICT(jail, addr) DO UPDATE SET
        count = max(count, excluded.count),
        last_us = max(last_us, excluded.last_us)";
+const ADD_TOTAL: &str = "INSERT INTO totals(jail, bans) VALUES (?1, ?2)
+     ON CONFLICT(jail) DO UPDATE SET bans = bans + excluded.bans";
+const ALL_TOTALS: &str = "SELECT jail, bans FROM totals";
 const DELETE_BAN: &str = "DELETE FROM bans WHERE jail = ?1 AND addr = ?2";
 const SET_CURSOR: &str = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)";
 const GET_CURSOR: &str = "SELECT value FROM meta WHERE key = ?1";
@@ -167,13 +204,32 @@ pub struct Batch {
     pub bans: Vec<StoredBan>,
     /// (jail, addr) rows to delete; the ban count stays.
     pub unbans: Vec<(String, Addr)>,
+    /// Ban counts to raise (to at least `count`, latest ban at least `last_us`) without
+    /// a ban row: addresses banned before, learnt from the journal after a state loss.
+    pub counts: Vec<(String, Addr, u32, i64)>,
+    /// Added to each jail's total of bans: the new decisions among `bans` (a ban
+    /// restored or recorded again is not counted twice).
+    pub totals: Vec<(String, u64)>,
     /// The cursor of the last journal entry these decisions account for.
     pub cursor: Option<String>,
 }
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.bans.is_empty() && self.unbans.is_empty() && self.cursor.is_none()
+        self.bans.is_empty()
+            && self.unbans.is_empty()
+            && self.counts.is_empty()
+            && self.totals.is_empty()
+            && self.cursor.is_none()
+    }
+
+    /// Only a cursor: nothing decided.
+    pub fn is_cursor_only(&self) -> bool {
+        self.cursor.is_some()
+            && self.bans.is_empty()
+            && self.unbans.is_empty()
+            && self.counts.is_empty()
+            && self.totals.is_empty()
     }
 }
 
@@ -210,7 +266,17 @@ impl Store {
         lean_page_cache();
         let mut warnings = Vec::new();
         let (conn, outcome) = match recover::probe(path)? {
-            Probe::Ready(conn) => (configure(conn, path, &mut warnings)?, OpenOutcome::Loaded),
+            Probe::Ready(conn, version) => {
+                let conn = configure(conn, path, &mut warnings)?;
+                if version < SCHEMA_VERSION {
+                    migrate(&conn, path, version)?;
+                    warnings.push(format!(
+                        "state file {}: schema migrated from version {version} to {SCHEMA_VERSION}",
+                        path.display()
+                    ));
+                }
+                (conn, OpenOutcome::Loaded)
+            }
             Probe::Blank(conn) => {
                 warnings.push(format!(
                     "state file {} existed but held no state (a first start that was interrupted?); initialised it",
@@ -338,10 +404,17 @@ impl Store {
     }
 
     /// One transaction: record `batch.bans` (insert or replace, raising their ban
-    /// counts), delete `batch.unbans`, set the cursor if given. Durable when it returns
-    /// Ok (the WAL is fsync'd); on error nothing of the batch is recorded.
+    /// counts), delete `batch.unbans`, raise `batch.counts` and `batch.totals`, set the
+    /// cursor if given. Durable when it returns Ok (the WAL is fsync'd); on error
+    /// nothing of the batch is recorded.
     pub fn commit(&mut self, batch: &Batch) -> Result<(), StateError> {
-        if batch.is_empty() {
+        self.commit_all(std::slice::from_ref(batch))
+    }
+
+    /// [`Store::commit`] of several batches in order, in one transaction: all of them
+    /// or none (the commits a full disk refused, once there is room again).
+    pub fn commit_all(&mut self, batches: &[Batch]) -> Result<(), StateError> {
+        if batches.iter().all(Batch::is_empty) {
             return Ok(());
         }
         let path = &self.path;
@@ -356,71 +429,31 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql("starting a commit"))?;
-        if !batch.unbans.is_empty() {
-            let mut del = tx.prepare_cached(DELETE_BAN).map_err(sql("unbanning"))?;
-            for (jail, addr) in &batch.unbans {
-                del.execute(params![jail, addr.to_string()])
-                    .map_err(sql("unbanning"))?;
-            }
-        }
-        if !batch.bans.is_empty() {
-            let mut chunks = batch.bans.chunks_exact(ROWS);
-            if batch.bans.len() >= ROWS {
-                let mut ins = tx
-                    .prepare_cached(&many_rows(INSERT_BAN, ROWS))
-                    .map_err(sql("recording a ban"))?;
-                let mut bump = tx
-                    .prepare_cached(&many_rows(BUMP_COUNT, ROWS))
-                    .map_err(sql("recording a ban"))?;
-                for chunk in chunks.by_ref() {
-                    let addrs: Vec<String> = chunk.iter().map(|b| b.addr.to_string()).collect();
-                    let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(ROWS * 6);
-                    for (b, addr) in chunk.iter().zip(&addrs) {
-                        values.extend([
-                            &b.jail as &dyn rusqlite::ToSql,
-                            addr,
-                            &b.since_us,
-                            &b.until_us,
-                            &b.count,
-                            &b.failures,
-                        ]);
-                    }
-                    ins.execute(&*values).map_err(sql("recording a ban"))?;
-                    values.clear();
-                    for (b, addr) in chunk.iter().zip(&addrs) {
-                        values.extend([
-                            &b.jail as &dyn rusqlite::ToSql,
-                            addr,
-                            &b.count,
-                            &b.since_us,
-                        ]);
-                    }
-                    bump.execute(&*values)
-                        .map_err(sql("recording a ban count"))?;
-                }
-            }
-            let mut ins = tx
-                .prepare_cached(INSERT_BAN)
-                .map_err(sql("recording a ban"))?;
-            let mut bump = tx
-                .prepare_cached(BUMP_COUNT)
-                .map_err(sql("recording a ban"))?;
-            for b in chunks.remainder() {
-                let addr = b.addr.to_string();
-                ins.execute(params![
-                    b.jail, addr, b.since_us, b.until_us, b.count, b.failures
-                ])
-                .map_err(sql("recording a ban"))?;
-                bump.execute(params![b.jail, addr, b.count, b.since_us])
-                    .map_err(sql("recording a ban count"))?;
-            }
-        }
-        if let Some(cursor) = &batch.cursor {
-            tx.prepare_cached(SET_CURSOR)
-                .and_then(|mut st| st.execute(params![CURSOR_KEY, cursor]))
-                .map_err(sql("saving the cursor"))?;
+        for batch in batches {
+            write_batch(&tx, batch).map_err(|(what, e)| sql(what)(e))?;
         }
         tx.commit().map_err(sql("committing"))
+    }
+
+    /// Each jail's total of bans made durable (TOTAL BANNED).
+    pub fn totals(&self) -> Result<Vec<(String, u64)>, StateError> {
+        let mut st = self
+            .conn
+            .prepare_cached(ALL_TOTALS)
+            .map_err(self.sql("reading totals"))?;
+        let mut rows = st.query([]).map_err(self.sql("reading totals"))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(self.sql("reading totals"))? {
+            let decoded = (|| -> Result<_, String> {
+                let jail: String = row.get(0).map_err(|e| e.to_string())?;
+                Ok((jail, int::<u64>(row, 1, "bans")?))
+            })();
+            match decoded {
+                Ok(t) => out.push(t),
+                Err(why) => self.warn(format!("skipping a stored total: {why}")),
+            }
+        }
+        Ok(out)
     }
 
     /// Forget ban counts whose latest ban started before `older_than_us`, except for
@@ -431,6 +464,100 @@ impl Store {
             .and_then(|mut st| st.execute(params![older_than_us]))
             .map_err(self.sql("pruning ban counts"))
     }
+}
+
+/// The statements of one batch inside a commit's transaction; on error, what failed.
+fn write_batch(
+    tx: &rusqlite::Transaction<'_>,
+    batch: &Batch,
+) -> Result<(), (&'static str, rusqlite::Error)> {
+    let at = |what: &'static str| move |e| (what, e);
+    if !batch.unbans.is_empty() {
+        let mut del = tx.prepare_cached(DELETE_BAN).map_err(at("unbanning"))?;
+        for (jail, addr) in &batch.unbans {
+            del.execute(params![jail, addr.to_string()])
+                .map_err(at("unbanning"))?;
+        }
+    }
+    if !batch.bans.is_empty() {
+        write_bans(tx, &batch.bans)?;
+    }
+    if !batch.counts.is_empty() {
+        let mut bump = tx
+            .prepare_cached(BUMP_COUNT)
+            .map_err(at("recording a ban count"))?;
+        for (jail, addr, count, last) in &batch.counts {
+            bump.execute(params![jail, addr.to_string(), count, last])
+                .map_err(at("recording a ban count"))?;
+        }
+    }
+    if !batch.totals.is_empty() {
+        let mut add = tx.prepare_cached(ADD_TOTAL).map_err(at("counting bans"))?;
+        for (jail, n) in &batch.totals {
+            add.execute(params![jail, *n as i64])
+                .map_err(at("counting bans"))?;
+        }
+    }
+    if let Some(cursor) = &batch.cursor {
+        tx.prepare_cached(SET_CURSOR)
+            .and_then(|mut st| st.execute(params![CURSOR_KEY, cursor]))
+            .map_err(at("saving the cursor"))?;
+    }
+    Ok(())
+}
+
+/// Ban rows and their count bumps, ROWS per statement while there are that many.
+fn write_bans(
+    tx: &rusqlite::Transaction<'_>,
+    bans: &[StoredBan],
+) -> Result<(), (&'static str, rusqlite::Error)> {
+    let at = |what: &'static str| move |e| (what, e);
+    let mut chunks = bans.chunks_exact(ROWS);
+    if bans.len() >= ROWS {
+        let mut ins = tx
+            .prepare_cached(&many_rows(INSERT_BAN, ROWS))
+            .map_err(at("recording a ban"))?;
+        let mut bump = tx
+            .prepare_cached(&many_rows(BUMP_COUNT, ROWS))
+            .map_err(at("recording a ban"))?;
+        for chunk in chunks.by_ref() {
+            let addrs: Vec<String> = chunk.iter().map(|b| b.addr.to_string()).collect();
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(ROWS * 6);
+            for (b, addr) in chunk.iter().zip(&addrs) {
+                values.extend([
+                    &b.jail as &dyn rusqlite::ToSql,
+                    addr,
+                    &b.since_us,
+                    &b.until_us,
+                    &b.count,
+                    &b.failures,
+                ]);
+            }
+            ins.execute(&*values).map_err(at("recording a ban"))?;
+            values.clear();
+            for (b, addr) in chunk.iter().zip(&addrs) {
+                values.extend([&b.jail as &dyn rusqlite::ToSql, addr, &b.count, &b.since_us]);
+            }
+            bump.execute(&*values)
+                .map_err(at("recording a ban count"))?;
+        }
+    }
+    let mut ins = tx
+        .prepare_cached(INSERT_BAN)
+        .map_err(at("recording a ban"))?;
+    let mut bump = tx
+        .prepare_cached(BUMP_COUNT)
+        .map_err(at("recording a ban"))?;
+    for b in chunks.remainder() {
+        let addr = b.addr.to_string();
+        ins.execute(params![
+            b.jail, addr, b.since_us, b.until_us, b.count, b.failures
+        ])
+        .map_err(at("recording a ban"))?;
+        bump.execute(params![b.jail, addr, b.count, b.since_us])
+            .map_err(at("recording a ban count"))?;
+    }
+    Ok(())
 }
 
 /// `stmt` (one `VALUES (?1, …, ?k)` row, maybe an upsert clause after it) carrying
@@ -542,11 +669,34 @@ fn init_schema(conn: &Connection, path: &Path) -> Result<(), StateError> {
     let tx = conn.unchecked_transaction();
     tx.and_then(|tx| {
         tx.execute_batch(SCHEMA)?;
+        for m in MIGRATIONS {
+            tx.execute_batch(m.sql)?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()
     })
     .map_err(|source| StateError::Sqlite {
         what: "creating the schema",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Take a file of schema version `from` to [`SCHEMA_VERSION`], every step in one
+/// transaction: a start killed halfway leaves the file at `from`, migrated again next
+/// time. Needs a writable file: a full or read-only disk fails the open (the daemon
+/// then runs from memory and retries).
+fn migrate(conn: &Connection, path: &Path, from: i64) -> Result<(), StateError> {
+    let tx = conn.unchecked_transaction();
+    tx.and_then(|tx| {
+        for m in MIGRATIONS.iter().filter(|m| m.to > from) {
+            tx.execute_batch(m.sql)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()
+    })
+    .map_err(|source| StateError::Sqlite {
+        what: "migrating the schema",
         path: path.to_path_buf(),
         source,
     })

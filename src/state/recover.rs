@@ -6,7 +6,7 @@
 //! instead: moving a healthy database away because the disk hiccuped would throw away
 //! every ban.
 
-use super::{StateError, SCHEMA_VERSION};
+use super::{StateError, MIGRATIONS, SCHEMA_VERSION};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -17,15 +17,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The 16 bytes every SQLite 3 database file starts with.
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
-/// The tables schema version [`SCHEMA_VERSION`] must have.
+/// The tables of schema version 1; later versions add those of their [`MIGRATIONS`].
 const TABLES: [&str; 3] = ["meta", "bans", "ban_counts"];
 
 /// What was found at the state path.
 pub(super) enum Probe {
     /// No file: create one.
     Missing,
-    /// Our schema at our version, passed `quick_check`.
-    Ready(Connection),
+    /// Our schema at the version given (ours, or an older one to migrate), passed
+    /// `quick_check`.
+    Ready(Connection, i64),
     /// A valid SQLite file with no tables and version 0: what a first start killed
     /// before its schema transaction committed leaves behind. Nothing to lose in it.
     Blank(Connection),
@@ -161,9 +162,16 @@ fn inspect(conn: Connection) -> rusqlite::Result<Probe> {
             tables.join(", ")
         )));
     }
-    // Versions between 1 and SCHEMA_VERSION would be migrated here; 1 is the only one.
+    // Versions below SCHEMA_VERSION are migrated by the caller; each must have the
+    // tables it had when it was current.
     let missing: Vec<&str> = TABLES
         .into_iter()
+        .chain(
+            MIGRATIONS
+                .iter()
+                .filter(|m| m.to <= version)
+                .flat_map(|m| m.tables.iter().copied()),
+        )
         .filter(|t| !tables.iter().any(|have| have == t))
         .collect();
     if !missing.is_empty() {
@@ -172,7 +180,7 @@ fn inspect(conn: Connection) -> rusqlite::Result<Probe> {
             missing.join(", ")
         )));
     }
-    Ok(Probe::Ready(conn))
+    Ok(Probe::Ready(conn, version))
 }
 
 /// `state.db` + `-wal` -> `state.db-wal`: SQLite's names for its sidecar files.

@@ -49,10 +49,22 @@ impl E {
 /// Write `entries` in journal export format and convert them with
 /// systemd-journal-remote into `dir/system.journal`.
 pub fn make_journal(dir: &Path, entries: &[E]) {
+    make_journal_from(dir, entries, 1_000_000);
+}
+
+/// [`make_journal`] with monotonic timestamps from `first_monotonic` on. An existing
+/// `dir/system.journal` is appended to: give a later batch later monotonic times (one
+/// boot id for all).
+pub fn make_journal_from(dir: &Path, entries: &[E], first_monotonic: u64) {
     let mut export = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         writeln!(export, "__REALTIME_TIMESTAMP={}", e.time_us).unwrap();
-        writeln!(export, "__MONOTONIC_TIMESTAMP={}", 1_000_000 + i).unwrap();
+        writeln!(
+            export,
+            "__MONOTONIC_TIMESTAMP={}",
+            first_monotonic + i as u64
+        )
+        .unwrap();
         writeln!(export, "_BOOT_ID=0123456789abcdef0123456789abcdef").unwrap();
         writeln!(export, "_MACHINE_ID=0123456789abcdef0123456789abcdef").unwrap();
         writeln!(export, "_HOSTNAME=testhost").unwrap();
