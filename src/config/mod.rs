@@ -271,6 +271,13 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
             }
         }
     }
+    load_files(dir, files, diags)
+}
+
+/// The second half of [`load`]: layer and validate `files` (the built-in layer first)
+/// already read from `dir`, after `diags` from reading them. Also the entry point of
+/// the config fuzz target (fuzz/), which has no directory to read.
+pub fn load_files(dir: &Path, files: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Config {
     let (mut jails, mut more) = resolve(dir, &files);
     diags.append(&mut more);
     let daemon = resolve_daemon(&files, &mut diags);

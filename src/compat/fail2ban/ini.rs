@@ -47,6 +47,10 @@ impl Value {
     }
 }
 
+/// Longest value `%(…)s` interpolation may make. fail2ban's longest, sshd's failregex
+/// with its prefixes, is a few KiB.
+const MAX_INTERPOLATED: usize = 64 << 10;
+
 /// Section name -> key -> value, after every file of an include chain is merged.
 #[derive(Debug, Default, Clone)]
 pub struct Config {
@@ -332,6 +336,15 @@ impl Config {
                 lines.push(self.interpolate(&l.text, &sec, Some((&key, v)), depth + 1)?);
             }
             out.push_str(&lines.join("\n"));
+            // Each level may name a key twice: 20 levels of `a = %(b)s%(b)s` would be
+            // 2^20 copies (fuzz/regressions/fail2ban/doubling). Stopping at the cap bounds
+            // the work too, since a reference's text is never longer than the cap.
+            if out.len() > MAX_INTERPOLATED {
+                return Err(format!(
+                    "%({name})s: the value grows over {} KiB once interpolated (references that repeat each other?)",
+                    MAX_INTERPOLATED >> 10
+                ));
+            }
         }
         out.push_str(rest);
         Ok(out)
@@ -416,6 +429,26 @@ mod tests {
         let lines = cfg.resolved_lines("Definition", "failregex").unwrap();
         assert_eq!(lines[0].0, "Pconf+local");
         assert_eq!(cfg.files.len(), 3);
+    }
+
+    #[test]
+    fn interpolation_that_doubles_at_each_level_stops() {
+        // k0 = %(k1)s%(k1)s, k1 = %(k2)s%(k2)s … : 2^20 copies of k20 (16 MiB) at the
+        // nesting limit; it once ran for minutes.
+        let mut text = String::from("[Definition]\n");
+        for i in 0..20 {
+            text.push_str(&format!("k{i} = %(k{n})s%(k{n})s\n", n = i + 1));
+        }
+        text.push_str("k20 = xxxxxxxxxxxxxxxx\n");
+        let mut cfg = Config::default();
+        for (s, e) in parse("f.conf", &text).unwrap() {
+            cfg.sections.insert(s, e.into_iter().collect());
+        }
+        let err = cfg.resolved_lines("Definition", "k0").unwrap_err();
+        assert!(err.1.contains("KiB"), "{err:?}");
+        // Below the cap it still works: k10 is 2^10 copies, 16 KiB.
+        let ok = cfg.resolved_lines("Definition", "k10").unwrap();
+        assert_eq!(ok[0].0.len(), 16 << 10);
     }
 
     #[test]
