@@ -209,6 +209,12 @@ fn check(p: &Pipeline, book: &mut Book, ev: Event) {
                 !j.config.ignoreip.iter().any(|n| n.contains(&ip)),
                 "{jail}: banned {addr}, which is in ignoreip"
             );
+            // Nothing no packet can come from (0.0.0.0, broadcast, multicast,
+            // loopback unless the jail allows it) is ever banned.
+            assert!(
+                banjo::addr::unbannable(ip, j.config.ban_loopback).is_none(),
+                "{jail}: banned {addr}, an address no packet comes from"
+            );
             let key = (jail, addr.to_string());
             assert!(
                 book.active.insert(key.clone(), time_us).is_none(),
