@@ -251,10 +251,14 @@ fn restore_is_per_element(cfg: &str, members: fn() -> Vec<String>, wipe: &str) {
     for want in singles.iter().chain([&"198.51.100.128/25".to_string()]) {
         assert!(got.contains(want), "{want} not restored; kernel: {got:?}");
     }
-    let mut restored = entries(&j, RESTORE, "sshd");
-    restored.sort();
     let mut want: Vec<String> = singles.clone();
     want.push("198.51.100.128/25".into());
+    // The entries follow the kernel, from the journal writer thread.
+    eventually(5, "the Restore Ban entries", || {
+        entries(&j, RESTORE, "sshd").len() >= want.len()
+    });
+    let mut restored = entries(&j, RESTORE, "sshd");
+    restored.sort();
     want.sort();
     assert_eq!(restored, want);
 }
@@ -340,6 +344,9 @@ fn unbannable_addresses_cost_no_other_ban(cfg: &str, members: fn() -> Vec<String
         );
     }
     assert_eq!(got.len(), good.len(), "{got:?}");
+    eventually(10, "the backlog's Ban entries", || {
+        entries(&j, BAN, "sshd").len() >= good.len()
+    });
     let bans = entries(&j, BAN, "sshd");
     assert_eq!(bans.len(), good.len(), "{bans:?}");
     let st = b.cli_json(&["status", "sshd"]);
