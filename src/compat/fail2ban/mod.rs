@@ -2,6 +2,8 @@
 //! ([`filter`]) and its whole jail configuration read with its precedence ([`jail`]).
 //! Written from fail2ban's documented behaviour; no fail2ban code.
 
+pub mod action;
 pub mod filter;
+pub mod import;
 pub mod ini;
 pub mod jail;
