@@ -1082,7 +1082,9 @@ impl Ctx<'_> {
         // Option on the action, else the jail's key, else the action file's [Init].
         let pick = |key: &str| -> Option<(String, Option<String>)> {
             if let Some(v) = opts.get(key).filter(|v| !v.contains("<known/")) {
-                return Some((v.clone(), at.clone()));
+                // `port="%(port)s"`: the jail's own key is where it was written.
+                let own = j.get(key).filter(|s| s.value.trim() == v.trim());
+                return Some((v.clone(), own.map(|s| s.at()).or_else(|| at.clone())));
             }
             if let Some(s) = j
                 .get(key)
@@ -1179,19 +1181,21 @@ impl Ctx<'_> {
         let mut list = Vec::new();
         for i in items {
             let ok = |s: &str| crate::config::parse_port(s).is_ok();
-            let known = match i.split_once([':', '-']) {
-                Some((a, b)) if ok(a) && ok(b) => Some(i.replace('-', ":")),
-                Some(_) => None,
-                None if ok(i) => Some(i.to_owned()),
-                None => services_port(i).map(|p| {
-                    out.notes.push(Note {
-                        level: Level::Info,
-                        at: at.clone(),
-                        key: Some("port".into()),
-                        message: format!("port {i} is {p} in /etc/services"),
-                    });
-                    p.to_string()
-                }),
+            let known = if ok(i) {
+                Some(i.to_owned())
+            } else if let Some(p) = services_port(i) {
+                out.notes.push(Note {
+                    level: Level::Info,
+                    at: at.clone(),
+                    key: Some("port".into()),
+                    message: format!("port {i} is {p} in /etc/services"),
+                });
+                Some(p.to_string())
+            } else {
+                match i.split_once([':', '-']) {
+                    Some((a, b)) if ok(a) && ok(b) => Some(format!("{a}:{b}")),
+                    _ => None,
+                }
             };
             match known {
                 Some(p) => list.push(p),
