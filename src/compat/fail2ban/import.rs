@@ -589,14 +589,34 @@ impl Ctx<'_> {
                     message: d.message.clone(),
                 })
                 .collect();
+            // Beside a built-in of the same name, not over it: banjo's own jails that
+            // use the built-in (disabled or not) must keep it.
+            let file_name = if builtin::get(name).is_some() {
+                format!("{name}-fail2ban")
+            } else {
+                name.to_owned()
+            };
             imp.toml.map(|toml| FilterFile {
-                name: name.to_owned(),
+                name: file_name,
                 from: conf.display().to_string(),
                 toml,
                 notes,
             })
         });
         let Some(ff) = entry.clone() else {
+            // Why, from the filter importer (run again: failures are rare and small).
+            for d in super::filter::import(conf).diagnostics {
+                let at = Some(match d.line {
+                    Some(l) => format!("{}:{l}", d.file),
+                    None => d.file.clone(),
+                });
+                let level = if d.is_error() {
+                    Level::Error
+                } else {
+                    Level::Warning
+                };
+                out.note(level, at, "filter", d.message);
+            }
             out.note(
                 Level::Error,
                 at,
@@ -628,10 +648,10 @@ impl Ctx<'_> {
             Err(_) => return None,
         };
         let reference = if p.is_empty() {
-            name.to_owned()
+            ff.name.clone()
         } else {
             let items: Vec<String> = p.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("{name}[{}]", items.join(", "))
+            format!("{}[{}]", ff.name, items.join(", "))
         };
         let builtin_match = builtin::get(name).and_then(|_| {
             Filter::load(
@@ -1067,6 +1087,13 @@ impl Ctx<'_> {
         let defaults = action::defaults(&self.f2b.dir.join("action.d"), name);
         for n in &defaults.notes {
             out.note(Level::Info, None, "blocktype", n.clone());
+        }
+        for c in &defaults.changed {
+            let (at, msg) = match c.split_once(": ") {
+                Some((a, m)) => (Some(a.to_owned()), m.to_owned()),
+                None => (None, c.clone()),
+            };
+            out.note(Level::Warning, at, "action", msg);
         }
         if let Some(via) = fw.via {
             out.note(
