@@ -767,3 +767,91 @@ fn mail_ban_hands_the_message_to_sendmail_without_a_shell() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The whole switch, for real: fail2ban's database (its v2 fixture upgraded by
+/// fail2ban's own code, one running postfix ban added), imported with seed 002's
+/// configuration into banjo's config and state; `banjo run` in a private network
+/// namespace puts the ban into the kernel with the time it has left, and not the
+/// expired one. Runs in `unshare --mount --net` (common::ns).
+#[test]
+fn migrated_bans_reach_the_kernel_when_banjo_starts() {
+    use common::ns::*;
+    if !enter("migrated_bans_reach_the_kernel_when_banjo_starts") {
+        return;
+    }
+    let _j = Journald::start();
+    let d = tempfile::tempdir().unwrap();
+    let f2b = fail2ban(
+        d.path(),
+        &[
+            ("jail.local", SEED_002),
+            (
+                "action.d/iptables-common.local",
+                "[Init]\nblocktype = DROP\n",
+            ),
+        ],
+    );
+    let db = d.path().join("fail2ban.sqlite3");
+    std::fs::copy(Path::new(FIXTURES).join("database_v2.db"), &db).unwrap();
+    let st = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys; from fail2ban.server.database import Fail2BanDb; Fail2BanDb(sys.argv[1])",
+        ])
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let n = now();
+    c.execute("INSERT INTO jails(name) VALUES('postfix')", [])
+        .unwrap();
+    c.execute(
+        "INSERT INTO bips VALUES('198.51.100.7', 'postfix', ?1, 3600, 1, '{\"failures\": 3}')",
+        [n - 600],
+    )
+    .unwrap();
+    c.execute(
+        "INSERT INTO bips VALUES('198.51.100.8', 'postfix', ?1, 3600, 2, '{\"failures\": 3}')",
+        [n - 7200],
+    )
+    .unwrap();
+    drop(c);
+    let mut b = Banjo::new(d.path(), "[daemon]\nwake_on_connect = false\n");
+    let o = run(&[
+        "import-fail2ban",
+        f2b.to_str().unwrap(),
+        "-o",
+        b.config.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--state-dir",
+        b.state.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", text(&o), stderr(&o));
+    assert!(
+        text(&o).contains("1 active bans and 2 ban counts written"),
+        "{}",
+        text(&o)
+    );
+    b.start(&[]);
+    let members = ipset_members("banjo-postfix-4");
+    assert_eq!(
+        members,
+        vec!["198.51.100.7".to_string()],
+        "{}",
+        b.log_text()
+    );
+    // The kernel's timeout is what fail2ban's ban had left (about 50 minutes).
+    let save = shell("ipset save banjo-postfix-4");
+    let line = save.lines().find(|l| l.contains("198.51.100.7")).unwrap();
+    let left: i64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((2900..=3000).contains(&left), "{line}");
+    // blocktype DROP from iptables-common.local: the jail's rule drops.
+    let rules = shell("iptables -S");
+    assert!(
+        rules.contains("banjo-postfix") && rules.contains("-j DROP"),
+        "{rules}"
+    );
+    b.stop();
+}
