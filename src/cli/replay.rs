@@ -121,7 +121,9 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
     let (mut n, mut first, mut last): (u64, Option<Micros>, Option<Micros>) = (0, None, None);
     let mut out = super::output::out();
     let live = !a.json;
+    let mut progress = super::progress::Progress::new("entries", None, a.json, live);
     while src.next(&mut entry)? {
+        progress.tick(|| format_time(entry.time_us));
         if since.is_some_and(|s| entry.time_us < s) {
             continue;
         }
@@ -151,6 +153,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
             events.push(ev);
         });
     }
+    progress.finish();
     super::output::ok_if_pipe(out.flush())?;
     drop(out);
     let jails: Vec<JailSummary> = p
