@@ -685,6 +685,9 @@ impl Daemon {
         for n in std::mem::take(&mut self.pipeline.notices) {
             log::unbannable(&n.jail, &n.ip.to_string(), n.why.as_str());
         }
+        for n in std::mem::take(&mut self.pipeline.escalation_notices) {
+            log::escalation_refused(&n.jail, &n.net.to_string(), &n.why.to_string());
+        }
     }
 
     /// Re-add bans that outlast ipset's largest timeout, so the kernel keeps them.
