@@ -36,6 +36,10 @@ pub struct Pipeline {
     /// Networks that reached escalate_after but were not banned, once each (the
     /// caller says so).
     pub escalation_notices: Vec<EscalationNotice>,
+    /// Member bans lifted by escalation whose network ban the kernel may still
+    /// refuse: the daemon gives them back then, and clears this once the kernel
+    /// answered (daemon/escalation.rs).
+    pub lifted: Vec<crate::jail::Ban>,
 }
 
 /// A network subnet escalation did not ban, and why.
@@ -74,6 +78,7 @@ impl Pipeline {
             noticed: Default::default(),
             escalator: Escalator::default(),
             escalation_notices: Vec::new(),
+            lifted: Vec::new(),
         }
     }
 
@@ -271,7 +276,9 @@ impl Pipeline {
                     if outlasts {
                         continue;
                     }
-                    self.bans.remove(ji, &m);
+                    if let Some(b) = self.bans.remove(ji, &m) {
+                        self.lifted.push(b);
+                    }
                     emit(Event::Unban {
                         time_us: self.now,
                         jail: jail.config.name.clone(),

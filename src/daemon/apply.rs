@@ -363,6 +363,8 @@ impl Daemon {
         let settled = self.fw.settle();
         self.drift.settled();
         let refused = self.kernel_refused(settled);
+        // The kernel answered for every network ban so far.
+        self.pipeline.lifted.clear();
         self.held_since = None;
         let q = std::mem::take(&mut self.unreported);
         let reason = self.state.trouble().map(|t| t.reason.clone());

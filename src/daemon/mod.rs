@@ -19,6 +19,7 @@ mod apply;
 mod control;
 mod drift;
 mod durability;
+mod escalation;
 mod firewall;
 mod history;
 mod ifwatch;
