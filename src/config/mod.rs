@@ -5,6 +5,7 @@
 //! naming file, line, jail and key; a jail with errors is left out, the others load.
 
 pub mod error;
+pub mod escalation;
 pub mod raw;
 
 use crate::addr::parse_net;
@@ -194,6 +195,8 @@ pub struct JailConfig {
     pub blocktype: BlockType,
     pub chain: String,
     pub actions: Vec<Action>,
+    /// Subnet escalation; None: off (no `escalate_after`).
+    pub escalation: Option<escalation::Escalation>,
 }
 
 impl JailConfig {
@@ -915,6 +918,7 @@ impl Resolver<'_> {
                 });
             }
         }
+        let escalation = self.escalation(k, ipv6_prefix);
         Some(JailConfig {
             name: name.to_owned(),
             enabled,
@@ -935,6 +939,7 @@ impl Resolver<'_> {
             blocktype,
             chain,
             actions,
+            escalation,
         })
     }
 }

@@ -42,6 +42,8 @@ pub(crate) enum Held {
         matches: std::ops::Range<usize>,
         /// In the state: may be reported as done.
         durable: bool,
+        /// Subnet escalation: how many member bans this network ban replaces.
+        escalated: u32,
     },
     Unban {
         jail: usize,
@@ -193,6 +195,10 @@ impl Daemon {
                         .push(kernel_entry(*addr, b.until, now));
                 }
                 Event::Unban { jail, addr, .. } => {
+                    // The state deletes before it inserts: a ban lifted in the batch
+                    // that made it (subnet escalation's last member) must not be
+                    // inserted after its deletion.
+                    batch.bans.retain(|b| !(b.addr == *addr && b.jail == *jail));
                     batch.unbans.push((jail.clone(), *addr));
                     fw_unbans.entry(jail.clone()).or_default().push(*addr);
                 }
@@ -295,6 +301,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => {
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
@@ -308,6 +315,7 @@ impl Daemon {
                         bantime,
                         count,
                         matches,
+                        escalated,
                     });
                     return;
                 };
@@ -321,6 +329,7 @@ impl Daemon {
                         .unreported
                         .push_text(matches.iter().map(String::as_str)),
                     durable,
+                    escalated,
                 }
             }
             Event::Unban {
@@ -354,6 +363,8 @@ impl Daemon {
         let settled = self.fw.settle();
         self.drift.settled();
         let refused = self.kernel_refused(settled);
+        // The kernel answered for every network ban so far.
+        self.pipeline.lifted.clear();
         self.held_since = None;
         let q = std::mem::take(&mut self.unreported);
         let reason = self.state.trouble().map(|t| t.reason.clone());
@@ -395,6 +406,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => Held::Ban {
                 jail,
@@ -404,6 +416,7 @@ impl Daemon {
                 count,
                 matches: self.awaiting.push_text(std::iter::once(&text[matches])),
                 durable: true,
+                escalated,
             },
             Held::Unban {
                 jail, addr, reason, ..
@@ -437,6 +450,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => Event::Ban {
                 time_us: 0,
@@ -448,6 +462,7 @@ impl Daemon {
                 // Already joined with newlines, as the entry and the hooks show them:
                 // one element joins to itself.
                 matches: vec![text[matches].to_owned()],
+                escalated,
             },
             Held::Unban {
                 jail, addr, reason, ..
@@ -470,11 +485,16 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => {
                 let ip = addr.to_string();
                 let bt = bantime.to_string();
-                log::ban(&jail, &ip, failures, &bt, count, &matches);
+                if escalated > 0 {
+                    log::escalated(&jail, &ip, escalated, &bt, count, &matches);
+                } else {
+                    log::ban(&jail, &ip, failures, &bt, count, &matches);
+                }
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
                     return;
                 };
@@ -496,7 +516,10 @@ impl Daemon {
                 jail, addr, reason, ..
             } => {
                 let ip = addr.to_string();
-                log::unban(&jail, &ip, reason.as_str());
+                // Still blocked, by its network's ban: that one entry says so for all.
+                if reason != crate::events::UnbanReason::Escalated {
+                    log::unban(&jail, &ip, reason.as_str());
+                }
                 if let Some(ji) = self.pipeline.jail_index(&jail) {
                     let vars = super::actions::Vars {
                         ip: &ip,
