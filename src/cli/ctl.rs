@@ -1,5 +1,5 @@
 //! The verbs that talk to the running daemon over its control socket:
-//! `status`, `bans`, `ban`, `unban`, `reload`.
+//! `status`, `bans`, `ban`, `unban`, `reload`, `metrics`.
 
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use crate::control::client::call;
@@ -62,6 +62,12 @@ pub struct UnbanArgs {
     /// Lift every ban (of --jail, or of all jails).
     #[arg(long, conflicts_with = "addr")]
     pub all: bool,
+    #[command(flatten)]
+    pub s: SocketArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
     #[command(flatten)]
     pub s: SocketArgs,
 }
@@ -283,5 +289,13 @@ pub fn unban(a: UnbanArgs) -> anyhow::Result<i32> {
 pub fn reload(a: ReloadArgs) -> anyhow::Result<i32> {
     exchange(&a.s, Request::Reload, |d| {
         println!("reloaded: {}", d["summary"].as_str().unwrap_or(""))
+    })
+}
+
+/// The exposition as the daemon renders it for a scrape (with --json: inside
+/// `{"text": …}`).
+pub fn metrics(a: MetricsArgs) -> anyhow::Result<i32> {
+    exchange(&a.s, Request::Metrics, |d| {
+        print!("{}", d["text"].as_str().unwrap_or(""))
     })
 }

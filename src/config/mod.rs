@@ -101,10 +101,46 @@ impl Default for DaemonConfig {
     }
 }
 
+/// `[metrics]` resolved: the daemon's outlets for its metrics (docs/METRICS.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; None: nowhere.
+    #[serde(serialize_with = "ser_listen")]
+    pub listen: Option<crate::metrics::endpoint::Listen>,
+    /// node_exporter textfile, written atomically; None: none.
+    pub textfile: Option<PathBuf>,
+    /// The textfile is written when something changed, at most this often.
+    pub textfile_interval: Micros,
+}
+
+fn ser_listen<S: serde::Serializer>(
+    v: &Option<crate::metrics::endpoint::Listen>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(l) => s.collect_str(l),
+        None => s.serialize_none(),
+    }
+}
+
+/// `textfile_interval` unless set: node_exporter is scraped every 15 s or more.
+pub const DEFAULT_TEXTFILE_INTERVAL: Micros = 10 * SEC;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            textfile: None,
+            textfile_interval: DEFAULT_TEXTFILE_INTERVAL,
+        }
+    }
+}
+
 /// Everything loaded: the valid jails and what was wrong with the rest.
 pub struct Config {
     pub dir: PathBuf,
     pub daemon: DaemonConfig,
+    pub metrics: MetricsConfig,
     pub files: Vec<SourceFile>,
     /// Jails without errors, enabled or not, sorted by name.
     pub jails: Vec<JailConfig>,
@@ -281,16 +317,80 @@ pub fn load_files(dir: &Path, files: Vec<SourceFile>, mut diags: Vec<Diagnostic>
     let (mut jails, mut more) = resolve(dir, &files);
     diags.append(&mut more);
     let daemon = resolve_daemon(&files, &mut diags);
+    let metrics = resolve_metrics(&files, &mut diags);
     if daemon.firewall == FirewallKind::Nftables {
         check_nft_hooks(&mut jails, &mut diags);
     }
     Config {
         dir: dir.to_owned(),
         daemon,
+        metrics,
         files,
         jails,
         diagnostics: diags,
     }
+}
+
+/// `[metrics]` from every file, last one wins per key.
+fn resolve_metrics(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> MetricsConfig {
+    let mut m = MetricsConfig::default();
+    for f in files {
+        let Ok(parsed) = toml::from_str::<RawFile>(&f.text) else {
+            continue;
+        };
+        let Some(raw) = parsed.metrics else { continue };
+        let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
+            diags.push(
+                Diagnostic::error(f.name.clone(), Some(line_of(&f.text, span.start)), msg)
+                    .key(&format!("metrics.{key}")),
+            );
+        };
+        if let Some(v) = raw.listen {
+            let text = v.get_ref().trim();
+            // A bare absolute path is a unix socket too.
+            let spelled = if text.starts_with('/') {
+                format!("unix:{text}")
+            } else {
+                text.to_owned()
+            };
+            match text {
+                "" => m.listen = None,
+                _ => match spelled.parse() {
+                    Ok(l) => m.listen = Some(l),
+                    Err(e) => err(v.span(), "listen", e),
+                },
+            }
+        }
+        if let Some(v) = raw.textfile {
+            let text = v.get_ref();
+            if text.is_empty() {
+                m.textfile = None;
+            } else if !text.starts_with('/') {
+                err(v.span(), "textfile", "must be an absolute path".into());
+            } else if !text.ends_with(".prom") {
+                err(
+                    v.span(),
+                    "textfile",
+                    format!("{text:?}: node_exporter's textfile collector reads only *.prom files"),
+                );
+            } else {
+                m.textfile = Some(PathBuf::from(text));
+            }
+        }
+        if let Some(v) = raw.textfile_interval {
+            let text = v.get_ref().as_text();
+            match parse_duration(&text) {
+                Ok(t) if (SEC..=3600 * SEC).contains(&t) => m.textfile_interval = t,
+                Ok(_) => err(
+                    v.span(),
+                    "textfile_interval",
+                    format!("{text:?} is not between 1s and 1h"),
+                ),
+                Err(e) => err(v.span(), "textfile_interval", e),
+            }
+        }
+    }
+    m
 }
 
 /// With `firewall = "nftables"` a jail's `chain` chooses a netfilter hook, and only

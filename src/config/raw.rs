@@ -19,6 +19,20 @@ pub struct RawFile {
     pub jail: BTreeMap<Spanned<String>, RawJail>,
     /// Settings of `banjo run` itself.
     pub daemon: Option<RawDaemon>,
+    /// Where the daemon offers its metrics.
+    pub metrics: Option<RawMetrics>,
+}
+
+/// `[metrics]`: later files override earlier ones key by key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Serve `GET /metrics`: `ADDRESS:PORT`, `unix:/PATH` or `/PATH`; `""`: off.
+    pub listen: Option<Spanned<String>>,
+    /// Write the exposition to this file for node_exporter's textfile collector.
+    pub textfile: Option<Spanned<String>>,
+    /// At most one textfile write this often.
+    pub textfile_interval: Option<Spanned<RawDuration>>,
 }
 
 /// `[daemon]`: later files override earlier ones key by key.

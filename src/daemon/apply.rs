@@ -252,6 +252,22 @@ impl Daemon {
                 refused.extend(all.into_iter().map(|r| (jail.clone(), r)));
             }
         }
+        // Ban latency: from the entry that completed each ban to the kernel (settled
+        // in report()); bans by hand have no such entry.
+        for ev in &events {
+            if let Event::Ban {
+                time_us,
+                jail,
+                failures,
+                ..
+            } = ev
+            {
+                let by_hand = super::metrics::ban_reason(*failures) == "manual";
+                if !by_hand && !refused.iter().any(|(j, _)| j == jail) {
+                    self.metrics.pending_latency.push(*time_us);
+                }
+            }
+        }
         for (jail, addrs) in &fw_unbans {
             if let Err(e) = self.fw.unban(jail, addrs) {
                 log::firewall_error(jail, &format!("removing {} bans: {e}", addrs.len()));
@@ -353,6 +369,7 @@ impl Daemon {
     pub(crate) fn report(&mut self) -> Vec<(String, Refusal)> {
         let settled = self.fw.settle();
         self.drift.settled();
+        self.metrics.settled(super::now_us());
         let refused = self.kernel_refused(settled);
         self.held_since = None;
         let q = std::mem::take(&mut self.unreported);
@@ -475,6 +492,8 @@ impl Daemon {
                 let ip = addr.to_string();
                 let bt = bantime.to_string();
                 log::ban(&jail, &ip, failures, &bt, count, &matches);
+                let reason = super::metrics::ban_reason(failures);
+                *self.metrics.bans.entry((jail.clone(), reason)).or_default() += 1;
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
                     return;
                 };
@@ -497,6 +516,8 @@ impl Daemon {
             } => {
                 let ip = addr.to_string();
                 log::unban(&jail, &ip, reason.as_str());
+                let why = super::metrics::unban_reason(reason);
+                *self.metrics.unbans.entry((jail.clone(), why)).or_default() += 1;
                 if let Some(ji) = self.pipeline.jail_index(&jail) {
                     let vars = super::actions::Vars {
                         ip: &ip,
