@@ -208,6 +208,25 @@ fn bans_from_the_journal_show_in_the_scraped_endpoint_the_verb_and_the_textfile(
     assert_eq!(m["TYPE banjo_bans"], "counter");
     assert_eq!(m["TYPE banjo_ban_latency_seconds"], "histogram");
     assert_eq!(m["TYPE banjo_active_bans"], "gauge");
+    // docs/METRICS.md's catalog is exactly what is served, type for type.
+    let served: std::collections::BTreeSet<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ").map(str::to_owned))
+        .collect();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/METRICS.md")).unwrap();
+    let documented: std::collections::BTreeSet<String> = doc
+        .lines()
+        .filter(|l| l.starts_with("| `banjo_"))
+        .map(|l| {
+            let c: Vec<&str> = l.split('|').map(str::trim).collect();
+            format!("{} {}", c[1].trim_matches('`'), c[2])
+        })
+        .collect();
+    assert_eq!(
+        served, documented,
+        "docs/METRICS.md and the exposition differ"
+    );
     // Addresses are never label values.
     assert!(
         !body.contains("203.0.113.5") && !body.contains("2001:db8"),
