@@ -33,6 +33,10 @@ pub const MSGID_STATE_DEGRADED: &str = "ec9e28643cdf4481a8d68c493f02427a";
 pub const MSGID_STATE_RECOVERED: &str = "610371c8a56e46e8af2e0d1deafb66fd";
 /// MESSAGE_ID of bans adopted from the kernel and the journal after the state was lost.
 pub const MSGID_ADOPTED: &str = "3d572eaf91a2473e8ea265732decf0d6";
+/// MESSAGE_ID of a jail's filter health changing: it stopped matching, sees no entry
+/// while its service runs, or its unit does not exist (BANJO_HEALTH says which; "ok"
+/// when it is over). See daemon/health.rs.
+pub const MSGID_JAIL_HEALTH: &str = "8a3f0c5e7b1d4e26a9c4f2d18b6e0a73";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]

@@ -272,3 +272,157 @@ fn bans_from_the_journal_show_in_the_scraped_endpoint_the_verb_and_the_textfile(
         .collect();
     assert_eq!(names.len(), 1, "only banjo.prom, no temporary: {names:?}");
 }
+
+const HEALTH_CONFIG: &str = r#"
+[daemon]
+firewall = "dry-run"
+health_silence = "2s"
+[defaults]
+ignoreip = ["127.0.0.0/8", "::1"]
+[jail.sshd]
+enabled = true
+maxretry = 10
+[jail.ghost]
+enabled = true
+filter = "sshd"
+journalmatch = "_SYSTEMD_UNIT=banjo-mx-ghost.service"
+[jail.present]
+enabled = true
+filter = "sshd"
+journalmatch = "_SYSTEMD_UNIT=banjo-mx-present.service"
+[jail.quiet]
+enabled = true
+filter = "sshd"
+journalmatch = "_UID=0 _COMM=banjo-mx-quiet"
+[jail.unwatched]
+enabled = true
+filter = "sshd"
+journalmatch = "_UID=0 _COMM=banjo-mx-quiet"
+health_silence = "off"
+"#;
+
+const HEALTH_ID: &str = "8a3f0c5e7b1d4e26a9c4f2d18b6e0a73";
+
+fn health_entries(j: &Journald, jail: &str) -> Vec<String> {
+    j.query(&format!("MESSAGE_ID={HEALTH_ID} BANJO_JAIL={jail}"))
+        .iter()
+        .map(|e| e["BANJO_HEALTH"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+fn jail_status(b: &Banjo, jail: &str) -> serde_json::Value {
+    b.cli_json(&["status", jail])
+}
+
+#[test]
+fn a_filter_that_stops_matching_a_missing_unit_and_a_silent_service_raise_the_alarm() {
+    if !enter("a_filter_that_stops_matching_a_missing_unit_and_a_silent_service_raise_the_alarm") {
+        return;
+    }
+    let j = Journald::start();
+    // A unit that exists (systemd's runtime unit directory is this test's tmpfs) and
+    // a service that runs but writes nothing to the journal.
+    std::fs::create_dir_all("/run/systemd/system").unwrap();
+    std::fs::write(
+        "/run/systemd/system/banjo-mx-present.service",
+        "[Service]\nExecStart=/bin/true\n",
+    )
+    .unwrap();
+    let quiet_exe = j.work.path().join("banjo-mx-quiet");
+    std::fs::copy("/bin/sleep", &quiet_exe).unwrap();
+    let mut quiet = Command::new(&quiet_exe).arg("60").spawn().unwrap();
+
+    let mut b = Banjo::new(j.work.path(), HEALTH_CONFIG);
+    b.start(&[]);
+    // At once: ghost's unit exists nowhere; present's does.
+    eventually(5, "ghost: unit_missing", || {
+        health_entries(&j, "ghost") == ["unit_missing"]
+    });
+    let st = jail_status(&b, "ghost");
+    assert_eq!(st["health"], "unit_missing", "{st}");
+    assert!(
+        st["health_detail"]
+            .as_str()
+            .unwrap()
+            .contains("banjo-mx-ghost.service"),
+        "{st}"
+    );
+
+    // sshd matches, then its service "changes its log format": entries keep coming,
+    // none matches.
+    for _ in 0..3 {
+        j.sshd("Failed password for root from 203.0.113.5 port 4242 ssh2");
+    }
+    eventually(5, "sshd matched", || {
+        jail_status(&b, "sshd")["total_failed"] == 3
+    });
+    assert!(jail_status(&b, "sshd")["health"].is_null());
+    let t = std::time::Instant::now();
+    while health_entries(&j, "sshd").is_empty() {
+        assert!(
+            t.elapsed().as_secs() < 8,
+            "no health alarm for sshd; log:\n{}",
+            b.log_text()
+        );
+        j.sshd("auth: FAIL user=root peer=[203.0.113.5]:4242 method=password (new format)");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Not before the silence was over.
+    assert!(t.elapsed().as_millis() >= 1900, "{:?}", t.elapsed());
+    assert_eq!(health_entries(&j, "sshd"), ["silent"]);
+    let st = jail_status(&b, "sshd");
+    assert_eq!(st["health"], "silent", "{st}");
+    let out = b.cli(&["status"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sshd: FILTER HEALTH (silent)"), "{text}");
+
+    // The service runs (comm banjo-mx-quiet) but nothing of it reached the jail.
+    eventually(5, "quiet: no_entries", || {
+        health_entries(&j, "quiet") == ["no_entries"]
+    });
+    assert!(jail_status(&b, "quiet")["health_detail"]
+        .as_str()
+        .unwrap()
+        .contains("banjo-mx-quiet runs"));
+    // health_silence = "off" on the jail: never watched; present: neither missing nor
+    // running.
+    assert!(health_entries(&j, "unwatched").is_empty());
+    assert!(health_entries(&j, "present").is_empty());
+
+    let out = b.cli(&["metrics"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    lint(&text);
+    let m = parse(&text);
+    assert_eq!(value(&m, r#"banjo_jail_health{jail="sshd"}"#), 0.0);
+    assert_eq!(value(&m, r#"banjo_jail_health{jail="present"}"#), 1.0);
+    assert_eq!(
+        value(
+            &m,
+            r#"banjo_jail_health_problem{jail="sshd",problem="silent"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"banjo_jail_health_problem{jail="ghost",problem="unit_missing"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"banjo_jail_health_problem{jail="quiet",problem="no_entries"}"#
+        ),
+        1.0
+    );
+
+    // The filter matches again: the alarm ends, once.
+    j.sshd("Failed password for root from 203.0.113.6 port 4242 ssh2");
+    eventually(5, "sshd healthy again", || {
+        health_entries(&j, "sshd") == ["silent", "ok"]
+    });
+    assert!(jail_status(&b, "sshd")["health"].is_null());
+    let _ = quiet.kill();
+    let _ = quiet.wait();
+}

@@ -120,6 +120,18 @@ fn print_jail(j: &JailStatus) {
             j.unbannable
         );
     }
+    print_health(j);
+}
+
+/// A jail whose filter has gone blind, loudly (daemon/health.rs).
+fn print_health(j: &JailStatus) {
+    if let Some(h) = &j.health {
+        println!(
+            "{}: FILTER HEALTH ({h}): {}",
+            j.jail,
+            j.health_detail.as_deref().unwrap_or("")
+        );
+    }
 }
 
 /// The state's health: one line when durable, a loud one when not.
@@ -168,6 +180,9 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
                 "{:<18} {:>16} {:>12} {:>16} {:>12}",
                 j.jail, j.currently_failed, j.total_failed, j.currently_banned, j.total_banned
             );
+        }
+        for j in &jails {
+            print_health(j);
         }
         for down in d["down"].as_array().into_iter().flatten() {
             println!(

@@ -62,6 +62,25 @@ pub struct DaemonConfig {
     /// How often the daemon looks for drift the kernel does not announce (ipset sets,
     /// legacy iptables; see daemon/drift.rs); None: never.
     pub drift_check: Option<Micros>,
+    /// Filter health (daemon/health.rs): warn after this long without a match, or
+    /// without an entry while the service runs; None: never. Jails may override it.
+    pub health_silence: Option<Micros>,
+}
+
+/// `health_silence` unless set: a day. A jail guarding a service on the internet
+/// matches failures many times a day; a shorter silence would warn about quiet ones.
+pub const DEFAULT_HEALTH_SILENCE: Micros = 24 * 3600 * SEC;
+
+/// `health_silence` as written: a duration, or `"off"` (0 too).
+fn parse_silence(text: &str) -> Result<Option<Micros>, String> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    match parse_duration(text) {
+        Ok(0) => Ok(None),
+        Ok(t) => Ok(Some(t)),
+        Err(e) => Err(format!("{e}, or \"off\"")),
+    }
 }
 
 /// One second: a flushed ipset is refilled within about a second, at the cost of one
@@ -97,6 +116,7 @@ impl Default for DaemonConfig {
             ban_count_max_age: BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE),
             tracker_memory: DEFAULT_TRACKER_MEMORY,
             drift_check: Some(DEFAULT_DRIFT_CHECK),
+            health_silence: Some(DEFAULT_HEALTH_SILENCE),
         }
     }
 }
@@ -230,6 +250,9 @@ pub struct JailConfig {
     pub blocktype: BlockType,
     pub chain: String,
     pub actions: Vec<Action>,
+    /// `health_silence` set for this jail (None: off), or not set (the outer None:
+    /// `[daemon] health_silence` applies).
+    pub health_silence: Option<Option<Micros>>,
 }
 
 impl JailConfig {
@@ -316,7 +339,8 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
 pub fn load_files(dir: &Path, files: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Config {
     let (mut jails, mut more) = resolve(dir, &files);
     diags.append(&mut more);
-    let daemon = resolve_daemon(&files, &mut diags);
+    let mut daemon = resolve_daemon(&files, &mut diags);
+    resolve_health(&files, &mut daemon, &mut diags);
     let metrics = resolve_metrics(&files, &mut diags);
     if daemon.firewall == FirewallKind::Nftables {
         check_nft_hooks(&mut jails, &mut diags);
@@ -528,6 +552,25 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
     }
     d.wake_group = wake.then_some(group);
     d
+}
+
+/// `[daemon] health_silence` (resolve_daemon is long enough already).
+fn resolve_health(files: &[SourceFile], d: &mut DaemonConfig, diags: &mut Vec<Diagnostic>) {
+    for f in files {
+        let Ok(parsed) = toml::from_str::<RawFile>(&f.text) else {
+            continue;
+        };
+        let Some(v) = parsed.daemon.and_then(|d| d.health_silence) else {
+            continue;
+        };
+        match parse_silence(&v.get_ref().as_text()) {
+            Ok(t) => d.health_silence = t,
+            Err(e) => diags.push(
+                Diagnostic::error(f.name.clone(), Some(line_of(&f.text, v.span().start)), e)
+                    .key("daemon.health_silence"),
+            ),
+        }
+    }
 }
 
 /// `tracker_memory`: bytes, or a number with K/M/G (KiB/MiB/GiB, powers of 1024).
@@ -1015,6 +1058,16 @@ impl Resolver<'_> {
                 });
             }
         }
+        let health_silence = match &k.health_silence {
+            Some(v) => match parse_silence(&v.1.get_ref().as_text()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.err(v, "health_silence", e);
+                    None
+                }
+            },
+            None => None,
+        };
         Some(JailConfig {
             name: name.to_owned(),
             enabled,
@@ -1035,6 +1088,7 @@ impl Resolver<'_> {
             blocktype,
             chain,
             actions,
+            health_silence,
         })
     }
 }

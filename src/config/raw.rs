@@ -62,6 +62,9 @@ pub struct RawDaemon {
     /// How often to look at what the kernel does not announce (ipset, legacy
     /// iptables) for drift; `"off"` or 0: never.
     pub drift_check: Option<Spanned<RawDuration>>,
+    /// Filter health: how long a jail may take entries without matching any (after it
+    /// did), or see none while its service runs, before banjo warns; `"off"`: never.
+    pub health_silence: Option<Spanned<RawDuration>>,
 }
 
 /// A size written as bytes (`67108864`) or text (`"64MiB"`).
@@ -191,4 +194,6 @@ jail_keys! {
     blocktype: String,
     chain: String,
     action: Vec<RawAction>,
+    /// This jail's `[daemon] health_silence`.
+    health_silence: RawDuration,
 }

@@ -567,3 +567,39 @@ fn metrics_keys_parse_and_bad_ones_name_file_line_and_key() {
     let d = dir_with(&[("banjo.toml", "[metrics]\nport = 9191\n")]);
     assert!(load(d.path(), true).has_errors(), "unknown keys are errors");
 }
+
+#[test]
+fn health_silence_defaults_to_a_day_jails_override_it_and_bad_values_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert_eq!(c.daemon.health_silence, Some(DEFAULT_HEALTH_SILENCE));
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[daemon]\nhealth_silence = \"6h\"\n[jail.sshd]\nenabled = true\nhealth_silence = \"off\"\n[jail.dovecot]\nenabled = true\nhealth_silence = 60\n",
+    )]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    assert_eq!(c.daemon.health_silence, Some(6 * 3600 * SEC));
+    assert_eq!(jail(&c, "sshd").health_silence, Some(None));
+    assert_eq!(jail(&c, "dovecot").health_silence, Some(Some(60 * SEC)));
+    assert_eq!(
+        jail(&c, "recidive").health_silence,
+        None,
+        "unset: the daemon's"
+    );
+    let d = dir_with(&[("banjo.toml", "[daemon]\nhealth_silence = \"off\"\n")]);
+    assert_eq!(load(d.path(), true).daemon.health_silence, None);
+    let d = dir_with(&[("banjo.toml", "\n[daemon]\nhealth_silence = \"sometimes\"\n")]);
+    let c = load(d.path(), true);
+    let e = only_error(&c).to_string();
+    assert!(
+        e.contains("daemon.health_silence") && e.contains("banjo.toml:3"),
+        "{e}"
+    );
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.sshd]\nenabled = true\nhealth_silence = \"x\"\n",
+    )]);
+    let e = only_error(&load(d.path(), true)).to_string();
+    assert!(e.contains("health_silence") && e.contains("sshd"), "{e}");
+}

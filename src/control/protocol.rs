@@ -108,6 +108,12 @@ pub struct JailStatus {
     /// Failures from addresses no ban can cover (0.0.0.0, multicast…), counted.
     #[serde(default)]
     pub unbannable: u64,
+    /// Filter health: what is wrong ("silent", "no_entries", "unit_missing") and
+    /// why, in words; absent while healthy (daemon/health.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

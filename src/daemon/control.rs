@@ -112,6 +112,7 @@ impl Daemon {
     /// One jail's counters (O(1) each), with its banned addresses if `list`.
     fn jail_status(&self, i: usize, list: bool) -> JailStatus {
         let j = &self.pipeline.jails[i];
+        let problem = self.health.problem(&j.config.name);
         let mut banned: Vec<String> = Vec::new();
         if list {
             banned = self
@@ -134,6 +135,8 @@ impl Daemon {
             total_banned: self.totals.get(&j.config.name).copied().unwrap_or(0),
             banned,
             unbannable: j.stats.unbannable,
+            health: problem.map(|p| p.key().to_owned()),
+            health_detail: problem.map(|p| p.describe(&j.config.name)),
         }
     }
 

@@ -77,6 +77,8 @@ pub(crate) struct Counters {
     pub(crate) textfile_due: Option<Instant>,
     pub(crate) textfile_last: Option<Instant>,
     pub(crate) textfile_seen: u64,
+    /// Filter-health changes said (health.rs), so the textfile follows them.
+    pub(crate) health_changes: u64,
 }
 
 impl Default for Counters {
@@ -93,6 +95,7 @@ impl Default for Counters {
             textfile_due: None,
             textfile_last: None,
             textfile_seen: u64::MAX,
+            health_changes: 0,
         }
     }
 }
@@ -112,6 +115,7 @@ impl Counters {
             .wrapping_add(self.bans.values().sum::<u64>())
             .wrapping_add(self.unbans.values().sum::<u64>())
             .wrapping_add(self.control.values().sum::<u64>())
+            .wrapping_add(self.health_changes)
             .wrapping_add(firewall_errors().values().sum::<u64>())
     }
 }
@@ -245,6 +249,7 @@ impl Daemon {
             "Wake-ups by a new connection to a jail's ports (NFLOG).",
         )
         .sample(&[], self.connection_wakeups as f64);
+        self.render_health(&mut e);
         e.finish()
     }
 
@@ -318,6 +323,31 @@ impl Daemon {
         );
         for (i, j) in self.pipeline.jails.iter().enumerate() {
             f.sample(&jail_label(&j.config.name), t.forgotten(i) as f64);
+        }
+    }
+
+    fn render_health(&self, e: &mut Exposition) {
+        let jails = &self.pipeline.jails;
+        let mut f = e.family(
+            "banjo_jail_health",
+            Kind::Gauge,
+            "1 while the jail's filter looks healthy, 0 while banjo warns about it (banjo status says why).",
+        );
+        for j in jails {
+            let ok = self.health.problem(&j.config.name).is_none();
+            f.sample(&jail_label(&j.config.name), f64::from(u8::from(ok)));
+        }
+        let mut f = e.family(
+            "banjo_jail_health_problem",
+            Kind::Gauge,
+            "1 for the jail's current filter-health problem: silent, no_entries, unit_missing.",
+        );
+        for j in jails {
+            let now = self.health.problem(&j.config.name).map(|p| p.key());
+            for key in super::health::Problem::KEYS {
+                let v = f64::from(u8::from(now == Some(key)));
+                f.sample(&[("jail", j.config.name.as_str()), ("problem", key)], v);
+            }
         }
     }
 

@@ -20,6 +20,7 @@ mod control;
 mod drift;
 mod durability;
 mod firewall;
+mod health;
 mod history;
 mod ifwatch;
 mod ledger;
@@ -134,6 +135,8 @@ pub(crate) struct Daemon {
     metrics: metrics::Counters,
     /// `[metrics] listen`: GET /metrics, answered from the loop.
     endpoint: Option<crate::metrics::endpoint::MetricsEndpoint>,
+    /// Jails that have gone blind (health.rs).
+    health: health::HealthWatch,
     stop: bool,
 }
 
@@ -321,6 +324,7 @@ impl Daemon {
             drift: drift::DriftWatch::off(),
             metrics: Default::default(),
             endpoint,
+            health: Default::default(),
             stop: false,
         };
         d.announce_state();
@@ -563,6 +567,7 @@ impl Daemon {
                     m.serve(|| self.render_metrics());
                 }
             }
+            self.tend_health();
             self.tend_metrics();
             if self.quiet_at.is_some_and(|t| t <= Instant::now()) {
                 self.quiet();
@@ -614,6 +619,9 @@ impl Daemon {
             min(d);
         }
         if let Some(d) = self.metrics_timeout() {
+            min(d);
+        }
+        if let Some(d) = self.health_timeout() {
             min(d);
         }
         min(REFRESH_EVERY.saturating_sub(self.last_refresh.elapsed()));
