@@ -426,3 +426,75 @@ fn a_filter_that_stops_matching_a_missing_unit_and_a_silent_service_raise_the_al
     let _ = quiet.kill();
     let _ = quiet.wait();
 }
+
+#[test]
+fn a_taken_port_costs_only_the_endpoint_and_a_unix_socket_serves_too() {
+    if !enter("a_taken_port_costs_only_the_endpoint_and_a_unix_socket_serves_too") {
+        return;
+    }
+    let j = Journald::start();
+    let _taken = std::net::TcpListener::bind("127.0.0.1:9191").unwrap();
+    let cfg = "[daemon]\nfirewall = \"dry-run\"\n[metrics]\nlisten = \"127.0.0.1:9191\"\n";
+    let mut b = Banjo::new(j.work.path(), cfg);
+    b.start(&[]);
+    eventually(5, "the error in the journal", || {
+        shell("journalctl -q -o cat -p err").contains("metrics: cannot listen on 127.0.0.1:9191")
+    });
+    // Banning goes on, and so does `banjo metrics`.
+    for _ in 0..5 {
+        j.sshd("Failed password for root from 203.0.113.8 port 4242 ssh2");
+    }
+    eventually(5, "banned", || {
+        b.cli_json(&["status", "sshd"])["currently_banned"] == 1
+    });
+    let out = b.cli(&["metrics"]);
+    assert!(out.status.success());
+    parse(&String::from_utf8(out.stdout).unwrap());
+    b.stop();
+
+    let sock = j.work.path().join("metrics.sock");
+    std::fs::write(
+        b.config.join("banjo.toml"),
+        format!(
+            "[daemon]\nfirewall = \"dry-run\"\n[metrics]\nlisten = \"{}\"\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    b.start(&[]);
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "--unix-socket"])
+        .arg(&sock)
+        .arg("http://banjo/metrics")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    lint(&text);
+    let m = parse(&text);
+    assert_eq!(
+        value(&m, r#"banjo_active_bans{family="ipv4",jail="sshd"}"#),
+        1.0
+    );
+    // Only /metrics is served.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--unix-socket",
+        ])
+        .arg(&sock)
+        .arg("http://banjo/")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
+    b.stop();
+    assert!(!sock.exists(), "the socket is removed at stop");
+}
