@@ -258,6 +258,22 @@ impl Daemon {
                 refused.extend(all.into_iter().map(|r| (jail.clone(), r)));
             }
         }
+        // Ban latency: from the entry that completed each ban to the kernel (settled
+        // in report()); bans by hand have no such entry.
+        for ev in &events {
+            if let Event::Ban {
+                time_us,
+                jail,
+                failures,
+                ..
+            } = ev
+            {
+                let by_hand = *failures == 0;
+                if !by_hand && !refused.iter().any(|(j, _)| j == jail) {
+                    self.metrics.pending_latency.push(*time_us);
+                }
+            }
+        }
         for (jail, addrs) in &fw_unbans {
             if let Err(e) = self.fw.unban(jail, addrs) {
                 log::firewall_error(jail, &format!("removing {} bans: {e}", addrs.len()));
@@ -362,6 +378,7 @@ impl Daemon {
     pub(crate) fn report(&mut self) -> Vec<(String, Refusal)> {
         let settled = self.fw.settle();
         self.drift.settled();
+        self.metrics.settled(super::now_us());
         let refused = self.kernel_refused(settled);
         // The kernel answered for every network ban so far.
         self.pipeline.lifted.clear();
@@ -495,6 +512,8 @@ impl Daemon {
                 } else {
                     log::ban(&jail, &ip, failures, &bt, count, &matches);
                 }
+                let reason = super::metrics::ban_reason(failures, escalated);
+                *self.metrics.bans.entry((jail.clone(), reason)).or_default() += 1;
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
                     return;
                 };
@@ -520,6 +539,8 @@ impl Daemon {
                 if reason != crate::events::UnbanReason::Escalated {
                     log::unban(&jail, &ip, reason.as_str());
                 }
+                let why = super::metrics::unban_reason(reason);
+                *self.metrics.unbans.entry((jail.clone(), why)).or_default() += 1;
                 if let Some(ji) = self.pipeline.jail_index(&jail) {
                     let vars = super::actions::Vars {
                         ip: &ip,
