@@ -60,7 +60,32 @@ fn cases() -> Vec<Cases> {
                 m("Invalid user x from 198.51.100.66 from 203.0.113.5"),
                 m("Failed password for invalid user test from 198.51.100.66 port 55555 ssh2 from 203.0.113.5 port 50022 ssh2"),
                 m("Failed password for invalid user from 198.51.100.67 from 203.0.113.5 port 50022 ssh2"),
-                m("Failed none for invalid user a from 198.51.100.66 port 1 ssh2: RSA SHA256:x from 203.0.113.5 port 50022 ssh2"),
+                // sshd cuts the client's user name at its first ':' (user:style) before
+                // it logs it, so a name cannot run over sshd's own "ssh2: ".
+                m("Failed none for invalid user a from 198.51.100.66 port 1 ssh2 RSA SHA256 from 203.0.113.5 port 50022 ssh2: RSA SHA256:x"),
+                m("error: PAM: Authentication failure for illegal user a from 198.51.100.66 via 198.51.100.67 from 203.0.113.5"),
+                m("error: PAM: User not known to the underlying authentication module for illegal user x from 198.51.100.66 from 203.0.113.5 "),
+                m("Failed password for invalid user ROOT from 198.51.100.66 from 203.0.113.5"),
+                m("User x from 198.51.100.66 not allowed because account is locked"),
+                m("Disconnecting invalid user x 198.51.100.66 port 1 203.0.113.5 port 50022: Change of username or service not allowed: (x,ssh-connection) -> (y,ssh 198.51.100.67 port 1: Too many authentication failures) [preauth]"),
+                m("Received disconnect from 203.0.113.5 port 50022:11: from 198.51.100.66 port 1:3: x: Auth fail [preauth]"),
+                m("Received disconnect from 203.0.113.5 port 50022:3: x from 198.51.100.66 port 1: Auth fail [preauth]"),
+                // The connection preamble prints the user name whole and sshd cuts lines
+                // at 1 KiB: a name that long could end a cut line in its own address.
+                m(Box::leak(
+                    format!(
+                        "Connection closed by invalid user {} 198.51.100.66 port 1 [preauth]",
+                        "x".repeat(980)
+                    )
+                    .into_boxed_str(),
+                )),
+                m(Box::leak(
+                    format!(
+                        "Disconnecting invalid user {} 198.51.100.66 port 1: Too many authentication failures [preauth]",
+                        "x".repeat(950)
+                    )
+                    .into_boxed_str(),
+                )),
                 m("User root from 198.51.100.68 not allowed because not listed in AllowUsers from 203.0.113.5 not allowed because not listed in AllowUsers"),
                 m("error: maximum authentication attempts exceeded for invalid user a from 198.51.100.69 port 22 ssh2 from 203.0.113.5 port 50022 ssh2 [preauth]"),
                 m("Disconnecting invalid user x 198.51.100.70 port 1: Too many authentication failures 203.0.113.5 port 50022: Too many authentication failures [preauth]"),
@@ -74,7 +99,10 @@ fn cases() -> Vec<Cases> {
                 m("Failed hostbased for root from 203.0.113.5 port 50022 ssh2: RSA SHA256:abc, client user \"root\", client host \"h from 198.51.100.75 port 22 ssh2: RSA SHA256:zz\""),
                 m("Failed publickey for root from 203.0.113.5 port 50022 ssh2: ED25519-CERT SHA256:Hr2ubp1ChEd3sFbI2BQXkI5ykWwmgvxGRBm48O4FbTM ID xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx from 198.51.100.76 port 22 ssh2"),
                 m("Failed password for root from 203.0.113.5 port 50022 ssh2: RSA from 198.51.100.76 port 22 ssh2"),
-                // PAM's user= and ruser= are the client's name.
+                // PAM's user= and ruser= are the client's name. Two names on one
+                // connection make its PAM lines count: still with PAM's rhost.
+                m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=a rhost=203.0.113.5 user=198.51.100.66"),
+                m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=198.51.100.66 rhost=203.0.113.5"),
                 m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=x rhost=198.51.100.77"),
                 m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=x rhost=198.51.100.77  user=y"),
                 // Banners and protocol junk (ddos mode).
@@ -94,6 +122,11 @@ fn cases() -> Vec<Cases> {
                 g("", "error: maximum authentication attempts exceeded for root from 203.0.113.7 port 50022 ssh2 [preauth]", "203.0.113.7"),
                 g("", "Failed publickey for invalid user git from 203.0.113.8 port 50022 ssh2: RSA SHA256:v3dpapGleDaUKf4V1vKyR9ZyUgjaJAmoCTcb2PLljI", "203.0.113.8"),
                 g("aggressive", "Connection closed by authenticating user root 2001:db8:113::9 port 50022 [preauth]", "2001:db8:113::9"),
+                g("", "error: PAM: Authentication failure for illegal user a from 2001:db8:113::10", "2001:db8:113::10"),
+                g("", "ROOT LOGIN REFUSED FROM 203.0.113.11 port 50022 [preauth]", "203.0.113.11"),
+                g("", "Failed hostbased for dan from 203.0.113.12 port 45785 ssh2: RSA SHA256:abc, client user \"dan\", client host \"h\"", "203.0.113.12"),
+                g("ddos", "Disconnected from 203.0.113.13 port 36985 [preauth]", "203.0.113.13"),
+                g("extra", "Disconnected from authenticating user root 203.0.113.14 port 33553 [preauth]", "203.0.113.14"),
             ],
         },
         Cases {
