@@ -34,6 +34,11 @@ const CORPUS_FILES: &[(&str, &str)] = &[
     ("postfix", "postfix"),
     ("dovecot", "dovecot"),
     ("proftpd", "proftpd"),
+    // ssh and ftp (filters-ssh)
+    ("dropbear", "dropbear"),
+    ("selinux-ssh", "selinux-ssh"),
+    ("vsftpd", "vsftpd"),
+    ("pure-ftpd", "pure-ftpd"),
     ("apache-auth", "apache-auth"),
     ("nginx-http-auth", "nginx-http-auth"),
     ("nginx-limit-req", "nginx-limit-req"),
@@ -65,6 +70,11 @@ const RECALL_FLOOR: &[(&str, f64)] = &[
     ("postfix-sasl", 0.99),
     ("dovecot", 0.99),
     ("proftpd", 0.99),
+    // ssh and ftp (filters-ssh)
+    ("dropbear", 0.99),
+    ("selinux-ssh", 0.99),
+    ("vsftpd", 0.99),
+    ("pure-ftpd", 0.99),
     // apache-auth and nginx-http-auth: their deliberate differences are in EXCLUDED.
     ("apache-auth", 0.99),
     ("nginx-http-auth", 0.99),

@@ -129,6 +129,81 @@ fn cases() -> Vec<Cases> {
                 g("extra", "Disconnected from authenticating user root 203.0.113.14 port 33553 [preauth]", "203.0.113.14"),
             ],
         },
+        // ssh and ftp besides sshd and proftpd (filters-ssh).
+        Cases {
+            filter: "dropbear",
+            injections: vec![
+                m("Bad password attempt for 'x' from 198.51.100.66:22' from 203.0.113.5:50022"),
+                m("Bad password attempt for 'x from 198.51.100.66:1' from 203.0.113.5:50022"),
+                m("Exit before auth (user 'x' from 198.51.100.66:1', 10 fails): Max auth tries reached - user 'x' from 198.51.100.67:1' from 203.0.113.5:50022"),
+                m("Exit before auth from <203.0.113.5:50022>: (user 'x', 10 fails): Max auth tries reached - user 'x' from 198.51.100.66:1'"),
+                m("Login attempt for nonexistent user 'from 198.51.100.66:1' from 203.0.113.5:50022"),
+                // Longer than Dropbear's user names: a line cut at 1 KiB ends where the
+                // client's padding put the cut.
+                m(Box::leak(
+                    format!(
+                        "Bad password attempt for '{}' from 198.51.100.66:1",
+                        "x".repeat(990)
+                    )
+                    .into_boxed_str(),
+                )),
+            ],
+            genuine: vec![
+                g("", "Bad password attempt for 'root' from 203.0.113.5:50022", "203.0.113.5"),
+                g("", "Login attempt for nonexistent user from ::ffff:203.0.113.6:60495", "203.0.113.6"),
+                g("", "Login attempt for nonexistent user from 2001:db8:113::5:60495", "2001:db8:113::5"),
+                g("", "Exit before auth from <[2001:db8:113::6]:52289>: (user 'root', 10 fails): Max auth tries reached - user 'root'", "2001:db8:113::6"),
+                g("", "[825] Jul 10 23:57:29 Exit before auth (user 'root', 10 fails): Max auth tries reached - user 'root' from 203.0.113.7:60588", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "selinux-ssh",
+            injections: vec![
+                // acct= is the client's; audit quotes it only without blanks and quotes.
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=password acct=\"x addr=198.51.100.66 terminal=ssh res=failed'\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.5 terminal=ssh res=failed'"),
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=x addr=198.51.100.66 terminal=ssh res=failed' addr=203.0.113.5 terminal=ssh res=failed'"),
+                // Another program's record (uid 1000), or one naming another executable.
+                m("USER_AUTH pid=1 uid=1000 auid=1000 ses=3 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.66 terminal=ssh res=failed'"),
+                m("USER_AUTH pid=1 uid=0 auid=1000 ses=3 msg='op=password acct=\"x\" exe=\"/usr/bin/su\" hostname=? addr=198.51.100.66 terminal=ssh res=failed'"),
+                // A success is no failure.
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.66 terminal=ssh res=success'"),
+            ],
+            genuine: vec![
+                g("", "USER_AUTH pid=12887 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=password acct=\"dan\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.5 terminal=ssh res=failed'", "203.0.113.5"),
+                g("", "USER_ERR pid=12000 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=PAM:bad_ident acct=\"?\" exe=\"/usr/sbin/sshd\" hostname=2001:db8:113::5 addr=2001:db8:113::5 terminal=ssh res=failed'", "2001:db8:113::5"),
+                g("", "type=USER_AUTH msg=audit(1383116263.000:603): pid=12887 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=28696E76616C6964207573657229 exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.6 terminal=ssh res=failed'", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "vsftpd",
+            injections: vec![
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\"] FAIL LOGIN: Client \"203.0.113.5\""),
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\", \"] FAIL LOGIN: Client \"203.0.113.5\""),
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\"] FAIL LOGIN: Client \"203.0.113.5\", \"User is not in the allow user list.\""),
+                m("pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=198.51.100.66 rhost=203.0.113.5"),
+                m("pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser= rhost=203.0.113.5 user=x rhost=198.51.100.66"),
+            ],
+            genuine: vec![
+                g("", "pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=test rhost=203.0.113.5", "203.0.113.5"),
+                g("", "[pid 27202] [anonymous] FAIL LOGIN: Client \"2001:db8:113::5\"", "2001:db8:113::5"),
+                g("", "[pid 15019] [guest] FAIL LOGIN: Client \"::ffff:203.0.113.6\", \"User is not in the allow user list.\"", "203.0.113.6"),
+                g("", "Fri Jan 19 12:20:33 2007 [pid 27202] [a] b] FAIL LOGIN: Client \"203.0.113.7\"", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "pure-ftpd",
+            injections: vec![
+                m("(?@203.0.113.5) [WARNING] Authentication failed for user [x] (?@198.51.100.66) [WARNING] Authentication failed for user [y]"),
+                // A logged-in session's account is the client's name: not read.
+                m("(x@198.51.100.66) [WARNING] Authentication failed for user [y]"),
+                m("(?@client.example.net) [WARNING] Authentication failed for user [x@198.51.100.66]"),
+            ],
+            genuine: vec![
+                g("", "(?@203.0.113.5) [WARNING] Authentication failed for user [Administrator]", "203.0.113.5"),
+                g("", "(?@2001:db8:113::5) [WARNING] Authentication failed for user [root]", "2001:db8:113::5"),
+                g("", "(?@203.0.113.6) [WARNING] Authentication failed for user [a] b [c]", "203.0.113.6"),
+            ],
+        },
         Cases {
             filter: "recidive",
             injections: vec![
@@ -1168,6 +1243,60 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
             ("_SYSTEMD_UNIT", "monit.service"),
             ("_EXE", "/usr/bin/dash"),
             ("SYSLOG_IDENTIFIER", "monit"),
+        ]),
+        // ssh and ftp (filters-ssh). A logged-in user's own copy of dropbear runs in
+        // dropbear.service only without PAM sessions, and as that user.
+        route(
+            "dropbear",
+            &[
+                ("_SYSTEMD_UNIT", "dropbear.service"),
+                ("_UID", "0"),
+                ("_EXE", "/usr/sbin/dropbear"),
+            ],
+            &[
+                ("_COMM", "dropbear"),
+                ("SYSLOG_IDENTIFIER", "dropbear"),
+                ("_EXE", "/usr/sbin/dropbear"),
+            ],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "dropbear.service"),
+            ("_UID", "1000"),
+            ("_EXE", "/usr/sbin/dropbear"),
+        ]),
+        route(
+            "selinux-ssh",
+            &[("_TRANSPORT", "audit")],
+            &[("SYSLOG_IDENTIFIER", "audit"), ("_COMM", "sshd")],
+        ),
+        route(
+            "vsftpd",
+            &[
+                ("_SYSTEMD_UNIT", "vsftpd.service"),
+                ("_EXE", "/usr/sbin/vsftpd"),
+            ],
+            &[
+                ("_COMM", "vsftpd"),
+                ("SYSLOG_IDENTIFIER", "vsftpd"),
+                ("_EXE", "/usr/sbin/vsftpd"),
+            ],
+        ),
+        route(
+            "pure-ftpd",
+            &[
+                ("_SYSTEMD_UNIT", "pure-ftpd-mysql.service"),
+                ("_EXE", "/usr/sbin/pure-ftpd-mysql"),
+            ],
+            &[
+                ("_COMM", "pure-ftpd"),
+                ("SYSLOG_IDENTIFIER", "pure-ftpd"),
+                ("_EXE", "/usr/sbin/pure-ftpd"),
+            ],
+        )
+        // pure-uploadscript, started for uploads, writes what it is told.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "pure-ftpd.service"),
+            ("_EXE", "/usr/sbin/pure-uploadscript"),
         ]),
         // Only the kernel writes _TRANSPORT=kernel.
         route(
