@@ -234,10 +234,10 @@ fn targets_for(corpus: &str, filter: &'static str, opts: &Value) -> Vec<Target> 
                 out.push(Target { filter, mode: None });
             }
             if filter == "postfix" && (m == "auth" || m == "aggressive") {
-                let sasl_mode = (m == "aggressive").then(|| m.to_owned());
+                // postfix-sasl has both modes (auth = its normal).
                 out.push(Target {
                     filter: "postfix-sasl",
-                    mode: sasl_mode,
+                    mode: Some(m.to_owned()),
                 });
             }
         }

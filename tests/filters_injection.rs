@@ -163,6 +163,11 @@ fn cases() -> Vec<Cases> {
                 g("ddos", "lost connection after AUTH from unknown[203.0.113.7]", "203.0.113.7"),
                 g("ddos", "PREGREET 11 after 0 from [2001:db8:113::8]:52410: EHLO x\\r\\n", "2001:db8:113::8"),
                 g("aggressive", "warning: unknown[203.0.113.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=admin", "203.0.113.9"),
+                // fail2ban's modes by their names: more (its default), rbl, errors, extra.
+                g("more", "NOQUEUE: reject: RCPT from unknown[203.0.113.10]: 554 5.7.1 <x@example.org>: Relay access denied; from=<a@example.net> to=<x@example.org> proto=ESMTP helo=<x>", "203.0.113.10"),
+                g("rbl", "NOQUEUE: reject: RCPT from unknown[2001:db8:113::11]: 554 5.7.1 Service unavailable; Client host [2001:db8:113::11] blocked using zen.spamhaus.org; from=<a@example.net> to=<b@example.org> proto=ESMTP helo=<x>", "2001:db8:113::11"),
+                g("errors", "too many errors after RCPT from unknown[203.0.113.12]", "203.0.113.12"),
+                g("extra", "warning: unknown[203.0.113.13]: SASL PLAIN authentication failed: ", "203.0.113.13"),
             ],
         },
         Cases {
@@ -178,6 +183,7 @@ fn cases() -> Vec<Cases> {
                 g("", "warning: mail.example.net[2001:db8:113::5]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=info@example.org", "2001:db8:113::5"),
                 g("", "warning: unknown[203.0.113.6]:50123: SASL LOGIN authentication failed: authentication failure", "203.0.113.6"),
                 g("aggressive", "warning: unknown[203.0.113.7]: SASL CRAM-MD5 authentication failed: Invalid authentication mechanism", "203.0.113.7"),
+                g("auth", "warning: unknown[203.0.113.8]: SASL LOGIN authentication failed: authentication failure", "203.0.113.8"),
             ],
         },
         Cases {
@@ -209,6 +215,9 @@ fn cases() -> Vec<Cases> {
                 g("", "auth: passwd-file(admin@example.org,203.0.113.6,<k3JcfjtZEtfAqQ7f>): Password mismatch", "203.0.113.6"),
                 g("", "auth-worker(4711): pam(root,203.0.113.7): pam_authenticate() failed: Authentication failure (password mismatch?)", "203.0.113.7"),
                 g("", "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=root rhost=203.0.113.8  user=root", "203.0.113.8"),
+                // Seed 000's lines, in the default mode (what its author's jail used).
+                g("", "auth: passwd-file(aaa@example.com,203.0.113.10): Password mismatch (given password: aaa)", "203.0.113.10"),
+                g("", "auth: login(?,203.0.113.11): Username character disallowed by auth_username_chars: 0x13 (username: ?)", "203.0.113.11"),
                 g("aggressive", "imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=2001:db8:113::9, lip=2001:db8::1, TLS handshaking: SSL_accept() failed: error:0A00010B:SSL routines::wrong version number, session=<x>", "2001:db8:113::9"),
             ],
         },
