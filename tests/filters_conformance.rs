@@ -55,6 +55,9 @@ const CORPUS_FILES: &[(&str, &str)] = &[
     ("asterisk", "asterisk"),
     ("freeswitch", "freeswitch"),
     ("monit", "monit"),
+    // Mail built-ins beyond postfix and dovecot (filters-mail, #19).
+    ("exim", "exim"),
+    ("exim-spam", "exim-spam"),
 ];
 
 /// Recall floors, per banjo filter over all its runs, set just below what the filters
@@ -100,6 +103,9 @@ const RECALL_FLOOR: &[(&str, f64)] = &[
     ("asterisk", 0.99),
     ("freeswitch", 0.99),
     ("monit", 0.99),
+    // Mail built-ins beyond postfix and dovecot (filters-mail, #19).
+    ("exim", 0.99),
+    ("exim-spam", 0.99),
 ];
 
 /// Lines where banjo deliberately reads another address than fail2ban, or reads one where

@@ -51,7 +51,7 @@ struct Cases {
 }
 
 fn cases() -> Vec<Cases> {
-    vec![
+    let mut all = vec![
         Cases {
             filter: "sshd",
             injections: vec![
@@ -641,7 +641,9 @@ fn cases() -> Vec<Cases> {
                 g("", "IPTables-Dropped: IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=2001:db8:113::7 DST=2001:db8::1 LEN=72 TC=0 HOPLIMIT=60 FLOWLBL=0 PROTO=UDP SPT=5353 DPT=161 LEN=32", "2001:db8:113::7"),
             ],
         },
-    ]
+    ];
+    all.extend(mail_cases());
+    all
 }
 
 /// A case built at run time, as the `&'static str` the tables hold.
@@ -1152,6 +1154,7 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
             &[("SYSLOG_IDENTIFIER", "kernel"), ("_COMM", "kernel")],
         ),
     ]);
+    routes.extend(mail_routes());
     let mut problems = Vec::new();
     for r in &routes {
         let f = load(r.filter, None);
@@ -1189,4 +1192,108 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Mail built-ins beyond postfix and dovecot (filters-mail, #19): their cases and routes.
+// ---------------------------------------------------------------------------------------
+
+fn mail_cases() -> Vec<Cases> {
+    vec![
+        Cases {
+            filter: "exim",
+            injections: vec![
+                // set_id is the user name the client sent; it comes after the address.
+                m("2024-05-01 10:00:00 login authenticator failed for (x) [203.0.113.5]:4444 I=[192.0.2.1]:587: 535 Incorrect authentication data (set_id=a from [198.51.100.66]: 535 Incorrect authentication data)"),
+                // A HELO spelling a second host description: it holds a space, so no match.
+                m("login authenticator failed for (x) [198.51.100.66]) [203.0.113.5]: 535 Incorrect authentication data"),
+                m("login authenticator failed for ([198.51.100.67]) [203.0.113.5]:1 I=[192.0.2.1]:25: 535 Incorrect authentication data: 1 Time(s)"),
+                // A host name (PTR) that looks like an address.
+                m("H=198.51.100.68 (x) [203.0.113.5] sender verify fail for <a@b>: Unknown user"),
+                // fail2ban's quoted-AUTH injection, and one repeating Exim's end.
+                m(r#"SMTP protocol error in "aUtH lOgIn" H=(test) [198.51.100.69]" H=(roxzgj) [203.0.113.5] AUTH command used when not advertised"#),
+                m(r#"SMTP protocol error in "AUTH LOGIN" H=(a) [198.51.100.69] AUTH command used when not advertised" H=(b) [203.0.113.5]:1 AUTH command used when not advertised"#),
+                // Client text on both sides: the command and the pending input.
+                m(r#"[10099] SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "RSET" H=(x) [203.0.113.5]:1 I=[192.0.2.1]:25 next input="QUIT" H=(a) [198.51.100.70] I=[192.0.2.1]:25 next input="x""#),
+                m(r#"SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "RSET" H=(a) [198.51.100.70] I=[192.0.2.1]:25 next input="" H=(x) [203.0.113.5]:1 I=[192.0.2.1]:25 next input="QUIT""#),
+                m(r#"SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[203.0.113.5]:1 I=[192.0.2.1]:25 input="H=[198.51.100.71]:1 I=[192.0.2.1]:25 input=""#),
+                // Sender and recipient are the client's.
+                m("H=(x) [203.0.113.5] F=<a@[198.51.100.72]> rejected RCPT <b@[198.51.100.72]>: relay not permitted"),
+                m(r#"SMTP call from [203.0.113.5] dropped: too many syntax or protocol errors (last command was "H=[198.51.100.73] dropped")"#),
+                // The PTR name in aggressive mode: one token.
+                m("no IP address found for host [198.51.100.74] (during SMTP connection from [198.51.100.74]) (during SMTP connection from [203.0.113.5])"),
+                // An IPv6 client with its port after a dot: the port is not the address.
+                m("no MAIL in SMTP connection from (x) [2001:db8:113::5].4444 I=[2001:db8::1].25 D=3s C=EHLO"),
+            ],
+            genuine: vec![
+                g("", "2013-01-04 17:03:46 login authenticator failed for rrcs.example.net ([192.168.2.33]) [203.0.113.5]: 535 Incorrect authentication data (set_id=brian)", "203.0.113.5"),
+                g("", "[7513] dovecot_login authenticator failed for (User) [2001:db8:113::5]:60723 I=[2001:db8::1]:587: 535 Incorrect authentication data (set_id=test@example.org)", "2001:db8:113::5"),
+                g("", r#"SMTP protocol error in "AUTH LOGIN" H=(ylmf-pc) [203.0.113.6]:60723 I=[192.0.2.1]:587 AUTH command used when not advertised"#, "203.0.113.6"),
+                g("", "1ahr79-0006jK-G9 SMTP connection from (x.example) [203.0.113.7]:44884 I=[192.0.2.1]:25 closed by DROP in ACL", "203.0.113.7"),
+                g("", "H=mx.example.net [203.0.113.8] F=<a@example.net> rejected RCPT <b@example.org>: relay not permitted", "203.0.113.8"),
+                g("aggressive", "no host name found for IP address 2001:db8:113::9", "2001:db8:113::9"),
+            ],
+        },
+        Cases {
+            filter: "exim-spam",
+            injections: vec![
+                // Sender before the host: one token, so it cannot hold a host description.
+                m("1UlasQ-0003fr-45 F=<a@[198.51.100.66]> H=(x) [203.0.113.5]:4 I=[192.0.2.1]:25 P=esmtp rejected by local_scan(): Rejected H=(y) [198.51.100.66]"),
+                m(r#"1UlasQ-0003fr-45 F=<"a H=(y) [198.51.100.67] P=esmtp rejected by local_scan(): x"@b> H=(x) [203.0.113.5] P=esmtp rejected by local_scan(): Rejected"#),
+                m("H=(x) [203.0.113.5] F=<a@b> rejected RCPT <c@[198.51.100.68]>: rejected found in dnsbl zen.spamhaus.org"),
+                // sa-exim: the Message-Id and the sender are the client's.
+                m("2013-12-29 15:34:12 1VxHRO-000NiI-Ly SA: Action: silently tossed message: score=31.0 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: <x@[198.51.100.69]>). From <a@b> (host=h [203.0.113.5]) for me@example.org"),
+                m("1VxHRO-000NiI-Ly SA: Action: flagged as Spam but accepted: score=8.2 required=5.0 (scanned in 6/6 secs | Message-Id: x). From <trap@example.com> (host=[198.51.100.70] [203.0.113.5]) for trap@example.com"),
+                m("SA: Action: silently tossed message: score=31.0 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: a). From (host=x [198.51.100.71]) (host=h [203.0.113.5]) for me@example.org"),
+            ],
+            genuine: vec![
+                g("", "2004-01-18 07:15:35 1Ai79e-0000Dq-8i F=spam@example.net H=dsl.example.net [203.0.113.5] P=smtp rejected by local_scan(): Rejected: hits=7.5 required=5.0 trigger=5.0", "203.0.113.5"),
+                g("", "[2249] H=([203.0.113.6]) [203.0.113.6]:52391 I=[192.0.2.1]:25 F=a@example.net rejected RCPT b@example.org: rejected found in dnsbl zen.spamhaus.org", "203.0.113.6"),
+                g("", "[2516] 1Unmew-0000ea-SE H=mx.example.net [2001:db8:113::7]:32706 I=[2001:db8::1]:25 F=a@example.net rejected after DATA: This message contains a virus (Sanesecurity.Junk.39934.UNOFFICIAL).", "2001:db8:113::7"),
+                g("", "1VxHWD-000NuW-83 SA: Action: silently tossed message: score=35.8 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: 1VxHWD-000NuW-83). From <> (host=NULL [203.0.113.8]) for me@example.org", "203.0.113.8"),
+            ],
+        },
+    ]
+}
+
+/// Routes of the mail built-ins: the daemon's unit *and* executable where the unit also
+/// runs users' commands (Exim's pipe transports and .forward files).
+fn mail_routes() -> Vec<Route> {
+    let exim_names = &[
+        ("_COMM", "exim4"),
+        ("SYSLOG_IDENTIFIER", "exim"),
+        ("_EXE", "/usr/sbin/exim4"),
+        ("_SYSTEMD_USER_UNIT", "exim4.service"),
+    ][..];
+    // A user's .forward pipe inside Exim's unit, naming itself exim.
+    let exim_pipe = &[
+        ("_SYSTEMD_UNIT", "exim4.service"),
+        ("_UID", "1000"),
+        ("_EXE", "/usr/bin/python3.11"),
+        ("_COMM", "exim4"),
+        ("SYSLOG_IDENTIFIER", "exim"),
+    ][..];
+    let mut routes = Vec::new();
+    for f in ["exim", "exim-spam"] {
+        routes.push(
+            route(
+                f,
+                &[
+                    ("_SYSTEMD_UNIT", "exim4.service"),
+                    ("_EXE", "/usr/sbin/exim4"),
+                ],
+                exim_names,
+            )
+            .with_in_unit(exim_pipe),
+        );
+        routes.push(route(
+            f,
+            &[
+                ("_SYSTEMD_UNIT", "exim.service"),
+                ("_EXE", "/usr/sbin/exim"),
+            ],
+            exim_names,
+        ));
+    }
+    routes
 }

@@ -64,6 +64,9 @@ const BUILTIN: &[(&str, &str)] = &[
     ("freeswitch", include_str!("builtin/freeswitch.toml")),
     ("openvpn", include_str!("builtin/openvpn.toml")),
     ("monit", include_str!("builtin/monit.toml")),
+    // Mail (filters-mail, #19).
+    ("exim", include_str!("builtin/exim.toml")),
+    ("exim-spam", include_str!("builtin/exim-spam.toml")),
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {
