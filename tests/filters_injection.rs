@@ -1253,6 +1253,116 @@ fn mail_cases() -> Vec<Cases> {
                 g("", "1VxHWD-000NuW-83 SA: Action: silently tossed message: score=35.8 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: 1VxHWD-000NuW-83). From <> (host=NULL [203.0.113.8]) for me@example.org", "203.0.113.8"),
             ],
         },
+        Cases {
+            filter: "roundcube-auth",
+            injections: vec![
+                // The user name is the client's and comes first (fail2ban's cases, ours).
+                m("IMAP Error: Login failed for admin from 198.51.100.66 from 203.0.113.5. AUTHENTICATE PLAIN: A0002 NO Login failed. in /usr/share/roundcube/program/include/rcube_imap.php on line 205 (POST /?_task=login&_action=login)"),
+                m("[30-Dec-2014 13:02:34 -0500]: <3z506z6r> IMAP Error: Login failed for x from 198.51.100.66. AUTHENTICATE PLAIN: y in /a.php on line 1 (POST /) from 203.0.113.5. AUTHENTICATE PLAIN: NO Login failed. in /r.php on line 2 (POST /?_task=login)"),
+                m("Failed login for x from 198.51.100.67 in session abc (error: 0) from 203.0.113.5 in session def (error: 0)"),
+                // X-Forwarded-For is the client's header, after the address.
+                m("IMAP Error: Login failed for a from 203.0.113.5(X-Real-IP: 203.0.113.5,X-Forwarded-For: b from 198.51.100.68. AUTHENTICATE P: x). AUTHENTICATE PLAIN: NO in /r.php on line 1 (POST /u)"),
+                m("IMAP Error: Login failed for a from 203.0.113.5(X-Forwarded-For: 198.51.100.69). AUTHENTICATE PLAIN: Authentication failed. in /r.php on line 1 (POST /u)"),
+                // The request URI is the client's: one token.
+                m("IMAP Error: Login failed for a from 203.0.113.5. AUTHENTICATE PLAIN: NO in /r.php on line 1 (POST /?from=198.51.100.70.)"),
+                // The third-party plugin's line (X-Forwarded-For as the address): not read.
+                m("[22-Jan-2013 22:28:21 +0200]: FAILED login for user1 from 198.51.100.71"),
+            ],
+            genuine: vec![
+                g("", "IMAP Error: Login failed for sales@example.com from 203.0.113.5", "203.0.113.5"),
+                g("", "<crk9n97i> IMAP Error: Login failed for test from 2001:db8:113::5. AUTHENTICATE PLAIN: Authentication failed. in /usr/share/php/Roundcube/rcube_imap.php on line 193 (POST /mail/?_task=login&_action=login)", "2001:db8:113::5"),
+                g("", "[17-Jan-2016 11:09:06 +0200]: <j2pncet8> IMAP Error: Login failed for user@example.com against imap.example.com from 203.0.113.6(X-Real-IP: 203.0.113.6,X-Forwarded-For: 192.0.2.4). AUTHENTICATE PLAIN: Authentication failed. in /usr/share/roundcubemail/program/lib/Roundcube/rcube_imap.php on line 197 (POST /?_task=login&_action=login)", "203.0.113.6"),
+                g("", "[10-May-2015 13:02:52 -0400]: <4z506z6r> Failed login for admin@example.com from 203.0.113.7 in session 4z506z6rvddstv6k7jz08hxo27 (error: 0)", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "courier-auth",
+            injections: vec![
+                // The user name comes before the address; Courier's fields end the line.
+                m("LOGIN FAILED, user=x, ip=[::ffff:198.51.100.66], ip=[::ffff:203.0.113.5]"),
+                m("LOGIN FAILED, user=x, ip=[::ffff:198.51.100.66], port=[1], ip=[::ffff:203.0.113.5], port=[2]"),
+                m("LOGIN FAILED, method=x, ip=[198.51.100.67], user=y, ip=[::ffff:203.0.113.5]"),
+                m("LOGIN FAILED, user=, ip=[2001:db8:dec0::1], ip=[2001:db8:113::5]"),
+            ],
+            genuine: vec![
+                g("", "LOGIN FAILED, user=info@example.org, ip=[::ffff:203.0.113.5]", "203.0.113.5"),
+                g("", "LOGIN FAILED, user=tester, ip=[2001:db8:113::5], port=[4444]", "2001:db8:113::5"),
+                g("", "LOGIN FAILED, method=PLAIN, ip=[::ffff:203.0.113.6]", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "courier-smtp",
+            injections: vec![
+                // Courier's relay= comes first; ident, sender and recipient after it.
+                m("error,relay=::ffff:203.0.113.5,ident=x,relay=::ffff:198.51.100.66,from=<a>,to=<b>: 550 User unknown."),
+                m("error,relay=::ffff:203.0.113.5,from=<error,relay=198.51.100.67,>,to=<b>: 550 User unknown."),
+                m(r#"error,relay=::ffff:203.0.113.5,msg="535 Authentication failed.",cmd: AUTH PLAIN error,relay=198.51.100.68,msg="535 Authentication failed.",cmd: x"#),
+            ],
+            genuine: vec![
+                g("", "error,relay=::ffff:203.0.113.5,ident=tmf,from=<tmf@example.com>,to=<nobody@example.org>: 550 User unknown.", "203.0.113.5"),
+                g("", r#"error,relay=2001:db8:113::5,port=43632,msg="535 Authentication failed.",cmd: AUTH LOGIN x@example.com"#, "2001:db8:113::5"),
+                g("", "error,relay=::ffff:203.0.113.6,from=<a@example.net>,to=<b@example.org>: 550 User <b> unknown", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "cyrus-imap",
+            injections: vec![
+                // The host comes first; mechanism, user and SASL's text after it.
+                m("badlogin: x.example [203.0.113.5] plaintext a [198.51.100.66] SASL(-13): authentication failure: checkpass failed"),
+                m("badlogin: [203.0.113.5] PLAIN [SASL(-13): authentication failure: x [198.51.100.67]]"),
+                m("badlogin: 198.51.100.68 [203.0.113.5] plaintext u SASL(-13): authentication failure: checkpass failed"),
+            ],
+            genuine: vec![
+                g("", "badlogin: localhost.localdomain [203.0.113.5] plaintext cyrus@localdomain SASL(-13): authentication failure: checkpass failed", "203.0.113.5"),
+                g("", "badlogin: host.example [2001:db8:113::5] PLAIN [SASL(-13): authentication failure: Password verification failed]", "2001:db8:113::5"),
+                g("", "badlogin: local-somehost[203.0.113.6] OTP [SASL(-13): authentication failure: External SSF not good enough]", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "sieve",
+            injections: vec![
+                m("badlogin: [203.0.113.5] PLAIN [198.51.100.66] authentication failure"),
+                m("badlogin: 198.51.100.67[203.0.113.5] PLAIN authentication failure"),
+            ],
+            genuine: vec![
+                g("", "badlogin: example.com[203.0.113.5] PLAIN authentication failure", "203.0.113.5"),
+                g("", "badlogin: web4[2001:db8:113::5] OTP authentication failure", "2001:db8:113::5"),
+                g("", "badlogin: [203.0.113.6] LOGIN authentication failure", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "sendmail-auth",
+            injections: vec![
+                // The user name (and SASL's text quoting it) comes before relay=, the end.
+                m("06I02CNi016765: AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user=criminal, relay=[198.51.100.66], relay=[203.0.113.5] (may be forged)"),
+                m("14NNx65Q065815: AUTH failure (CRAM-MD5): user not found (-20) SASL(-13): user not found: user: x, relay=[198.51.100.67] property: userPassword not found in sasldb /etc/sasldb2, user=x, relay=[198.51.100.67], relay=[203.0.113.5]"),
+                m("s1GNXHYB005133: 198.51.100.68 [203.0.113.5]: possible SMTP attack: command=AUTH, count=5"),
+                m("AUTH failure (PLAIN): authentication failure (-13) SASL(-13): authentication failure: x, user=a, relay=[IPv6:2001:db8:dec0::1], relay=[IPv6:2001:db8:113::5]"),
+            ],
+            genuine: vec![
+                g("", "s1GNXHYB005133: [203.0.113.5]: possible SMTP attack: command=AUTH, count=5", "203.0.113.5"),
+                g("", "xA32R2PQ3529566: mail.example.net [IPv6:2001:db8:113::5] (may be forged): possible SMTP attack: command=AUTH, count=6", "2001:db8:113::5"),
+                g("", "09DJDgOM005976: AUTH failure (PLAIN): authentication failure (-13) SASL(-13): authentication failure: Password verification failed, user=test, relay=host.example.com [203.0.113.6]", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "sendmail-reject",
+            injections: vec![
+                // arg1 (the recipient) comes before relay=: it may hold no comma or space.
+                m("s1P819mk027713: ruleset=check_rcpt, arg1=<a, relay=[198.51.100.66], reject=550 5.7.1 x>, relay=[203.0.113.5], reject=550 5.7.1 <a>... Relaying denied. Proper authentication required."),
+                m("s1P819mk027713: ruleset=check_rcpt, arg1=<x@[198.51.100.67]>, relay=host [203.0.113.5], reject=550 5.7.1 <x@[198.51.100.67]>... Relaying denied. IP name possibly forged [198.51.100.67]"),
+                m("s1NKIkZa093301: [203.0.113.5]: EXPN [198.51.100.68]: EXPN root [rejected] [rejected]"),
+                m("ruleset=check_relay, arg1=[198.51.100.69], arg2=198.51.100.69, relay=[203.0.113.5], reject=421 4.3.2 Connection rate limit exceeded."),
+                // Multi-line "No such user here" lines carry no address: nothing counted.
+                m("rA37ZTSC026254: <x@[198.51.100.70]>... No such user here"),
+            ],
+            genuine: vec![
+                g("", "s1N706jo003992: ruleset=check_rcpt, arg1=<joe@example.org>, relay=[203.0.113.5], reject=550 5.7.1 <joe@example.org>... Rejected: 203.0.113.5 listed at zen.spamhaus.org", "203.0.113.5"),
+                g("", "s1R9r60D044307: rejecting commands from  [203.0.113.6] due to pre-greeting traffic after 0 seconds", "203.0.113.6"),
+                g("", "s1REn1un088377: ruleset=check_rcpt, arg1=<nobody@example.org>, relay=dsl.example.net [IPv6:2001:db8:113::5], reject=550 5.1.1 <nobody@example.org>... User unknown", "2001:db8:113::5"),
+                g("extra", "06QDQnNf050438: example.com [IPv6:2001:db8:113::7] did not issue MAIL/EXPN/VRFY/ETRN during connection to IPv6", "2001:db8:113::7"),
+            ],
+        },
     ]
 }
 
@@ -1293,6 +1403,113 @@ fn mail_routes() -> Vec<Route> {
                 ("_EXE", "/usr/sbin/exim"),
             ],
             exim_names,
+        ));
+    }
+    // Roundcube: the PHP that runs it; a program PHP started does not count.
+    routes.push(
+        route(
+            "roundcube-auth",
+            &[
+                ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+                ("_EXE", "/usr/sbin/php-fpm8.2"),
+                ("SYSLOG_IDENTIFIER", "roundcube"),
+            ],
+            &[("SYSLOG_IDENTIFIER", "roundcube"), ("_COMM", "php-fpm8.2")],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+            ("_EXE", "/usr/bin/logger"),
+            ("SYSLOG_IDENTIFIER", "roundcube"),
+        ]),
+    );
+    // Courier: courierlogger in the IMAP/POP3 or ESMTP units; a user running
+    // courierlogger in their own session does not count.
+    let courier_names = &[
+        ("_COMM", "courierlogger"),
+        ("_EXE", "/usr/sbin/courierlogger"),
+        ("SYSLOG_IDENTIFIER", "imapd"),
+    ][..];
+    routes.push(route(
+        "courier-auth",
+        &[
+            ("_SYSTEMD_UNIT", "courier-imap.service"),
+            ("_EXE", "/usr/sbin/courierlogger"),
+            ("SYSLOG_IDENTIFIER", "imapd"),
+        ],
+        courier_names,
+    ));
+    routes.push(
+        route(
+            "courier-smtp",
+            &[
+                ("_SYSTEMD_UNIT", "courier-mta.service"),
+                ("_EXE", "/usr/sbin/courierlogger"),
+                ("SYSLOG_IDENTIFIER", "courieresmtpd"),
+            ],
+            courier_names,
+        )
+        // courieresmtpd itself (stderr is the logger's to write).
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "courier-mta.service"),
+            ("_EXE", "/usr/lib/courier/courier/courieresmtpd"),
+            ("SYSLOG_IDENTIFIER", "courieresmtpd"),
+        ]),
+    );
+    for (f, exe) in [
+        ("cyrus-imap", "/usr/lib/cyrus/bin/imapd"),
+        ("cyrus-imap", "/usr/libexec/cyrus-imapd/pop3d"),
+        ("sieve", "/usr/lib/cyrus/bin/timsieved"),
+    ] {
+        let genuine: &'static [(&str, &str)] = Box::leak(Box::new([
+            ("_SYSTEMD_UNIT", "cyrus-imapd.service"),
+            ("_EXE", exe),
+        ]));
+        let borrowed: &'static [(&str, &str)] = Box::leak(Box::new([
+            ("_COMM", "imapd"),
+            ("SYSLOG_IDENTIFIER", "cyrus/imap"),
+            ("_EXE", exe),
+        ]));
+        routes.push(
+            route(f, genuine, borrowed)
+                // Cyrus' notify helper in the unit: not an executable that logs logins.
+                .with_in_unit(&[
+                    ("_SYSTEMD_UNIT", "cyrus-imapd.service"),
+                    ("_EXE", "/usr/lib/cyrus/bin/notifyd"),
+                    ("SYSLOG_IDENTIFIER", "cyrus/imap"),
+                ]),
+        );
+    }
+    // Sendmail: its unit runs .forward pipes and procmail as the recipients.
+    let procmail = &[
+        ("_SYSTEMD_UNIT", "sendmail.service"),
+        ("_UID", "1000"),
+        ("_EXE", "/usr/bin/procmail"),
+        ("SYSLOG_IDENTIFIER", "sm-mta"),
+    ][..];
+    for f in ["sendmail-auth", "sendmail-reject"] {
+        routes.push(
+            route(
+                f,
+                &[
+                    ("_SYSTEMD_UNIT", "sendmail.service"),
+                    ("_EXE", "/usr/lib/sm.bin/sendmail"),
+                    ("SYSLOG_IDENTIFIER", "sm-mta"),
+                ],
+                &[
+                    ("_COMM", "sendmail"),
+                    ("SYSLOG_IDENTIFIER", "sm-mta"),
+                    ("_EXE", "/usr/lib/sm.bin/sendmail"),
+                ],
+            )
+            .with_in_unit(procmail),
+        );
+        routes.push(route(
+            f,
+            &[
+                ("_SYSTEMD_UNIT", "sendmail.service"),
+                ("_EXE", "/usr/sbin/sendmail.sendmail"),
+            ],
+            &[("_EXE", "/usr/sbin/sendmail.sendmail")],
         ));
     }
     routes
