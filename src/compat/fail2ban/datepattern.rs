@@ -71,7 +71,7 @@ fn default_alts() -> String {
 }
 
 fn wrap(alts: &str) -> String {
-    format!(r"(?:{alts}\s*)?")
+    format!(r"(?:(?:{alts})\s*)?")
 }
 
 /// Translate a filter's `datepattern` (one template per line, after interpolation).

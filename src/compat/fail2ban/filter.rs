@@ -45,6 +45,10 @@ impl Import {
 
 const LEADING_DATE_DOC: &str = "# %(date)s stands where fail2ban's datepattern cut a date from the start of the line\n# (the filter's own datepattern, translated, or fail2ban's default date shapes):\n# services that write their own date into MESSAGE keep it there. Where MESSAGE never\n# starts with a date, set it empty: filter = \"NAME[date=]\".\n";
 
+/// What is left of common.conf's `__prefix_line`: Solaris' `[ID NNN facility.level]`,
+/// which syslogd writes into the message (digits and a word, never an address).
+const SOLARIS_MSGID: &str = r"(?:\[ID \d+ [\w.]+\]\s+)?";
+
 /// Address tags banjo expands.
 const HOST_TAGS: [&str; 4] = ["<HOST>", "<ADDR>", "<IP4>", "<IP6>"];
 
@@ -174,6 +178,11 @@ fn blank_prefix_line(cfg: &mut Config) {
             for l in &mut v.lines {
                 l.text.clear();
             }
+            // Solaris writes its message id into the message itself
+            // (`[ID 800047 auth.info] Failed …`): that part of the prefix is MESSAGE text.
+            if let Some(first) = v.lines.first_mut() {
+                first.text = SOLARIS_MSGID.to_owned();
+            }
         }
         if let Some(k) = v.known.as_deref_mut() {
             blank(k);
@@ -215,7 +224,7 @@ fn substitute(
         while let Some(i) = rest.find('<') {
             let after = &rest[i + 1..];
             let end = after.find(['<', '>', ' ']);
-            let named_group = rest[..i].ends_with("?P") || rest[..i].ends_with('?');
+            let named_group = rest[..i].ends_with("(?P") || rest[..i].ends_with("(?");
             match end {
                 Some(e) if after.as_bytes()[e] == b'>' && e > 0 && !named_group => {
                     let name = &after[..e];
@@ -976,6 +985,8 @@ fn translate_pattern(
     // writes its own (nginx's error_log, Python's logging) keeps it in MESSAGE.
     if let Some(r) = p.strip_prefix('^') {
         let r = r.strip_prefix("%(date)s").unwrap_or(r);
+        // A prefregex and its failregex may both anchor (`^…^(?:…)`): one is enough.
+        let r = r.trim_start_matches('^');
         // fail2ban's text went on with the blank that followed the date it cut; MESSAGE
         // starts at the word (and %(date)s takes the blanks after a date it finds).
         let r = match datepattern::after_separator(r) {
@@ -1115,8 +1126,10 @@ fn unresolved_tag(p: &str) -> Option<String> {
         if let Some(e) = after.find('>') {
             let name = &after[..e];
             let escaped = lead.ends_with('\\')
-                || lead.ends_with("?P")
-                || lead.ends_with('?')
+                || lead.ends_with("(?P")
+                || lead.ends_with("(?")
+                || lead.ends_with("(?<=")
+                || lead.ends_with("(?<!")
                 || lead.ends_with("\\k")
                 || lead.ends_with("\\g");
             let key_like = !name.is_empty()
@@ -1280,7 +1293,9 @@ mod tests {
             .unwrap_or_else(|| panic!("{:?}", imp.diagnostics));
         assert_eq!(imp.modes, vec!["aggressive", "normal"]);
         assert!(
-            toml.contains(r"'^%(date)s(?:error: )?(?:Failed for \S+ from <HOST>$)'"),
+            toml.contains(&format!(
+                r"'^%(date)s{SOLARIS_MSGID}(?:error: )?(?:Failed for \S+ from <HOST>$)'"
+            )),
             "{toml}"
         );
         assert!(toml.contains("id_field = \"_PID\""));
