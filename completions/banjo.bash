@@ -46,6 +46,9 @@ _banjo() {
             banjo,mail-ban)
                 cmd="banjo__subcmd__mail__subcmd__ban"
                 ;;
+            banjo,metrics)
+                cmd="banjo__subcmd__metrics"
+                ;;
             banjo,reload)
                 cmd="banjo__subcmd__reload"
                 ;;
@@ -94,6 +97,9 @@ _banjo() {
             banjo__subcmd__help,mail-ban)
                 cmd="banjo__subcmd__help__subcmd__mail__subcmd__ban"
                 ;;
+            banjo__subcmd__help,metrics)
+                cmd="banjo__subcmd__help__subcmd__metrics"
+                ;;
             banjo__subcmd__help,reload)
                 cmd="banjo__subcmd__help__subcmd__reload"
                 ;;
@@ -119,7 +125,7 @@ _banjo() {
 
     case "${cmd}" in
         banjo)
-            opts="-h -V --help --version check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload history flush doctor help"
+            opts="-h -V --help --version check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,7 +253,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help)
-            opts="check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload history flush doctor help"
+            opts="check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -387,6 +393,20 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help__subcmd__mail__subcmd__ban)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -598,6 +618,24 @@ _banjo() {
                     return 0
                     ;;
                 --matches)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__metrics)
+            opts="-h -V --socket --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -70,7 +70,8 @@ pub struct JailImport {
     /// How the jail reads: the journalmatch, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reads: Option<String>,
-    /// banjo key -> value as written in TOML.
+    /// banjo key -> value as written in TOML (as JSON values in `--json`).
+    #[serde(serialize_with = "settings_as_values")]
     pub settings: BTreeMap<String, String>,
     /// argv of each exec hook.
     pub hooks: Vec<Vec<String>>,
@@ -78,6 +79,23 @@ pub struct JailImport {
     /// Keys in the order written (settings is sorted for JSON).
     #[serde(skip)]
     order: Vec<String>,
+}
+
+/// The TOML text of each setting as the value it is (`"1h"` a string, `3` a number).
+fn settings_as_values<S: serde::Serializer>(
+    m: &BTreeMap<String, String>,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = ser.serialize_map(Some(m.len()))?;
+    for (k, v) in m {
+        let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(v.clone()));
+        map.serialize_entry(k, &value)?;
+    }
+    map.end()
 }
 
 /// A filter imported from fail2ban's filter.d.

@@ -3,6 +3,7 @@
 //! Written from fail2ban's documented behaviour; no fail2ban code.
 
 pub mod action;
+pub mod datepattern;
 pub mod db;
 pub mod filter;
 pub mod import;
