@@ -1406,9 +1406,9 @@ mod tests {
         write(
             d,
             "jail.local",
-            "[DEFAULT]\nbantime = 3600\nfindtime = 300\nmaxretry = 3\nignoreip = 127.0.0.1/8 10.0.0.0/8\nbackend = systemd\nbanaction = iptables-multiport\nport = 0:65535\nprotocol = tcp\nchain = <known/chain>\ndestemail = admin@example.com\nsender = f2b@example.com\nmta = sendmail\naction_ = %(banaction)s[port=\"%(port)s\", protocol=\"%(protocol)s\", chain=\"%(chain)s\"]\naction_mw = %(action_)s\n            %(mta)s-whois[sender=\"%(sender)s\", dest=\"%(destemail)s\"]\naction = %(action_mw)s\n            cloudflare\n[sshd]\nenabled = true\nport = ssh,2222\n[postfix]\nenabled = true\nfilter = postfix[mode=more]\nport = smtp,465,submission,imap2,imap3\n",
+            "[DEFAULT]\nbantime = 3600\nfindtime = 300\nmaxretry = 3\nignoreip = 127.0.0.1/8 10.0.0.0/8\nbackend = systemd\nbanaction = iptables-multiport\nport = 0:65535\nprotocol = tcp\nchain = <known/chain>\ndestemail = admin@example.com\nsender = f2b@example.com\nmta = sendmail\naction_ = %(banaction)s[port=\"%(port)s\", protocol=\"%(protocol)s\", chain=\"%(chain)s\"]\naction_mw = %(action_)s\n            %(mta)s-whois[sender=\"%(sender)s\", dest=\"%(destemail)s\"]\naction = %(action_mw)s\n            cloudflare\n[sshd]\nenabled = true\nport = ssh,2222\n[postfix]\nenabled = true\nfilter = postfix[mode=older]\nport = smtp,465,submission,imap2,imap3\n",
         );
-        write(d, "filter.d/postfix.conf", "# Fail2Ban filter for postfix\n[Definition]\nmdre-normal = x\nmdre-more = %(mdre-normal)s\nfailregex = <mdre-<mode>>\n");
+        write(d, "filter.d/postfix.conf", "# Fail2Ban filter for postfix\n[Definition]\nmdre-normal = x\nmdre-older = %(mdre-normal)s\nfailregex = <mdre-<mode>>\n");
         write(
             d,
             "action.d/iptables-multiport.conf",
