@@ -1253,7 +1253,9 @@ const SERVICES: &[(&str, u16)] = &[
     ("postgresql", 5432),
 ];
 
-fn parse_port(s: &str) -> Result<u16, String> {
+/// A port number or a service name banjo knows (`ssh`, `imaps`); the fail2ban importer
+/// asks it which names need /etc/services.
+pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
     let s = s.trim();
     if let Ok(n) = s.parse::<i64>() {
         return u16::try_from(n)
