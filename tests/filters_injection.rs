@@ -1229,6 +1229,9 @@ fn mail_cases() -> Vec<Cases> {
                 m(leak(cut_after(8191, |pad| format!("SMTP protocol error in \"AUTH {pad}\" H=(x) [198.51.100.75] AUTH command used when not advertised"), "\" H=(y) [203.0.113.5] AUTH command used when not advertised"))),
                 m(leak(cut_after(8191, |pad| format!("SMTP protocol error in \"AUTH\" H=({pad}) [198.51.100.75] AUTH command used when not advertised"), ") [203.0.113.5] AUTH command used when not advertised"))),
                 m(leak(cut_after(1023, |pad| format!("SMTP protocol error in \"AUTH\" H={pad} [198.51.100.75] AUTH command used when not advertised"), " [203.0.113.5] AUTH command used when not advertised"))),
+                // A junk HELO (helo_accept_junk_hosts) and a pipelined command, padded.
+                m(leak(cut_after(8191, |pad| format!("H=({pad}) [198.51.100.76] F=<a@b> rejected RCPT <c@d>: relay not permitted"), ") [203.0.113.5] F=<a@b> rejected RCPT <c@d>: relay not permitted"))),
+                m(leak(cut_after(8191, |pad| format!("SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected \"{pad}\" H=(x) [198.51.100.76]:1 I=[192.0.2.1]:25 next input=\"QUIT\""), "\" H=(y) [203.0.113.5]:1 I=[192.0.2.1]:25 next input=\"QUIT\""))),
             ],
             genuine: vec![
                 g("", "2013-01-04 17:03:46 login authenticator failed for rrcs.example.net ([192.168.2.33]) [203.0.113.5]: 535 Incorrect authentication data (set_id=brian)", "203.0.113.5"),
@@ -1373,6 +1376,8 @@ fn mail_cases() -> Vec<Cases> {
                 m("ruleset=check_relay, arg1=[198.51.100.69], arg2=198.51.100.69, relay=[203.0.113.5], reject=421 4.3.2 Connection rate limit exceeded."),
                 // Multi-line "No such user here" lines carry no address: nothing counted.
                 m("rA37ZTSC026254: <x@[198.51.100.70]>... No such user here"),
+                // A quoted recipient padded to sendmail's split or a logger's cut.
+                m(leak(cut_after(1023, |pad| format!("s1P819mk027713: ruleset=check_rcpt, arg1=<\"{pad}>, relay=[198.51.100.71], reject=550 5.7.1 x... Relaying denied. Proper authentication required."), "\"@example.org>, relay=[203.0.113.5], reject=550 5.7.1 <x>... Relaying denied."))),
             ],
             genuine: vec![
                 g("", "s1N706jo003992: ruleset=check_rcpt, arg1=<joe@example.org>, relay=[203.0.113.5], reject=550 5.7.1 <joe@example.org>... Rejected: 203.0.113.5 listed at zen.spamhaus.org", "203.0.113.5"),
