@@ -208,6 +208,10 @@ fn cases() -> Vec<Cases> {
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=198.51.100.73 rhost=203.0.113.5  user=a rhost=198.51.100.73"),
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=198.51.100.74 rhost=203.0.113.5  user=rhost=198.51.100.74"),
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=198.51.100.75  user= rhost=203.0.113.5  user=a rhost=198.51.100.75  user="),
+                // Lines a logger cut (rsyslog: 8 KiB) right after a forged rip= or rhost=.
+                m(leak(cut_after(8191, |pad| format!("imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, method=PLAIN, rip=198.51.100.76, lip=192.0.2.1, session=<{pad}"), ">, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abcdEFGH>"))),
+                m(leak(cut_after(8191, |pad| format!("imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<{pad}>, method=PLAIN, rip=198.51.100.76"), ">, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abcdEFGH>"))),
+                m(leak(cut_after(8191, |pad| format!("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser={pad} rhost=198.51.100.77"), " rhost=203.0.113.5  user=x"))),
             ],
             genuine: vec![
                 g("", "imap-login: Disconnected (auth failed, 1 attempts in 4 secs): user=<info@example.org>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<3nxUhjtZ5o/LqQ7f>", "203.0.113.5"),
