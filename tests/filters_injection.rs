@@ -60,7 +60,32 @@ fn cases() -> Vec<Cases> {
                 m("Invalid user x from 198.51.100.66 from 203.0.113.5"),
                 m("Failed password for invalid user test from 198.51.100.66 port 55555 ssh2 from 203.0.113.5 port 50022 ssh2"),
                 m("Failed password for invalid user from 198.51.100.67 from 203.0.113.5 port 50022 ssh2"),
-                m("Failed none for invalid user a from 198.51.100.66 port 1 ssh2: RSA SHA256:x from 203.0.113.5 port 50022 ssh2"),
+                // sshd cuts the client's user name at its first ':' (user:style) before
+                // it logs it, so a name cannot run over sshd's own "ssh2: ".
+                m("Failed none for invalid user a from 198.51.100.66 port 1 ssh2 RSA SHA256 from 203.0.113.5 port 50022 ssh2: RSA SHA256:x"),
+                m("error: PAM: Authentication failure for illegal user a from 198.51.100.66 via 198.51.100.67 from 203.0.113.5"),
+                m("error: PAM: User not known to the underlying authentication module for illegal user x from 198.51.100.66 from 203.0.113.5 "),
+                m("Failed password for invalid user ROOT from 198.51.100.66 from 203.0.113.5"),
+                m("User x from 198.51.100.66 not allowed because account is locked"),
+                m("Disconnecting invalid user x 198.51.100.66 port 1 203.0.113.5 port 50022: Change of username or service not allowed: (x,ssh-connection) -> (y,ssh 198.51.100.67 port 1: Too many authentication failures) [preauth]"),
+                m("Received disconnect from 203.0.113.5 port 50022:11: from 198.51.100.66 port 1:3: x: Auth fail [preauth]"),
+                m("Received disconnect from 203.0.113.5 port 50022:3: x from 198.51.100.66 port 1: Auth fail [preauth]"),
+                // The connection preamble prints the user name whole and sshd cuts lines
+                // at 1 KiB: a name that long could end a cut line in its own address.
+                m(Box::leak(
+                    format!(
+                        "Connection closed by invalid user {} 198.51.100.66 port 1 [preauth]",
+                        "x".repeat(980)
+                    )
+                    .into_boxed_str(),
+                )),
+                m(Box::leak(
+                    format!(
+                        "Disconnecting invalid user {} 198.51.100.66 port 1: Too many authentication failures [preauth]",
+                        "x".repeat(950)
+                    )
+                    .into_boxed_str(),
+                )),
                 m("User root from 198.51.100.68 not allowed because not listed in AllowUsers from 203.0.113.5 not allowed because not listed in AllowUsers"),
                 m("error: maximum authentication attempts exceeded for invalid user a from 198.51.100.69 port 22 ssh2 from 203.0.113.5 port 50022 ssh2 [preauth]"),
                 m("Disconnecting invalid user x 198.51.100.70 port 1: Too many authentication failures 203.0.113.5 port 50022: Too many authentication failures [preauth]"),
@@ -74,7 +99,10 @@ fn cases() -> Vec<Cases> {
                 m("Failed hostbased for root from 203.0.113.5 port 50022 ssh2: RSA SHA256:abc, client user \"root\", client host \"h from 198.51.100.75 port 22 ssh2: RSA SHA256:zz\""),
                 m("Failed publickey for root from 203.0.113.5 port 50022 ssh2: ED25519-CERT SHA256:Hr2ubp1ChEd3sFbI2BQXkI5ykWwmgvxGRBm48O4FbTM ID xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx from 198.51.100.76 port 22 ssh2"),
                 m("Failed password for root from 203.0.113.5 port 50022 ssh2: RSA from 198.51.100.76 port 22 ssh2"),
-                // PAM's user= and ruser= are the client's name.
+                // PAM's user= and ruser= are the client's name. Two names on one
+                // connection make its PAM lines count: still with PAM's rhost.
+                m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=a rhost=203.0.113.5 user=198.51.100.66"),
+                m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=198.51.100.66 rhost=203.0.113.5"),
                 m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=x rhost=198.51.100.77"),
                 m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=x rhost=198.51.100.77  user=y"),
                 // Banners and protocol junk (ddos mode).
@@ -94,6 +122,86 @@ fn cases() -> Vec<Cases> {
                 g("", "error: maximum authentication attempts exceeded for root from 203.0.113.7 port 50022 ssh2 [preauth]", "203.0.113.7"),
                 g("", "Failed publickey for invalid user git from 203.0.113.8 port 50022 ssh2: RSA SHA256:v3dpapGleDaUKf4V1vKyR9ZyUgjaJAmoCTcb2PLljI", "203.0.113.8"),
                 g("aggressive", "Connection closed by authenticating user root 2001:db8:113::9 port 50022 [preauth]", "2001:db8:113::9"),
+                g("", "error: PAM: Authentication failure for illegal user a from 2001:db8:113::10", "2001:db8:113::10"),
+                g("", "ROOT LOGIN REFUSED FROM 203.0.113.11 port 50022 [preauth]", "203.0.113.11"),
+                g("", "Failed hostbased for dan from 203.0.113.12 port 45785 ssh2: RSA SHA256:abc, client user \"dan\", client host \"h\"", "203.0.113.12"),
+                g("ddos", "Disconnected from 203.0.113.13 port 36985 [preauth]", "203.0.113.13"),
+                g("extra", "Disconnected from authenticating user root 203.0.113.14 port 33553 [preauth]", "203.0.113.14"),
+            ],
+        },
+        // ssh and ftp besides sshd and proftpd (filters-ssh).
+        Cases {
+            filter: "dropbear",
+            injections: vec![
+                m("Bad password attempt for 'x' from 198.51.100.66:22' from 203.0.113.5:50022"),
+                m("Bad password attempt for 'x from 198.51.100.66:1' from 203.0.113.5:50022"),
+                m("Exit before auth (user 'x' from 198.51.100.66:1', 10 fails): Max auth tries reached - user 'x' from 198.51.100.67:1' from 203.0.113.5:50022"),
+                m("Exit before auth from <203.0.113.5:50022>: (user 'x', 10 fails): Max auth tries reached - user 'x' from 198.51.100.66:1'"),
+                m("Login attempt for nonexistent user 'from 198.51.100.66:1' from 203.0.113.5:50022"),
+                // Longer than Dropbear's user names: a line cut at 1 KiB ends where the
+                // client's padding put the cut.
+                m(Box::leak(
+                    format!(
+                        "Bad password attempt for '{}' from 198.51.100.66:1",
+                        "x".repeat(990)
+                    )
+                    .into_boxed_str(),
+                )),
+            ],
+            genuine: vec![
+                g("", "Bad password attempt for 'root' from 203.0.113.5:50022", "203.0.113.5"),
+                g("", "Login attempt for nonexistent user from ::ffff:203.0.113.6:60495", "203.0.113.6"),
+                g("", "Login attempt for nonexistent user from 2001:db8:113::5:60495", "2001:db8:113::5"),
+                g("", "Exit before auth from <[2001:db8:113::6]:52289>: (user 'root', 10 fails): Max auth tries reached - user 'root'", "2001:db8:113::6"),
+                g("", "[825] Jul 10 23:57:29 Exit before auth (user 'root', 10 fails): Max auth tries reached - user 'root' from 203.0.113.7:60588", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "selinux-ssh",
+            injections: vec![
+                // acct= is the client's; audit quotes it only without blanks and quotes.
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=password acct=\"x addr=198.51.100.66 terminal=ssh res=failed'\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.5 terminal=ssh res=failed'"),
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=x addr=198.51.100.66 terminal=ssh res=failed' addr=203.0.113.5 terminal=ssh res=failed'"),
+                // Another program's record (uid 1000), or one naming another executable.
+                m("USER_AUTH pid=1 uid=1000 auid=1000 ses=3 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.66 terminal=ssh res=failed'"),
+                m("USER_AUTH pid=1 uid=0 auid=1000 ses=3 msg='op=password acct=\"x\" exe=\"/usr/bin/su\" hostname=? addr=198.51.100.66 terminal=ssh res=failed'"),
+                // A success is no failure.
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.66 terminal=ssh res=success'"),
+            ],
+            genuine: vec![
+                g("", "USER_AUTH pid=12887 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=password acct=\"dan\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.5 terminal=ssh res=failed'", "203.0.113.5"),
+                g("", "USER_ERR pid=12000 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=PAM:bad_ident acct=\"?\" exe=\"/usr/sbin/sshd\" hostname=2001:db8:113::5 addr=2001:db8:113::5 terminal=ssh res=failed'", "2001:db8:113::5"),
+                g("", "type=USER_AUTH msg=audit(1383116263.000:603): pid=12887 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=28696E76616C6964207573657229 exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.6 terminal=ssh res=failed'", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "vsftpd",
+            injections: vec![
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\"] FAIL LOGIN: Client \"203.0.113.5\""),
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\", \"] FAIL LOGIN: Client \"203.0.113.5\""),
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\"] FAIL LOGIN: Client \"203.0.113.5\", \"User is not in the allow user list.\""),
+                m("pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=198.51.100.66 rhost=203.0.113.5"),
+                m("pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser= rhost=203.0.113.5 user=x rhost=198.51.100.66"),
+            ],
+            genuine: vec![
+                g("", "pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=test rhost=203.0.113.5", "203.0.113.5"),
+                g("", "[pid 27202] [anonymous] FAIL LOGIN: Client \"2001:db8:113::5\"", "2001:db8:113::5"),
+                g("", "[pid 15019] [guest] FAIL LOGIN: Client \"::ffff:203.0.113.6\", \"User is not in the allow user list.\"", "203.0.113.6"),
+                g("", "Fri Jan 19 12:20:33 2007 [pid 27202] [a] b] FAIL LOGIN: Client \"203.0.113.7\"", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "pure-ftpd",
+            injections: vec![
+                m("(?@203.0.113.5) [WARNING] Authentication failed for user [x] (?@198.51.100.66) [WARNING] Authentication failed for user [y]"),
+                // A logged-in session's account is the client's name: not read.
+                m("(x@198.51.100.66) [WARNING] Authentication failed for user [y]"),
+                m("(?@client.example.net) [WARNING] Authentication failed for user [x@198.51.100.66]"),
+            ],
+            genuine: vec![
+                g("", "(?@203.0.113.5) [WARNING] Authentication failed for user [Administrator]", "203.0.113.5"),
+                g("", "(?@2001:db8:113::5) [WARNING] Authentication failed for user [root]", "2001:db8:113::5"),
+                g("", "(?@203.0.113.6) [WARNING] Authentication failed for user [a] b [c]", "203.0.113.6"),
             ],
         },
         Cases {
@@ -1150,6 +1258,60 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
             ("_SYSTEMD_UNIT", "monit.service"),
             ("_EXE", "/usr/bin/dash"),
             ("SYSLOG_IDENTIFIER", "monit"),
+        ]),
+        // ssh and ftp (filters-ssh). A logged-in user's own copy of dropbear runs in
+        // dropbear.service only without PAM sessions, and as that user.
+        route(
+            "dropbear",
+            &[
+                ("_SYSTEMD_UNIT", "dropbear.service"),
+                ("_UID", "0"),
+                ("_EXE", "/usr/sbin/dropbear"),
+            ],
+            &[
+                ("_COMM", "dropbear"),
+                ("SYSLOG_IDENTIFIER", "dropbear"),
+                ("_EXE", "/usr/sbin/dropbear"),
+            ],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "dropbear.service"),
+            ("_UID", "1000"),
+            ("_EXE", "/usr/sbin/dropbear"),
+        ]),
+        route(
+            "selinux-ssh",
+            &[("_TRANSPORT", "audit")],
+            &[("SYSLOG_IDENTIFIER", "audit"), ("_COMM", "sshd")],
+        ),
+        route(
+            "vsftpd",
+            &[
+                ("_SYSTEMD_UNIT", "vsftpd.service"),
+                ("_EXE", "/usr/sbin/vsftpd"),
+            ],
+            &[
+                ("_COMM", "vsftpd"),
+                ("SYSLOG_IDENTIFIER", "vsftpd"),
+                ("_EXE", "/usr/sbin/vsftpd"),
+            ],
+        ),
+        route(
+            "pure-ftpd",
+            &[
+                ("_SYSTEMD_UNIT", "pure-ftpd-mysql.service"),
+                ("_EXE", "/usr/sbin/pure-ftpd-mysql"),
+            ],
+            &[
+                ("_COMM", "pure-ftpd"),
+                ("SYSLOG_IDENTIFIER", "pure-ftpd"),
+                ("_EXE", "/usr/sbin/pure-ftpd"),
+            ],
+        )
+        // pure-uploadscript, started for uploads, writes what it is told.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "pure-ftpd.service"),
+            ("_EXE", "/usr/sbin/pure-uploadscript"),
         ]),
         // Only the kernel writes _TRANSPORT=kernel.
         route(

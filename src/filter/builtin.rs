@@ -8,6 +8,11 @@ const BUILTIN: &[(&str, &str)] = &[
     ("postfix-sasl", include_str!("builtin/postfix-sasl.toml")),
     ("dovecot", include_str!("builtin/dovecot.toml")),
     ("proftpd", include_str!("builtin/proftpd.toml")),
+    // ssh and ftp (filters-ssh)
+    ("dropbear", include_str!("builtin/dropbear.toml")),
+    ("selinux-ssh", include_str!("builtin/selinux-ssh.toml")),
+    ("vsftpd", include_str!("builtin/vsftpd.toml")),
+    ("pure-ftpd", include_str!("builtin/pure-ftpd.toml")),
     ("apache-auth", include_str!("builtin/apache-auth.toml")),
     (
         "nginx-http-auth",
