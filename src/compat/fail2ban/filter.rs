@@ -153,6 +153,63 @@ pub fn import(path: &Path) -> Import {
     result
 }
 
+/// Where a jail's `filter` names a fail2ban filter file: `fail2ban:NAME` (NAME.conf in
+/// `dir`, /etc/fail2ban/filter.d unless the jail sets `fail2ban_filter_dir`) or a path
+/// ending in `.conf`. `None`: a banjo filter name or path.
+pub fn jail_source(name: &str, dir: Option<&Path>) -> Option<Result<std::path::PathBuf, String>> {
+    if let Some(n) = name.strip_prefix("fail2ban:") {
+        let ok = !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && !n.starts_with('.');
+        if !ok {
+            return Some(Err(format!(
+                "{n:?} is not a fail2ban filter name (letters, digits, - _ . only)"
+            )));
+        }
+        let dir = dir.unwrap_or(Path::new(FAIL2BAN_FILTER_D));
+        return Some(Ok(dir.join(format!("{n}.conf"))));
+    }
+    name.ends_with(".conf")
+        .then(|| Ok(std::path::PathBuf::from(name)))
+}
+
+/// fail2ban's filter directory as Debian, RHEL and the upstream install lay it out.
+pub const FAIL2BAN_FILTER_D: &str = "/etc/fail2ban/filter.d";
+
+/// A fail2ban filter file compiled for a jail at load time, through [`import`]: the
+/// filter and the warnings to show (`banjo check`), or every diagnostic when anything
+/// was left out (a jail never runs a filter that is weaker than the file it names
+/// without the user having seen why).
+pub fn compile_for_jail(
+    path: &Path,
+    params: &BTreeMap<String, String>,
+) -> Result<(Filter, Vec<Diagnostic>), Vec<Diagnostic>> {
+    if !path.is_file() {
+        return Err(vec![Diagnostic::error(
+            path.display().to_string(),
+            None,
+            "no such fail2ban filter file",
+        )
+        .hint("install fail2ban's filters (`apt-get install fail2ban`), set fail2ban_filter_dir, or import the filter with `banjo import-filter` into filter.d")]);
+    }
+    let imp = import(path);
+    if imp.not_a_filter {
+        let mut d = imp.diagnostics;
+        for x in &mut d {
+            x.severity = crate::config::error::Severity::Error;
+        }
+        return Err(d);
+    }
+    let toml = match &imp.toml {
+        Some(t) if !imp.has_errors() => t.clone(),
+        _ => return Err(imp.diagnostics),
+    };
+    let file = path.display().to_string();
+    let filter = Filter::from_toml(&imp.name, &file, &toml, params)?;
+    Ok((filter, imp.diagnostics))
+}
+
 /// common.conf's `__prefix_line` (every logtype section's) stands for the syslog
 /// prefix the journal keeps in its own fields: empty. A filter that extends it
 /// (sendmail's `%(known/__prefix_line)s(?:\w{14,20}: )?`) keeps its extension, which is
@@ -493,7 +550,18 @@ fn translate(
             let mut outs = Vec::new();
             for r in raws {
                 match translate_pattern(&r, pref.as_ref(), id_field, &date) {
-                    Ok(o) => outs.push(o),
+                    Ok(o) => {
+                        // What banjo does differently for this pattern is said at its
+                        // line, not only in the output's comments.
+                        for n in o.notes.iter().filter(|n| behaves_differently(n)) {
+                            ctx.report(
+                                Diagnostic::error(&r.file, Some(r.line), n.clone())
+                                    .key(key)
+                                    .warning(),
+                            );
+                        }
+                        outs.push(o);
+                    }
                     Err(e) => {
                         let new = ctx.report(
                             Diagnostic::error(&r.file, Some(r.line), format!("left out: {e}"))
@@ -1028,6 +1096,12 @@ fn translate_pattern(
         line: r.line,
         notes,
     })
+}
+
+/// Notes on a translated pattern that mean it matches or counts differently from
+/// fail2ban (others: anchoring, reported once per filter; exact rewrites).
+fn behaves_differently(note: &str) -> bool {
+    note.starts_with("<F-") || note.starts_with("prefregex text after")
 }
 
 /// `(?P=user)` referring to a `<F-USER>` group -> `(?P=f_user)` (banjo's group name).
