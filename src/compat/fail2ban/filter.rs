@@ -134,6 +134,25 @@ pub fn import(path: &Path) -> Import {
         );
         return result;
     }
+    if let Some(missing) = left_to_includer(&cfg) {
+        // selinux-common.conf: the failregex of a family of filters, each of which
+        // includes it and defines the rest (`_type`, `_msg`): it is imported with them.
+        result.not_a_filter = true;
+        let users = includers(path);
+        result.diagnostics.push(
+            Diagnostic::error(&file, cfg.get("Definition", "failregex").map(ini::Value::line), format!(
+                "an include, not a filter: failregex needs %({missing})s, which the filters including it define"
+            ))
+            .key("failregex")
+            .warning()
+            .hint(if users.is_empty() {
+                "import the filter that includes it".to_owned()
+            } else {
+                format!("import the filters that include it: {}", users.join(", "))
+            }),
+        );
+        return result;
+    }
     blank_prefix_line(&mut cfg);
     let mut ctx = Ctx {
         cfg: &cfg,
@@ -208,6 +227,51 @@ pub fn compile_for_jail(
     let file = path.display().to_string();
     let filter = Filter::from_toml(&imp.name, &file, &toml, params)?;
     Ok((filter, imp.diagnostics))
+}
+
+/// A `%(_name)s` the failregex uses that nothing here defines: a key fail2ban's
+/// convention leaves to the including filter (names starting with `_`).
+fn left_to_includer(cfg: &Config) -> Option<String> {
+    let text = cfg.get("Definition", "failregex")?.text();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("%(") {
+        rest = &rest[i + 2..];
+        let Some(e) = rest.find(")s") else { break };
+        let name = rest[..e].to_ascii_lowercase();
+        let defined = ["Definition", "DEFAULT", "Init"]
+            .iter()
+            .any(|s| cfg.lookup(s, &name).is_some());
+        if name.starts_with('_') && !name.contains('/') && !defined {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// Filters beside `path` that include it (`before =`/`after =` naming its file).
+fn includers(path: &Path) -> Vec<String> {
+    let (Some(dir), Some(fname)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let fname = fname.to_string_lossy();
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf") && p != path)
+        .filter(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| {
+                t.lines().any(|l| {
+                    let l = l.trim();
+                    (l.starts_with("before") || l.starts_with("after")) && l.contains(&*fname)
+                })
+            })
+        })
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    out.sort();
+    out
 }
 
 /// common.conf's `__prefix_line` (every logtype section's) stands for the syslog
