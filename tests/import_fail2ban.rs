@@ -147,15 +147,21 @@ struct Tally {
 }
 
 /// The imported filter's mode a corpus block stands for: fail2ban's `mode` option, or
-/// the default. Other options (logtype, logging) pick prefixes the journal does not
-/// have; they run in the default mode.
+/// the default (or `logging` for a filter whose modes are its logging values). Other
+/// options (logtype) pick prefixes the journal does not have; they run in the default
+/// mode.
 fn target(opts: &Value, modes: &[String], corpus: &str) -> Option<Option<String>> {
     if let Some(c) = opts.get("test.condition").and_then(Value::as_str) {
         if !condition_holds(c, corpus, opts) {
             return None;
         }
     }
-    match opts.get("mode").and_then(Value::as_str) {
+    // A filter without modes has its `logging` switch as banjo's mode.
+    let mode = opts.get("mode").or_else(|| {
+        opts.get("logging")
+            .filter(|_| !modes.iter().any(|m| m == "normal"))
+    });
+    match mode.and_then(Value::as_str) {
         None => Some(None),
         Some(m) if modes.iter().any(|x| x == m) => Some(Some(m.to_owned())),
         Some(_) if modes.is_empty() => Some(None),
