@@ -4,6 +4,7 @@
 //! the native journal (`sdjournal`), syslog-style text (`syslog`). It must not know about
 //! jails or filters beyond the list of field names it is asked to read.
 
+pub mod datepattern;
 pub mod logfile;
 pub mod mapped;
 pub mod sdjournal;
