@@ -5,6 +5,7 @@
 //! naming file, line, jail and key; a jail with errors is left out, the others load.
 
 pub mod error;
+pub mod escalation;
 pub mod raw;
 
 use crate::addr::parse_net;
@@ -250,6 +251,8 @@ pub struct JailConfig {
     pub blocktype: BlockType,
     pub chain: String,
     pub actions: Vec<Action>,
+    /// Subnet escalation; None: off (no `escalate_after`).
+    pub escalation: Option<escalation::Escalation>,
     /// `health_silence` set for this jail (None: off), or not set (the outer None:
     /// `[daemon] health_silence` applies).
     pub health_silence: Option<Option<Micros>>,
@@ -1058,6 +1061,7 @@ impl Resolver<'_> {
                 });
             }
         }
+        let escalation = self.escalation(k, ipv6_prefix);
         let health_silence = match &k.health_silence {
             Some(v) => match parse_silence(&v.1.get_ref().as_text()) {
                 Ok(t) => Some(t),
@@ -1088,6 +1092,7 @@ impl Resolver<'_> {
             blocktype,
             chain,
             actions,
+            escalation,
             health_silence,
         })
     }

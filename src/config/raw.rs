@@ -194,6 +194,13 @@ jail_keys! {
     blocktype: String,
     chain: String,
     action: Vec<RawAction>,
+    /// Subnet escalation (config/escalation.rs).
+    escalate_after: i64,
+    escalate_prefix: i64,
+    escalate_prefix6: i64,
+    escalate_window: RawDuration,
+    escalate_bantime: RawDuration,
+    escalate_max: i64,
     /// This jail's `[daemon] health_silence`.
     health_silence: RawDuration,
 }

@@ -132,6 +132,42 @@ fn bad_values_name_jail_and_key() {
         ("bantime = \"soon\"", "bantime", "expected a number"),
         ("ignoreip = [\"192.0.2.300\"]", "ignoreip", "not an IP"),
         ("ipv6_prefix = 3", "ipv6_prefix", "between 16 and 128"),
+        ("escalate_after = 1", "escalate_after", "out of range"),
+        (
+            "escalate_after = 3\nescalate_prefix = 8",
+            "escalate_prefix",
+            "out of range",
+        ),
+        (
+            "escalate_after = 3\nescalate_prefix = 32",
+            "escalate_prefix",
+            "out of range",
+        ),
+        (
+            "escalate_after = 3\nescalate_prefix6 = 16",
+            "escalate_prefix6",
+            "out of range",
+        ),
+        (
+            "escalate_after = 3\nipv6_prefix = 48\nescalate_prefix6 = 48",
+            "escalate_prefix6",
+            "out of range",
+        ),
+        (
+            "escalate_after = 3\nescalate_window = \"0\"",
+            "escalate_window",
+            "longer than 0",
+        ),
+        (
+            "escalate_after = 3\nescalate_bantime = \"soon\"",
+            "escalate_bantime",
+            "expected a number",
+        ),
+        (
+            "escalate_after = 3\nescalate_max = 0",
+            "escalate_max",
+            "out of range",
+        ),
         ("port = \"sshh\"", "port", "not a port"),
         ("protocol = \"sctp\"", "protocol", "not tcp"),
         ("blocktype = \"TARPIT\"", "blocktype", "not REJECT"),
@@ -513,6 +549,33 @@ fn a_journalmatch_any_local_user_can_satisfy_is_warned_about_with_its_line() {
     assert!(w[0].message.contains("SYSLOG_IDENTIFIER=myapp"), "{}", w[0]);
     // The jail still runs as configured.
     assert!(jail(&c, "myapp").enabled);
+}
+
+#[test]
+fn escalation_is_off_unless_escalate_after_is_set_and_says_which_keys_do_nothing() {
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.sshd]\nenabled = true\nescalate_window = \"1h\"\n[jail.web]\nenabled = true\nfilter = \"sshd\"\nescalate_after = 5\nipv6_prefix = 56\n",
+    )]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    assert_eq!(jail(&c, "sshd").escalation, None);
+    let w = c
+        .diagnostics
+        .iter()
+        .find(|d| d.key.as_deref() == Some("escalate_window"))
+        .expect("a warning for escalate_window");
+    assert!(!w.is_error());
+    assert_eq!(w.line, Some(3));
+    assert!(
+        w.message.contains("escalate_after is not set"),
+        "{}",
+        w.message
+    );
+    let e = jail(&c, "web").escalation.unwrap();
+    assert_eq!((e.after, e.prefix_v4, e.prefix_v6, e.max), (5, 24, 48, 256));
+    assert_eq!(e.window, 3600 * SEC);
+    assert_eq!(e.bantime, None);
 }
 
 #[test]

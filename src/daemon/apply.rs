@@ -42,6 +42,8 @@ pub(crate) enum Held {
         matches: std::ops::Range<usize>,
         /// In the state: may be reported as done.
         durable: bool,
+        /// Subnet escalation: how many member bans this network ban replaces.
+        escalated: u32,
     },
     Unban {
         jail: usize,
@@ -193,6 +195,10 @@ impl Daemon {
                         .push(kernel_entry(*addr, b.until, now));
                 }
                 Event::Unban { jail, addr, .. } => {
+                    // The state deletes before it inserts: a ban lifted in the batch
+                    // that made it (subnet escalation's last member) must not be
+                    // inserted after its deletion.
+                    batch.bans.retain(|b| !(b.addr == *addr && b.jail == *jail));
                     batch.unbans.push((jail.clone(), *addr));
                     fw_unbans.entry(jail.clone()).or_default().push(*addr);
                 }
@@ -262,7 +268,7 @@ impl Daemon {
                 ..
             } = ev
             {
-                let by_hand = super::metrics::ban_reason(*failures) == "manual";
+                let by_hand = *failures == 0;
                 if !by_hand && !refused.iter().any(|(j, _)| j == jail) {
                     self.metrics.pending_latency.push(*time_us);
                 }
@@ -311,6 +317,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => {
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
@@ -324,6 +331,7 @@ impl Daemon {
                         bantime,
                         count,
                         matches,
+                        escalated,
                     });
                     return;
                 };
@@ -337,6 +345,7 @@ impl Daemon {
                         .unreported
                         .push_text(matches.iter().map(String::as_str)),
                     durable,
+                    escalated,
                 }
             }
             Event::Unban {
@@ -371,6 +380,8 @@ impl Daemon {
         self.drift.settled();
         self.metrics.settled(super::now_us());
         let refused = self.kernel_refused(settled);
+        // The kernel answered for every network ban so far.
+        self.pipeline.lifted.clear();
         self.held_since = None;
         let q = std::mem::take(&mut self.unreported);
         let reason = self.state.trouble().map(|t| t.reason.clone());
@@ -412,6 +423,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => Held::Ban {
                 jail,
@@ -421,6 +433,7 @@ impl Daemon {
                 count,
                 matches: self.awaiting.push_text(std::iter::once(&text[matches])),
                 durable: true,
+                escalated,
             },
             Held::Unban {
                 jail, addr, reason, ..
@@ -454,6 +467,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => Event::Ban {
                 time_us: 0,
@@ -465,6 +479,7 @@ impl Daemon {
                 // Already joined with newlines, as the entry and the hooks show them:
                 // one element joins to itself.
                 matches: vec![text[matches].to_owned()],
+                escalated,
             },
             Held::Unban {
                 jail, addr, reason, ..
@@ -487,12 +502,17 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => {
                 let ip = addr.to_string();
                 let bt = bantime.to_string();
-                log::ban(&jail, &ip, failures, &bt, count, &matches);
-                let reason = super::metrics::ban_reason(failures);
+                if escalated > 0 {
+                    log::escalated(&jail, &ip, escalated, &bt, count, &matches);
+                } else {
+                    log::ban(&jail, &ip, failures, &bt, count, &matches);
+                }
+                let reason = super::metrics::ban_reason(failures, escalated);
                 *self.metrics.bans.entry((jail.clone(), reason)).or_default() += 1;
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
                     return;
@@ -515,7 +535,10 @@ impl Daemon {
                 jail, addr, reason, ..
             } => {
                 let ip = addr.to_string();
-                log::unban(&jail, &ip, reason.as_str());
+                // Still blocked, by its network's ban: that one entry says so for all.
+                if reason != crate::events::UnbanReason::Escalated {
+                    log::unban(&jail, &ip, reason.as_str());
+                }
                 let why = super::metrics::unban_reason(reason);
                 *self.metrics.unbans.entry((jail.clone(), why)).or_default() += 1;
                 if let Some(ji) = self.pipeline.jail_index(&jail) {

@@ -41,8 +41,10 @@ fn firewall_errors() -> BTreeMap<String, u64> {
 
 /// Why a ban was made, as the `reason` label says it: a ban from failures has at
 /// least one (maxretry >= 1); one by hand has none.
-pub(crate) fn ban_reason(failures: u32) -> &'static str {
-    if failures == 0 {
+pub(crate) fn ban_reason(failures: u32, escalated: u32) -> &'static str {
+    if escalated > 0 {
+        "escalated"
+    } else if failures == 0 {
         "manual"
     } else {
         "failures"
@@ -54,6 +56,8 @@ pub(crate) fn unban_reason(r: crate::events::UnbanReason) -> &'static str {
     match r {
         crate::events::UnbanReason::Expired => "expired",
         crate::events::UnbanReason::Manual => "manual",
+        // Lifted because its network's ban (subnet escalation) covers it.
+        crate::events::UnbanReason::Escalated => "escalated",
     }
 }
 

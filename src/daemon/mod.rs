@@ -19,6 +19,7 @@ mod apply;
 mod control;
 mod drift;
 mod durability;
+mod escalation;
 mod firewall;
 mod health;
 mod history;
@@ -723,6 +724,9 @@ impl Daemon {
     fn say_notices(&mut self) {
         for n in std::mem::take(&mut self.pipeline.notices) {
             log::unbannable(&n.jail, &n.ip.to_string(), n.why.as_str());
+        }
+        for n in std::mem::take(&mut self.pipeline.escalation_notices) {
+            log::escalation_refused(&n.jail, &n.net.to_string(), &n.why.to_string());
         }
     }
 
