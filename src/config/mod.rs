@@ -235,7 +235,12 @@ pub struct JailConfig {
     pub declared_at: String,
     pub filter_ref: FilterRef,
     pub filter: Arc<Filter>,
+    /// Empty when the jail reads only log files.
     pub journalmatch: MatchRules,
+    /// Log files (absolute paths, globs allowed) read beside the journal.
+    pub logpath: Vec<String>,
+    /// How dates are found in those files' lines (default: fail2ban's shapes).
+    pub datepattern: crate::journal::datepattern::DatePattern,
     pub maxretry: u32,
     pub findtime: Micros,
     pub bantime: BanTime,
@@ -774,6 +779,44 @@ impl Resolver<'_> {
         }
     }
 
+    /// `logpath`: absolute paths, globs in the file name or directories.
+    fn logpath(&mut self, k: &Layered) -> Vec<String> {
+        let Some(v) = &k.logpath else {
+            return Vec::new();
+        };
+        let items = match v.1.get_ref() {
+            RawMatch::One(s) => vec![s.clone()],
+            RawMatch::Groups(g) => g.clone(),
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let why = if !item.starts_with('/') {
+                Some("is not an absolute path".to_owned())
+            } else if item.ends_with('/') {
+                Some("names a directory, not files".to_owned())
+            } else {
+                glob::Pattern::new(&item)
+                    .err()
+                    .map(|e| format!("is not a valid glob: {e}"))
+            };
+            match why {
+                Some(why) => {
+                    let line = self.item_line(v, &item).or(self.at(v).1);
+                    let file = self.at(v).0;
+                    self.diags.push(
+                        Diagnostic::error(file, line, format!("logpath {item:?} {why}"))
+                            .jail(self.jail)
+                            .key("logpath")
+                            .hint("logpath = [\"/var/log/nginx/access.log\", \"/var/log/apache2/*access.log\"]"),
+                    );
+                }
+                None if !out.contains(&item) => out.push(item),
+                None => {}
+            }
+        }
+        out
+    }
+
     fn jail(
         &mut self,
         name: &str,
@@ -844,8 +887,32 @@ impl Resolver<'_> {
             }
         };
 
-        // journalmatch: the jail's, else the filter's default.
+        let logpath = self.logpath(k);
+        let datepattern = match &k.datepattern {
+            Some(v) => match crate::journal::datepattern::DatePattern::parse(v.1.get_ref()) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.err(v, "datepattern", e.to_string()).hint = Some(
+                        "fail2ban's %-codes, e.g. datepattern = \"%d/%b/%Y:%H:%M:%S %z\"; EPOCH; or leave it out: the usual shapes are found by themselves".into(),
+                    );
+                    crate::journal::datepattern::DatePattern::Auto
+                }
+            },
+            None => crate::journal::datepattern::DatePattern::Auto,
+        };
+        if let (Some(v), true) = (&k.datepattern, logpath.is_empty()) {
+            self.err(
+                v,
+                "datepattern",
+                "datepattern without logpath: journal entries carry their own time",
+            )
+            .severity = crate::config::error::Severity::Warning;
+        }
+
+        // journalmatch: the jail's, else (unless the jail reads only files) the
+        // filter's default.
         let journalmatch = match &k.journalmatch {
+            None if !logpath.is_empty() => MatchRules::default(),
             Some(v) => {
                 let items = match v.1.get_ref() {
                     RawMatch::One(s) => vec![s.clone()],
@@ -1079,6 +1146,8 @@ impl Resolver<'_> {
             filter_ref,
             filter,
             journalmatch,
+            logpath,
+            datepattern,
             maxretry,
             findtime,
             bantime,

@@ -109,7 +109,8 @@ pub enum RawPort {
     Text(String),
 }
 
-/// `journalmatch = "SYSLOG_IDENTIFIER=sshd"` or a list of such groups.
+/// `journalmatch = "SYSLOG_IDENTIFIER=sshd"` or a list of such groups; also
+/// `logpath = "/var/log/x.log"` or a list of paths.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum RawMatch {
@@ -177,6 +178,10 @@ jail_keys! {
     enabled: bool,
     /// journalctl-style match groups.
     journalmatch: RawMatch,
+    /// Log files to follow beside (or instead of) the journal: paths, globs allowed.
+    logpath: RawMatch,
+    /// How to find the date in those files' lines (fail2ban's %-codes).
+    datepattern: String,
     /// `name`, `name[mode=…, var=…]` or a path.
     filter: String,
     maxretry: i64,

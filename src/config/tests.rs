@@ -89,13 +89,13 @@ fn layering_main_then_dropins_in_lexical_order() {
 fn unknown_key_names_file_line_and_hint() {
     let d = dir_with(&[(
         "banjo.toml",
-        "[jail.sshd]\nenabled = true\nlogpath = \"/var/log/auth.log\"\n",
+        "[jail.sshd]\nenabled = true\nbackend = \"auto\"\n",
     )]);
     let c = load(d.path(), true);
     let e = only_error(&c);
     assert!(e.file.ends_with("banjo.toml"));
     assert_eq!(e.line, Some(3));
-    assert_eq!(e.key.as_deref(), Some("logpath"));
+    assert_eq!(e.key.as_deref(), Some("backend"));
     assert!(e.hint.as_deref().unwrap().contains("journalmatch"));
     // fail2ban's silent trap (seed 000): `mode` beside `filter` is an error here.
     let d = dir_with(&[(

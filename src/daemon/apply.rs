@@ -18,6 +18,7 @@ use super::{kernel_entry, log, Daemon};
 use crate::ban::{refuse_all, BanEntry, Refusal};
 use crate::config::ActionEvent;
 use crate::events::Event;
+use crate::journal::source::Position;
 use crate::state::{Batch, NotDurable, StoredBan};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -145,7 +146,7 @@ pub(crate) struct Prepared {
 impl Daemon {
     /// Carry out `events` and report them (journal entries, hooks) at once. A commit
     /// error: the kernel has them, the state does not (they are reported once it does).
-    pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<String>) -> Applied {
+    pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<Position>) -> Applied {
         let p = self.prepare(events, cursor);
         let committed = self.state.commit(&p.batch);
         let result = committed.clone();
@@ -157,11 +158,13 @@ impl Daemon {
     }
 
     /// What the state, the kernel and the reports need from `events`.
-    pub(crate) fn prepare(&self, events: Vec<Event>, cursor: Option<String>) -> Prepared {
-        let mut batch = Batch {
-            cursor,
-            ..Default::default()
-        };
+    pub(crate) fn prepare(&self, events: Vec<Event>, pos: Option<Position>) -> Prepared {
+        let mut batch = Batch::default();
+        match pos {
+            Some(Position::Journal(c)) => batch.cursor = Some(c),
+            Some(Position::Files(f)) => batch.files = Some(f),
+            None => {}
+        }
         let now = super::now_us();
         let mut fw_bans: BTreeMap<String, Vec<BanEntry>> = BTreeMap::new();
         let mut fw_unbans: BTreeMap<String, Vec<crate::addr::Addr>> = BTreeMap::new();
@@ -243,6 +246,9 @@ impl Daemon {
             // Committed, or kept to be committed with the decisions it follows.
             self.cursor_dirty = false;
             self.last_cursor_commit = std::time::Instant::now();
+        }
+        if batch.files.is_some() {
+            self.files_dirty = false;
         }
         // 2. Kernel. Unbans wait for earlier background work: the order holds. A batch
         // that could not even start is refused as a whole (below, once its reports are

@@ -195,6 +195,7 @@ impl Daemon {
                 .collect();
             self.enforce(name, &entries, "re-adding on reload");
         }
+        self.reopen_files();
         match super::open_source(&self.opts, &self.pipeline) {
             Ok(mut src) => {
                 match &cursor {

@@ -81,6 +81,20 @@ impl DateContext {
         self.now_us
     }
 
+    /// The year yearless stamps are read in (before the "more than a day ahead" rule).
+    pub fn year(&self) -> i64 {
+        self.year
+    }
+
+    pub fn zone(&self) -> Zone {
+        self.zone
+    }
+
+    /// The zone's offset (seconds east) at UTC second `utc`.
+    pub fn offset_at(&self, utc: i64) -> i32 {
+        self.offset_at_utc(utc)
+    }
+
     /// Offset (seconds east) of the zone at the UTC instant `utc`.
     fn offset_at_utc(&self, utc: i64) -> i32 {
         match self.zone {
