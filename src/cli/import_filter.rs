@@ -61,8 +61,17 @@ pub fn run(a: ImportFilterArgs) -> anyhow::Result<i32> {
     let mut reports = Vec::new();
     let mut code = EXIT_OK;
     let mut out = super::output::out();
-    for f in &a.files {
+    // Only while nothing goes to stdout (-o DIR): the files' TOML is the output.
+    let mut progress = super::progress::Progress::new(
+        "import-filter",
+        "files",
+        Some(a.files.len() as u64),
+        a.json || a.output.is_none() || a.files.len() < 2,
+    );
+    for (i, f) in a.files.iter().enumerate() {
+        progress.tick(i as u64);
         let imp = import(f);
+        progress.clear();
         let st = status(&imp);
         if st == "failed" || st == "partial" {
             code = EXIT_USAGE;
@@ -131,6 +140,7 @@ pub fn run(a: ImportFilterArgs) -> anyhow::Result<i32> {
             diagnostics: imp.diagnostics,
         });
     }
+    drop(progress);
     super::output::ok_if_pipe(out.flush())?;
     drop(out);
     if a.json {

@@ -9,6 +9,7 @@ pub mod flush;
 pub mod history;
 pub mod import_filter;
 pub mod output;
+pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod source;

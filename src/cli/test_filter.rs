@@ -182,8 +182,15 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
     let mut out = super::output::out();
     let started = Instant::now();
     let mut entry = Entry::default();
+    // Off when entries are printed as they come: those lines are the progress.
+    let printing = a.print_all_matched || a.print_all_missed || a.print_all_ignored;
+    let mut progress =
+        super::progress::Progress::new("test-filter", "entries", None, a.json || printing);
     while source.next(&mut entry)? {
         r.entries += 1;
+        if progress.due(r.entries) {
+            progress.draw(&format!(", {} matched", r.matched));
+        }
         let (outcome, failure) = session.process(&entry);
         match outcome {
             Outcome::Missed => {
@@ -233,6 +240,7 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
             }
         }
     }
+    drop(progress);
     r.elapsed_seconds = started.elapsed().as_secs_f64();
     r.failregex = pattern_hits(&filter.failregex, &fail_hits);
     if a.verbose {
