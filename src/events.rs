@@ -38,6 +38,10 @@ pub const MSGID_ESCALATED: &str = "76e91bb52e33438da8a9f741b84a9521";
 pub const MSGID_ESCALATION_REFUSED: &str = "85a7c24b356f4894802c2766bb159657";
 /// MESSAGE_ID of bans adopted from the kernel and the journal after the state was lost.
 pub const MSGID_ADOPTED: &str = "3d572eaf91a2473e8ea265732decf0d6";
+/// MESSAGE_ID of a jail's filter health changing: it stopped matching, sees no entry
+/// while its service runs, or its unit does not exist (BANJO_HEALTH says which; "ok"
+/// when it is over). See daemon/health.rs.
+pub const MSGID_JAIL_HEALTH: &str = "8a3f0c5e7b1d4e26a9c4f2d18b6e0a73";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]

@@ -9,6 +9,7 @@ use crate::config::JailConfig;
 use crate::events::{Event, MSGID_BAN};
 use crate::jail::escalation::{Decision, Escalator, Refusal};
 use crate::jail::{BanBook, Jail, Tracker};
+use crate::journal::source::Origin;
 use crate::journal::Entry;
 use crate::timefmt::{format_duration, BanTime, Micros};
 use std::net::IpAddr;
@@ -16,6 +17,11 @@ use std::sync::Arc;
 
 pub struct Pipeline {
     pub jails: Vec<Jail>,
+    /// Every jail's logpath patterns, once each, in the order file entries' origin
+    /// masks number them ([`Origin::Logs`]); at most [`MAX_LOGPATHS`].
+    pub logpaths: Vec<LogPathOf>,
+    /// Per jail: which of `logpaths` it reads (bit i: logpaths[i]).
+    log_masks: Vec<u64>,
     /// Every jail's failure windows, under one memory budget (index: jail).
     pub tracker: Tracker,
     pub bans: BanBook,
@@ -58,10 +64,72 @@ pub struct Notice {
     pub why: Unbannable,
 }
 
+/// How many distinct logpath patterns all jails may name together (one bit each in a
+/// file entry's origin).
+pub const MAX_LOGPATHS: usize = 64;
+
+/// One logpath pattern, the jails that read it, and the datepattern of the first of
+/// them (a file's lines are read one way for all its jails).
+#[derive(Clone)]
+pub struct LogPathOf {
+    pub pattern: String,
+    pub jails: Vec<String>,
+    pub datepattern: crate::journal::datepattern::DatePattern,
+}
+
+/// The combined logpath list and each jail's mask over it. Patterns past
+/// MAX_LOGPATHS are dropped here, with an error logged.
+fn logpath_masks(configs: &[Arc<JailConfig>]) -> (Vec<LogPathOf>, Vec<u64>) {
+    let mut paths: Vec<LogPathOf> = Vec::new();
+    let mut masks = Vec::with_capacity(configs.len());
+    for c in configs {
+        let mut mask = 0u64;
+        for p in &c.logpath {
+            let i = match paths.iter().position(|x| &x.pattern == p) {
+                Some(i) => {
+                    paths[i].jails.push(c.name.clone());
+                    i
+                }
+                None if paths.len() < MAX_LOGPATHS => {
+                    paths.push(LogPathOf {
+                        pattern: p.clone(),
+                        jails: vec![c.name.clone()],
+                        datepattern: c.datepattern.clone(),
+                    });
+                    paths.len() - 1
+                }
+                None => {
+                    tracing::error!(
+                        "[{}] logpath {p:?} not read: all jails together may name at most {MAX_LOGPATHS} logpaths",
+                        c.name
+                    );
+                    continue;
+                }
+            };
+            mask |= 1 << i;
+        }
+        masks.push(mask);
+    }
+    (paths, masks)
+}
+
+/// The longest findtime of the jails that read log files (their warm-up window).
+pub fn logfile_window(configs: &[Arc<JailConfig>]) -> i64 {
+    configs
+        .iter()
+        .filter(|c| !c.logpath.is_empty())
+        .map(|c| c.findtime)
+        .max()
+        .unwrap_or(0)
+}
+
 impl Pipeline {
     /// With the default tracker budget ([`set_tracker_memory`](Self::set_tracker_memory)).
     pub fn new(configs: Vec<Arc<JailConfig>>, self_addrs: &[IpAddr]) -> Pipeline {
+        let (logpaths, log_masks) = logpath_masks(&configs);
         Pipeline {
+            logpaths,
+            log_masks,
             tracker: Tracker::new(
                 crate::config::DEFAULT_TRACKER_MEMORY,
                 configs.iter().map(|c| (c.maxretry, c.findtime)),
@@ -123,7 +191,11 @@ impl Pipeline {
                 continue;
             }
             let jail = &mut self.jails[ji];
-            if !jail.config.journalmatch.accepts(entry) {
+            let routed = match entry.origin {
+                Origin::Journal => jail.config.journalmatch.accepts(entry),
+                Origin::Logs(m) => m & self.log_masks[ji] != 0,
+            };
+            if !routed {
                 continue;
             }
             // A jail never counts its own ban entries (recidive must not feed itself).
@@ -176,7 +248,8 @@ impl Pipeline {
             let Some(trip) = self.tracker.add(ji, key, t, &entry.message_lossy()) else {
                 continue;
             };
-            if self.warmup {
+            // A warm entry (a file line re-read after a restart) counts like warm-up.
+            if self.warmup || entry.warm {
                 continue;
             }
             let n = self.bans.count(ji, &key) + 1;

@@ -61,15 +61,12 @@ pub fn run(a: ImportFilterArgs) -> anyhow::Result<i32> {
     let mut reports = Vec::new();
     let mut code = EXIT_OK;
     let mut out = super::output::out();
-    // Only while nothing goes to stdout (-o DIR): the files' TOML is the output.
-    let mut progress = super::progress::Progress::new(
-        "import-filter",
-        "files",
-        Some(a.files.len() as u64),
-        a.json || a.output.is_none() || a.files.len() < 2,
-    );
-    for (i, f) in a.files.iter().enumerate() {
-        progress.tick(i as u64);
+    // Printing the filters to a terminal streams them: no progress line then.
+    let streams = a.output.is_none();
+    let mut progress =
+        super::progress::Progress::new("files", Some(a.files.len() as u64), a.json, streams);
+    for f in &a.files {
+        progress.tick_slow(&f.display().to_string());
         let imp = import(f);
         progress.clear();
         let st = status(&imp);
@@ -140,7 +137,6 @@ pub fn run(a: ImportFilterArgs) -> anyhow::Result<i32> {
             diagnostics: imp.diagnostics,
         });
     }
-    drop(progress);
     super::output::ok_if_pipe(out.flush())?;
     drop(out);
     if a.json {

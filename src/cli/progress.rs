@@ -1,159 +1,135 @@
-//! A one-line progress display on the terminal for the commands that can run long
-//! (`replay` and `test-filter` over a large journal, `import-filter` of many files):
-//! how far, how fast, redrawn on stderr at most every 100 ms.
+//! A one-line progress display on standard error for the long offline commands
+//! (replay, test-filter, doctor over a large journal; import-filter of many files).
 //!
-//! Never shown unless both stdout and stderr are terminals, and never with `--json`:
-//! a pipe, a file or a script sees only the command's output, byte for byte as
-//! without it. Small enough not to need a crate (indicatif would bring four).
+//! Shown only when standard error is a terminal, never with --json, and not when the
+//! command also streams its results to a terminal on standard output (replay's live
+//! timeline): the two would interleave. A pipe, a file or a CI log never sees it. The
+//! line is erased when the work ends, so the command's output looks the same with or
+//! without it.
 //!
-//! Whatever the command prints to the terminal while a line is drawn goes through
-//! [`Progress::clear`] first, and the command flushes its stdout before each
-//! [`Progress::tick`] that may redraw, so output and the progress line never mix.
+//! Our own few lines rather than indicatif: one line, redrawn at most ten times a
+//! second, costs one counter increment per entry and a clock read per 1,024; the crate
+//! would bring a dependency tree and a drawing thread for that.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-const EVERY: Duration = Duration::from_millis(100);
-/// Without a known total a tick is one journal entry: look at the clock only every
-/// this many. With a total (files), at every tick.
-const CHECK_EVERY: u64 = 256;
+const REDRAW: Duration = Duration::from_millis(100);
+/// Entries between two looks at the clock.
+const CHECK_EVERY: u64 = 1024;
 
 pub struct Progress {
     on: bool,
-    label: &'static str,
-    unit: &'static str,
+    what: &'static str,
     total: Option<u64>,
-    n: u64,
-    started: Instant,
-    last: Option<Instant>,
-    drawn: bool,
+    done: u64,
+    until_check: u64,
+    start: Instant,
+    last_draw: Option<Instant>,
 }
 
 impl Progress {
-    /// `label`: the command; `unit`: what is counted ("entries", "files"); `total`:
-    /// how many there will be, when known. Off with `json`, or off a terminal.
-    pub fn new(label: &'static str, unit: &'static str, total: Option<u64>, json: bool) -> Self {
-        let on = !json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    /// `what` names the unit counted ("entries", "files"); `total` when known;
+    /// `streams_stdout`: the command prints results to stdout as it goes.
+    pub fn new(what: &'static str, total: Option<u64>, json: bool, streams_stdout: bool) -> Self {
+        let on = !json
+            && std::io::stderr().is_terminal()
+            && !(streams_stdout && std::io::stdout().is_terminal());
         Progress {
             on,
-            label,
-            unit,
+            what,
             total,
-            n: 0,
-            started: Instant::now(),
-            last: None,
-            drawn: false,
+            done: 0,
+            until_check: 0,
+            start: Instant::now(),
+            last_draw: None,
         }
     }
 
-    pub fn is_on(&self) -> bool {
-        self.on
-    }
-
-    /// Is a redraw due at `n` done? (The caller flushes its stdout, then calls
-    /// [`Progress::draw`].) Cheap enough to call per journal entry.
-    pub fn due(&mut self, n: u64) -> bool {
-        self.n = n;
-        if !self.on {
-            return false;
-        }
-        match self.last {
-            None => true,
-            Some(_) if self.total.is_none() && n % CHECK_EVERY != 0 => false,
-            Some(t) => t.elapsed() >= EVERY,
-        }
-    }
-
-    /// [`Progress::due`] and [`Progress::draw`] for callers with nothing on stdout.
-    pub fn tick(&mut self, n: u64) {
-        if self.due(n) {
-            self.draw("");
-        }
-    }
-
-    /// Draw the line now, with `extra` after the count (", 12 bans").
-    pub fn draw(&mut self, extra: &str) {
+    /// One more unit done; `detail` (e.g. the entry's time) is asked for only when
+    /// the line is redrawn.
+    #[inline]
+    pub fn tick(&mut self, detail: impl FnOnce() -> String) {
+        self.done += 1;
         if !self.on {
             return;
         }
+        if self.until_check > 0 {
+            self.until_check -= 1;
+            return;
+        }
+        self.until_check = CHECK_EVERY - 1;
         let now = Instant::now();
-        self.last = Some(now);
-        let secs = now.duration_since(self.started).as_secs_f64();
-        let of = self
-            .total
-            .map(|t| format!("/{}", group(t)))
-            .unwrap_or_default();
-        // A rate of entries says how long a journal takes; of files, nothing.
-        let rate = if secs >= 0.5 && self.total.is_none() {
-            format!(", {}/s", group((self.n as f64 / secs) as u64))
-        } else {
-            String::new()
-        };
-        let mut e = std::io::stderr().lock();
-        let _ = write!(
-            e,
-            "\r\x1b[2K{}: {}{of} {}{rate}{extra} ({secs:.0} s)",
-            self.label,
-            group(self.n),
-            self.unit
-        );
-        let _ = e.flush();
-        self.drawn = true;
+        if self.last_draw.is_some_and(|t| now - t < REDRAW) {
+            return;
+        }
+        self.last_draw = Some(now);
+        self.draw(&detail());
     }
 
-    /// Take the line away before printing to the terminal (it comes back at the next
-    /// redraw).
+    /// Redraw now (between files, where each unit is slow).
+    pub fn tick_slow(&mut self, detail: &str) {
+        self.done += 1;
+        if self.on {
+            self.last_draw = Some(Instant::now());
+            self.draw(detail);
+        }
+    }
+
+    fn draw(&self, detail: &str) {
+        let secs = self.start.elapsed().as_secs_f64();
+        let rate = if secs > 0.0 {
+            self.done as f64 / secs
+        } else {
+            0.0
+        };
+        let count = match self.total {
+            Some(t) if t > 0 => format!(
+                "{}/{} {} ({}%)",
+                self.done,
+                t,
+                self.what,
+                self.done * 100 / t
+            ),
+            _ => format!("{} {}", self.done, self.what),
+        };
+        let mut line = format!("{count}, {rate:.0}/s");
+        if !detail.is_empty() {
+            line.push_str(", ");
+            line.push_str(detail);
+        }
+        // Keep it to one terminal line: a wrapped line cannot be erased with \r.
+        if line.len() > 100 {
+            let mut cut = 100;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+        }
+        let mut e = std::io::stderr().lock();
+        let _ = write!(e, "\r\x1b[2K{line}");
+        let _ = e.flush();
+    }
+
+    /// Erase the line before other output goes to the terminal; the next tick
+    /// draws it again.
     pub fn clear(&mut self) {
-        if self.drawn {
+        if self.on && self.last_draw.is_some() {
             let mut e = std::io::stderr().lock();
             let _ = write!(e, "\r\x1b[2K");
             let _ = e.flush();
-            self.drawn = false;
         }
+    }
+
+    /// Erase the line for good (also on early return: see Drop).
+    pub fn finish(&mut self) {
+        self.clear();
+        self.on = false;
     }
 }
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        self.clear();
-    }
-}
-
-/// 1234567 -> "1,234,567".
-fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_grouped_by_thousands() {
-        assert_eq!(group(0), "0");
-        assert_eq!(group(999), "999");
-        assert_eq!(group(1000), "1,000");
-        assert_eq!(group(1_234_567), "1,234,567");
-    }
-
-    #[test]
-    fn off_a_terminal_nothing_is_ever_due() {
-        // cargo test's stdout is a pipe (or captured): never on.
-        let mut p = Progress::new("replay", "entries", None, false);
-        if !p.is_on() {
-            assert!(!p.due(0));
-            p.draw("");
-            assert!(!p.drawn);
-        }
-        let mut p = Progress::new("replay", "entries", None, true);
-        assert!(!p.is_on() && !p.due(0));
+        self.finish();
     }
 }

@@ -131,9 +131,9 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
     let (mut n, mut first, mut last): (u64, Option<Micros>, Option<Micros>) = (0, None, None);
     let mut out = super::output::out();
     let live = !a.json;
-    let mut progress = super::progress::Progress::new("replay", "entries", None, a.json);
-    let mut bans = 0u64;
+    let mut progress = super::progress::Progress::new("entries", None, a.json, live);
     while src.next(&mut entry)? {
+        progress.tick(|| format_time(entry.time_us));
         if since.is_some_and(|s| entry.time_us < s) {
             continue;
         }
@@ -147,23 +147,15 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         n += 1;
         first.get_or_insert(entry.time_us);
         last = Some(entry.time_us);
-        if progress.due(n) {
-            // The events printed so far first: they and the line never mix.
-            super::output::ok_if_pipe(out.flush())?;
-            progress.draw(&format!(", {bans} bans"));
-        }
         p.feed(&entry, &mut |ev| {
             if live {
-                progress.clear();
                 let _ = print_event(&mut out, &ev);
             }
-            bans += u64::from(matches!(ev, Event::Ban { .. }));
             events.push(ev);
         });
         // No kernel to refuse a network ban here.
         p.lifted.clear();
     }
-    drop(progress);
     // Lift the bans that end within the replayed span; the rest are "still banned".
     if let Some(end) = until.or(last) {
         p.advance(end, &mut |ev| {
@@ -173,6 +165,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
             events.push(ev);
         });
     }
+    progress.finish();
     super::output::ok_if_pipe(out.flush())?;
     drop(out);
     let jails: Vec<JailSummary> = p

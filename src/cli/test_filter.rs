@@ -182,15 +182,11 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
     let mut out = super::output::out();
     let started = Instant::now();
     let mut entry = Entry::default();
-    // Off when entries are printed as they come: those lines are the progress.
-    let printing = a.print_all_matched || a.print_all_missed || a.print_all_ignored;
-    let mut progress =
-        super::progress::Progress::new("test-filter", "entries", None, a.json || printing);
+    let streams = a.print_all_matched || a.print_all_missed || a.print_all_ignored;
+    let mut progress = super::progress::Progress::new("entries", None, a.json, streams);
     while source.next(&mut entry)? {
+        progress.tick(|| crate::timefmt::format_time(entry.time_us));
         r.entries += 1;
-        if progress.due(r.entries) {
-            progress.draw(&format!(", {} matched", r.matched));
-        }
         let (outcome, failure) = session.process(&entry);
         match outcome {
             Outcome::Missed => {
@@ -240,7 +236,6 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    drop(progress);
     r.elapsed_seconds = started.elapsed().as_secs_f64();
     r.failregex = pattern_hits(&filter.failregex, &fail_hits);
     if a.verbose {
@@ -258,6 +253,7 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
             failures: n,
         })
         .collect();
+    progress.finish();
     super::output::ok_if_pipe(out.flush())?;
     drop(out);
     if a.json {

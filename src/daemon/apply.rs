@@ -18,6 +18,7 @@ use super::{kernel_entry, log, Daemon};
 use crate::ban::{refuse_all, BanEntry, Refusal};
 use crate::config::ActionEvent;
 use crate::events::Event;
+use crate::journal::source::Position;
 use crate::state::{Batch, NotDurable, StoredBan};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -145,7 +146,7 @@ pub(crate) struct Prepared {
 impl Daemon {
     /// Carry out `events` and report them (journal entries, hooks) at once. A commit
     /// error: the kernel has them, the state does not (they are reported once it does).
-    pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<String>) -> Applied {
+    pub(crate) fn apply(&mut self, events: Vec<Event>, cursor: Option<Position>) -> Applied {
         let p = self.prepare(events, cursor);
         let committed = self.state.commit(&p.batch);
         let result = committed.clone();
@@ -157,11 +158,13 @@ impl Daemon {
     }
 
     /// What the state, the kernel and the reports need from `events`.
-    pub(crate) fn prepare(&self, events: Vec<Event>, cursor: Option<String>) -> Prepared {
-        let mut batch = Batch {
-            cursor,
-            ..Default::default()
-        };
+    pub(crate) fn prepare(&self, events: Vec<Event>, pos: Option<Position>) -> Prepared {
+        let mut batch = Batch::default();
+        match pos {
+            Some(Position::Journal(c)) => batch.cursor = Some(c),
+            Some(Position::Files(f)) => batch.files = Some(f),
+            None => {}
+        }
         let now = super::now_us();
         let mut fw_bans: BTreeMap<String, Vec<BanEntry>> = BTreeMap::new();
         let mut fw_unbans: BTreeMap<String, Vec<crate::addr::Addr>> = BTreeMap::new();
@@ -244,6 +247,9 @@ impl Daemon {
             self.cursor_dirty = false;
             self.last_cursor_commit = std::time::Instant::now();
         }
+        if batch.files.is_some() {
+            self.files_dirty = false;
+        }
         // 2. Kernel. Unbans wait for earlier background work: the order holds. A batch
         // that could not even start is refused as a whole (below, once its reports are
         // held, so that they can be dropped).
@@ -256,6 +262,22 @@ impl Daemon {
                 log::firewall_error(jail, &format!("adding {} bans: {e}", entries.len()));
                 let all = refuse_all(entries, &e.to_string());
                 refused.extend(all.into_iter().map(|r| (jail.clone(), r)));
+            }
+        }
+        // Ban latency: from the entry that completed each ban to the kernel (settled
+        // in report()); bans by hand have no such entry.
+        for ev in &events {
+            if let Event::Ban {
+                time_us,
+                jail,
+                failures,
+                ..
+            } = ev
+            {
+                let by_hand = *failures == 0;
+                if !by_hand && !refused.iter().any(|(j, _)| j == jail) {
+                    self.metrics.pending_latency.push(*time_us);
+                }
             }
         }
         for (jail, addrs) in &fw_unbans {
@@ -362,6 +384,7 @@ impl Daemon {
     pub(crate) fn report(&mut self) -> Vec<(String, Refusal)> {
         let settled = self.fw.settle();
         self.drift.settled();
+        self.metrics.settled(super::now_us());
         let refused = self.kernel_refused(settled);
         // The kernel answered for every network ban so far.
         self.pipeline.lifted.clear();
@@ -495,6 +518,8 @@ impl Daemon {
                 } else {
                     log::ban(&jail, &ip, failures, &bt, count, &matches);
                 }
+                let reason = super::metrics::ban_reason(failures, escalated);
+                *self.metrics.bans.entry((jail.clone(), reason)).or_default() += 1;
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
                     return;
                 };
@@ -520,6 +545,8 @@ impl Daemon {
                 if reason != crate::events::UnbanReason::Escalated {
                     log::unban(&jail, &ip, reason.as_str());
                 }
+                let why = super::metrics::unban_reason(reason);
+                *self.metrics.unbans.entry((jail.clone(), why)).or_default() += 1;
                 if let Some(ji) = self.pipeline.jail_index(&jail) {
                     let vars = super::actions::Vars {
                         ip: &ip,

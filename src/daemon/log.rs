@@ -328,6 +328,7 @@ pub fn adopted_summary(jail: &str, kernel: usize, journal: usize, counts: usize,
 }
 
 pub fn firewall_error(jail: &str, what: &str) {
+    super::metrics::count_firewall_error(jail);
     tracing::error!(
         message_id = MSGID_FIREWALL_ERROR,
         banjo_jail = jail,
@@ -337,6 +338,7 @@ pub fn firewall_error(jail: &str, what: &str) {
 
 /// A ban the kernel did not take: not reported as a ban anywhere else.
 pub fn ban_refused(jail: &str, ip: &str, reason: &str) {
+    super::metrics::count_firewall_error(jail);
     tracing::error!(
         message_id = MSGID_FIREWALL_ERROR,
         banjo_jail = jail,

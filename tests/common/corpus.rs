@@ -88,6 +88,8 @@ pub fn read_corpus(path: &Path) -> Vec<CorpusLine> {
 /// The corpus is written as log *files*; a few shapes never reach the journal as such.
 /// Bring those to what journald would hold, and nothing else:
 /// * daemontools' TAI64N stamp (`@4000… msg`) is a timestamp, not message text;
+/// * Solaris syslogd's message id (`[ID 800047 auth.info] `) after the tag is syslogd's,
+///   not the program's (no journal holds one);
 /// * a tag without the colon (`proftpd[123] server (…)`, ProFTPD's own log files) is the
 ///   identifier and pid, which syslog(3) would have put in their fields.
 ///
@@ -95,6 +97,7 @@ pub fn read_corpus(path: &Path) -> Vec<CorpusLine> {
 /// own timestamp) in MESSAGE when it logs to syslog, and Apache's filter accepts its
 /// timestamp because `ErrorLog /dev/stderr` under systemd carries it.
 pub fn normalise(entry: &mut Entry) {
+    strip_solaris_msgid(entry);
     let msg = entry.message_lossy().into_owned();
     if let Some(rest) = msg.strip_prefix('@') {
         if let Some((stamp, body)) = rest.split_once(' ') {
@@ -144,4 +147,29 @@ pub fn expected_ip(host: &str) -> Option<IpAddr> {
         return None;
     }
     host.parse::<IpAddr>().ok().map(banjo::addr::canonical)
+}
+
+/// Solaris syslogd writes `[ID <number> <facility>.<level>] ` before the message.
+fn strip_solaris_msgid(entry: &mut Entry) {
+    let msg = entry.message.as_slice();
+    let Some(rest) = msg.strip_prefix(b"[ID ") else {
+        return;
+    };
+    let Some(end) = rest.iter().position(|&b| b == b']') else {
+        return;
+    };
+    let inner = &rest[..end];
+    let ok = match inner.iter().position(|&b| b == b' ') {
+        Some(sp) => {
+            inner[..sp].iter().all(u8::is_ascii_digit)
+                && inner[sp + 1..]
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || *b == b'.')
+        }
+        None => false,
+    };
+    if ok && rest.get(end + 1) == Some(&b' ') {
+        let body = rest[end + 2..].to_vec();
+        entry.set_message(&body);
+    }
 }
