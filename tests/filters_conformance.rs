@@ -28,6 +28,7 @@
 //! docs/COMPAT.md is this run's table; the test fails when it is stale. Regenerate with
 //! `BANJO_UPDATE_GENERATED=1 cargo test --test filters_conformance`.
 
+use banjo::compat::fail2ban::filter::import;
 use banjo::filter::{builtin, spec::FilterSpec, Filter, Session};
 use banjo::journal::syslog::TextContext;
 use banjo::journal::Entry;
@@ -305,13 +306,59 @@ struct CorpusRun {
     unmapped: BTreeMap<String, usize>,
 }
 
+/// Which filter a run replays: the built-in, or fail2ban's own file as `banjo
+/// import-filter` converts it (its TOML).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Builtin,
+    Imported(&'a str),
+}
+
+impl Source<'_> {
+    fn targets(&self, corpus: &str, filter: &'static str, opts: &Value) -> Vec<Target> {
+        match self {
+            Source::Builtin => targets_for(corpus, filter, opts),
+            // The importer keeps fail2ban's mode names; `{}` is the file's default.
+            Source::Imported(toml) => {
+                let modes: Vec<String> = toml::from_str::<FilterSpec>(toml)
+                    .map(|s| s.modes.keys().cloned().collect())
+                    .unwrap_or_default();
+                match opts.get("mode").and_then(Value::as_str) {
+                    None => vec![Target { filter, mode: None }],
+                    Some(m) if modes.iter().any(|x| x == m) => vec![Target {
+                        filter,
+                        mode: Some(m.to_owned()),
+                    }],
+                    Some(_) => Vec::new(),
+                }
+            }
+        }
+    }
+
+    fn text(&self, filter: &str) -> String {
+        match self {
+            Source::Builtin => builtin::get(filter).expect("built-in").to_owned(),
+            Source::Imported(toml) => (*toml).to_owned(),
+        }
+    }
+}
+
 fn run(corpus: &str, filter_name: &'static str, lines: &[CorpusLine]) -> CorpusRun {
+    run_source(corpus, filter_name, lines, Source::Builtin)
+}
+
+fn run_source(
+    corpus: &str,
+    filter_name: &'static str,
+    lines: &[CorpusLine],
+    src: Source<'_>,
+) -> CorpusRun {
     // Every target any block of this file maps to.
     let mut targets: Vec<Target> = Vec::new();
     let mut unmapped: BTreeMap<String, usize> = BTreeMap::new();
     for l in lines {
         for o in &l.options {
-            let ts = targets_for(corpus, filter_name, o);
+            let ts = src.targets(corpus, filter_name, o);
             if ts.is_empty() {
                 *unmapped.entry(o.to_string()).or_default() += 1;
             }
@@ -332,8 +379,8 @@ fn run(corpus: &str, filter_name: &'static str, lines: &[CorpusLine]) -> CorpusR
         if let Some(m) = &target.mode {
             params.insert("mode".to_owned(), m.clone());
         }
-        let text = builtin::get(target.filter).expect("built-in");
-        let filter = Filter::from_toml(target.filter, "<built-in>", text, &params)
+        let text = src.text(target.filter);
+        let filter = Filter::from_toml(target.filter, "<built-in>", &text, &params)
             .unwrap_or_else(|e| panic!("{}: {e:?}", target.label()));
         let filter = Arc::new(filter);
         let mut session = Session::new(filter.clone());
@@ -351,7 +398,7 @@ fn run(corpus: &str, filter_name: &'static str, lines: &[CorpusLine]) -> CorpusR
             let Some(opts) = l
                 .options
                 .iter()
-                .find(|o| targets_for(corpus, filter_name, o).contains(&target))
+                .find(|o| src.targets(corpus, filter_name, o).contains(&target))
             else {
                 continue;
             };
@@ -462,7 +509,24 @@ fn md_escape(s: &str) -> String {
 }
 
 /// docs/COMPAT.md from a run: (corpus, filter, its run) in CORPUS_FILES order.
-fn compat_md(runs: &[(&str, &str, CorpusRun)]) -> String {
+/// fail2ban's filter.d/CORPUS.conf through `banjo import-filter`, replayed the same way
+/// (None: the file is missing or was not imported).
+fn run_imported(corpus: &'static str, lines: &[CorpusLine]) -> Option<Tally> {
+    let path = Path::new(FILTER_D).join(format!("{corpus}.conf"));
+    if !path.is_file() {
+        return None;
+    }
+    let imp = import(&path);
+    let toml = imp.toml?;
+    let r = run_source(corpus, corpus, lines, Source::Imported(&toml));
+    let mut all = Tally::default();
+    for t in r.targets.values() {
+        all.add(t);
+    }
+    Some(all)
+}
+
+fn compat_md(runs: &[(&str, &str, CorpusRun)], imported: &BTreeMap<&str, Option<Tally>>) -> String {
     let mut md = String::new();
     md.push_str(&format!(
         "# Compatibility with fail2ban's filter tests
@@ -511,6 +575,23 @@ in the mode the option set names, with `fileOptions`, `addFILE`, `test.condition
             t.excluded.len() + t.allowed,
             pct(all, all),
         ));
+    }
+    md.push_str(
+        "\n## fail2ban's own filter files through `banjo import-filter`\n\nThe same tests, run through fail2ban's filter.d/CORPUS.conf as `banjo import-filter` converts it (all option sets whose mode the import has).\n\n| corpus | tests | agreed | FP | misses | wrong |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for (corpus, t) in imported {
+        match t {
+            Some(t) => md.push_str(&format!(
+                "| {corpus} | {} | {} ({}) | {} | {} | {} |\n",
+                t.tests(),
+                t.agreed(),
+                pct(t.agreed(), t.tests()),
+                t.false_pos.len(),
+                t.misses.len(),
+                t.wrong.len(),
+            )),
+            None => md.push_str(&format!("| {corpus} | not imported | | | | |\n")),
+        }
     }
     md.push_str(
         "\n## Per corpus file and mode\n\n| corpus | banjo filter | tests | agreed | FP | misses | wrong | excluded |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
@@ -575,6 +656,7 @@ in the mode the option set names, with `fileOptions`, `addFILE`, `test.condition
 }
 
 const UPDATE_VAR: &str = "BANJO_UPDATE_GENERATED";
+const FILTER_D: &str = "/etc/fail2ban/filter.d";
 
 #[test]
 fn fail2ban_corpus_conformance() {
@@ -586,6 +668,7 @@ fn fail2ban_corpus_conformance() {
     let mut per_filter: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut problems = Vec::new();
     let mut runs = Vec::new();
+    let mut imported = BTreeMap::new();
     eprintln!(
         "{:<42} {:>6} {:>7} {:>8} {:>6} {:>7} {:>6} {:>6} {:>6}",
         "corpus / banjo filter",
@@ -601,6 +684,7 @@ fn fail2ban_corpus_conformance() {
     for (corpus, filter) in CORPUS_FILES {
         let lines = read_corpus_as_fail2ban(corpus);
         let r = run(corpus, filter, &lines);
+        imported.insert(*corpus, run_imported(corpus, &lines));
         for (target, t) in &r.targets {
             eprintln!(
                 "{:<42} {:>6} {:>7} {:>8} {:>6} {:>7} {:>6} {:>6} {:>6}",
@@ -670,7 +754,7 @@ fn fail2ban_corpus_conformance() {
             ));
         }
     }
-    let md = compat_md(&runs);
+    let md = compat_md(&runs, &imported);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/COMPAT.md");
     if std::env::var_os(UPDATE_VAR).is_some() {
         std::fs::write(&path, &md).expect("writing docs/COMPAT.md");
