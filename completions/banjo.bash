@@ -40,6 +40,9 @@ _banjo() {
             banjo,import-filter)
                 cmd="banjo__subcmd__import__subcmd__filter"
                 ;;
+            banjo,metrics)
+                cmd="banjo__subcmd__metrics"
+                ;;
             banjo,reload)
                 cmd="banjo__subcmd__reload"
                 ;;
@@ -82,6 +85,9 @@ _banjo() {
             banjo__subcmd__help,import-filter)
                 cmd="banjo__subcmd__help__subcmd__import__subcmd__filter"
                 ;;
+            banjo__subcmd__help,metrics)
+                cmd="banjo__subcmd__help__subcmd__metrics"
+                ;;
             banjo__subcmd__help,reload)
                 cmd="banjo__subcmd__help__subcmd__reload"
                 ;;
@@ -107,7 +113,7 @@ _banjo() {
 
     case "${cmd}" in
         banjo)
-            opts="-h -V --help --version check test-filter import-filter replay run status bans ban unban reload history flush doctor help"
+            opts="-h -V --help --version check test-filter import-filter replay run status bans ban unban reload metrics history flush doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,7 +241,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help)
-            opts="check test-filter import-filter replay run status bans ban unban reload history flush doctor help"
+            opts="check test-filter import-filter replay run status bans ban unban reload metrics history flush doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -347,6 +353,20 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help__subcmd__import__subcmd__filter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -478,6 +498,24 @@ _banjo() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__metrics)
+            opts="-h -V --socket --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

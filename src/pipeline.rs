@@ -7,7 +7,9 @@
 use crate::addr::Unbannable;
 use crate::config::JailConfig;
 use crate::events::{Event, MSGID_BAN};
+use crate::jail::escalation::{Decision, Escalator, Refusal};
 use crate::jail::{BanBook, Jail, Tracker};
+use crate::journal::source::Origin;
 use crate::journal::Entry;
 use crate::timefmt::{format_duration, BanTime, Micros};
 use std::net::IpAddr;
@@ -15,6 +17,11 @@ use std::sync::Arc;
 
 pub struct Pipeline {
     pub jails: Vec<Jail>,
+    /// Every jail's logpath patterns, once each, in the order file entries' origin
+    /// masks number them ([`Origin::Logs`]); at most [`MAX_LOGPATHS`].
+    pub logpaths: Vec<LogPathOf>,
+    /// Per jail: which of `logpaths` it reads (bit i: logpaths[i]).
+    log_masks: Vec<u64>,
     /// Every jail's failure windows, under one memory budget (index: jail).
     pub tracker: Tracker,
     pub bans: BanBook,
@@ -30,6 +37,23 @@ pub struct Pipeline {
     /// so, once; later ones are only counted in the jail's stats).
     pub notices: Vec<Notice>,
     noticed: std::collections::BTreeSet<(usize, Unbannable)>,
+    /// Recent bans per network, for subnet escalation (jail/escalation.rs).
+    pub escalator: Escalator,
+    /// Networks that reached escalate_after but were not banned, once each (the
+    /// caller says so).
+    pub escalation_notices: Vec<EscalationNotice>,
+    /// Member bans lifted by escalation whose network ban the kernel may still
+    /// refuse: the daemon gives them back then, and clears this once the kernel
+    /// answered (daemon/escalation.rs).
+    pub lifted: Vec<crate::jail::Ban>,
+}
+
+/// A network subnet escalation did not ban, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationNotice {
+    pub jail: String,
+    pub net: crate::addr::Addr,
+    pub why: Refusal,
 }
 
 /// A failure whose address no ban can cover (see [`crate::addr::unbannable`]).
@@ -40,10 +64,72 @@ pub struct Notice {
     pub why: Unbannable,
 }
 
+/// How many distinct logpath patterns all jails may name together (one bit each in a
+/// file entry's origin).
+pub const MAX_LOGPATHS: usize = 64;
+
+/// One logpath pattern, the jails that read it, and the datepattern of the first of
+/// them (a file's lines are read one way for all its jails).
+#[derive(Clone)]
+pub struct LogPathOf {
+    pub pattern: String,
+    pub jails: Vec<String>,
+    pub datepattern: crate::journal::datepattern::DatePattern,
+}
+
+/// The combined logpath list and each jail's mask over it. Patterns past
+/// MAX_LOGPATHS are dropped here, with an error logged.
+fn logpath_masks(configs: &[Arc<JailConfig>]) -> (Vec<LogPathOf>, Vec<u64>) {
+    let mut paths: Vec<LogPathOf> = Vec::new();
+    let mut masks = Vec::with_capacity(configs.len());
+    for c in configs {
+        let mut mask = 0u64;
+        for p in &c.logpath {
+            let i = match paths.iter().position(|x| &x.pattern == p) {
+                Some(i) => {
+                    paths[i].jails.push(c.name.clone());
+                    i
+                }
+                None if paths.len() < MAX_LOGPATHS => {
+                    paths.push(LogPathOf {
+                        pattern: p.clone(),
+                        jails: vec![c.name.clone()],
+                        datepattern: c.datepattern.clone(),
+                    });
+                    paths.len() - 1
+                }
+                None => {
+                    tracing::error!(
+                        "[{}] logpath {p:?} not read: all jails together may name at most {MAX_LOGPATHS} logpaths",
+                        c.name
+                    );
+                    continue;
+                }
+            };
+            mask |= 1 << i;
+        }
+        masks.push(mask);
+    }
+    (paths, masks)
+}
+
+/// The longest findtime of the jails that read log files (their warm-up window).
+pub fn logfile_window(configs: &[Arc<JailConfig>]) -> i64 {
+    configs
+        .iter()
+        .filter(|c| !c.logpath.is_empty())
+        .map(|c| c.findtime)
+        .max()
+        .unwrap_or(0)
+}
+
 impl Pipeline {
     /// With the default tracker budget ([`set_tracker_memory`](Self::set_tracker_memory)).
     pub fn new(configs: Vec<Arc<JailConfig>>, self_addrs: &[IpAddr]) -> Pipeline {
+        let (logpaths, log_masks) = logpath_masks(&configs);
         Pipeline {
+            logpaths,
+            log_masks,
             tracker: Tracker::new(
                 crate::config::DEFAULT_TRACKER_MEMORY,
                 configs.iter().map(|c| (c.maxretry, c.findtime)),
@@ -58,6 +144,9 @@ impl Pipeline {
             warmup: false,
             notices: Vec::new(),
             noticed: Default::default(),
+            escalator: Escalator::default(),
+            escalation_notices: Vec::new(),
+            lifted: Vec::new(),
         }
     }
 
@@ -102,7 +191,11 @@ impl Pipeline {
                 continue;
             }
             let jail = &mut self.jails[ji];
-            if !jail.config.journalmatch.accepts(entry) {
+            let routed = match entry.origin {
+                Origin::Journal => jail.config.journalmatch.accepts(entry),
+                Origin::Logs(m) => m & self.log_masks[ji] != 0,
+            };
+            if !routed {
                 continue;
             }
             // A jail never counts its own ban entries (recidive must not feed itself).
@@ -142,7 +235,11 @@ impl Pipeline {
                 continue;
             }
             let key = jail.key_for(failure.ip);
-            if self.bans.is_banned(ji, &key) {
+            let covered = jail
+                .config
+                .escalation
+                .is_some_and(|c| Escalator::covers(&c, &self.bans, ji, &key));
+            if covered || self.bans.is_banned(ji, &key) {
                 jail.stats.already_banned += 1;
                 continue;
             }
@@ -151,7 +248,8 @@ impl Pipeline {
             let Some(trip) = self.tracker.add(ji, key, t, &entry.message_lossy()) else {
                 continue;
             };
-            if self.warmup {
+            // A warm entry (a file line re-read after a restart) counts like warm-up.
+            if self.warmup || entry.warm {
                 continue;
             }
             let n = self.bans.count(ji, &key) + 1;
@@ -166,11 +264,13 @@ impl Pipeline {
                 bantime,
                 count: ban.count,
                 matches: trip.matches,
+                escalated: 0,
             };
             if self.feed_back_bans {
                 fed_back.push(ban_entry(&ev));
             }
             emit(ev);
+            self.escalate(ji, key, emit);
         }
         for e in fed_back {
             self.feed(&e, emit);
@@ -199,6 +299,67 @@ impl Pipeline {
             bantime,
             count: ban.count,
             matches: Vec::new(),
+            escalated: 0,
+        }
+    }
+
+    /// After jail `ji` banned `key`: ban its network if escalation says so (one ban
+    /// for the network, then the members' bans it replaces lifted), or note why not.
+    fn escalate(&mut self, ji: usize, key: crate::addr::Addr, emit: &mut dyn FnMut(Event)) {
+        let jail = &self.jails[ji];
+        let Some(cfg) = jail.config.escalation else {
+            return;
+        };
+        match self.escalator.observe(ji, jail, &self.bans, key, self.now) {
+            None => {}
+            Some(Decision::Refuse { net, why }) => {
+                self.escalation_notices.push(EscalationNotice {
+                    jail: jail.config.name.clone(),
+                    net,
+                    why,
+                });
+            }
+            Some(Decision::Escalate { net, members }) => {
+                let jail = &mut self.jails[ji];
+                let n = self.bans.count(ji, &net) + 1;
+                let bantime = cfg.bantime.unwrap_or_else(|| jail.config.bantime_for(n));
+                let k = members.len() as u32;
+                let ban = self.bans.ban(ji, net, self.now, bantime, k);
+                jail.stats.bans += 1;
+                jail.stats.escalations += 1;
+                emit(Event::Ban {
+                    time_us: self.now,
+                    jail: jail.config.name.clone(),
+                    addr: net,
+                    failures: k,
+                    bantime,
+                    count: ban.count,
+                    matches: members.iter().map(|m| m.to_string()).collect(),
+                    escalated: k,
+                });
+                // A member whose own ban ends later keeps it: escalation never
+                // shortens a ban.
+                for m in members {
+                    let outlasts = match (self.bans.get(ji, &m).map(|b| b.until), ban.until) {
+                        (None, _) => continue,
+                        (Some(_), None) => false,
+                        (Some(None), Some(_)) => true,
+                        (Some(Some(mu)), Some(nu)) => mu > nu,
+                    };
+                    if outlasts {
+                        continue;
+                    }
+                    if let Some(b) = self.bans.remove(ji, &m) {
+                        self.lifted.push(b);
+                    }
+                    emit(Event::Unban {
+                        time_us: self.now,
+                        jail: jail.config.name.clone(),
+                        addr: m,
+                        reason: crate::events::UnbanReason::Escalated,
+                    });
+                }
+            }
         }
     }
 
@@ -263,6 +424,9 @@ pub fn ban_message(jail: &str, addr: &str, failures: u32, bantime: BanTime) -> S
     };
     format!("[{jail}] Ban {addr} ({failures} failures, {t})")
 }
+
+#[cfg(test)]
+mod escalation_tests;
 
 #[cfg(test)]
 mod tests {

@@ -77,6 +77,16 @@ const CORPUS_FILES: &[(&str, &str)] = &[
     ("asterisk", "asterisk"),
     ("freeswitch", "freeswitch"),
     ("monit", "monit"),
+    // Mail built-ins beyond postfix and dovecot (filters-mail, #19).
+    ("exim", "exim"),
+    ("exim-spam", "exim-spam"),
+    ("roundcube-auth", "roundcube-auth"),
+    ("courier-auth", "courier-auth"),
+    ("courier-smtp", "courier-smtp"),
+    ("cyrus-imap", "cyrus-imap"),
+    ("sieve", "sieve"),
+    ("sendmail-auth", "sendmail-auth"),
+    ("sendmail-reject", "sendmail-reject"),
 ];
 
 /// Recall floors, per banjo filter over all its runs, set just below what the filters
@@ -117,6 +127,16 @@ const RECALL_FLOOR: &[(&str, f64)] = &[
     ("asterisk", 0.99),
     ("freeswitch", 0.99),
     ("monit", 0.99),
+    // Mail built-ins beyond postfix and dovecot (filters-mail, #19).
+    ("exim", 0.99),
+    ("exim-spam", 0.99),
+    ("roundcube-auth", 0.99),
+    ("courier-auth", 0.99),
+    ("courier-smtp", 0.99),
+    ("cyrus-imap", 0.99),
+    ("sieve", 0.99),
+    ("sendmail-auth", 0.99),
+    ("sendmail-reject", 0.99),
 ];
 
 /// Lines where banjo deliberately reads another address than fail2ban, or reads one where
@@ -179,6 +199,22 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
         // first REGISTER is challenged, so banjo's default is normal and challenges count
         // in ddos/extra (this line is read there).
         "challenges count in ddos/extra only: every phone is challenged",
+    ),
+    // Mail built-ins (filters-mail, #19).
+    (
+        "roundcube-auth",
+        "]: FAILED login for user1 from 192.0.43.10",
+        // Roundcube never writes "FAILED login for"; a third-party fail2ban plugin does,
+        // and its current version logs X-Forwarded-For, a header the client sets.
+        "a plugin's line whose address can be the client's own X-Forwarded-For header",
+    ),
+    (
+        "sendmail-reject",
+        "rA37ZTSC026254: from=<davaojk25@domain.com>, size=0",
+        // fail2ban charges a queue id's earlier "... No such user here" to this later
+        // from= line (multi-line, by queue id). banjo carries an address forward from an
+        // earlier line of a connection, never back to one.
+        "multi-line: a failure charged to a later line of the same queue id",
     ),
 ];
 
@@ -275,10 +311,10 @@ fn targets_for(corpus: &str, filter: &'static str, opts: &Value) -> Vec<Target> 
                 out.push(Target { filter, mode: None });
             }
             if filter == "postfix" && (m == "auth" || m == "aggressive") {
-                let sasl_mode = (m == "aggressive").then(|| m.to_owned());
+                // postfix-sasl has both modes (auth = its normal).
                 out.push(Target {
                     filter: "postfix-sasl",
-                    mode: sasl_mode,
+                    mode: Some(m.to_owned()),
                 });
             }
         }

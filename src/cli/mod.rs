@@ -9,6 +9,7 @@ pub mod flush;
 pub mod history;
 pub mod import_filter;
 pub mod output;
+pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod source;
@@ -76,6 +77,8 @@ pub enum Command {
     Unban(ctl::UnbanArgs),
     /// Reload the configuration; a config with errors is refused and the running one stays.
     Reload(ctl::ReloadArgs),
+    /// The daemon's metrics in Prometheus's text format (what GET /metrics serves).
+    Metrics(ctl::MetricsArgs),
     /// Every ban and unban of an address, from the journal.
     History(history::HistoryArgs),
     /// Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo's names, and why).
@@ -126,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ban(a) => ctl::ban(a),
         Command::Unban(a) => ctl::unban(a),
         Command::Reload(a) => ctl::reload(a),
+        Command::Metrics(a) => ctl::metrics(a),
         Command::History(a) => history::run(a),
         Command::Flush(a) => flush::run(a),
         Command::Doctor(a) => doctor::run(a),

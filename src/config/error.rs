@@ -123,8 +123,8 @@ pub fn from_toml(file: &str, text: &str, err: &toml::de::Error) -> Diagnostic {
 /// Point fail2ban users at banjo's spelling of keys they know.
 pub fn unknown_key_hint(key: &str) -> String {
     let known = match key {
-        "logpath" | "backend" => {
-            return "banjo reads the journal: select entries with journalmatch (e.g. journalmatch = \"_SYSTEMD_UNIT=ssh.service\")".into()
+        "backend" => {
+            return "banjo reads the journal (select entries with journalmatch, e.g. journalmatch = \"_SYSTEMD_UNIT=ssh.service\") and the files of logpath".into()
         }
         "mode" => {
             return "give the mode with the filter: filter = \"sshd[mode=aggressive]\"".into()
@@ -132,7 +132,7 @@ pub fn unknown_key_hint(key: &str) -> String {
         "banaction" | "banaction_allports" | "action_" => {
             return "banjo bans itself; set port = \"all\", blocktype and chain instead".into()
         }
-        "datepattern" | "prefregex" | "__prefix_line" => {
+        "prefregex" | "__prefix_line" => {
             return "not needed: journal fields carry the time and the syslog prefix".into()
         }
         "bantime.increment" => "bantime_increment",

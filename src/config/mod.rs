@@ -5,6 +5,7 @@
 //! naming file, line, jail and key; a jail with errors is left out, the others load.
 
 pub mod error;
+pub mod escalation;
 pub mod raw;
 
 use crate::addr::parse_net;
@@ -62,6 +63,25 @@ pub struct DaemonConfig {
     /// How often the daemon looks for drift the kernel does not announce (ipset sets,
     /// legacy iptables; see daemon/drift.rs); None: never.
     pub drift_check: Option<Micros>,
+    /// Filter health (daemon/health.rs): warn after this long without a match, or
+    /// without an entry while the service runs; None: never. Jails may override it.
+    pub health_silence: Option<Micros>,
+}
+
+/// `health_silence` unless set: a day. A jail guarding a service on the internet
+/// matches failures many times a day; a shorter silence would warn about quiet ones.
+pub const DEFAULT_HEALTH_SILENCE: Micros = 24 * 3600 * SEC;
+
+/// `health_silence` as written: a duration, or `"off"` (0 too).
+fn parse_silence(text: &str) -> Result<Option<Micros>, String> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    match parse_duration(text) {
+        Ok(0) => Ok(None),
+        Ok(t) => Ok(Some(t)),
+        Err(e) => Err(format!("{e}, or \"off\"")),
+    }
 }
 
 /// One second: a flushed ipset is refilled within about a second, at the cost of one
@@ -97,6 +117,42 @@ impl Default for DaemonConfig {
             ban_count_max_age: BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE),
             tracker_memory: DEFAULT_TRACKER_MEMORY,
             drift_check: Some(DEFAULT_DRIFT_CHECK),
+            health_silence: Some(DEFAULT_HEALTH_SILENCE),
+        }
+    }
+}
+
+/// `[metrics]` resolved: the daemon's outlets for its metrics (docs/METRICS.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; None: nowhere.
+    #[serde(serialize_with = "ser_listen")]
+    pub listen: Option<crate::metrics::endpoint::Listen>,
+    /// node_exporter textfile, written atomically; None: none.
+    pub textfile: Option<PathBuf>,
+    /// The textfile is written when something changed, at most this often.
+    pub textfile_interval: Micros,
+}
+
+fn ser_listen<S: serde::Serializer>(
+    v: &Option<crate::metrics::endpoint::Listen>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(l) => s.collect_str(l),
+        None => s.serialize_none(),
+    }
+}
+
+/// `textfile_interval` unless set: node_exporter is scraped every 15 s or more.
+pub const DEFAULT_TEXTFILE_INTERVAL: Micros = 10 * SEC;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            textfile: None,
+            textfile_interval: DEFAULT_TEXTFILE_INTERVAL,
         }
     }
 }
@@ -105,6 +161,7 @@ impl Default for DaemonConfig {
 pub struct Config {
     pub dir: PathBuf,
     pub daemon: DaemonConfig,
+    pub metrics: MetricsConfig,
     pub files: Vec<SourceFile>,
     /// Jails without errors, enabled or not, sorted by name.
     pub jails: Vec<JailConfig>,
@@ -178,7 +235,12 @@ pub struct JailConfig {
     pub declared_at: String,
     pub filter_ref: FilterRef,
     pub filter: Arc<Filter>,
+    /// Empty when the jail reads only log files.
     pub journalmatch: MatchRules,
+    /// Log files (absolute paths, globs allowed) read beside the journal.
+    pub logpath: Vec<String>,
+    /// How dates are found in those files' lines (default: fail2ban's shapes).
+    pub datepattern: crate::journal::datepattern::DatePattern,
     pub maxretry: u32,
     pub findtime: Micros,
     pub bantime: BanTime,
@@ -194,6 +256,11 @@ pub struct JailConfig {
     pub blocktype: BlockType,
     pub chain: String,
     pub actions: Vec<Action>,
+    /// Subnet escalation; None: off (no `escalate_after`).
+    pub escalation: Option<escalation::Escalation>,
+    /// `health_silence` set for this jail (None: off), or not set (the outer None:
+    /// `[daemon] health_silence` applies).
+    pub health_silence: Option<Option<Micros>>,
 }
 
 impl JailConfig {
@@ -280,17 +347,82 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
 pub fn load_files(dir: &Path, files: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Config {
     let (mut jails, mut more) = resolve(dir, &files);
     diags.append(&mut more);
-    let daemon = resolve_daemon(&files, &mut diags);
+    let mut daemon = resolve_daemon(&files, &mut diags);
+    resolve_health(&files, &mut daemon, &mut diags);
+    let metrics = resolve_metrics(&files, &mut diags);
     if daemon.firewall == FirewallKind::Nftables {
         check_nft_hooks(&mut jails, &mut diags);
     }
     Config {
         dir: dir.to_owned(),
         daemon,
+        metrics,
         files,
         jails,
         diagnostics: diags,
     }
+}
+
+/// `[metrics]` from every file, last one wins per key.
+fn resolve_metrics(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> MetricsConfig {
+    let mut m = MetricsConfig::default();
+    for f in files {
+        let Ok(parsed) = toml::from_str::<RawFile>(&f.text) else {
+            continue;
+        };
+        let Some(raw) = parsed.metrics else { continue };
+        let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
+            diags.push(
+                Diagnostic::error(f.name.clone(), Some(line_of(&f.text, span.start)), msg)
+                    .key(&format!("metrics.{key}")),
+            );
+        };
+        if let Some(v) = raw.listen {
+            let text = v.get_ref().trim();
+            // A bare absolute path is a unix socket too.
+            let spelled = if text.starts_with('/') {
+                format!("unix:{text}")
+            } else {
+                text.to_owned()
+            };
+            match text {
+                "" => m.listen = None,
+                _ => match spelled.parse() {
+                    Ok(l) => m.listen = Some(l),
+                    Err(e) => err(v.span(), "listen", e),
+                },
+            }
+        }
+        if let Some(v) = raw.textfile {
+            let text = v.get_ref();
+            if text.is_empty() {
+                m.textfile = None;
+            } else if !text.starts_with('/') {
+                err(v.span(), "textfile", "must be an absolute path".into());
+            } else if !text.ends_with(".prom") {
+                err(
+                    v.span(),
+                    "textfile",
+                    format!("{text:?}: node_exporter's textfile collector reads only *.prom files"),
+                );
+            } else {
+                m.textfile = Some(PathBuf::from(text));
+            }
+        }
+        if let Some(v) = raw.textfile_interval {
+            let text = v.get_ref().as_text();
+            match parse_duration(&text) {
+                Ok(t) if (SEC..=3600 * SEC).contains(&t) => m.textfile_interval = t,
+                Ok(_) => err(
+                    v.span(),
+                    "textfile_interval",
+                    format!("{text:?} is not between 1s and 1h"),
+                ),
+                Err(e) => err(v.span(), "textfile_interval", e),
+            }
+        }
+    }
+    m
 }
 
 /// With `firewall = "nftables"` a jail's `chain` chooses a netfilter hook, and only
@@ -428,6 +560,25 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
     }
     d.wake_group = wake.then_some(group);
     d
+}
+
+/// `[daemon] health_silence` (resolve_daemon is long enough already).
+fn resolve_health(files: &[SourceFile], d: &mut DaemonConfig, diags: &mut Vec<Diagnostic>) {
+    for f in files {
+        let Ok(parsed) = toml::from_str::<RawFile>(&f.text) else {
+            continue;
+        };
+        let Some(v) = parsed.daemon.and_then(|d| d.health_silence) else {
+            continue;
+        };
+        match parse_silence(&v.get_ref().as_text()) {
+            Ok(t) => d.health_silence = t,
+            Err(e) => diags.push(
+                Diagnostic::error(f.name.clone(), Some(line_of(&f.text, v.span().start)), e)
+                    .key("daemon.health_silence"),
+            ),
+        }
+    }
 }
 
 /// `tracker_memory`: bytes, or a number with K/M/G (KiB/MiB/GiB, powers of 1024).
@@ -628,6 +779,44 @@ impl Resolver<'_> {
         }
     }
 
+    /// `logpath`: absolute paths, globs in the file name or directories.
+    fn logpath(&mut self, k: &Layered) -> Vec<String> {
+        let Some(v) = &k.logpath else {
+            return Vec::new();
+        };
+        let items = match v.1.get_ref() {
+            RawMatch::One(s) => vec![s.clone()],
+            RawMatch::Groups(g) => g.clone(),
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let why = if !item.starts_with('/') {
+                Some("is not an absolute path".to_owned())
+            } else if item.ends_with('/') {
+                Some("names a directory, not files".to_owned())
+            } else {
+                glob::Pattern::new(&item)
+                    .err()
+                    .map(|e| format!("is not a valid glob: {e}"))
+            };
+            match why {
+                Some(why) => {
+                    let line = self.item_line(v, &item).or(self.at(v).1);
+                    let file = self.at(v).0;
+                    self.diags.push(
+                        Diagnostic::error(file, line, format!("logpath {item:?} {why}"))
+                            .jail(self.jail)
+                            .key("logpath")
+                            .hint("logpath = [\"/var/log/nginx/access.log\", \"/var/log/apache2/*access.log\"]"),
+                    );
+                }
+                None if !out.contains(&item) => out.push(item),
+                None => {}
+            }
+        }
+        out
+    }
+
     fn jail(
         &mut self,
         name: &str,
@@ -698,8 +887,32 @@ impl Resolver<'_> {
             }
         };
 
-        // journalmatch: the jail's, else the filter's default.
+        let logpath = self.logpath(k);
+        let datepattern = match &k.datepattern {
+            Some(v) => match crate::journal::datepattern::DatePattern::parse(v.1.get_ref()) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.err(v, "datepattern", e.to_string()).hint = Some(
+                        "fail2ban's %-codes, e.g. datepattern = \"%d/%b/%Y:%H:%M:%S %z\"; EPOCH; or leave it out: the usual shapes are found by themselves".into(),
+                    );
+                    crate::journal::datepattern::DatePattern::Auto
+                }
+            },
+            None => crate::journal::datepattern::DatePattern::Auto,
+        };
+        if let (Some(v), true) = (&k.datepattern, logpath.is_empty()) {
+            self.err(
+                v,
+                "datepattern",
+                "datepattern without logpath: journal entries carry their own time",
+            )
+            .severity = crate::config::error::Severity::Warning;
+        }
+
+        // journalmatch: the jail's, else (unless the jail reads only files) the
+        // filter's default.
         let journalmatch = match &k.journalmatch {
+            None if !logpath.is_empty() => MatchRules::default(),
             Some(v) => {
                 let items = match v.1.get_ref() {
                     RawMatch::One(s) => vec![s.clone()],
@@ -915,6 +1128,17 @@ impl Resolver<'_> {
                 });
             }
         }
+        let escalation = self.escalation(k, ipv6_prefix);
+        let health_silence = match &k.health_silence {
+            Some(v) => match parse_silence(&v.1.get_ref().as_text()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.err(v, "health_silence", e);
+                    None
+                }
+            },
+            None => None,
+        };
         Some(JailConfig {
             name: name.to_owned(),
             enabled,
@@ -922,6 +1146,8 @@ impl Resolver<'_> {
             filter_ref,
             filter,
             journalmatch,
+            logpath,
+            datepattern,
             maxretry,
             findtime,
             bantime,
@@ -935,6 +1161,8 @@ impl Resolver<'_> {
             blocktype,
             chain,
             actions,
+            escalation,
+            health_silence,
         })
     }
 }

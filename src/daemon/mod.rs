@@ -19,11 +19,14 @@ mod apply;
 mod control;
 mod drift;
 mod durability;
+mod escalation;
 mod firewall;
+mod health;
 mod history;
 mod ifwatch;
 mod ledger;
 pub mod log;
+mod metrics;
 pub mod notify;
 pub mod reconcile;
 mod reload;
@@ -33,8 +36,10 @@ mod windows;
 use crate::ban::{Firewall, JailRules};
 use crate::config::{Config, FirewallKind, JailConfig};
 use crate::control::server::Server;
+use crate::journal::filesource::{LogFileSource, LogPath};
+use crate::journal::logfile::{Positions, Start};
 use crate::journal::sdjournal::{JournalSource, Location};
-use crate::journal::Entry;
+use crate::journal::source::{EntrySource, Position};
 use crate::pipeline::Pipeline;
 use crate::state::{Durable, OpenOutcome, Opened};
 use crate::timefmt::{BanTime, Micros, SEC};
@@ -90,7 +95,10 @@ pub(crate) struct Daemon {
     opts: RunOptions,
     cfg: Config,
     pipeline: Pipeline,
+    /// The journal: always read (journalmatch routes its entries).
     source: JournalSource,
+    /// The jails' logpaths, followed; None when no jail names one.
+    files: Option<LogFileSource>,
     /// The state file, or memory while it cannot be opened or written.
     state: Durable,
     /// Bans made durable, ever, per jail (TOTAL BANNED; kept in the state).
@@ -105,6 +113,8 @@ pub(crate) struct Daemon {
     readers_gid: Option<u32>,
     last_cursor_commit: Instant,
     cursor_dirty: bool,
+    /// Lines were read from files since their positions were last committed.
+    files_dirty: bool,
     ifwatch: Option<ifwatch::IfWatch>,
     /// New connections to the jails' ports (None: off, or the group was taken).
     wake: Option<crate::ban::nflog::ConnectionWake>,
@@ -129,6 +139,12 @@ pub(crate) struct Daemon {
     down: Vec<firewall::Down>,
     /// When to look for firewall drift, and the last repair (daemon/drift.rs).
     drift: drift::DriftWatch,
+    /// Counters for `banjo metrics`, the endpoint and the textfile (metrics.rs).
+    metrics: metrics::Counters,
+    /// `[metrics] listen`: GET /metrics, answered from the loop.
+    endpoint: Option<crate::metrics::endpoint::MetricsEndpoint>,
+    /// Jails that have gone blind (health.rs).
+    health: health::HealthWatch,
     stop: bool,
 }
 
@@ -280,11 +296,18 @@ impl Daemon {
         let source = open_source(&opts, &pipeline)?;
         let actions = actions::ActionRunner::new(cfg.daemon.action_concurrency);
         let wake = open_wake(&cfg, opts.dry_run);
+        let endpoint = cfg.metrics.listen.as_ref().and_then(|l| {
+            // Metrics are not worth going unprotected for: say why, run on.
+            crate::metrics::endpoint::MetricsEndpoint::start(l)
+                .inspect_err(|e| tracing::error!("{e}; /metrics is not served"))
+                .ok()
+        });
         let mut d = Daemon {
             opts,
             cfg,
             pipeline,
             source,
+            files: None,
             state,
             totals: Default::default(),
             stale: Vec::new(),
@@ -295,6 +318,7 @@ impl Daemon {
             readers_gid,
             last_cursor_commit: Instant::now(),
             cursor_dirty: false,
+            files_dirty: false,
             ifwatch: ifwatch::IfWatch::new(),
             wake,
             connection_wakeups: 0,
@@ -308,6 +332,9 @@ impl Daemon {
             quiet_at: None,
             down: Vec::new(),
             drift: drift::DriftWatch::off(),
+            metrics: Default::default(),
+            endpoint,
+            health: Default::default(),
             stop: false,
         };
         d.announce_state();
@@ -324,6 +351,7 @@ impl Daemon {
             d.drift = drift::DriftWatch::new(d.fw.as_ref(), every);
         }
         d.position_reader(resume)?;
+        d.open_files(true);
         Ok(d)
     }
 
@@ -386,6 +414,116 @@ impl Daemon {
         Ok(())
     }
 
+    /// Follow the jails' logpaths: each file from its saved position (re-reading one
+    /// findtime before it to rebuild windows, see logfile.rs), a file never seen from
+    /// its end (`--since`: from its start, lines before that time read over). A file
+    /// that cannot be followed is said and the rest run.
+    fn open_files(&mut self, at_start: bool) {
+        if self.pipeline.logpaths.is_empty() {
+            self.files = None;
+            return;
+        }
+        let saved = self.saved_file_positions();
+        self.open_files_from(saved, at_start);
+    }
+
+    fn open_files_from(&mut self, saved: Positions, at_start: bool) {
+        let paths: Vec<LogPath> = self
+            .pipeline
+            .logpaths
+            .iter()
+            .map(|p| LogPath {
+                pattern: p.pattern.clone(),
+                dates: p.datepattern.clone(),
+            })
+            .collect();
+        if paths.is_empty() {
+            self.files = None;
+            return;
+        }
+        let first = at_start && saved.patterns.is_empty();
+        let (start, since) = match self.opts.since {
+            Some(t) if first => (Start::Beginning, Some(t)),
+            _ => (Start::End, None),
+        };
+        let configs: Vec<Arc<JailConfig>> = self
+            .pipeline
+            .jails
+            .iter()
+            .map(|j| j.config.clone())
+            .collect();
+        let window = crate::pipeline::logfile_window(&configs);
+        match LogFileSource::open(
+            paths,
+            &saved,
+            start,
+            since,
+            window,
+            &self.pipeline.wanted_fields(),
+        ) {
+            Ok(mut f) => {
+                for n in f.take_notes() {
+                    tracing::warn!("log files: {n}");
+                }
+                tracing::info!("following {} log files", f.open_files());
+                self.files = Some(f);
+                // As for the journal's tail: the positions of a first start are saved
+                // at once, so a crash in the first second misses nothing.
+                if first {
+                    self.files_dirty = true;
+                    self.commit_cursor();
+                }
+            }
+            Err(e) => tracing::error!("log files: {e}; no log file is read"),
+        }
+    }
+
+    /// After a reload: follow the new set of logpaths, if it changed, from where the
+    /// old follower stood. No warm-up: the failure windows were carried over.
+    pub(crate) fn reopen_files(&mut self) {
+        let now: Vec<&str> = self
+            .pipeline
+            .logpaths
+            .iter()
+            .map(|p| p.pattern.as_str())
+            .collect();
+        let was: Vec<&str> = match &self.files {
+            Some(f) => f.patterns().iter().map(|p| p.pattern.as_str()).collect(),
+            None => Vec::new(),
+        };
+        if now == was {
+            return;
+        }
+        self.files_dirty = true;
+        let mut saved = self
+            .files
+            .as_ref()
+            .map(|f| f.positions())
+            .unwrap_or_default();
+        for p in &mut saved.files {
+            p.warm = p.offset;
+        }
+        self.files = None;
+        self.open_files_from(saved, false);
+    }
+
+    fn saved_file_positions(&self) -> Positions {
+        let text = match self.state.store().map(|s| s.file_positions()) {
+            Some(Ok(Some(t))) => t,
+            Some(Err(e)) => {
+                tracing::error!("{e}; log files start at their end");
+                return Positions::default();
+            }
+            _ => return Positions::default(),
+        };
+        LogFileSource::parse_positions(&text).unwrap_or_else(|e| {
+            tracing::error!(
+                "stored log-file positions unreadable ({e}); log files start at their end"
+            );
+            Positions::default()
+        })
+    }
+
     /// The group the wake rules log to, when we listen on it.
     pub(crate) fn wake_group(&self) -> Option<u16> {
         self.wake.as_ref().map(|w| w.group())
@@ -413,7 +551,7 @@ impl Daemon {
 
         // Catch up before announcing readiness: READY=1 means bans are restored and the
         // reader is current.
-        self.drain_journal()?;
+        self.drain_sources()?;
         self.remove_stale();
         give_back_memory();
         self.notifier
@@ -454,6 +592,19 @@ impl Daemon {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
                 fds.len() - 1
             });
+            let scrape_at = self.endpoint.as_ref().map(|m| {
+                fds.push(PollFd::new(m.fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let files_fd = self.files.as_mut().and_then(|f| f.poll_fd());
+            // Safety: the follower owns this fd and is not replaced while `fds` lives.
+            let files_at = files_fd.map(|raw| {
+                fds.push(PollFd::new(
+                    unsafe { BorrowedFd::borrow_raw(raw) },
+                    PollFlags::POLLIN,
+                ));
+                fds.len() - 1
+            });
             let base = fds.len();
             let ctl = self.server.poll_fds();
             let nctl = ctl.len();
@@ -480,6 +631,8 @@ impl Daemon {
             let if_ready = ready(if_at);
             let wake_ready = ready(wake_at);
             let drift_ready = ready(drift_at);
+            let scrape_ready = ready(scrape_at);
+            let files_ready = ready(files_at);
             drop(fds);
 
             if drift_ready {
@@ -522,9 +675,14 @@ impl Daemon {
             }
             if journal_ready {
                 // Consume the inotify events (rotation, new files) before reading on.
-                let _ = self.source.journal_mut().process();
+                self.source.readable();
             }
-            self.drain_journal()?;
+            if files_ready {
+                if let Some(f) = self.files.as_mut() {
+                    f.readable();
+                }
+            }
+            self.drain_sources()?;
             self.expire_bans();
             self.tend_windows();
             if ctl_ready || self.server.client_count() > 0 {
@@ -536,10 +694,19 @@ impl Daemon {
             if let Some(due) = self.drift.due() {
                 self.on_drift(due);
             }
-            if self.cursor_dirty && self.last_cursor_commit.elapsed() >= CURSOR_EVERY {
+            if (self.cursor_dirty || self.files_dirty)
+                && self.last_cursor_commit.elapsed() >= CURSOR_EVERY
+            {
                 self.commit_cursor();
             }
             self.retry_state();
+            if scrape_ready {
+                if let Some(m) = &self.endpoint {
+                    m.serve(|| self.render_metrics());
+                }
+            }
+            self.tend_health();
+            self.tend_metrics();
             if self.quiet_at.is_some_and(|t| t <= Instant::now()) {
                 self.quiet();
             }
@@ -574,8 +741,12 @@ impl Daemon {
         if let Some(dl) = self.server.next_deadline() {
             min(dl.saturating_duration_since(Instant::now()) + Duration::from_millis(1));
         }
-        if self.cursor_dirty {
+        if self.cursor_dirty || self.files_dirty {
             min(CURSOR_EVERY);
+        }
+        // A rotated file being drained is looked at without events (logfile.rs).
+        if let Some(dl) = self.files.as_ref().and_then(|f| f.deadline()) {
+            min(dl.saturating_duration_since(Instant::now()) + Duration::from_millis(1));
         }
         if let Some(t) = self.state.retry_at() {
             min(t.saturating_duration_since(Instant::now()) + Duration::from_millis(1));
@@ -587,6 +758,12 @@ impl Daemon {
             min(t.saturating_duration_since(Instant::now()));
         }
         if let Some(d) = self.drift.timeout() {
+            min(d);
+        }
+        if let Some(d) = self.metrics_timeout() {
+            min(d);
+        }
+        if let Some(d) = self.health_timeout() {
             min(d);
         }
         min(REFRESH_EVERY.saturating_sub(self.last_refresh.elapsed()));
@@ -604,8 +781,17 @@ impl Daemon {
     /// once that commit is done (`Firewall::ban_start`): reading, SQLite and ipset
     /// overlap, and the order state → kernel → journal entry still holds for every
     /// ban. Nothing of batch k+1 is committed or applied before batch k.
-    fn drain_journal(&mut self) -> anyhow::Result<()> {
-        let mut entry = Entry::default();
+    fn drain_sources(&mut self) -> anyhow::Result<()> {
+        self.drain(Which::Journal)?;
+        if self.files.is_some() {
+            self.drain(Which::Files)?;
+        }
+        Ok(())
+    }
+
+    /// [`Daemon::drain_sources`] for one source. Each batch's decisions are committed
+    /// with that source's position.
+    fn drain(&mut self, which: Which) -> anyhow::Result<()> {
         // Batch k, decided, its commit not yet started.
         let mut decided: Option<apply::Prepared> = None;
         loop {
@@ -613,21 +799,24 @@ impl Daemon {
             // Shared by the commit thread and its fallback, which the borrow checker
             // cannot tell apart.
             let store = &std::sync::Mutex::new(&mut self.state);
+            let Some(source) = which.of(&mut self.source, &mut self.files) else {
+                return Ok(());
+            };
             let mut reader = Reader {
-                source: &mut self.source,
+                source,
                 pipeline: &mut self.pipeline,
             };
             let (read, committed) = std::thread::scope(|s| {
                 let batch = decided.as_ref().map(|p| &p.batch).filter(|b| !b.is_empty());
                 let Some(batch) = batch else {
-                    return (reader.read_batch(&mut entry, &mut events), None);
+                    return (reader.read_batch(&mut events), None);
                 };
                 let spawned = std::thread::Builder::new()
                     .name("state-commit".into())
                     .spawn_scoped(s, || commit_shared(store, batch));
                 match spawned {
                     Ok(h) => {
-                        let read = reader.read_batch(&mut entry, &mut events);
+                        let read = reader.read_batch(&mut events);
                         let committed = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
                         (read, Some(committed))
                     }
@@ -636,14 +825,21 @@ impl Daemon {
                     Err(e) => {
                         tracing::warn!("no thread for the state commit ({e}); committing inline");
                         let committed = commit_shared(store, batch);
-                        (reader.read_batch(&mut entry, &mut events), Some(committed))
+                        (reader.read_batch(&mut events), Some(committed))
                     }
                 }
             });
             if let Some(p) = decided.take() {
                 self.carry_out(p, committed.unwrap_or(Ok(())), true);
             }
-            let (n, taken) = read;
+            let (n, taken, notes) = read;
+            for note in notes {
+                tracing::warn!("{}: {note}", which.name());
+            }
+            self.metrics.entries_read += n as u64;
+            if n > 0 {
+                self.metrics.journal_lag_us = now_us() - self.pipeline.now;
+            }
             self.say_notices();
             if n == 0 {
                 self.report();
@@ -657,11 +853,16 @@ impl Daemon {
             }
             // A full batch means a backlog: more entries are probably waiting.
             let more_coming = n == BATCH;
-            self.cursor_dirty = true;
+            match which {
+                Which::Journal => self.cursor_dirty = true,
+                Which::Files => self.files_dirty = true,
+            }
             let cursor = if events.is_empty() {
                 None
             } else {
-                self.source.cursor().ok()
+                which
+                    .of(&mut self.source, &mut self.files)
+                    .and_then(|s| s.position())
             };
             let p = self.prepare(events, cursor);
             if more_coming {
@@ -684,6 +885,9 @@ impl Daemon {
     fn say_notices(&mut self) {
         for n in std::mem::take(&mut self.pipeline.notices) {
             log::unbannable(&n.jail, &n.ip.to_string(), n.why.as_str());
+        }
+        for n in std::mem::take(&mut self.pipeline.escalation_notices) {
+            log::escalation_refused(&n.jail, &n.net.to_string(), &n.why.to_string());
         }
     }
 
@@ -767,17 +971,28 @@ impl Daemon {
         }
     }
 
+    /// Save where the sources stand (nothing decided since the last save).
     fn commit_cursor(&mut self) {
-        let Ok(c) = self.source.cursor() else { return };
         let batch = crate::state::Batch {
-            cursor: Some(c),
+            cursor: self.source.cursor().ok().filter(|_| self.cursor_dirty),
+            files: match (&mut self.files, self.files_dirty) {
+                (Some(f), true) => match f.position() {
+                    Some(Position::Files(t)) => Some(t),
+                    _ => None,
+                },
+                _ => None,
+            },
             ..Default::default()
         };
+        if batch.is_empty() {
+            return;
+        }
         if self.state.commit(&batch).is_err() {
             // Kept with the decisions that are not durable; said once, when it began.
             self.announce_state();
         }
         self.cursor_dirty = false;
+        self.files_dirty = false;
         self.last_cursor_commit = Instant::now();
     }
 
@@ -786,7 +1001,7 @@ impl Daemon {
         // Bans a backlog held back (an error ended the loop mid-way) still get their
         // journal entries and hooks.
         self.report();
-        if self.cursor_dirty {
+        if self.cursor_dirty || self.files_dirty {
             self.commit_cursor();
         }
         self.last_state_attempt();
@@ -822,44 +1037,52 @@ fn commit_shared(
 /// The parts of the daemon that reading a batch touches, apart from the state, so a
 /// commit can run beside it.
 struct Reader<'a> {
-    source: &'a mut JournalSource,
+    source: &'a mut dyn EntrySource,
     pipeline: &'a mut Pipeline,
 }
 
+/// Which of the daemon's sources a drain reads.
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Journal,
+    Files,
+}
+
+impl Which {
+    fn of<'a>(
+        self,
+        journal: &'a mut JournalSource,
+        files: &'a mut Option<LogFileSource>,
+    ) -> Option<&'a mut dyn EntrySource> {
+        match self {
+            Which::Journal => Some(journal),
+            Which::Files => files.as_mut().map(|f| f as &mut dyn EntrySource),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Which::Journal => "journal",
+            Which::Files => "log files",
+        }
+    }
+}
+
 impl Reader<'_> {
-    /// Read and decide up to BATCH entries; (entries read, entries a jail took).
+    /// Read and decide up to BATCH entries; (entries read, entries a jail took, the
+    /// source's notes).
     fn read_batch(
         &mut self,
-        entry: &mut Entry,
         events: &mut Vec<crate::events::Event>,
-    ) -> (usize, usize) {
-        let mut n = 0;
+    ) -> (usize, usize, Vec<String>) {
         let mut taken = 0;
-        let mut errors = 0;
-        while n < BATCH {
-            let more = match self.source.next(entry) {
-                Ok(m) => m,
-                // A bad entry never stops the reader: skip it. A journal that only
-                // fails is left until the next wake-up rather than spun on.
-                Err(e) if errors < 100 => {
-                    errors += 1;
-                    tracing::warn!("journal: {e}");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::error!("journal: {e}; {errors} errors in a row, pausing this read");
-                    break;
-                }
-            };
-            if !more {
-                break;
-            }
-            n += 1;
-            if self.pipeline.feed(entry, &mut |ev| events.push(ev)) {
+        let pipeline = &mut *self.pipeline;
+        let n = self.source.read_batch(BATCH, &mut |entry| {
+            if pipeline.feed(entry, &mut |ev| events.push(ev)) {
                 taken += 1;
             }
-        }
-        (n, taken)
+        });
+        (n, taken, self.source.take_notes())
     }
 }
 

@@ -4,9 +4,12 @@
 //! the native journal (`sdjournal`), syslog-style text (`syslog`). It must not know about
 //! jails or filters beyond the list of field names it is asked to read.
 
+pub mod datepattern;
+pub mod filesource;
 pub mod logfile;
 pub mod mapped;
 pub mod sdjournal;
+pub mod source;
 pub mod syslog;
 pub mod text;
 
@@ -29,6 +32,11 @@ pub struct Entry {
     pub message: Vec<u8>,
     /// Other fields that routing or filters asked for (`SYSLOG_IDENTIFIER`, `_PID`, ...).
     pub fields: Fields,
+    /// The journal, or which logpaths' file (routing goes by it).
+    pub origin: source::Origin,
+    /// Read again after a restart to rebuild failure windows: count it, decide nothing
+    /// (its decisions are in the state already).
+    pub warm: bool,
 }
 
 impl Entry {
@@ -37,6 +45,8 @@ impl Entry {
         self.time_us = 0;
         self.message.clear();
         self.fields.clear();
+        self.origin = source::Origin::Journal;
+        self.warm = false;
     }
 
     /// Replace MESSAGE with `bytes`, capped at [`MAX_MESSAGE`].
@@ -44,6 +54,20 @@ impl Entry {
         self.message.clear();
         self.message
             .extend_from_slice(&bytes[..bytes.len().min(MAX_MESSAGE)]);
+    }
+
+    /// Replace MESSAGE with `bytes` less the range `cut` (a date, cut as fail2ban
+    /// does), capped at [`MAX_MESSAGE`].
+    pub fn set_message_cut(&mut self, bytes: &[u8], cut: std::ops::Range<usize>) {
+        let cut = cut.start.min(bytes.len())..cut.end.min(bytes.len());
+        self.message.clear();
+        let head = &bytes[..cut.start];
+        self.message
+            .extend_from_slice(&head[..head.len().min(MAX_MESSAGE)]);
+        let room = MAX_MESSAGE - self.message.len();
+        let tail = &bytes[cut.end.max(cut.start)..];
+        self.message
+            .extend_from_slice(&tail[..tail.len().min(room)]);
     }
 
     /// MESSAGE as text, lossy for invalid UTF-8 (for printing only).

@@ -134,6 +134,9 @@ pub struct JournalSource {
     pub precise_time: bool,
     /// The field walk (see [`enumerate_fn`]), looked up once.
     enumerate: EnumerateFn,
+    /// The entry [`EntrySource::read_batch`](super::source::EntrySource) reads into,
+    /// kept so its buffers are reused from batch to batch.
+    batch_entry: Entry,
 }
 
 impl JournalSource {
@@ -201,6 +204,7 @@ impl JournalSource {
             fields: wanted,
             precise_time: false,
             enumerate: enumerate_fn(),
+            batch_entry: Entry::default(),
         })
     }
 
@@ -383,5 +387,59 @@ impl JournalSource {
     /// The raw journal, for waiting on new entries (daemon).
     pub fn journal_mut(&mut self) -> &mut Journal {
         &mut self.journal
+    }
+}
+
+impl super::source::EntrySource for JournalSource {
+    fn name(&self) -> &'static str {
+        "journal"
+    }
+
+    fn poll_fd(&mut self) -> Option<std::os::fd::RawFd> {
+        match self.journal.fd() {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                tracing::error!("journal: no fd to wait on: {e}");
+                None
+            }
+        }
+    }
+
+    fn readable(&mut self) {
+        // Consume the inotify events (rotation, new files) before reading on.
+        let _ = self.journal.process();
+    }
+
+    fn read_batch(&mut self, max: usize, sink: &mut dyn FnMut(&Entry)) -> usize {
+        let mut entry = std::mem::take(&mut self.batch_entry);
+        let mut n = 0;
+        let mut errors = 0;
+        while n < max {
+            let more = match self.next(&mut entry) {
+                Ok(m) => m,
+                // A bad entry never stops the reader: skip it. A journal that only
+                // fails is left until the next wake-up rather than spun on.
+                Err(e) if errors < 100 => {
+                    errors += 1;
+                    tracing::warn!("journal: {e}");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!("journal: {e}; {errors} errors in a row, pausing this read");
+                    break;
+                }
+            };
+            if !more {
+                break;
+            }
+            n += 1;
+            sink(&entry);
+        }
+        self.batch_entry = entry;
+        n
+    }
+
+    fn position(&mut self) -> Option<super::source::Position> {
+        self.cursor().ok().map(super::source::Position::Journal)
     }
 }

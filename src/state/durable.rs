@@ -194,7 +194,14 @@ impl Durable {
         match self.pending.last_mut() {
             // A cursor alone only moves the position the kept commits end at: one
             // batch, not one per second of a long outage.
-            Some(last) if batch.is_cursor_only() => last.cursor.clone_from(&batch.cursor),
+            Some(last) if batch.is_cursor_only() => {
+                if batch.cursor.is_some() {
+                    last.cursor.clone_from(&batch.cursor);
+                }
+                if batch.files.is_some() {
+                    last.files.clone_from(&batch.files);
+                }
+            }
             _ => self.pending.push(batch.clone()),
         }
         self.not_durable()

@@ -17,7 +17,8 @@
 //! Schema ([`SCHEMA_VERSION`] in `PRAGMA user_version`), readable with
 //! `sqlite3 /var/lib/banjo/state.db 'select * from bans'`:
 //! - `meta(key, value)`: `journal_cursor` is the cursor of the last entry whose
-//!   consequences are recorded.
+//!   consequences are recorded; `logfile_positions` the same for log files (JSON:
+//!   per file device, inode, offset, first-line hash and warm-up offset).
 //! - `bans(jail, addr, since_us, until_us, count, failures)`: one row per active ban;
 //!   `addr` is an [`Addr`] as displayed (`192.0.2.1`, `2001:db8:1:2::/64`), times are
 //!   microseconds since the Unix epoch, `until_us` NULL means permanent.
@@ -77,6 +78,8 @@ pub const SCHEMA_VERSION: i64 = 1 + MIGRATIONS.len() as i64;
 
 /// Key of the journal cursor in `meta`.
 const CURSOR_KEY: &str = "journal_cursor";
+/// Key of the log-file positions in `meta`.
+const FILES_KEY: &str = "logfile_positions";
 
 // Version 1, as first released; later tables come from MIGRATIONS.
 // WITHOUT ROWID: the (jail, addr) key *is* the table, so a ban costs one B-tree insert
@@ -216,6 +219,9 @@ pub struct Batch {
     pub totals: Vec<(String, u64)>,
     /// The cursor of the last journal entry these decisions account for.
     pub cursor: Option<String>,
+    /// The log-file positions (opaque text from the source) these decisions account
+    /// for: after the last line read.
+    pub files: Option<String>,
 }
 
 impl Batch {
@@ -225,11 +231,12 @@ impl Batch {
             && self.counts.is_empty()
             && self.totals.is_empty()
             && self.cursor.is_none()
+            && self.files.is_none()
     }
 
-    /// Only a cursor: nothing decided.
+    /// Only positions (a cursor, file positions): nothing decided.
     pub fn is_cursor_only(&self) -> bool {
-        self.cursor.is_some()
+        (self.cursor.is_some() || self.files.is_some())
             && self.bans.is_empty()
             && self.unbans.is_empty()
             && self.counts.is_empty()
@@ -343,6 +350,24 @@ impl Store {
             what,
             path: self.path.clone(),
             source,
+        }
+    }
+
+    /// The log-file positions whose lines' consequences are recorded (opaque text).
+    pub fn file_positions(&self) -> Result<Option<String>, StateError> {
+        let mut st = self
+            .conn
+            .prepare_cached(GET_CURSOR)
+            .map_err(self.sql("reading the log-file positions"))?;
+        let mut rows = st
+            .query(params![FILES_KEY])
+            .map_err(self.sql("reading the log-file positions"))?;
+        match rows
+            .next()
+            .map_err(self.sql("reading the log-file positions"))?
+        {
+            None => Ok(None),
+            Some(row) => Ok(row.get::<_, String>(0).ok()),
         }
     }
 
@@ -510,6 +535,11 @@ fn write_batch(
         tx.prepare_cached(SET_CURSOR)
             .and_then(|mut st| st.execute(params![CURSOR_KEY, cursor]))
             .map_err(at("saving the cursor"))?;
+    }
+    if let Some(files) = &batch.files {
+        tx.prepare_cached(SET_CURSOR)
+            .and_then(|mut st| st.execute(params![FILES_KEY, files]))
+            .map_err(at("saving the log-file positions"))?;
     }
     Ok(())
 }

@@ -6,13 +6,14 @@
 //! `<name>` substitution from the filter's options ([DEFAULT] < [Definition] < [Init],
 //! innermost first, `<section/key>` too), once per `mode` the filter defines. Then what
 //! the journal makes unnecessary goes: common.conf's `__prefix_line` is empty (MESSAGE
-//! has no syslog prefix), `datepattern` is dropped, a `prefregex` is composed into each
+//! has no syslog prefix), `datepattern` becomes the optional `%(date)s` each pattern starts with (datepattern.rs), a `prefregex` is composed into each
 //! pattern. Tags banjo has no equivalent for are mapped (MLFFORGET) or reported.
 //!
 //! It must never emit a filter that matches differently without saying so: whatever it
 //! writes has gone through banjo's own compiler ([`crate::filter::Filter::from_toml`])
 //! in every mode, and every pattern it could not translate is left out with an error.
 
+use super::datepattern::{self, DateVar};
 use super::ini::{self, Config};
 use crate::config::error::Diagnostic;
 use crate::filter::Filter;
@@ -42,16 +43,11 @@ impl Import {
     }
 }
 
-/// An optional date where fail2ban's `datepattern` would have cut one from the start
-/// of the line: ISO 8601 / `2012/04/09 11:53:29` (nginx) with optional fraction and zone,
-/// ctime (`Sun Jul 28 21:41:20 2013`), syslog's `Jul 28 21:41:20`, Apache's access-log
-/// `28/Jul/2013:21:41:20 +0200`, epoch seconds; optionally in brackets. Digits, month
-/// names and punctuation only: it can never take in an address a client wrote. The
-/// white space after it is optional so a pattern that expects what fail2ban left
-/// (` login authenticator…` for exim) gets its space back by backtracking.
-const LEADING_DATE: &str = r"(?:\[?(?:\d{4}[-/.]\d\d[-/.]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?|(?:[A-Z][a-z]{2} )?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{4})?|\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?|\d{10}(?:\.\d+)?)\]?:?\s*)?";
+const LEADING_DATE_DOC: &str = "# %(date)s stands where fail2ban's datepattern cut a date from the start of the line\n# (the filter's own datepattern, translated, or fail2ban's default date shapes):\n# services that write their own date into MESSAGE keep it there. Where MESSAGE never\n# starts with a date, set it empty: filter = \"NAME[date=]\".\n";
 
-const LEADING_DATE_DOC: &str = "# %(date)s stands where fail2ban's datepattern cut a date from the start of the line:\n# services that write their own date into MESSAGE keep it there. Where MESSAGE never\n# starts with a date, set it empty: filter = \"NAME[date=]\".\n";
+/// What is left of common.conf's `__prefix_line`: Solaris' `[ID NNN facility.level]`,
+/// which syslogd writes into the message (digits and a word, never an address).
+const SOLARIS_MSGID: &str = r"(?:\[ID \d+ [\w.]+\]\s+)?";
 
 /// Address tags banjo expands.
 const HOST_TAGS: [&str; 4] = ["<HOST>", "<ADDR>", "<IP4>", "<IP6>"];
@@ -182,6 +178,11 @@ fn blank_prefix_line(cfg: &mut Config) {
             for l in &mut v.lines {
                 l.text.clear();
             }
+            // Solaris writes its message id into the message itself
+            // (`[ID 800047 auth.info] Failed …`): that part of the prefix is MESSAGE text.
+            if let Some(first) = v.lines.first_mut() {
+                first.text = SOLARIS_MSGID.to_owned();
+            }
         }
         if let Some(k) = v.known.as_deref_mut() {
             blank(k);
@@ -223,7 +224,7 @@ fn substitute(
         while let Some(i) = rest.find('<') {
             let after = &rest[i + 1..];
             let end = after.find(['<', '>', ' ']);
-            let named_group = rest[..i].ends_with("?P") || rest[..i].ends_with('?');
+            let named_group = rest[..i].ends_with("(?P") || rest[..i].ends_with("(?");
             match end {
                 Some(e) if after.as_bytes()[e] == b'>' && e > 0 && !named_group => {
                     let name = &after[..e];
@@ -395,16 +396,7 @@ fn translate(
             .hint(format!("to use another value, edit the imported patterns or set {p} in a .local before importing")),
         );
     }
-    for key in ["datepattern"] {
-        if let Some(v) = cfg.get("Definition", key).or_else(|| cfg.get("Init", key)) {
-            ctx.report(
-                Diagnostic::error(&v.file, Some(v.line()), "dropped: the journal gives each entry's time")
-                    .key(key)
-                    .warning()
-                    .hint("fail2ban cut the date out of a line before matching; each imported pattern starts with an optional %(date)s for services that write their own date into MESSAGE (nginx's error_log to syslog, Apache's ErrorLog to stderr)"),
-            );
-        }
-    }
+    let date = date_var(ctx, &opts, def_mode.as_deref());
     // A filter's own syslog-prefix pattern (murmur's __prefix_journal: "host
     // murmurd[pid]:") expects the line fail2ban's systemd backend builds; MESSAGE has
     // no such prefix. Only common.conf's is known to be that alone, and is emptied.
@@ -500,7 +492,7 @@ fn translate(
             let raws = raw_patterns(ctx, &opts, &params, key)?;
             let mut outs = Vec::new();
             for r in raws {
-                match translate_pattern(&r, pref.as_ref(), id_field) {
+                match translate_pattern(&r, pref.as_ref(), id_field, &date) {
                     Ok(o) => outs.push(o),
                     Err(e) => {
                         let new = ctx.report(
@@ -587,7 +579,7 @@ fn translate(
     *written = common_fail;
     t.push('\n');
     t.push_str(LEADING_DATE_DOC);
-    t.push_str(&format!("[vars]\ndate = {}\n", toml_str(LEADING_DATE)));
+    t.push_str(&format!("[vars]\ndate = {}\n", toml_str(&date.regex)));
     if !single {
         for (m, fail, ignore) in &per_mode {
             t.push_str(&format!("\n[modes.{}]\n", toml_key(m)));
@@ -626,6 +618,32 @@ fn translate(
         }
     }
     Some(t)
+}
+
+/// The filter's `datepattern` as `%(date)s` (fail2ban's default date shapes without
+/// one), with a warning for each template that cannot be placed at the start of MESSAGE.
+fn date_var(ctx: &mut Ctx, opts: &BTreeMap<String, &'static str>, mode: Option<&str>) -> DateVar {
+    let mut params = BTreeMap::new();
+    if let Some(m) = mode {
+        params.insert("mode".to_owned(), m.to_owned());
+    }
+    params.insert("logtype".to_owned(), "journal".to_owned());
+    let raws = raw_patterns(ctx, opts, &params, "datepattern").unwrap_or_default();
+    if raws.is_empty() {
+        return datepattern::default_var();
+    }
+    let texts: Vec<String> = raws.iter().map(|r| r.text.clone()).collect();
+    let v = datepattern::translate(&texts);
+    for (t, why) in &v.unplaced {
+        let r = raws.iter().find(|r| r.text.trim() == t).unwrap_or(&raws[0]);
+        ctx.report(
+            Diagnostic::error(&r.file, Some(r.line), format!("template {t:?} not carried over: {why}"))
+                .key("datepattern")
+                .warning()
+                .hint("lines dated this way match only if the date is not in MESSAGE (the journal's own time is used); check with `banjo test-filter`"),
+        );
+    }
+    v
 }
 
 fn lookup_int<'c>(cfg: &'c Config, key: &str) -> Option<(u64, &'c ini::Value)> {
@@ -894,7 +912,12 @@ fn split_top_level(re: &str) -> Vec<&str> {
     out
 }
 
-fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Result<Out, String> {
+fn translate_pattern(
+    r: &Raw,
+    pref: Option<&Prefregex>,
+    id_field: bool,
+    date: &DateVar,
+) -> Result<Out, String> {
     let origin = format!(
         "{}:{}",
         Path::new(&r.file)
@@ -961,8 +984,24 @@ fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Resul
     // fail2ban cut a date at the start of the line before matching; a service that
     // writes its own (nginx's error_log, Python's logging) keeps it in MESSAGE.
     if let Some(r) = p.strip_prefix('^') {
-        if !r.starts_with("%(date)s") {
-            p = format!("^%(date)s{r}");
+        let r = r.strip_prefix("%(date)s").unwrap_or(r);
+        // A prefregex and its failregex may both anchor (`^…^(?:…)`): one is enough.
+        let r = r.trim_start_matches('^');
+        // fail2ban's text went on with the blank that followed the date it cut; MESSAGE
+        // starts at the word (and %(date)s takes the blanks after a date it finds).
+        let r = match datepattern::after_separator(r) {
+            Some(d) => {
+                notes.push("the blank fail2ban left after the date it cut is taken away: MESSAGE starts at the word".into());
+                d
+            }
+            None => r.to_owned(),
+        };
+        p = format!("^%(date)s{r}");
+    }
+    if date.in_audit {
+        if let Some(q) = datepattern::put_back_audit_epoch(&p) {
+            p = q;
+            notes.push("the epoch fail2ban cut from `audit(EPOCH:serial)` is taken there".into());
         }
     }
     if r.key == "failregex" && !HOST_TAGS.iter().any(|t| p.contains(t)) && !id_field {
@@ -975,7 +1014,7 @@ fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Resul
     let probe = format!(
         "id_field = \"_PID\"\nfailregex = [{}]\n[vars]\ndate = {}\n",
         toml_str(&p),
-        toml_str(LEADING_DATE)
+        toml_str(&date.regex)
     );
     let probe_params = BTreeMap::new();
     if let Err(errs) = Filter::from_toml("import", &origin, &probe, &probe_params) {
@@ -1087,8 +1126,10 @@ fn unresolved_tag(p: &str) -> Option<String> {
         if let Some(e) = after.find('>') {
             let name = &after[..e];
             let escaped = lead.ends_with('\\')
-                || lead.ends_with("?P")
-                || lead.ends_with('?')
+                || lead.ends_with("(?P")
+                || lead.ends_with("(?")
+                || lead.ends_with("(?<=")
+                || lead.ends_with("(?<!")
                 || lead.ends_with("\\k")
                 || lead.ends_with("\\g");
             let key_like = !name.is_empty()
@@ -1252,7 +1293,9 @@ mod tests {
             .unwrap_or_else(|| panic!("{:?}", imp.diagnostics));
         assert_eq!(imp.modes, vec!["aggressive", "normal"]);
         assert!(
-            toml.contains(r"'^%(date)s(?:error: )?(?:Failed for \S+ from <HOST>$)'"),
+            toml.contains(&format!(
+                r"'^%(date)s{SOLARIS_MSGID}(?:error: )?(?:Failed for \S+ from <HOST>$)'"
+            )),
             "{toml}"
         );
         assert!(toml.contains("id_field = \"_PID\""));
@@ -1266,10 +1309,8 @@ mod tests {
             "a failure's MLFFORGET is dropped, an unanchored line searched"
         );
         assert!(toml.contains("UNANCHORED"));
-        assert!(imp
-            .diagnostics
-            .iter()
-            .any(|d| d.key.as_deref() == Some("datepattern")));
+        // {^LN-BEG}: fail2ban's default dates, taken at the start of MESSAGE.
+        assert!(toml.contains(&toml_str(&datepattern::default_var().regex)));
         // Parses as a banjo filter in both modes.
         for m in ["normal", "aggressive"] {
             let p = BTreeMap::from([("mode".to_owned(), m.to_owned())]);
