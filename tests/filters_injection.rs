@@ -110,6 +110,7 @@ fn cases() -> Vec<Cases> {
                 m("Bad protocol version identification 'x' from 198.51.100.78' from 203.0.113.5 port 50022"),
                 m("Unable to negotiate with 203.0.113.5 port 50022: no matching cipher found. Their offer: aes128-cbc,from 198.51.100.79 port 1 [preauth]"),
                 m("banner exchange: Connection from 203.0.113.5 port 50022: invalid format"),
+                m("ssh_dispatch_run_fatal: Connection from invalid user x 198.51.100.66 port 1 203.0.113.5 port 50022: Broken pipe [preauth]"),
                 m("error: kex_exchange_identification: client sent invalid protocol identifier \"from 198.51.100.66 port 1\""),
                 // A connection whose address was remembered: a later line's client text
                 // must not replace it.
@@ -127,6 +128,9 @@ fn cases() -> Vec<Cases> {
                 g("", "Failed hostbased for dan from 203.0.113.12 port 45785 ssh2: RSA SHA256:abc, client user \"dan\", client host \"h\"", "203.0.113.12"),
                 g("ddos", "Disconnected from 203.0.113.13 port 36985 [preauth]", "203.0.113.13"),
                 g("extra", "Disconnected from authenticating user root 203.0.113.14 port 33553 [preauth]", "203.0.113.14"),
+                g("ddos", "drop connection #10 from [2001:db8:113::15]:50022 on [2001:db8::1]:22 past MaxStartups", "2001:db8:113::15"),
+                g("ddos", "ssh_dispatch_run_fatal: Connection from authenticating user root 203.0.113.16 port 50022: Broken pipe [preauth]", "203.0.113.16"),
+                g("extra", "Unable to negotiate with invalid user x 203.0.113.17 port 50022: no matching host key type found. Their offer: ssh-dss [preauth]", "203.0.113.17"),
             ],
         },
         // ssh and ftp besides sshd and proftpd (filters-ssh).
