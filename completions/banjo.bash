@@ -507,7 +507,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__replay)
-            opts="-c -h -V --config --journal-dir --journal-file --journal --since --until --no-ignoreself --json --help --version"
+            opts="-c -h -V --config --journal-dir --journal-file --journal --logpath --since --until --no-ignoreself --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -526,6 +526,10 @@ _banjo() {
                     return 0
                     ;;
                 --journal-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logpath)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

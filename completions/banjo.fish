@@ -65,6 +65,7 @@ complete -c banjo -n "__fish_banjo_using_subcommand import-filter" -s V -l versi
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -s c -l config -d 'Configuration directory (banjo.toml, jail.d/, filter.d/)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal-dir -d 'Read journal files from this directory (like journalctl --directory)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal-file -d 'Read this journal file (repeatable; like journalctl --file)' -r -F
+complete -c banjo -n "__fish_banjo_using_subcommand replay" -l logpath -d 'Replay this log file instead of a journal (repeatable), through the jails whose logpath names it (or, if none does, every jail with a logpath)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l since -d 'Start at this time (UTC: "2026-11-16", "2026-11-16 08:00", or @EPOCH)' -r
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l until -d 'Stop at this time (same formats as --since)' -r
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal -d 'Read the system journal'
