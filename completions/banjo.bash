@@ -609,7 +609,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__test__subcmd__filter)
-            opts="-m -v -c -h -V --journal-dir --journal-file --journal --match --all-entries --print-all-matched --print-all-missed --print-all-ignored --verbose --json --config --help --version"
+            opts="-m -v -c -h -V --journal-dir --journal-file --journal --logpath --datepattern --match --all-entries --print-all-matched --print-all-missed --print-all-ignored --verbose --json --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -620,6 +620,10 @@ _banjo() {
                     return 0
                     ;;
                 --journal-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --datepattern)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -14,6 +14,7 @@ use super::source::{EntrySource, Origin, Position};
 use super::syslog::{parse_line_cached, HeaderFields, StampCache, TextContext};
 use super::Entry;
 use crate::timefmt::Micros;
+use std::io::{BufRead, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
@@ -228,6 +229,69 @@ impl EntrySource for LogFileSource {
 
     fn take_notes(&mut self) -> Vec<String> {
         self.files.take_notes()
+    }
+}
+
+/// A file (or stdin) read once through as a logpath file is read: the daemon's
+/// [`LineReader`], lines over [`super::MAX_MESSAGE`] cut, blank lines skipped. For
+/// `test-filter --logpath`; memory stays flat whatever the file's size.
+pub struct LineFile {
+    reader: Box<dyn std::io::BufRead>,
+    line: Vec<u8>,
+    lines: LineReader,
+    dates: DatePattern,
+}
+
+impl LineFile {
+    pub fn new(
+        reader: Box<dyn std::io::BufRead>,
+        dates: DatePattern,
+        fields: &[String],
+    ) -> LineFile {
+        let mut lines = LineReader::new(now_us(), Zone::Host, fields);
+        lines.undated_as_previous = true;
+        LineFile {
+            reader,
+            line: Vec::new(),
+            lines,
+            dates,
+        }
+    }
+
+    /// The next line as an entry; Ok(false) at the end.
+    pub fn next(&mut self, entry: &mut Entry) -> std::io::Result<bool> {
+        loop {
+            self.line.clear();
+            // Read at most one cap's worth into the line, then skip to its end.
+            let n = (&mut self.reader)
+                .take(super::MAX_MESSAGE as u64 + 1)
+                .read_until(b'\n', &mut self.line)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if self.line.last() != Some(&b'\n') && self.line.len() > super::MAX_MESSAGE {
+                self.line.truncate(super::MAX_MESSAGE);
+                let mut rest = Vec::new();
+                loop {
+                    rest.clear();
+                    let m = (&mut self.reader)
+                        .take(64 * 1024)
+                        .read_until(b'\n', &mut rest)?;
+                    if m == 0 || rest.last() == Some(&b'\n') {
+                        break;
+                    }
+                }
+            }
+            while let [head @ .., b'\n' | b'\r'] = self.line.as_slice() {
+                let len = head.len();
+                self.line.truncate(len);
+            }
+            if self.line.is_empty() {
+                continue;
+            }
+            self.lines.parse(&self.line, &self.dates, entry);
+            return Ok(true);
+        }
     }
 }
 
