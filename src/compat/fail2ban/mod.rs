@@ -2,8 +2,8 @@
 //! ([`filter`]) and its whole jail configuration read with its precedence ([`jail`]).
 //! Written from fail2ban's documented behaviour; no fail2ban code.
 
-pub mod datepattern;
 pub mod action;
+pub mod datepattern;
 pub mod db;
 pub mod filter;
 pub mod import;
