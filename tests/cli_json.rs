@@ -197,6 +197,32 @@ fn offline(seen: &mut Seen) {
         &run(&["import-filter", f2b, broken.to_str().unwrap(), "--json"]),
     );
 
+    // fail2ban's stock configuration with one jail of each fate, and its v2 database
+    // fixture (bans long over: counted, not imported).
+    let f2b = dir.path().join("f2b");
+    assert!(std::process::Command::new("cp")
+        .args(["-a", "/etc/fail2ban"])
+        .arg(&f2b)
+        .status()
+        .unwrap()
+        .success());
+    std::fs::write(
+        f2b.join("jail.local"),
+        "[DEFAULT]\naction = %(action_mw)s\n         cloudflare\n[pam-generic]\nenabled = true\n[apache-auth]\nenabled = true\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "import-fail2ban",
+        f2b.to_str().unwrap(),
+        "-o",
+        dir.path().join("imported").to_str().unwrap(),
+        "--db",
+        "/usr/lib/python3/dist-packages/fail2ban/tests/files/database_v2.db",
+        "--dry-run",
+        "--json",
+    ]);
+    seen.add("import-fail2ban", &out);
+
     let jdir = dir.path().join("journal");
     let mut entries: Vec<E> = (0..4)
         .map(|i| fail(T0 + i * SEC, 100 + i as u32, "203.0.113.7"))

@@ -300,6 +300,7 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
             ));
         }
     } else {
+        fail2ban_files(dir, &mut diags);
         let main = dir.join("banjo.toml");
         let mut paths = Vec::new();
         if main.exists() {
@@ -316,6 +317,8 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
                 }
                 if name.ends_with(".toml") {
                     paths.push(p);
+                } else if name.ends_with(".conf") || name.ends_with(".local") {
+                    diags.push(fail2ban_file(&p));
                 } else if !package_leftover(name) {
                     diags.push(
                         Diagnostic::error(p.display().to_string(), None, "ignored: not a .toml file")
@@ -340,6 +343,57 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
         }
     }
     load_files(dir, files, diags)
+}
+
+/// fail2ban's files in banjo's config dir (jail.local copied to /etc/banjo): banjo
+/// would ignore them, and the jails they enable would silently not run. Warned about,
+/// with the line of their first section, at `banjo check` and `banjo run`.
+fn fail2ban_files(dir: &Path, diags: &mut Vec<Diagnostic>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut found: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "conf" || e == "local"))
+        .collect();
+    found.sort();
+    for p in found {
+        diags.push(fail2ban_file(&p));
+    }
+    // action.d: banjo never reads it. (filter.d is left alone: a jail may name a
+    // fail2ban filter file there on purpose.)
+    for sub in ["action.d"] {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "conf" || e == "local"))
+            .collect();
+        found.sort();
+        for p in found {
+            diags.push(fail2ban_file(&p));
+        }
+    }
+}
+
+fn fail2ban_file(p: &Path) -> Diagnostic {
+    // The first [section] line, where a reader sees it is INI, not TOML.
+    let line = std::fs::read_to_string(p).ok().and_then(|t| {
+        t.lines()
+            .position(|l| {
+                let l = l.trim();
+                l.starts_with('[') && l.ends_with(']')
+            })
+            .map(|i| i + 1)
+    });
+    Diagnostic::error(
+        p.display().to_string(),
+        line,
+        "this looks like fail2ban configuration; banjo reads TOML; run `banjo import-fail2ban`",
+    )
+    .warning()
+    .hint("banjo import-fail2ban /etc/fail2ban writes jail.d/fail2ban.toml (and filter.d/*.toml) from it; it is not read as it is")
 }
 
 /// The second half of [`load`]: layer and validate `files` (the built-in layer first)

@@ -106,6 +106,8 @@ pub struct Defaults {
     pub chain: Option<Default>,
     /// Files read, and notes on them (a legacy `.local` honoured).
     pub notes: Vec<String>,
+    /// Commands a `.local` rewrote (`file:line: …`), which banjo does not run.
+    pub changed: Vec<String>,
 }
 
 /// Read `action.d/NAME.conf` as fail2ban does (includes, `NAME.local`), plus the
@@ -155,6 +157,17 @@ pub fn defaults(action_d: &Path, name: &str) -> Defaults {
     };
     out.blocktype = get("blocktype");
     out.chain = get("chain");
+    // A .local that rewrites the commands (seed 004 adds a FORWARD jump to
+    // actionstart): banjo runs its own firewall code, so say what is not carried over.
+    for (key, v) in cfg.sections.get("Definition").into_iter().flatten() {
+        if v.file.ends_with(".local") && key.starts_with("action") {
+            out.changed.push(format!(
+                "{}:{}: {key} is rewritten there; banjo does not run fail2ban's commands (to ban in another chain too, add a jail with chain = \"FORWARD\")",
+                v.file,
+                v.line()
+            ));
+        }
+    }
     out
 }
 

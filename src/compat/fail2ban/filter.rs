@@ -1104,6 +1104,29 @@ fn split_top_level(re: &str) -> Vec<&str> {
     out
 }
 
+/// `(?P<host>…)` (up to its closing parenthesis) replaced by `<HOST>`, if present.
+fn host_group_to_tag(p: &str) -> Option<String> {
+    let start = p.find("(?P<host>")?;
+    let mut depth = 0usize;
+    let mut escaped = false;
+    for (i, c) in p[start..].char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let end = start + i + 1;
+                    return Some(format!("{}<HOST>{}", &p[..start], &p[end..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn translate_pattern(
     r: &Raw,
     pref: Option<&Prefregex>,
@@ -1151,6 +1174,12 @@ fn translate_pattern(
     }
     // fail2ban names `<F-USER>`'s group `user`; banjo names it `f_user`.
     p = rename_backrefs(&p);
+    // fail2ban 0.8's own spelling of <HOST> (its <HOST> was `(?P<host>\S+)`); old
+    // hand-written filters use the group directly (seed 003's dovecot.conf).
+    if let Some(q) = host_group_to_tag(&p) {
+        notes.push("(?P<host>…) written as <HOST> (fail2ban 0.8's host group): banjo's <HOST> takes an address only".into());
+        p = q;
+    }
     if let Some(name) = unresolved_tag(&p) {
         return Err(format!(
             "<{name}> is not defined in this filter (or its includes)"
@@ -1399,6 +1428,19 @@ fn toml_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fail2ban_08_host_group_becomes_the_host_tag() {
+        assert_eq!(
+            host_group_to_tag(r"rip=(?P<host>\S*),.*").as_deref(),
+            Some("rip=<HOST>,.*")
+        );
+        assert_eq!(
+            host_group_to_tag(r"a (?P<host>(?:\d+\.){3}\d+\)?) b").as_deref(),
+            Some("a <HOST> b")
+        );
+        assert_eq!(host_group_to_tag("no group"), None);
+    }
 
     #[test]
     fn top_level_alternatives() {

@@ -70,7 +70,8 @@ pub struct JailImport {
     /// How the jail reads: the journalmatch, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reads: Option<String>,
-    /// banjo key -> value as written in TOML.
+    /// banjo key -> value as written in TOML (as JSON values in `--json`).
+    #[serde(serialize_with = "settings_as_values")]
     pub settings: BTreeMap<String, String>,
     /// argv of each exec hook.
     pub hooks: Vec<Vec<String>>,
@@ -78,6 +79,23 @@ pub struct JailImport {
     /// Keys in the order written (settings is sorted for JSON).
     #[serde(skip)]
     order: Vec<String>,
+}
+
+/// The TOML text of each setting as the value it is (`"1h"` a string, `3` a number).
+fn settings_as_values<S: serde::Serializer>(
+    m: &BTreeMap<String, String>,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = ser.serialize_map(Some(m.len()))?;
+    for (k, v) in m {
+        let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(v.clone()));
+        map.serialize_entry(k, &value)?;
+    }
+    map.end()
 }
 
 /// A filter imported from fail2ban's filter.d.
@@ -589,14 +607,34 @@ impl Ctx<'_> {
                     message: d.message.clone(),
                 })
                 .collect();
+            // Beside a built-in of the same name, not over it: banjo's own jails that
+            // use the built-in (disabled or not) must keep it.
+            let file_name = if builtin::get(name).is_some() {
+                format!("{name}-fail2ban")
+            } else {
+                name.to_owned()
+            };
             imp.toml.map(|toml| FilterFile {
-                name: name.to_owned(),
+                name: file_name,
                 from: conf.display().to_string(),
                 toml,
                 notes,
             })
         });
         let Some(ff) = entry.clone() else {
+            // Why, from the filter importer (run again: failures are rare and small).
+            for d in super::filter::import(conf).diagnostics {
+                let at = Some(match d.line {
+                    Some(l) => format!("{}:{l}", d.file),
+                    None => d.file.clone(),
+                });
+                let level = if d.is_error() {
+                    Level::Error
+                } else {
+                    Level::Warning
+                };
+                out.note(level, at, "filter", d.message);
+            }
             out.note(
                 Level::Error,
                 at,
@@ -628,10 +666,10 @@ impl Ctx<'_> {
             Err(_) => return None,
         };
         let reference = if p.is_empty() {
-            name.to_owned()
+            ff.name.clone()
         } else {
             let items: Vec<String> = p.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("{name}[{}]", items.join(", "))
+            format!("{}[{}]", ff.name, items.join(", "))
         };
         let builtin_match = builtin::get(name).and_then(|_| {
             Filter::load(
@@ -1068,6 +1106,13 @@ impl Ctx<'_> {
         for n in &defaults.notes {
             out.note(Level::Info, None, "blocktype", n.clone());
         }
+        for c in &defaults.changed {
+            let (at, msg) = match c.split_once(": ") {
+                Some((a, m)) => (Some(a.to_owned()), m.to_owned()),
+                None => (None, c.clone()),
+            };
+            out.note(Level::Warning, at, "action", msg);
+        }
         if let Some(via) = fw.via {
             out.note(
                 Level::Warning,
@@ -1361,9 +1406,9 @@ mod tests {
         write(
             d,
             "jail.local",
-            "[DEFAULT]\nbantime = 3600\nfindtime = 300\nmaxretry = 3\nignoreip = 127.0.0.1/8 10.0.0.0/8\nbackend = systemd\nbanaction = iptables-multiport\nport = 0:65535\nprotocol = tcp\nchain = <known/chain>\ndestemail = admin@example.com\nsender = f2b@example.com\nmta = sendmail\naction_ = %(banaction)s[port=\"%(port)s\", protocol=\"%(protocol)s\", chain=\"%(chain)s\"]\naction_mw = %(action_)s\n            %(mta)s-whois[sender=\"%(sender)s\", dest=\"%(destemail)s\"]\naction = %(action_mw)s\n            cloudflare\n[sshd]\nenabled = true\nport = ssh,2222\n[postfix]\nenabled = true\nfilter = postfix[mode=more]\nport = smtp,465,submission,imap2,imap3\n",
+            "[DEFAULT]\nbantime = 3600\nfindtime = 300\nmaxretry = 3\nignoreip = 127.0.0.1/8 10.0.0.0/8\nbackend = systemd\nbanaction = iptables-multiport\nport = 0:65535\nprotocol = tcp\nchain = <known/chain>\ndestemail = admin@example.com\nsender = f2b@example.com\nmta = sendmail\naction_ = %(banaction)s[port=\"%(port)s\", protocol=\"%(protocol)s\", chain=\"%(chain)s\"]\naction_mw = %(action_)s\n            %(mta)s-whois[sender=\"%(sender)s\", dest=\"%(destemail)s\"]\naction = %(action_mw)s\n            cloudflare\n[sshd]\nenabled = true\nport = ssh,2222\n[postfix]\nenabled = true\nfilter = postfix[mode=older]\nport = smtp,465,submission,imap2,imap3\n",
         );
-        write(d, "filter.d/postfix.conf", "# Fail2Ban filter for postfix\n[Definition]\nmdre-normal = x\nmdre-more = %(mdre-normal)s\nfailregex = <mdre-<mode>>\n");
+        write(d, "filter.d/postfix.conf", "# Fail2Ban filter for postfix\n[Definition]\nmdre-normal = x\nmdre-older = %(mdre-normal)s\nfailregex = <mdre-<mode>>\n");
         write(
             d,
             "action.d/iptables-multiport.conf",
