@@ -665,7 +665,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__replay)
-            opts="-c -h -V --config --journal-dir --journal-file --journal --since --until --no-ignoreself --json --help --version"
+            opts="-c -h -V --config --journal-dir --journal-file --journal --logpath --since --until --no-ignoreself --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -684,6 +684,10 @@ _banjo() {
                     return 0
                     ;;
                 --journal-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logpath)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -763,7 +767,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__test__subcmd__filter)
-            opts="-m -v -c -h -V --journal-dir --journal-file --journal --match --all-entries --print-all-matched --print-all-missed --print-all-ignored --verbose --json --config --help --version"
+            opts="-m -v -c -h -V --journal-dir --journal-file --journal --logpath --datepattern --match --all-entries --print-all-matched --print-all-missed --print-all-ignored --verbose --json --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -774,6 +778,10 @@ _banjo() {
                     return 0
                     ;;
                 --journal-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --datepattern)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

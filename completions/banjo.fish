@@ -49,9 +49,11 @@ complete -c banjo -n "__fish_banjo_using_subcommand check" -s h -l help -d 'Prin
 complete -c banjo -n "__fish_banjo_using_subcommand check" -s V -l version -d 'Print version'
 complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -l journal-dir -d 'Read journal files from this directory (like journalctl --directory)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -l journal-file -d 'Read this journal file (repeatable; like journalctl --file)' -r -F
+complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -l datepattern -d 'With --logpath: how to find the date (fail2ban\'s %-codes; default: the usual shapes)' -r
 complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -s m -l match -d 'Journal match (journalctl syntax, repeatable: groups are ORed). Default: the filter\'s own journalmatch' -r
 complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -s c -l config -d 'Configuration directory (banjo.toml, jail.d/, filter.d/)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -l journal -d 'Read the system journal'
+complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -l logpath -d 'Read SOURCE (a file or -) as the daemon reads a jail\'s logpath files: a syslog header is parsed, else the date is found and cut as fail2ban cuts it'
 complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -l all-entries -d 'Read every journal entry, ignoring the filter\'s journalmatch'
 complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -l print-all-matched -d 'Print every matched entry with its address'
 complete -c banjo -n "__fish_banjo_using_subcommand test-filter" -l print-all-missed -d 'Print every entry no failregex matched'
@@ -89,6 +91,7 @@ complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -s V -l version -d
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -s c -l config -d 'Configuration directory (banjo.toml, jail.d/, filter.d/)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal-dir -d 'Read journal files from this directory (like journalctl --directory)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal-file -d 'Read this journal file (repeatable; like journalctl --file)' -r -F
+complete -c banjo -n "__fish_banjo_using_subcommand replay" -l logpath -d 'Replay this log file instead of a journal (repeatable), through the jails whose logpath names it (or, if none does, every jail with a logpath)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l since -d 'Start at this time (UTC: "2026-11-16", "2026-11-16 08:00", or @EPOCH)' -r
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l until -d 'Stop at this time (same formats as --since)' -r
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal -d 'Read the system journal'

@@ -287,6 +287,7 @@ fn online(seen: &mut Seen) {
     seen.add("ban", &cli(&["ban", "sshd", "198.51.100.7"]));
     seen.add("unban", &cli(&["unban", "198.51.100.7"]));
     seen.add("reload", &cli(&["reload"]));
+    seen.add("metrics", &cli(&["metrics"]));
     eventually(20, "the ban entry in the journal", || {
         !j.query("BANJO_IP=203.0.113.9").is_empty()
     });

@@ -345,3 +345,88 @@ fn an_ignored_address_inside_the_24_prevents_escalation_in_replay() {
     ));
     assert!(out.contains("not escalating to 198.51.100.0/24"), "{out}");
 }
+
+/// `replay --logpath`: an nginx access log and an rsyslog auth.log, through the jails
+/// whose logpath names them, on the lines' own clock; a line without a date takes the
+/// time of the line before it.
+#[test]
+fn logpath_files_replay_through_the_jails_that_name_them() {
+    let d = tempfile::tempdir().unwrap();
+    let logs = d.path().join("log");
+    std::fs::create_dir_all(&logs).unwrap();
+    let access = logs.join("access.log");
+    let mut text = String::new();
+    for (i, ip) in [
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.1",
+        "198.51.100.1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        text.push_str(&format!(
+            "{ip} - - [07/Dec/2026:10:0{i}:00 +0100] \"GET /pma/index.php HTTP/1.1\" 404 1 \"-\" \"x\"\n"
+        ));
+    }
+    text.push_str("a line without any date\n");
+    std::fs::write(&access, text).unwrap();
+    let cfg = format!(
+        r#"
+[jail.nginx-botsearch]
+enabled = true
+logpath = ["{}/*.log"]
+maxretry = 3
+findtime = "10m"
+bantime = "1h"
+[jail.sshd]
+enabled = false
+[jail.recidive]
+enabled = false
+"#,
+        logs.display()
+    );
+    let etc = write_config(&d.path().join("etc"), &[("banjo.toml", &cfg)]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banjo"))
+        .args([
+            "replay",
+            "--config",
+            etc.to_str().unwrap(),
+            "--no-ignoreself",
+            "--json",
+        ])
+        .arg("--logpath")
+        .arg(&access)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["entries"], 5, "{j}");
+    // 2026-12-07 09:00 UTC is the first line (+0100); the undated line keeps 09:03.
+    assert_eq!(j["first_time"], "2026-12-07T09:00:00Z");
+    assert_eq!(j["last_time"], "2026-12-07T09:03:00Z");
+    let ev = &j["events"][0];
+    assert_eq!(ev["event"], "ban");
+    assert_eq!(ev["addr"], "198.51.100.1");
+    assert_eq!(ev["jail"], "nginx-botsearch");
+    assert_eq!(j["events"].as_array().unwrap().len(), 1, "{j}");
+}
+
+#[test]
+fn logpath_replay_needs_a_jail_with_a_logpath() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("access.log");
+    std::fs::write(&f, "x\n").unwrap();
+    let etc = write_config(&d.path().join("etc"), &[("banjo.toml", CONFIG)]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_banjo"))
+        .args(["replay", "--config", etc.to_str().unwrap(), "--logpath"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no enabled jail has a logpath"));
+}

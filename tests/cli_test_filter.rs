@@ -386,3 +386,61 @@ fn a_users_script_inside_postfixs_unit_posing_as_smtpd_is_not_routed() {
         "{addrs:?}"
     );
 }
+
+/// `--logpath`: a file read as the daemon reads a jail's logpath files, the date cut
+/// as fail2ban cuts it; lines over 8 KiB are cut there and their rest skipped, never
+/// read as a line of its own.
+#[test]
+fn logpath_reads_a_file_as_the_daemon_follows_it() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("access.log");
+    let probe = |ip: &str, path: &str| {
+        format!("{ip} - - [07/Dec/2026:10:00:00 +0000] \"GET {path} HTTP/1.1\" 404 1 \"-\" \"x\"\n")
+    };
+    let mut text = probe("198.51.100.1", "/pma/index.php");
+    // A stamp-shaped request path changes nothing: the real date is leftmost.
+    text.push_str(&probe("198.51.100.2", "/phpmyadmin/07/Dec/2026:10:00:00"));
+    // A line longer than 8 KiB whose tail (past the cap) looks like a probe line.
+    text.push_str(&format!(
+        "198.51.100.3 - - [07/Dec/2026:10:00:00 +0000] \"GET /static/{} HTTP/1.1\" 200 1 \"-\" \"x\"{}",
+        "a".repeat(9000),
+        probe("203.0.113.66", "/pma/index.php")
+    ));
+    std::fs::write(&f, text).unwrap();
+    let out = banjo()
+        .args(["test-filter", "nginx-botsearch", "--logpath", "--json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json(&out);
+    assert_eq!(j["entries"], 3, "{j}");
+    assert_eq!(j["failures"], 2, "{j}");
+    let addrs = j.to_string();
+    assert!(
+        addrs.contains("198.51.100.1") && addrs.contains("198.51.100.2"),
+        "{j}"
+    );
+    assert!(
+        !addrs.contains("203.0.113.66"),
+        "the cut-off tail of a long line: {j}"
+    );
+    // A bad datepattern is a usage error.
+    let out = banjo()
+        .args([
+            "test-filter",
+            "nginx-botsearch",
+            "--logpath",
+            "--datepattern",
+            "%Q",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown code %Q"));
+}

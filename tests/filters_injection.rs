@@ -110,6 +110,7 @@ fn cases() -> Vec<Cases> {
                 m("Bad protocol version identification 'x' from 198.51.100.78' from 203.0.113.5 port 50022"),
                 m("Unable to negotiate with 203.0.113.5 port 50022: no matching cipher found. Their offer: aes128-cbc,from 198.51.100.79 port 1 [preauth]"),
                 m("banner exchange: Connection from 203.0.113.5 port 50022: invalid format"),
+                m("ssh_dispatch_run_fatal: Connection from invalid user x 198.51.100.66 port 1 203.0.113.5 port 50022: Broken pipe [preauth]"),
                 m("error: kex_exchange_identification: client sent invalid protocol identifier \"from 198.51.100.66 port 1\""),
                 // A connection whose address was remembered: a later line's client text
                 // must not replace it.
@@ -127,6 +128,9 @@ fn cases() -> Vec<Cases> {
                 g("", "Failed hostbased for dan from 203.0.113.12 port 45785 ssh2: RSA SHA256:abc, client user \"dan\", client host \"h\"", "203.0.113.12"),
                 g("ddos", "Disconnected from 203.0.113.13 port 36985 [preauth]", "203.0.113.13"),
                 g("extra", "Disconnected from authenticating user root 203.0.113.14 port 33553 [preauth]", "203.0.113.14"),
+                g("ddos", "drop connection #10 from [2001:db8:113::15]:50022 on [2001:db8::1]:22 past MaxStartups", "2001:db8:113::15"),
+                g("ddos", "ssh_dispatch_run_fatal: Connection from authenticating user root 203.0.113.16 port 50022: Broken pipe [preauth]", "203.0.113.16"),
+                g("extra", "Unable to negotiate with invalid user x 203.0.113.17 port 50022: no matching host key type found. Their offer: ssh-dss [preauth]", "203.0.113.17"),
             ],
         },
         // ssh and ftp besides sshd and proftpd (filters-ssh).
@@ -316,6 +320,10 @@ fn cases() -> Vec<Cases> {
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=198.51.100.73 rhost=203.0.113.5  user=a rhost=198.51.100.73"),
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=198.51.100.74 rhost=203.0.113.5  user=rhost=198.51.100.74"),
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=198.51.100.75  user= rhost=203.0.113.5  user=a rhost=198.51.100.75  user="),
+                // Lines a logger cut (rsyslog: 8 KiB) right after a forged rip= or rhost=.
+                m(leak(cut_after(8191, |pad| format!("imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, method=PLAIN, rip=198.51.100.76, lip=192.0.2.1, session=<{pad}"), ">, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abcdEFGH>"))),
+                m(leak(cut_after(8191, |pad| format!("imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<{pad}>, method=PLAIN, rip=198.51.100.76"), ">, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abcdEFGH>"))),
+                m(leak(cut_after(8191, |pad| format!("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser={pad} rhost=198.51.100.77"), " rhost=203.0.113.5  user=x"))),
             ],
             genuine: vec![
                 g("", "imap-login: Disconnected (auth failed, 1 attempts in 4 secs): user=<info@example.org>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<3nxUhjtZ5o/LqQ7f>", "203.0.113.5"),
@@ -1386,6 +1394,14 @@ fn mail_cases() -> Vec<Cases> {
                 m("no IP address found for host [198.51.100.74] (during SMTP connection from [198.51.100.74]) (during SMTP connection from [203.0.113.5])"),
                 // An IPv6 client with its port after a dot: the port is not the address.
                 m("no MAIL in SMTP connection from (x) [2001:db8:113::5].4444 I=[2001:db8::1].25 D=3s C=EHLO"),
+                // Lines a logger cut (rsyslog: 8 KiB) right after a forged end: the
+                // client's fields before the address are bounded, so none matches.
+                m(leak(cut_after(8191, |pad| format!("SMTP protocol error in \"AUTH {pad}\" H=(x) [198.51.100.75] AUTH command used when not advertised"), "\" H=(y) [203.0.113.5] AUTH command used when not advertised"))),
+                m(leak(cut_after(8191, |pad| format!("SMTP protocol error in \"AUTH\" H=({pad}) [198.51.100.75] AUTH command used when not advertised"), ") [203.0.113.5] AUTH command used when not advertised"))),
+                m(leak(cut_after(1023, |pad| format!("SMTP protocol error in \"AUTH\" H={pad} [198.51.100.75] AUTH command used when not advertised"), " [203.0.113.5] AUTH command used when not advertised"))),
+                // A junk HELO (helo_accept_junk_hosts) and a pipelined command, padded.
+                m(leak(cut_after(8191, |pad| format!("H=({pad}) [198.51.100.76] F=<a@b> rejected RCPT <c@d>: relay not permitted"), ") [203.0.113.5] F=<a@b> rejected RCPT <c@d>: relay not permitted"))),
+                m(leak(cut_after(8191, |pad| format!("SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected \"{pad}\" H=(x) [198.51.100.76]:1 I=[192.0.2.1]:25 next input=\"QUIT\""), "\" H=(y) [203.0.113.5]:1 I=[192.0.2.1]:25 next input=\"QUIT\""))),
             ],
             genuine: vec![
                 g("", "2013-01-04 17:03:46 login authenticator failed for rrcs.example.net ([192.168.2.33]) [203.0.113.5]: 535 Incorrect authentication data (set_id=brian)", "203.0.113.5"),
@@ -1407,6 +1423,9 @@ fn mail_cases() -> Vec<Cases> {
                 m("2013-12-29 15:34:12 1VxHRO-000NiI-Ly SA: Action: silently tossed message: score=31.0 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: <x@[198.51.100.69]>). From <a@b> (host=h [203.0.113.5]) for me@example.org"),
                 m("1VxHRO-000NiI-Ly SA: Action: flagged as Spam but accepted: score=8.2 required=5.0 (scanned in 6/6 secs | Message-Id: x). From <trap@example.com> (host=[198.51.100.70] [203.0.113.5]) for trap@example.com"),
                 m("SA: Action: silently tossed message: score=31.0 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: a). From (host=x [198.51.100.71]) (host=h [203.0.113.5]) for me@example.org"),
+                // Cut lines (see exim): a Message-Id or sender padded to the cut.
+                m(leak(cut_after(8191, |pad| format!("1VxHRO-000NiI-Ly SA: Action: silently tossed message: score=31.0 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: {pad}). From <a@b> (host=x [198.51.100.72]) for me@example.org"), "). From <a@b> (host=h [203.0.113.5]) for me@example.org"))),
+                m(leak(cut_after(8191, |pad| format!("1UlasQ-0003fr-45 F=<{pad}> H=(x) [198.51.100.73] P=esmtp rejected by local_scan(): Rejected"), "> H=(x) [203.0.113.5] P=esmtp rejected by local_scan(): Rejected"))),
             ],
             genuine: vec![
                 g("", "2004-01-18 07:15:35 1Ai79e-0000Dq-8i F=spam@example.net H=dsl.example.net [203.0.113.5] P=smtp rejected by local_scan(): Rejected: hits=7.5 required=5.0 trigger=5.0", "203.0.113.5"),
@@ -1429,6 +1448,10 @@ fn mail_cases() -> Vec<Cases> {
                 m("IMAP Error: Login failed for a from 203.0.113.5. AUTHENTICATE PLAIN: NO in /r.php on line 1 (POST /?from=198.51.100.70.)"),
                 // The third-party plugin's line (X-Forwarded-For as the address): not read.
                 m("[22-Jan-2013 22:28:21 +0200]: FAILED login for user1 from 198.51.100.71"),
+                // Cut lines: a name, response or request padded to a logger's cut.
+                m(leak(cut_after(8191, |pad| format!("IMAP Error: Login failed for x from 198.51.100.72. AUTHENTICATE PLAIN: {pad} in /r.php on line 1 (POST /u)"), " from 203.0.113.5. AUTHENTICATE PLAIN: NO in /r.php on line 2 (POST /u)"))),
+                m(leak(cut_after(2047, |pad| format!("IMAP Error: Login failed for x from 198.51.100.72. AUTHENTICATE PLAIN: NO in /r.php on line 1 (POST /{pad})"), " from 203.0.113.5. AUTHENTICATE PLAIN: NO in /r.php on line 2 (POST /u)"))),
+                m(leak(cut_after(1023, |pad| format!("Failed login for {pad} from 198.51.100.73 in session abc (error: 0)"), " from 203.0.113.5 in session def (error: 0)"))),
             ],
             genuine: vec![
                 g("", "IMAP Error: Login failed for sales@example.com from 203.0.113.5", "203.0.113.5"),
@@ -1445,6 +1468,9 @@ fn mail_cases() -> Vec<Cases> {
                 m("LOGIN FAILED, user=x, ip=[::ffff:198.51.100.66], port=[1], ip=[::ffff:203.0.113.5], port=[2]"),
                 m("LOGIN FAILED, method=x, ip=[198.51.100.67], user=y, ip=[::ffff:203.0.113.5]"),
                 m("LOGIN FAILED, user=, ip=[2001:db8:dec0::1], ip=[2001:db8:113::5]"),
+                // A user name padded so that a logger's cut ends the line on a forged ip=.
+                m(leak(cut_after(1023, |pad| format!("LOGIN FAILED, user={pad}, ip=[::ffff:198.51.100.72]"), ", ip=[::ffff:203.0.113.5]"))),
+                m(leak(cut_after(1023, |pad| format!("LOGIN FAILED, user=x, ip=[::ffff:198.51.100.73], port=[{pad}]"), "], ip=[::ffff:203.0.113.5]"))),
             ],
             genuine: vec![
                 g("", "LOGIN FAILED, user=info@example.org, ip=[::ffff:203.0.113.5]", "203.0.113.5"),
@@ -1500,6 +1526,9 @@ fn mail_cases() -> Vec<Cases> {
                 m("14NNx65Q065815: AUTH failure (CRAM-MD5): user not found (-20) SASL(-13): user not found: user: x, relay=[198.51.100.67] property: userPassword not found in sasldb /etc/sasldb2, user=x, relay=[198.51.100.67], relay=[203.0.113.5]"),
                 m("s1GNXHYB005133: 198.51.100.68 [203.0.113.5]: possible SMTP attack: command=AUTH, count=5"),
                 m("AUTH failure (PLAIN): authentication failure (-13) SASL(-13): authentication failure: x, user=a, relay=[IPv6:2001:db8:dec0::1], relay=[IPv6:2001:db8:113::5]"),
+                // Padded to sendmail's split or a logger's cut, ending on a forged relay=.
+                m(leak(cut_after(1023, |pad| format!("AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user={pad}, relay=[198.51.100.74]"), ", relay=[203.0.113.5]"))),
+                m(leak(cut_after(1023, |pad| format!("AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user=x, relay={pad} [198.51.100.74]"), ", relay=[203.0.113.5]"))),
             ],
             genuine: vec![
                 g("", "s1GNXHYB005133: [203.0.113.5]: possible SMTP attack: command=AUTH, count=5", "203.0.113.5"),
@@ -1517,6 +1546,8 @@ fn mail_cases() -> Vec<Cases> {
                 m("ruleset=check_relay, arg1=[198.51.100.69], arg2=198.51.100.69, relay=[203.0.113.5], reject=421 4.3.2 Connection rate limit exceeded."),
                 // Multi-line "No such user here" lines carry no address: nothing counted.
                 m("rA37ZTSC026254: <x@[198.51.100.70]>... No such user here"),
+                // A quoted recipient padded to sendmail's split or a logger's cut.
+                m(leak(cut_after(1023, |pad| format!("s1P819mk027713: ruleset=check_rcpt, arg1=<\"{pad}>, relay=[198.51.100.71], reject=550 5.7.1 x... Relaying denied. Proper authentication required."), "\"@example.org>, relay=[203.0.113.5], reject=550 5.7.1 <x>... Relaying denied."))),
             ],
             genuine: vec![
                 g("", "s1N706jo003992: ruleset=check_rcpt, arg1=<joe@example.org>, relay=[203.0.113.5], reject=550 5.7.1 <joe@example.org>... Rejected: 203.0.113.5 listed at zen.spamhaus.org", "203.0.113.5"),

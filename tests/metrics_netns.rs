@@ -498,3 +498,51 @@ fn a_taken_port_costs_only_the_endpoint_and_a_unix_socket_serves_too() {
     b.stop();
     assert!(!sock.exists(), "the socket is removed at stop");
 }
+
+#[test]
+fn log_file_lines_are_counted_apart_from_journal_entries() {
+    if !enter("log_file_lines_are_counted_apart_from_journal_entries") {
+        return;
+    }
+    let j = Journald::start();
+    let log = j.work.path().join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let cfg = format!(
+        "[daemon]\nfirewall = \"dry-run\"\n[jail.nginx-botsearch]\nenabled = true\nlogpath = [\"{}\"]\nmaxretry = 2\n",
+        log.display()
+    );
+    let mut b = Banjo::new(j.work.path(), &cfg);
+    b.start(&[]);
+    let now = shell("date -u '+%d/%b/%Y:%H:%M:%S +0000'");
+    let mut text = String::new();
+    for n in 0..3 {
+        text.push_str(&format!(
+            "203.0.113.20 - - [{}] \"GET /pma/index.php?{n} HTTP/1.1\" 404 153 \"-\" \"Mozilla/5.0\"\n",
+            now.trim()
+        ));
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .unwrap();
+    let mut m = BTreeMap::new();
+    eventually(10, "3 lines counted", || {
+        let out = b.cli(&["metrics"]);
+        m = parse(&String::from_utf8_lossy(&out.stdout));
+        m.get("banjo_logfile_lines_read_total{}")
+            .and_then(|v| v.as_f64())
+            == Some(3.0)
+    });
+    assert_eq!(
+        value(&m, r#"banjo_jail_entries_total{jail="nginx-botsearch"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"banjo_bans_total{jail="nginx-botsearch",reason="failures"}"#
+        ),
+        1.0
+    );
+}

@@ -50,8 +50,10 @@ pub enum Command {
     ///
     /// Reads each file as fail2ban does ([INCLUDES] before/after, NAME.local,
     /// %(name)s and <name> substitution, one pattern set per mode) and writes a banjo
-    /// filter that matches MESSAGE: the syslog prefix and datepattern are dropped, a
-    /// prefregex is folded into every pattern. Every difference is reported as
+    /// filter that matches MESSAGE: the syslog prefix is dropped, the datepattern
+    /// becomes an optional %(date)s at the start of each pattern, a prefregex is folded
+    /// into every pattern. A jail can also use the file directly: filter =
+    /// "fail2ban:NAME" (imported at load time). Every difference is reported as
     /// FILE:LINE: warning|error: KEY: …, and noted in the output; a pattern that cannot
     /// be translated (multi-line <SKIPLINES>, an undefined <tag>) is left out with an
     /// error. What is written has been compiled by banjo in every mode. Unanchored

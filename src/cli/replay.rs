@@ -7,6 +7,9 @@ use super::source::{EntrySource, JournalArgs};
 use super::{ConfigArgs, EXIT_OK, EXIT_USAGE};
 use crate::events::{Event, MSGID_BAN};
 use crate::jail::JailStats;
+use crate::journal::filesource::{LogFileSource, LogPath};
+use crate::journal::logfile::{Positions, Start};
+use crate::journal::source::EntrySource as _;
 use crate::journal::Entry;
 use crate::pipeline::Pipeline;
 use crate::route::MatchRules;
@@ -23,6 +26,10 @@ pub struct ReplayArgs {
     pub config: ConfigArgs,
     #[command(flatten)]
     pub journal: JournalArgs,
+    /// Replay this log file instead of a journal (repeatable), through the jails whose
+    /// logpath names it (or, if none does, every jail with a logpath).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["journal_dir", "journal_file", "journal"])]
+    pub logpath: Vec<std::path::PathBuf>,
     /// Start at this time (UTC: "2026-11-16", "2026-11-16 08:00", or @EPOCH).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -72,10 +79,13 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
     for d in &cfg.diagnostics {
         eprintln!("{d}");
     }
-    let Some(loc) = a.journal.location() else {
-        eprintln!("banjo replay: give --journal-dir DIR, --journal-file F or --journal");
+    let loc = a.journal.location();
+    if loc.is_none() && a.logpath.is_empty() {
+        eprintln!(
+            "banjo replay: give --journal-dir DIR, --journal-file F, --journal or --logpath FILE"
+        );
         return Ok(EXIT_USAGE);
-    };
+    }
     let since = match a.since.as_deref().map(parse_timestamp).transpose() {
         Ok(v) => v,
         Err(e) => {
@@ -118,36 +128,29 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         .map(|j| j.config.journalmatch.clone())
         .collect();
     let rule_refs: Vec<&MatchRules> = rules.iter().collect();
-    let mut src = EntrySource::journal(&loc, &rule_refs, &fields).context("opening the journal")?;
-    if let (EntrySource::Journal(j), Some(s)) = (&mut src, since) {
-        j.seek_realtime(s)?;
-    }
-    if let EntrySource::Journal(j) = &mut src {
-        j.precise_time = true;
-    }
 
     let mut events: Vec<Event> = Vec::new();
-    let mut entry = Entry::default();
     let (mut n, mut first, mut last): (u64, Option<Micros>, Option<Micros>) = (0, None, None);
     let mut out = super::output::out();
     let live = !a.json;
     let mut progress = super::progress::Progress::new("entries", None, a.json, live);
-    while src.next(&mut entry)? {
+    // One entry through the pipeline; false once past --until.
+    let mut feed = |p: &mut Pipeline, entry: &Entry| -> bool {
         progress.tick(|| format_time(entry.time_us));
         if since.is_some_and(|s| entry.time_us < s) {
-            continue;
+            return true;
         }
         if until.is_some_and(|u| entry.time_us > u) {
-            break;
+            return false;
         }
         // Bans a real banjo recorded: replay makes its own.
         if entry.fields.get("MESSAGE_ID") == Some(MSGID_BAN.as_bytes()) {
-            continue;
+            return true;
         }
         n += 1;
         first.get_or_insert(entry.time_us);
         last = Some(entry.time_us);
-        p.feed(&entry, &mut |ev| {
+        p.feed(entry, &mut |ev| {
             if live {
                 let _ = print_event(&mut out, &ev);
             }
@@ -155,6 +158,43 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         });
         // No kernel to refuse a network ban here.
         p.lifted.clear();
+        true
+    };
+    match &loc {
+        Some(loc) => {
+            let mut src =
+                EntrySource::journal(loc, &rule_refs, &fields).context("opening the journal")?;
+            if let (EntrySource::Journal(j), Some(s)) = (&mut src, since) {
+                j.seek_realtime(s)?;
+            }
+            if let EntrySource::Journal(j) = &mut src {
+                j.precise_time = true;
+            }
+            let mut entry = Entry::default();
+            while src.next(&mut entry)? {
+                if !feed(&mut p, &entry) {
+                    break;
+                }
+            }
+        }
+        None => {
+            let Some(mut files) = open_logpaths(&a.logpath, &p, &fields)? else {
+                return Ok(EXIT_USAGE);
+            };
+            // The same reader as the daemon's, once through (no waiting at the end).
+            let mut going = true;
+            while going {
+                let read = files.read_batch(4096, &mut |entry| {
+                    going = going && feed(&mut p, entry);
+                });
+                for note in files.take_notes() {
+                    eprintln!("banjo replay: {note}");
+                }
+                if read == 0 {
+                    break;
+                }
+            }
+        }
     }
     // Lift the bans that end within the replayed span; the rest are "still banned".
     if let Some(end) = until.or(last) {
@@ -201,6 +241,55 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         super::output::ok_if_pipe(print_summary(&report))?;
     }
     Ok(EXIT_OK)
+}
+
+/// The files of `--logpath` as a log-file source, each routed to the jails whose
+/// logpath matches it (or, when none does, to every jail with a logpath). None (after
+/// saying why) when no jail reads log files.
+fn open_logpaths(
+    files: &[std::path::PathBuf],
+    p: &Pipeline,
+    fields: &[String],
+) -> anyhow::Result<Option<LogFileSource>> {
+    if p.logpaths.is_empty() {
+        eprintln!("banjo replay: --logpath: no enabled jail has a logpath; set logpath = [\"…\"] on the jails to replay");
+        return Ok(None);
+    }
+    let all = (0..p.logpaths.len()).fold(0u64, |m, i| m | 1 << i);
+    let mut paths = Vec::new();
+    let mut routes = Vec::new();
+    for f in files {
+        let abs = std::fs::canonicalize(f).with_context(|| format!("--logpath {}", f.display()))?;
+        let text = abs.to_string_lossy().into_owned();
+        let mut mask = 0u64;
+        for (i, lp) in p.logpaths.iter().enumerate() {
+            if glob::Pattern::new(&lp.pattern).is_ok_and(|g| g.matches(&text)) {
+                mask |= 1 << i;
+            }
+        }
+        if mask == 0 {
+            eprintln!(
+                "banjo replay: no jail's logpath names {text}; every jail with a logpath reads it"
+            );
+            mask = all;
+        }
+        let first = mask.trailing_zeros() as usize;
+        paths.push(LogPath {
+            pattern: glob::Pattern::escape(&text),
+            dates: p.logpaths[first].datepattern.clone(),
+        });
+        routes.push(mask);
+    }
+    let mut src = LogFileSource::open(
+        paths,
+        &Positions::default(),
+        Start::Beginning,
+        None,
+        0,
+        fields,
+    )?;
+    src.as_history(routes);
+    Ok(Some(src))
 }
 
 fn print_event(o: &mut impl Write, ev: &Event) -> std::io::Result<()> {

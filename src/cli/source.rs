@@ -1,6 +1,8 @@
 //! Where `test-filter` and `replay` read entries from: a journal (system, directory,
 //! files) or text (file, stdin, one literal line).
 
+use crate::journal::datepattern::DatePattern;
+use crate::journal::filesource::LineFile;
 use crate::journal::sdjournal::{JournalSource, Location};
 use crate::journal::syslog::TextContext;
 use crate::journal::text::TextSource;
@@ -40,6 +42,8 @@ impl JournalArgs {
 pub enum EntrySource {
     Journal(Box<JournalSource>),
     Text(TextSource),
+    /// A file read as the daemon reads a logpath file.
+    Lines(LineFile),
 }
 
 impl EntrySource {
@@ -83,6 +87,31 @@ impl EntrySource {
         ))
     }
 
+    /// `-` (stdin) or a file, read as a jail's logpath file is.
+    pub fn logfile(
+        arg: &str,
+        dates: DatePattern,
+        fields: &[String],
+    ) -> anyhow::Result<(Self, String)> {
+        let (r, name): (Box<dyn std::io::BufRead>, String) = if arg == "-" {
+            (
+                Box::new(std::io::BufReader::with_capacity(
+                    256 * 1024,
+                    std::io::stdin(),
+                )),
+                "standard input, as a log file".into(),
+            )
+        } else {
+            let f =
+                std::fs::File::open(arg).map_err(|e| anyhow::anyhow!("cannot open {arg}: {e}"))?;
+            (
+                Box::new(std::io::BufReader::with_capacity(256 * 1024, f)),
+                format!("log file {arg}"),
+            )
+        };
+        Ok((EntrySource::Lines(LineFile::new(r, dates, fields)), name))
+    }
+
     /// Text sources: write only these header fields (a journal source is told its
     /// fields when opened).
     pub fn keep_fields(&mut self, names: &[String]) {
@@ -95,6 +124,7 @@ impl EntrySource {
         Ok(match self {
             EntrySource::Journal(j) => j.next(entry)?,
             EntrySource::Text(t) => t.next(entry)?,
+            EntrySource::Lines(l) => l.next(entry)?,
         })
     }
 }

@@ -5,6 +5,7 @@
 use super::source::{EntrySource, JournalArgs};
 use super::{ConfigArgs, EXIT_OK, EXIT_USAGE};
 use crate::filter::{Filter, FilterRef, Outcome, Session};
+use crate::journal::datepattern::DatePattern;
 use crate::journal::Entry;
 use crate::route::MatchRules;
 use anyhow::Context;
@@ -26,6 +27,14 @@ pub struct TestFilterArgs {
     pub source: Option<String>,
     #[command(flatten)]
     pub journal: JournalArgs,
+    /// Read SOURCE (a file or -) as the daemon reads a jail's logpath files: a syslog
+    /// header is parsed, else the date is found and cut as fail2ban cuts it.
+    #[arg(long)]
+    pub logpath: bool,
+    /// With --logpath: how to find the date (fail2ban's %-codes; default: the usual
+    /// shapes).
+    #[arg(long, value_name = "PATTERN", requires = "logpath")]
+    pub datepattern: Option<String>,
     /// Journal match (journalctl syntax, repeatable: groups are ORed). Default: the
     /// filter's own journalmatch.
     #[arg(long = "match", short = 'm', value_name = "FIELD=VALUE")]
@@ -131,6 +140,16 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
         (None, None) => {
             eprintln!("banjo test-filter: no SOURCE: give a file, -, a line, --journal-dir DIR, --journal-file F or --journal");
             return Ok(EXIT_USAGE);
+        }
+        (None, Some(s)) if a.logpath => {
+            let dates = match a.datepattern.as_deref().map(DatePattern::parse).transpose() {
+                Ok(d) => d.unwrap_or(DatePattern::Auto),
+                Err(e) => {
+                    eprintln!("banjo test-filter: --datepattern: {e}");
+                    return Ok(EXIT_USAGE);
+                }
+            };
+            EntrySource::logfile(s, dates, &filter.wanted_fields())?
         }
         (None, Some(s)) => EntrySource::text(s)?,
         (Some(loc), None) => {

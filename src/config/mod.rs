@@ -9,6 +9,7 @@ pub mod escalation;
 pub mod raw;
 
 use crate::addr::parse_net;
+use crate::compat;
 use crate::filter::{Filter, FilterRef};
 use crate::route::MatchRules;
 use crate::timefmt::{parse_bantime, parse_duration, BanTime, Micros, SEC};
@@ -691,6 +692,7 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
         }
     }
     let mut filters: HashMap<String, Result<Arc<Filter>, Vec<Diagnostic>>> = HashMap::new();
+    let mut fail2ban_filters: HashMap<String, Fail2banFilter> = HashMap::new();
     let filter_dir = dir.join("filter.d");
     let (jails, keys): (Vec<_>, Vec<Layered>) = jails
         .into_iter()
@@ -714,7 +716,14 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
             decl: (files[*fidx].name.clone(), Some(decl_line)),
             diags: Vec::new(),
         };
-        let jc = r.jail(name, declared_at, &keys[i], &filter_dir, &mut filters);
+        let jc = r.jail(
+            name,
+            declared_at,
+            &keys[i],
+            &filter_dir,
+            &mut filters,
+            &mut fail2ban_filters,
+        );
         let ok = r.diags.iter().all(|d| !d.is_error());
         results[i] = (jc.filter(|_| ok), r.diags);
     }
@@ -726,6 +735,10 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
     }
     (out, diags)
 }
+
+/// A fail2ban filter file imported for jails (once per file and parameters): the filter,
+/// and the importer's warnings, shown with every jail that uses it.
+type Fail2banFilter = (Result<Arc<Filter>, Vec<Diagnostic>>, Vec<Diagnostic>);
 
 struct Resolver<'a> {
     files: &'a [SourceFile],
@@ -878,6 +891,7 @@ impl Resolver<'_> {
         k: &Layered,
         filter_dir: &Path,
         filters: &mut HashMap<String, Result<Arc<Filter>, Vec<Diagnostic>>>,
+        fail2ban_filters: &mut HashMap<String, Fail2banFilter>,
     ) -> Option<JailConfig> {
         if !valid_jail_name(name) {
             let (file, line) = self.decl.clone();
@@ -910,10 +924,53 @@ impl Resolver<'_> {
                 return None;
             }
         };
-        let filter = filters
-            .entry(filter_text.clone())
-            .or_insert_with(|| Filter::load(&filter_ref, &[filter_dir]).map(Arc::new))
-            .clone();
+        // Relative paths are read from the configuration directory.
+        let base = filter_dir.parent().unwrap_or(Path::new("."));
+        let f2b_dir = k
+            .fail2ban_filter_dir
+            .as_ref()
+            .map(|v| base.join(v.1.get_ref()));
+        let filter = match compat::fail2ban::filter::jail_source(
+            &filter_ref.name,
+            f2b_dir.as_deref(),
+        ) {
+            None => filters
+                .entry(filter_text.clone())
+                .or_insert_with(|| Filter::load(&filter_ref, &[filter_dir]).map(Arc::new))
+                .clone(),
+            Some(Err(e)) => {
+                match &k.filter {
+                    Some(v) => self.err(v, "filter", e),
+                    None => return None,
+                };
+                return None;
+            }
+            Some(Ok(path)) => {
+                // A fail2ban filter file, imported now (the same importer as
+                // `banjo import-filter`); what it reports is shown with the jail.
+                let path = base.join(path);
+                if !path.is_file() {
+                    if let Some(v) = &k.filter {
+                        self.err(v, "filter", format!("no such fail2ban filter file {}", path.display()))
+                            .hint = Some("install fail2ban's filters (`apt-get install fail2ban`), set fail2ban_filter_dir, or import the filter with `banjo import-filter` into filter.d".into());
+                    }
+                    return None;
+                }
+                let key = format!("{}\0{filter_text}", path.display());
+                let loaded = fail2ban_filters.entry(key).or_insert_with(|| {
+                    match compat::fail2ban::filter::compile_for_jail(&path, &filter_ref.params) {
+                        Ok((f, warnings)) => (Ok(Arc::new(f)), warnings),
+                        Err(e) => (Err(e), Vec::new()),
+                    }
+                });
+                for w in &loaded.1 {
+                    let mut w = w.clone();
+                    w.jail = Some(name.to_owned());
+                    self.diags.push(w);
+                }
+                loaded.0.clone()
+            }
+        };
         let filter = match filter {
             Ok(f) => f,
             Err(errs) => {

@@ -182,8 +182,11 @@ jail_keys! {
     logpath: RawMatch,
     /// How to find the date in those files' lines (fail2ban's %-codes).
     datepattern: String,
-    /// `name`, `name[mode=…, var=…]` or a path.
+    /// `name`, `name[mode=…, var=…]`, a path, or a fail2ban filter file
+    /// (`fail2ban:NAME[…]`, `/etc/fail2ban/filter.d/NAME.conf`) imported at load time.
     filter: String,
+    /// Where `fail2ban:NAME` filters are read (default /etc/fail2ban/filter.d).
+    fail2ban_filter_dir: String,
     maxretry: i64,
     findtime: RawDuration,
     bantime: RawDuration,

@@ -666,3 +666,86 @@ fn health_silence_defaults_to_a_day_jails_override_it_and_bad_values_are_errors(
     let e = only_error(&load(d.path(), true)).to_string();
     assert!(e.contains("health_silence") && e.contains("sshd"), "{e}");
 }
+
+#[test]
+fn logpath_alone_reads_files_only_and_both_read_both() {
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.nginx-botsearch]\nenabled = true\nlogpath = [\"/var/log/nginx/access.log\", \"/var/log/apache2/*access.log\"]\n\
+         [jail.sshd]\nenabled = true\nlogpath = \"/var/log/auth.log\"\njournalmatch = \"_UID=0 _COMM=sshd\"\n\
+         [jail.app]\nenabled = true\nlogpath = \"/var/log/app.log\"\ndatepattern = \"{^LN-BEG}%Y-%m-%d %H:%M:%S\"\n",
+    ), ("filter.d/app.toml", "failregex = ['^bad <HOST>$']\n")]);
+    let c = load(d.path(), true);
+    assert!(
+        c.diagnostics.iter().all(|d| !d.is_error()),
+        "{:#?}",
+        c.diagnostics
+    );
+    let nginx = jail(&c, "nginx-botsearch");
+    assert_eq!(nginx.logpath.len(), 2);
+    // The filter's default journalmatch is not used: the jail reads its files only.
+    assert!(nginx.journalmatch.groups.is_empty());
+    let sshd = jail(&c, "sshd");
+    assert_eq!(sshd.logpath, ["/var/log/auth.log"]);
+    assert_eq!(sshd.journalmatch.groups.len(), 1);
+    // A filter without a default journalmatch is fine when the jail reads files.
+    let app = jail(&c, "app");
+    assert!(matches!(
+        app.datepattern,
+        crate::journal::datepattern::DatePattern::Custom(_)
+    ));
+}
+
+#[test]
+fn bad_logpath_and_datepattern_name_file_line_and_key() {
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.nginx-botsearch]\nenabled = true\nlogpath = [\n  \"/var/log/ok.log\",\n  \"relative/access.log\",\n  \"/var/log/[x.log\",\n]\ndatepattern = \"%Y-%q\"\n",
+    )]);
+    let c = load(d.path(), true);
+    let errs: Vec<&Diagnostic> = c.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    let rel = errs
+        .iter()
+        .find(|d| d.message.contains("relative/access.log"))
+        .unwrap();
+    assert!(
+        rel.message.contains("not an absolute path"),
+        "{}",
+        rel.message
+    );
+    assert_eq!((rel.line, rel.key.as_deref()), (Some(5), Some("logpath")));
+    assert!(rel.file.ends_with("banjo.toml"));
+    assert_eq!(rel.jail.as_deref(), Some("nginx-botsearch"));
+    let glob = errs.iter().find(|d| d.message.contains("[x.log")).unwrap();
+    assert!(
+        glob.message.contains("not a valid glob"),
+        "{}",
+        glob.message
+    );
+    assert_eq!(glob.line, Some(6));
+    let dp = errs
+        .iter()
+        .find(|d| d.key.as_deref() == Some("datepattern"))
+        .unwrap();
+    assert!(dp.message.contains("unknown code %q"), "{}", dp.message);
+    assert_eq!(dp.line, Some(8));
+    // A jail with errors does not run (the others do).
+    assert!(c.jails.iter().all(|j| j.name != "nginx-botsearch"));
+}
+
+#[test]
+fn datepattern_without_logpath_is_a_warning() {
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.sshd]\nenabled = true\ndatepattern = \"%Y-%m-%d %H:%M:%S\"\n",
+    )]);
+    let c = load(d.path(), true);
+    let w = c
+        .diagnostics
+        .iter()
+        .find(|d| d.key.as_deref() == Some("datepattern"))
+        .unwrap();
+    assert!(!w.is_error());
+    assert_eq!(w.line, Some(3));
+}

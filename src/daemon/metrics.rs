@@ -65,6 +65,8 @@ pub(crate) fn unban_reason(r: crate::events::UnbanReason) -> &'static str {
 pub(crate) struct Counters {
     /// Entries read from the journal, whether a jail took them or not.
     pub(crate) entries_read: u64,
+    /// Lines read from `logpath` files.
+    pub(crate) lines_read: u64,
     /// Bans reported (durable and in the kernel), by (jail, reason).
     pub(crate) bans: BTreeMap<(String, &'static str), u64>,
     /// Unbans reported, by (jail, reason).
@@ -89,6 +91,7 @@ impl Default for Counters {
     fn default() -> Self {
         Counters {
             entries_read: 0,
+            lines_read: 0,
             bans: BTreeMap::new(),
             unbans: BTreeMap::new(),
             ban_latency: Histogram::new(LATENCY_BOUNDS),
@@ -116,6 +119,7 @@ impl Counters {
     /// A number that changes whenever any metric may have (for the textfile).
     fn generation(&self) -> u64 {
         self.entries_read
+            .wrapping_add(self.lines_read)
             .wrapping_add(self.bans.values().sum::<u64>())
             .wrapping_add(self.unbans.values().sum::<u64>())
             .wrapping_add(self.control.values().sum::<u64>())
@@ -152,6 +156,12 @@ impl Daemon {
             "Journal entries read, whether a jail took them or not.",
         )
         .sample(&[], m.entries_read as f64);
+        e.family(
+            "banjo_logfile_lines_read_total",
+            Kind::Counter,
+            "Lines read from the jails' logpath files.",
+        )
+        .sample(&[], m.lines_read as f64);
         e.family(
             "banjo_journal_lag_seconds",
             Kind::Gauge,

@@ -836,9 +836,14 @@ impl Daemon {
             for note in notes {
                 tracing::warn!("{}: {note}", which.name());
             }
-            self.metrics.entries_read += n as u64;
-            if n > 0 {
-                self.metrics.journal_lag_us = now_us() - self.pipeline.now;
+            match which {
+                Which::Journal => {
+                    self.metrics.entries_read += n as u64;
+                    if n > 0 {
+                        self.metrics.journal_lag_us = now_us() - self.pipeline.now;
+                    }
+                }
+                Which::Files => self.metrics.lines_read += n as u64,
             }
             self.say_notices();
             if n == 0 {

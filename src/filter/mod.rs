@@ -584,15 +584,18 @@ impl Session {
         counts: bool,
         now: Micros,
     ) -> bool {
-        let user = m
-            .user(message)
-            .filter(|u| !u.is_empty())
-            .map(|u| self.states.hash_user(u.as_bytes()));
-        let starts_story = (counts && m.host.is_none()) || (!counts && user.is_some() && !m.forget);
+        let has_user = m.user_at.as_ref().is_some_and(|r| !r.is_empty());
+        let starts_story = (counts && m.host.is_none()) || (!counts && has_user && !m.forget);
         if self.states.is_empty() && !starts_story {
             // The common case: no connection has a story; this line starts none.
             return counts;
         }
+        let user = m
+            .user_at
+            .clone()
+            .filter(|r| !r.is_empty())
+            .and_then(|r| message.get(r))
+            .map(|u| self.states.hash_user(u));
         let key = self.states.key(raw_id);
         let expired = now.saturating_sub(self.filter.correlation_window);
         let Some(state) = self.states.get_mut(key, expired) else {

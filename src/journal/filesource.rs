@@ -14,6 +14,7 @@ use super::source::{EntrySource, Origin, Position};
 use super::syslog::{parse_line_cached, HeaderFields, StampCache, TextContext};
 use super::Entry;
 use crate::timefmt::Micros;
+use std::io::{BufRead, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
@@ -31,6 +32,10 @@ pub struct LineReader {
     stamps: StampCache,
     keep: HeaderFields,
     dates: DateContext,
+    /// Lines without a date take the previous line's time instead of the clock
+    /// (replay: history has no "now").
+    pub undated_as_previous: bool,
+    last: Option<Micros>,
 }
 
 impl LineReader {
@@ -42,6 +47,8 @@ impl LineReader {
             stamps: StampCache::default(),
             keep: HeaderFields::only(fields),
             dates: DateContext::new(now_us, zone),
+            undated_as_previous: false,
+            last: None,
         };
         r.set_now(now_us);
         r
@@ -65,6 +72,7 @@ impl LineReader {
         if matches!(dates, DatePattern::Auto) {
             parse_line_cached(line, &self.text, &mut self.stamps, self.keep, entry);
             if entry.time_us != 0 {
+                self.last = Some(entry.time_us);
                 return; // a syslog or ISO header: time and fields from it
             }
         } else {
@@ -76,10 +84,14 @@ impl LineReader {
                 entry.set_message_cut(line, found.cut(line));
             }
             None => {
-                entry.time_us = self.dates.now_us();
+                entry.time_us = match (self.undated_as_previous, self.last) {
+                    (true, Some(t)) => t,
+                    _ => self.dates.now_us(),
+                };
                 entry.set_message(line);
             }
         }
+        self.last = Some(entry.time_us);
     }
 }
 
@@ -91,6 +103,11 @@ pub struct LogFileSource {
     entry: Entry,
     /// `--since` on a first start: lines before it are read over.
     since: Option<Micros>,
+    /// Per pattern of this follower: the origin mask its lines carry (default: bit i
+    /// for pattern i; replay maps its files onto the jails' logpaths).
+    routes: Vec<u64>,
+    /// The clock is the lines' own (replay): see [`LineReader::undated_as_previous`].
+    virtual_clock: bool,
 }
 
 impl LogFileSource {
@@ -106,13 +123,24 @@ impl LogFileSource {
     ) -> Result<LogFileSource, LogFileError> {
         let texts: Vec<String> = paths.iter().map(|p| p.pattern.clone()).collect();
         let files = LogFiles::open(&texts, saved, start, window_us)?;
+        let routes = (0..paths.len().min(64)).map(|i| 1u64 << i).collect();
         Ok(LogFileSource {
             files,
             paths,
             lines: LineReader::new(now_us(), Zone::Host, fields),
             entry: Entry::default(),
             since,
+            routes,
+            virtual_clock: false,
         })
+    }
+
+    /// Read once through, as history (replay): lines of pattern i carry origin mask
+    /// `routes[i]`, and lines without a date take the previous line's time.
+    pub fn as_history(&mut self, routes: Vec<u64>) {
+        self.routes = routes;
+        self.virtual_clock = true;
+        self.lines.undated_as_previous = true;
     }
 
     /// Saved positions as the state keeps them (JSON text).
@@ -157,7 +185,9 @@ impl EntrySource for LogFileSource {
     }
 
     fn read_batch(&mut self, max: usize, sink: &mut dyn FnMut(&Entry)) -> usize {
-        self.lines.set_now(now_us());
+        if !self.virtual_clock {
+            self.lines.set_now(now_us());
+        }
         let mut n = 0;
         while n < max {
             let Some(line) = self.files.next_line() else {
@@ -165,9 +195,7 @@ impl EntrySource for LogFileSource {
             };
             let mut mask = 0u64;
             for &p in line.patterns {
-                if p < 64 {
-                    mask |= 1 << p;
-                }
+                mask |= self.routes.get(usize::from(p)).copied().unwrap_or(0);
             }
             let dates = line
                 .patterns
@@ -201,5 +229,145 @@ impl EntrySource for LogFileSource {
 
     fn take_notes(&mut self) -> Vec<String> {
         self.files.take_notes()
+    }
+}
+
+/// A file (or stdin) read once through as a logpath file is read: the daemon's
+/// [`LineReader`], lines over [`super::MAX_MESSAGE`] cut, blank lines skipped. For
+/// `test-filter --logpath`; memory stays flat whatever the file's size.
+pub struct LineFile {
+    reader: Box<dyn std::io::BufRead>,
+    line: Vec<u8>,
+    lines: LineReader,
+    dates: DatePattern,
+}
+
+impl LineFile {
+    pub fn new(
+        reader: Box<dyn std::io::BufRead>,
+        dates: DatePattern,
+        fields: &[String],
+    ) -> LineFile {
+        let mut lines = LineReader::new(now_us(), Zone::Host, fields);
+        lines.undated_as_previous = true;
+        LineFile {
+            reader,
+            line: Vec::new(),
+            lines,
+            dates,
+        }
+    }
+
+    /// The next line as an entry; Ok(false) at the end.
+    pub fn next(&mut self, entry: &mut Entry) -> std::io::Result<bool> {
+        loop {
+            self.line.clear();
+            // Read at most one cap's worth into the line, then skip to its end.
+            let n = (&mut self.reader)
+                .take(super::MAX_MESSAGE as u64 + 1)
+                .read_until(b'\n', &mut self.line)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if self.line.last() != Some(&b'\n') && self.line.len() > super::MAX_MESSAGE {
+                self.line.truncate(super::MAX_MESSAGE);
+                let mut rest = Vec::new();
+                loop {
+                    rest.clear();
+                    let m = (&mut self.reader)
+                        .take(64 * 1024)
+                        .read_until(b'\n', &mut rest)?;
+                    if m == 0 || rest.last() == Some(&b'\n') {
+                        break;
+                    }
+                }
+            }
+            while let [head @ .., b'\n' | b'\r'] = self.line.as_slice() {
+                let len = head.len();
+                self.line.truncate(len);
+            }
+            if self.line.is_empty() {
+                continue;
+            }
+            self.lines.parse(&self.line, &self.dates, entry);
+            return Ok(true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timefmt::SEC;
+
+    /// 2026-12-07 10:00:00 UTC.
+    const T: i64 = 1_796_637_600;
+
+    fn read(line: &str, dates: &DatePattern) -> Entry {
+        let mut r = LineReader::new(
+            (T + 60) * SEC,
+            Zone::Fixed(0),
+            &["SYSLOG_IDENTIFIER".into(), "_PID".into()],
+        );
+        let mut e = Entry::default();
+        r.parse(line.as_bytes(), dates, &mut e);
+        e
+    }
+
+    #[test]
+    fn syslog_lines_read_as_the_journal_would_carry_them() {
+        let e = read(
+            "Dec  7 10:00:00 web1 sshd[4711]: Failed password for root from 192.0.2.7 port 22 ssh2",
+            &DatePattern::Auto,
+        );
+        assert_eq!(e.time_us, T * SEC);
+        assert_eq!(e.fields.get("SYSLOG_IDENTIFIER"), Some(&b"sshd"[..]));
+        assert_eq!(e.fields.get("_PID"), Some(&b"4711"[..]));
+        assert_eq!(
+            e.message_lossy(),
+            "Failed password for root from 192.0.2.7 port 22 ssh2"
+        );
+    }
+
+    #[test]
+    fn web_server_lines_have_their_date_cut_as_fail2ban_does() {
+        let e = read(
+            "192.0.2.7 - - [07/Dec/2026:10:00:00 +0000] \"GET /pma/ HTTP/1.1\" 404 1 \"-\" \"x\"",
+            &DatePattern::Auto,
+        );
+        assert_eq!(e.time_us, T * SEC);
+        assert_eq!(
+            e.message_lossy(),
+            "192.0.2.7 - - [] \"GET /pma/ HTTP/1.1\" 404 1 \"-\" \"x\""
+        );
+        assert!(e.fields.is_empty());
+        let e = read(
+            "[Mon Dec 07 10:00:00.5 2026] [auth_basic:error] [pid 1] [client 192.0.2.7:5] AH01618: user x not found: /",
+            &DatePattern::Auto,
+        );
+        assert_eq!(e.time_us, T * SEC + 500_000);
+        assert_eq!(
+            e.message_lossy(),
+            "[] [auth_basic:error] [pid 1] [client 192.0.2.7:5] AH01618: user x not found: /"
+        );
+    }
+
+    #[test]
+    fn a_line_without_a_date_takes_the_read_time() {
+        let e = read("login failed for 192.0.2.7", &DatePattern::Auto);
+        assert_eq!(e.time_us, (T + 60) * SEC);
+        assert_eq!(e.message_lossy(), "login failed for 192.0.2.7");
+    }
+
+    #[test]
+    fn a_datepattern_replaces_the_default_shapes() {
+        let p = DatePattern::parse("{^LN-BEG}%d.%m.%Y %H:%M:%S").unwrap();
+        let e = read("07.12.2026 10:00:00 bad login from 192.0.2.7", &p);
+        assert_eq!(e.time_us, T * SEC);
+        assert_eq!(e.message_lossy(), "bad login from 192.0.2.7");
+        // No syslog header parse with a datepattern: the line is the pattern's.
+        let e = read("Dec  7 10:00:00 web1 app[1]: x", &p);
+        assert_eq!(e.time_us, (T + 60) * SEC);
+        assert_eq!(e.message_lossy(), "Dec  7 10:00:00 web1 app[1]: x");
     }
 }

@@ -233,3 +233,17 @@ fn restored_bans_count_towards_escalation() {
     assert_eq!(network_bans(&evs), [("198.51.100.0/24".to_owned(), 3)]);
     assert_eq!(p.bans.len(), 1);
 }
+
+/// A spray over many networks at once (host 1 of each, then host 2 of each, …): each
+/// network escalates at its own K-th ban, and the rest of its addresses are covered.
+#[test]
+fn a_spray_over_many_networks_escalates_each_once() {
+    let mut p = pipeline("escalate_after = 5\n", &[]);
+    let spray: Vec<String> = (1..=20)
+        .flat_map(|h| (0..20).map(move |n| format!("198.18.{n}.{h}")))
+        .collect();
+    let evs = feed(&mut p, SEC, &spray);
+    assert_eq!(network_bans(&evs).len(), 20);
+    assert_eq!(p.bans.len(), 20);
+    assert_eq!(p.jails[0].stats.already_banned, 15 * 20);
+}

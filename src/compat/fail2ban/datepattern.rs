@@ -25,7 +25,9 @@
 /// `28/Jul/2013:21:41:20 +0200` (Apache), `07/28/2013:21:41:20`, `07-28-2013 21:41:20`,
 /// compact `20130728 21:41:20` and `20130728T214120`, `<07/28/13@21:41:20>`, `Jul 28,
 /// 2013 9:41:20 PM`, `Jul-28-13 21:41:20` and epoch seconds. Month and day names are
-/// letters, everything else digits, blanks and punctuation.
+/// letters, everything else digits, blanks and punctuation. fail2ban's bare `21:41:20`
+/// is left out: at the start of MESSAGE it could also be the start of an IPv6 address
+/// (`12:34:56::1`), and a date must never take part of one.
 const DEFAULT_DATES: &[&str] = &[
     r"\d{4}[-/.]\d\d?[-/.]\d\d?(?:T| {1,2})\d?\d:\d\d:\d\d(?:[.,]\d+)?(?:\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?))?",
     r"(?:[A-Za-z]{3} )?[A-Za-z]{3} [ \d]?\d (?:\d{4} )? ?\d?\d:\d\d:\d\d(?:\.\d+)?(?: \d{4})?",
@@ -37,7 +39,6 @@ const DEFAULT_DATES: &[&str] = &[
     r"<\d\d/\d\d/\d\d@\d\d:\d\d:\d\d>",
     r"[A-Za-z]{3} \d\d?, \d{4} \d?\d:\d\d:\d\d [AP]M",
     r"[A-Za-z]{3}-\d\d-\d\d \d?\d:\d\d:\d\d",
-    r"\d\d:\d\d:\d\d",
     EPOCH,
 ];
 

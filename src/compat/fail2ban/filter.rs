@@ -134,6 +134,25 @@ pub fn import(path: &Path) -> Import {
         );
         return result;
     }
+    if let Some(missing) = left_to_includer(&cfg) {
+        // selinux-common.conf: the failregex of a family of filters, each of which
+        // includes it and defines the rest (`_type`, `_msg`): it is imported with them.
+        result.not_a_filter = true;
+        let users = includers(path);
+        result.diagnostics.push(
+            Diagnostic::error(&file, cfg.get("Definition", "failregex").map(ini::Value::line), format!(
+                "an include, not a filter: failregex needs %({missing})s, which the filters including it define"
+            ))
+            .key("failregex")
+            .warning()
+            .hint(if users.is_empty() {
+                "import the filter that includes it".to_owned()
+            } else {
+                format!("import the filters that include it: {}", users.join(", "))
+            }),
+        );
+        return result;
+    }
     blank_prefix_line(&mut cfg);
     let mut ctx = Ctx {
         cfg: &cfg,
@@ -151,6 +170,108 @@ pub fn import(path: &Path) -> Import {
     result.diagnostics = ctx.diags;
     result.toml = toml;
     result
+}
+
+/// Where a jail's `filter` names a fail2ban filter file: `fail2ban:NAME` (NAME.conf in
+/// `dir`, /etc/fail2ban/filter.d unless the jail sets `fail2ban_filter_dir`) or a path
+/// ending in `.conf`. `None`: a banjo filter name or path.
+pub fn jail_source(name: &str, dir: Option<&Path>) -> Option<Result<std::path::PathBuf, String>> {
+    if let Some(n) = name.strip_prefix("fail2ban:") {
+        let ok = !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && !n.starts_with('.');
+        if !ok {
+            return Some(Err(format!(
+                "{n:?} is not a fail2ban filter name (letters, digits, - _ . only)"
+            )));
+        }
+        let dir = dir.unwrap_or(Path::new(FAIL2BAN_FILTER_D));
+        return Some(Ok(dir.join(format!("{n}.conf"))));
+    }
+    name.ends_with(".conf")
+        .then(|| Ok(std::path::PathBuf::from(name)))
+}
+
+/// fail2ban's filter directory as Debian, RHEL and the upstream install lay it out.
+pub const FAIL2BAN_FILTER_D: &str = "/etc/fail2ban/filter.d";
+
+/// A fail2ban filter file compiled for a jail at load time, through [`import`]: the
+/// filter and the warnings to show (`banjo check`), or every diagnostic when anything
+/// was left out (a jail never runs a filter that is weaker than the file it names
+/// without the user having seen why).
+pub fn compile_for_jail(
+    path: &Path,
+    params: &BTreeMap<String, String>,
+) -> Result<(Filter, Vec<Diagnostic>), Vec<Diagnostic>> {
+    if !path.is_file() {
+        return Err(vec![Diagnostic::error(
+            path.display().to_string(),
+            None,
+            "no such fail2ban filter file",
+        )
+        .hint("install fail2ban's filters (`apt-get install fail2ban`), set fail2ban_filter_dir, or import the filter with `banjo import-filter` into filter.d")]);
+    }
+    let imp = import(path);
+    if imp.not_a_filter {
+        let mut d = imp.diagnostics;
+        for x in &mut d {
+            x.severity = crate::config::error::Severity::Error;
+        }
+        return Err(d);
+    }
+    let toml = match &imp.toml {
+        Some(t) if !imp.has_errors() => t.clone(),
+        _ => return Err(imp.diagnostics),
+    };
+    let file = path.display().to_string();
+    let filter = Filter::from_toml(&imp.name, &file, &toml, params)?;
+    Ok((filter, imp.diagnostics))
+}
+
+/// A `%(_name)s` the failregex uses that nothing here defines: a key fail2ban's
+/// convention leaves to the including filter (names starting with `_`).
+fn left_to_includer(cfg: &Config) -> Option<String> {
+    let text = cfg.get("Definition", "failregex")?.text();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("%(") {
+        rest = &rest[i + 2..];
+        let Some(e) = rest.find(")s") else { break };
+        let name = rest[..e].to_ascii_lowercase();
+        let defined = ["Definition", "DEFAULT", "Init"]
+            .iter()
+            .any(|s| cfg.lookup(s, &name).is_some());
+        if name.starts_with('_') && !name.contains('/') && !defined {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// Filters beside `path` that include it (`before =`/`after =` naming its file).
+fn includers(path: &Path) -> Vec<String> {
+    let (Some(dir), Some(fname)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let fname = fname.to_string_lossy();
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf") && p != path)
+        .filter(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| {
+                t.lines().any(|l| {
+                    let l = l.trim();
+                    (l.starts_with("before") || l.starts_with("after")) && l.contains(&*fname)
+                })
+            })
+        })
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    out.sort();
+    out
 }
 
 /// common.conf's `__prefix_line` (every logtype section's) stands for the syslog
@@ -288,7 +409,13 @@ fn lookup_tag(
 /// Modes the filter defines: for every `<pre<mode>suf>` in its options, the X with a
 /// key `preXsuf`; a mode must have all of them (else fail2ban would leave a tag).
 fn modes(cfg: &Config, opts: &BTreeMap<String, &'static str>) -> Vec<String> {
-    if !opts.contains_key("mode") {
+    values_of(cfg, opts, "mode")
+}
+
+/// The values a switch parameter (`mode`, `logging`) can take, found as for modes.
+fn values_of(cfg: &Config, opts: &BTreeMap<String, &'static str>, param: &str) -> Vec<String> {
+    let tag = format!("<{param}>");
+    if !opts.contains_key(param) {
         return Vec::new();
     }
     let mut result: Option<BTreeSet<String>> = None;
@@ -296,9 +423,9 @@ fn modes(cfg: &Config, opts: &BTreeMap<String, &'static str>) -> Vec<String> {
         let Some(v) = cfg.get(sec, key) else { continue };
         let text = v.text();
         let mut rest = text.as_str();
-        while let Some(i) = rest.find("<mode>") {
+        while let Some(i) = rest.find(&tag) {
             let before = &rest[..i];
-            let after = &rest[i + 6..];
+            let after = &rest[i + tag.len()..];
             rest = after;
             let Some(open) = before.rfind('<') else {
                 continue;
@@ -365,13 +492,42 @@ fn translate(
     let cfg = ctx.cfg;
     let file = ctx.file.clone();
     let opts = option_sections(cfg);
-    let def_mode = cfg
-        .lookup(opts.get("mode").copied().unwrap_or("Definition"), "mode")
-        .map(ini::Value::text);
+    let mut switch_list = switches(cfg, &opts);
+    // The pattern sets banjo switches between: the filter's modes, or, for a filter
+    // without, its one parameter that selects patterns (Apache's `logging`), so that
+    // parameter stays a choice: filter = "apache-noscript[mode=syslog]".
+    let mut mode_param = "mode".to_owned();
     let mut all_modes = modes(cfg, &opts);
+    if all_modes.is_empty() {
+        if let Some(i) = switch_list
+            .iter()
+            .position(|(p, _, _)| values_of(cfg, &opts, p).len() >= 2)
+        {
+            let (p, default, line) = switch_list.remove(i);
+            all_modes = values_of(cfg, &opts, &p);
+            ctx.report(
+                Diagnostic::error(&file, Some(line), format!(
+                    "parameter {p} (default {default:?}) becomes the filter's mode: filter = \"{name}[mode=VALUE]\" with VALUE one of {}",
+                    all_modes.join(", ")
+                ))
+                .key(&p)
+                .warning()
+                .hint("banjo filters switch pattern sets by mode; other parameters of the filter are fixed"),
+            );
+            mode_param = p;
+        }
+    }
+    let def_mode = cfg
+        .lookup(
+            opts.get(mode_param.as_str())
+                .copied()
+                .unwrap_or("Definition"),
+            &mode_param,
+        )
+        .map(ini::Value::text);
     if let Some(d) = &def_mode {
         if !all_modes.is_empty() && !all_modes.contains(d) {
-            let v = cfg.lookup(opts["mode"], "mode");
+            let v = cfg.lookup(opts[mode_param.as_str()], &mode_param);
             ctx.report(
                 Diagnostic::error(
                     v.map_or(file.clone(), |v| v.file.clone()),
@@ -381,12 +537,12 @@ fn translate(
                         all_modes.join(", ")
                     ),
                 )
-                .key("mode"),
+                .key(&mode_param),
             );
             return None;
         }
     }
-    for (p, default, line) in switches(cfg, &opts) {
+    for (p, default, line) in switch_list {
         ctx.report(
             Diagnostic::error(&file, Some(line), format!(
                 "parameter {p} is fixed at its default {default:?}: banjo filters switch pattern sets by mode only"
@@ -396,7 +552,28 @@ fn translate(
             .hint(format!("to use another value, edit the imported patterns or set {p} in a .local before importing")),
         );
     }
-    let date = date_var(ctx, &opts, def_mode.as_deref());
+    // One %(date)s for all modes: each mode's templates (guacamole's differ by
+    // `logging`), any of them.
+    let mut date: Option<DateVar> = None;
+    let values: Vec<Option<&str>> = if all_modes.is_empty() {
+        vec![def_mode.as_deref()]
+    } else {
+        all_modes.iter().map(|m| Some(m.as_str())).collect()
+    };
+    for v in values {
+        let d = date_var(ctx, &opts, v.map(|m| (mode_param.as_str(), m)));
+        date = Some(match date {
+            None => d,
+            Some(mut acc) => {
+                if acc.regex != d.regex {
+                    acc.regex = format!("(?:{}|{})", acc.regex, d.regex);
+                }
+                acc.in_audit |= d.in_audit;
+                acc
+            }
+        });
+    }
+    let date = date.unwrap_or_else(datepattern::default_var);
     // A filter's own syslog-prefix pattern (murmur's __prefix_journal: "host
     // murmurd[pid]:") expects the line fail2ban's systemd backend builds; MESSAGE has
     // no such prefix. Only common.conf's is known to be that alone, and is emptied.
@@ -444,7 +621,7 @@ fn translate(
     let mut id_field = false;
     for m in &all_modes {
         let mut params = BTreeMap::new();
-        params.insert("mode".to_owned(), m.clone());
+        params.insert(mode_param.clone(), m.clone());
         // banjo reads the journal: fail2ban's `logtype = journal`.
         params.insert("logtype".to_owned(), "journal".to_owned());
         let pref = raw_patterns(ctx, &opts, &params, "prefregex")?;
@@ -493,7 +670,18 @@ fn translate(
             let mut outs = Vec::new();
             for r in raws {
                 match translate_pattern(&r, pref.as_ref(), id_field, &date) {
-                    Ok(o) => outs.push(o),
+                    Ok(o) => {
+                        // What banjo does differently for this pattern is said at its
+                        // line, not only in the output's comments.
+                        for n in o.notes.iter().filter(|n| behaves_differently(n)) {
+                            ctx.report(
+                                Diagnostic::error(&r.file, Some(r.line), n.clone())
+                                    .key(key)
+                                    .warning(),
+                            );
+                        }
+                        outs.push(o);
+                    }
                     Err(e) => {
                         let new = ctx.report(
                             Diagnostic::error(&r.file, Some(r.line), format!("left out: {e}"))
@@ -622,10 +810,14 @@ fn translate(
 
 /// The filter's `datepattern` as `%(date)s` (fail2ban's default date shapes without
 /// one), with a warning for each template that cannot be placed at the start of MESSAGE.
-fn date_var(ctx: &mut Ctx, opts: &BTreeMap<String, &'static str>, mode: Option<&str>) -> DateVar {
+fn date_var(
+    ctx: &mut Ctx,
+    opts: &BTreeMap<String, &'static str>,
+    mode: Option<(&str, &str)>,
+) -> DateVar {
     let mut params = BTreeMap::new();
-    if let Some(m) = mode {
-        params.insert("mode".to_owned(), m.to_owned());
+    if let Some((p, m)) = mode {
+        params.insert(p.to_owned(), m.to_owned());
     }
     params.insert("logtype".to_owned(), "journal".to_owned());
     let raws = raw_patterns(ctx, opts, &params, "datepattern").unwrap_or_default();
@@ -1059,6 +1251,12 @@ fn translate_pattern(
     })
 }
 
+/// Notes on a translated pattern that mean it matches or counts differently from
+/// fail2ban (others: anchoring, reported once per filter; exact rewrites).
+fn behaves_differently(note: &str) -> bool {
+    note.starts_with("<F-") || note.starts_with("prefregex text after")
+}
+
 /// `(?P=user)` referring to a `<F-USER>` group -> `(?P=f_user)` (banjo's group name).
 fn rename_backrefs(p: &str) -> String {
     let mut out = String::with_capacity(p.len());
@@ -1378,6 +1576,36 @@ mod tests {
             .collect();
         assert_eq!(lines, vec![Some(3), Some(4), Some(5)]);
         assert!(imp.diagnostics[1].message.contains("undefined-thing"));
+    }
+
+    #[test]
+    fn a_switch_becomes_the_mode_of_a_filter_without_modes() {
+        let f = "[Definition]\nlogging = file\npre-file = \\[\\] \npre-syslog = httpd:\n\
+                 failregex = ^<pre-<logging>> denied <HOST>$\n";
+        let imp = import_text(&[("w.conf", f)], "w.conf");
+        let toml = imp
+            .toml
+            .clone()
+            .unwrap_or_else(|| panic!("{:?}", imp.diagnostics));
+        assert_eq!(imp.modes, vec!["file", "syslog"]);
+        assert!(toml.contains("mode = 'file'"), "{toml}");
+        let d = imp
+            .diagnostics
+            .iter()
+            .find(|d| d.key.as_deref() == Some("logging"));
+        assert!(
+            d.is_some_and(|d| d.message.contains("becomes the filter's mode")),
+            "{:?}",
+            imp.diagnostics
+        );
+        let p = BTreeMap::from([("mode".to_owned(), "syslog".to_owned())]);
+        let fl = Filter::from_toml("w", "w.toml", &toml, &p).unwrap();
+        let mut e = crate::journal::Entry::default();
+        e.set_message(b"httpd: denied 192.0.2.9");
+        assert!(
+            matches!(fl.check(&e), crate::filter::Outcome::Matched(_)),
+            "{toml}"
+        );
     }
 
     #[test]
