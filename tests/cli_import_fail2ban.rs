@@ -140,9 +140,11 @@ fn stock_debian_jail_conf_with_a_typical_jail_local() {
     assert_eq!(r["daemon"]["firewall"], "\"nftables\"");
     let toml = std::fs::read_to_string(out.join("jail.d/fail2ban.toml")).unwrap();
     assert!(toml.contains("firewall = \"nftables\""), "{toml}");
-    // nginx logs to a file: banjo reads nginx's journal instead, and says so.
-    let n = notes(jail(&r, "nginx-http-auth"));
-    assert!(n.contains("cannot read until log-file sources land"), "{n}");
+    // nginx logs to a file: banjo follows the file, as fail2ban did.
+    assert_eq!(
+        jail(&r, "nginx-http-auth")["settings"]["logpath"],
+        serde_json::json!(["/var/log/nginx/*error.log"])
+    );
 }
 
 /// Seed 001 (a DigitalOcean tutorial): [DEFAULT] with old-style action_ lines, and an
@@ -361,14 +363,13 @@ fn seed_004_jail_d_locals_and_own_filters() {
     let d = tempfile::tempdir().unwrap();
     let f2b = seed_004(d.path());
     let (r, out, code) = import(d.path(), &f2b, &["--no-bans"]);
-    // apache-origin reads Apache's error log files only: not importable yet, exit 2.
-    assert_eq!(code, 2, "{r:#}");
+    assert_eq!(code, 0, "{r:#}");
+    // apache-origin reads Apache's error log files: banjo follows the same files.
     let origin = jail(&r, "apache-origin");
-    assert_eq!(origin["written"], false);
-    assert!(
-        notes(origin).contains("cannot read until log-file sources land"),
-        "{}",
-        notes(origin)
+    assert_eq!(origin["written"], true, "{}", notes(origin));
+    assert_eq!(
+        origin["settings"]["logpath"],
+        serde_json::json!(["/var/log/apache2/*error.log"])
     );
     let c = check(&out);
     for name in [
@@ -854,4 +855,31 @@ fn migrated_bans_reach_the_kernel_when_banjo_starts() {
         "{rules}"
     );
     b.stop();
+}
+
+/// Seed 004's own apache-origin filter, imported, matches the seed's Apache error log
+/// lines (addresses changed to TEST-NET) as fail2ban-regex does with the original:
+/// the jail that now follows /var/log/apache2/*error.log counts what fail2ban counted.
+#[test]
+fn seed_004_apache_origin_matches_as_fail2ban_does() {
+    let d = tempfile::tempdir().unwrap();
+    let f2b = seed_004(d.path());
+    let (r, out, _) = import(d.path(), &f2b, &["--no-bans"]);
+    assert_eq!(jail(&r, "apache-origin")["written"], true);
+    let log = "[Mon Nov 22 12:43:22.745282 2021] [cgi:error] [pid 9067] [client 203.0.113.71:25819] AH02811: script not found or unable to stat: /usr/lib/cgi-bin/kerbynet\n\
+[Mon Nov 22 13:15:47.493805 2021] [authz_core:error] [pid 9280] [client 198.51.100.229:51599] AH01630: client denied by server configuration: /var/www/html/wp-login.php\n\
+[Tue Nov 23 14:14:46.121883 2021] [authz_core:error] [pid 26323] [client 203.0.113.136:51446] AH01630: client denied by server configuration: /var/www/html/xmlrpc.php\n\
+[Tue Nov 23 14:15:00.000000 2021] [core:notice] [pid 26323] AH00094: Command line: '/usr/sbin/apache2'\n";
+    assert_eq!(fail2ban_matches(&f2b, "apache-origin", log), 3);
+    let p = d.path().join("error.log");
+    std::fs::write(&p, log).unwrap();
+    let filter = out.join("filter.d/apache-origin.toml");
+    let v = json(&run(&[
+        "test-filter",
+        filter.to_str().unwrap(),
+        p.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["matched"], 3, "{v:#}");
+    assert_eq!(v["failures"], 3, "{v:#}");
 }

@@ -68,7 +68,8 @@ pub enum Command {
     /// DIR/jail.d/fail2ban.toml, plus DIR/filter.d/NAME.toml for each filter banjo has
     /// no built-in for. Each enabled jail keeps its settings (maxretry, findtime,
     /// bantime and bantime.*, ignoreip, ports, protocol, chain, blocktype); a logpath
-    /// that journald feeds through syslog, or backend = systemd, becomes a journalmatch;
+    /// that journald feeds through syslog, or backend = systemd, becomes a journalmatch,
+    /// any other logpath a logpath banjo follows;
     /// action_mw/action_mwl become exec hooks that run banjo mail-ban. What does not
     /// carry over is reported with its fail2ban file and line. The result is checked as
     /// banjo check would before anything is written; existing files are kept unless

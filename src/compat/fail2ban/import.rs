@@ -7,7 +7,8 @@
 //! is only another's alias, postfix's `more`, becomes that mode) or a filter.d file
 //! imported by filter.rs; `backend = systemd`, or a `logpath` that journald feeds
 //! through syslog (auth.log, secure, mail.log, maillog, syslog, messages, kern.log),
-//! -> the filter's journalmatch; maxretry/findtime/bantime and `bantime.*`;
+//! -> the filter's journalmatch; any other logpath -> banjo's `logpath` (the file is
+//! followed); maxretry/findtime/bantime and `bantime.*`;
 //! ignoreip/ignoreself; the banaction -> banjo's firewall, ports, protocol, chain and
 //! blocktype (action.d `[Init]` and its `.local` included); mail actions -> exec hooks.
 //! Every key is written out, so the result does not lean on banjo's defaults (which
@@ -760,33 +761,33 @@ impl Ctx<'_> {
             .map(|(p, _)| p)
             .collect();
         if !files.is_empty() {
-            let msg = format!(
-                "{} is a log file banjo cannot read until log-file sources land",
-                files
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            if let Some(m) = filter_match.or(plan.builtin_match.clone()) {
-                out.note(
-                    Level::Warning,
-                    lp_at,
-                    "logpath",
-                    format!("{msg}; banjo reads the service's journal instead ({}): what it writes only to that file is not seen", own(&m)),
-                );
-                if plan.journalmatch.is_none() {
-                    out.set("journalmatch", toml_list(&m));
-                }
-                out.reads = Some(format!(
-                    "journal: {} (instead of {})",
-                    own(&m),
-                    paths.join(" ")
-                ));
-                return true;
+            // Files journald does not see: banjo follows them itself, as fail2ban did.
+            let list: Vec<String> = files.iter().map(|s| s.to_string()).collect();
+            out.set("logpath", toml_list(&list));
+            let mut reads = format!("files: {}", list.join(" "));
+            let fed: Vec<&str> = syslog.iter().flatten().copied().collect();
+            if !fed.is_empty() {
+                // Some of the paths are journald's too: read those from the journal.
+                let m = filter_match
+                    .or(plan.builtin_match.clone())
+                    .unwrap_or_else(|| facility_groups(&fed));
+                out.set("journalmatch", toml_list(&m));
+                reads.push_str(&format!(", and journal: {}", own(&m)));
             }
-            out.note(Level::Error, lp_at, "logpath", msg);
-            return false;
+            if let Some(dp) = j.get("datepattern").filter(|s| !s.value.trim().is_empty()) {
+                let t = dp.value.trim();
+                match crate::journal::datepattern::DatePattern::parse(t) {
+                    Ok(_) => out.set("datepattern", toml_str(t)),
+                    Err(e) => out.note(
+                        Level::Warning,
+                        Some(dp.at()),
+                        "datepattern",
+                        format!("datepattern {t:?}: {e}; banjo finds the date by itself"),
+                    ),
+                }
+            }
+            out.reads = Some(reads);
+            return true;
         }
         if paths.is_empty() {
             out.note(
@@ -815,17 +816,8 @@ impl Ctx<'_> {
         }
         // No match known: the entries that file holds, from processes running as root
         // (any local user can log with any facility; root's cannot be forged).
-        let mut groups: Vec<String> = Vec::new();
-        for m in syslog.iter().flatten() {
-            let g = if m.starts_with("_TRANSPORT") {
-                m.to_string()
-            } else {
-                format!("{m} _UID=0").trim().to_owned()
-            };
-            if !groups.contains(&g) {
-                groups.push(g);
-            }
-        }
+        let fed: Vec<&str> = syslog.iter().flatten().copied().collect();
+        let groups = facility_groups(&fed);
         out.set("journalmatch", toml_list(&groups));
         out.reads = Some(format!("journal: {} ({via})", own(&groups)));
         out.note(
@@ -1275,7 +1267,11 @@ impl Ctx<'_> {
                 );
             }
         }
+        let files = out.settings.contains_key("logpath");
         for key in ["datepattern", "logencoding", "logtimezone"] {
+            if files && key == "datepattern" {
+                continue;
+            }
             if let Some(s) = j
                 .get(key)
                 .filter(|s| !s.value.trim().is_empty() && s.value.trim() != "auto")
@@ -1289,6 +1285,23 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// The journal groups that hold what syslog files hold, from processes running as
+/// root (any local user can log with any facility; root's entries cannot be forged).
+fn facility_groups(fed: &[&str]) -> Vec<String> {
+    let mut groups: Vec<String> = Vec::new();
+    for m in fed {
+        let g = if m.starts_with("_TRANSPORT") {
+            m.to_string()
+        } else {
+            format!("{m} _UID=0").trim().to_owned()
+        };
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    groups
 }
 
 /// A service name's port from /etc/services (tcp).
