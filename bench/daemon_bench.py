@@ -1007,6 +1007,27 @@ def fmt_mem(st):
             f"{st['VmHWM'] / 1024:.2f} MiB; threads: {', '.join(st['threads'])}")
 
 
+METRICS_LISTEN = "127.0.0.1:9191"
+
+
+def scrape():
+    """GET /metrics as Prometheus would."""
+    import urllib.request
+    with urllib.request.urlopen(f"http://{METRICS_LISTEN}/metrics", timeout=5) as r:
+        return r.read()
+
+
+def scrape_cost(pid, n):
+    """CPU ticks banjo spends on n scrapes back to back, and the wall time of each."""
+    c0 = proc_cpu_ticks(pid)
+    t0 = time.monotonic()
+    size = 0
+    for _ in range(n):
+        size = len(scrape())
+    wall = time.monotonic() - t0
+    return {"n": n, "ticks": proc_cpu_ticks(pid) - c0, "ms_per_scrape": wall * 1000 / n, "bytes": size}
+
+
 def cmd_idle(a):
     """banjo run on a config (default: the built-in one, sshd + recidive), in a fresh
     private journald each run: resident memory 5 s after READY=1, then after a small
@@ -1026,9 +1047,16 @@ def cmd_idle(a):
                 size = sh("du -sh /var/log/journal").split()[0]
                 note(f"journal history: {files} files, {size} in /var/log/journal")
             cfg = open(a.config).read() if a.config else "# built-in configuration only\n"
+            if a.metrics:
+                tdir = os.path.join(a.work, f"textfile-{i}")
+                os.makedirs(tdir, exist_ok=True)
+                cfg += (f'\n[metrics]\nlisten = "{METRICS_LISTEN}"\n'
+                        f'textfile = "{tdir}/banjo.prom"\n')
             b = Banjo(world, a.banjo, f"idle-{i}", cfg)
             b.start()
             pid = b.p.pid
+            if a.metrics:
+                note(f"metrics on: scraped once, {len(scrape())} bytes of exposition")
             fresh = quiet_sample(pid, a.after)
             note(f"fresh, {a.after:g} s after READY: " + fmt_mem(fresh))
             note(f"  idle 10 s: {fresh['ticks']} ticks, {fresh['wakeups']} context switches")
@@ -1054,6 +1082,16 @@ def cmd_idle(a):
                     note("  " + line)
                 for line in burst.get("resident_code", "").splitlines():
                     note("  " + line)
+            if a.metrics:
+                burst["scrape"] = scrape_cost(pid, 100)
+                note(f"  100 scrapes: {burst['scrape']['ticks']} CPU ticks "
+                     f"({burst['scrape']['ms_per_scrape']:.2f} ms wall each), "
+                     f"{burst['scrape']['bytes']} bytes; textfile "
+                     f"{os.path.getsize(os.path.join(a.work, f'textfile-{i}', 'banjo.prom'))} bytes")
+                after = quiet_sample(pid, a.after)
+                note(f"after the scrapes and {a.after:g} s quiet: " + fmt_mem(after))
+                note(f"  idle 10 s: {after['ticks']} ticks, {after['wakeups']} context switches")
+                burst["after_scrapes"] = after
             b.stop()
             sh(f"{a.banjo} flush")
             runs.append({"fresh": fresh, "burst": burst})
@@ -1218,6 +1256,9 @@ def main():
     i.add_argument("--bans", type=int, default=3)
     i.add_argument("--maxretry", type=int, default=5)
     i.add_argument("--verbose", action="store_true")
+    i.add_argument("--metrics", action="store_true",
+                   help=f"[metrics] listen = {METRICS_LISTEN} and a textfile; scrape once after READY, "
+                        "100 times after the burst (their CPU cost), then measure idle again")
     i.add_argument("--history", help="a directory of journal files whose archived ones "
                    "become this world's persistent journal (a host with a history)")
     a = ap.parse_args()

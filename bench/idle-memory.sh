@@ -1,5 +1,5 @@
 #!/bin/bash
-# Usage: bench/idle-memory.sh [--config FILE] [--runs N] [--bans N] [--history DIR] [--verbose]
+# Usage: bench/idle-memory.sh [--config FILE] [--runs N] [--bans N] [--history DIR] [--metrics] [--verbose]
 #
 # Resident memory of an idle `banjo run`, the way an operator would see it: in a private
 # world (`unshare --mount --net`: a systemd-journald on tmpfs, the namespace's own empty
@@ -12,6 +12,8 @@
 # --history DIR (e.g. bench/data/journal-n1000000-s1, from bench/make-journal.sh): its
 # archived journal files become the world's persistent journal before journald starts,
 # as on a host with weeks of logs; banjo's first start seeks past all of them.
+# --metrics: with [metrics] listen (127.0.0.1:9191) and a textfile; one scrape after
+# READY, 100 after the burst (their CPU cost), and a third idle sample after those.
 # Both numbers count: (1) is what a quiet host pays, (2) is what it pays once banjo has
 # done its job once — pages touched by banning (ipset/iptables children, SQLite writes,
 # the journal writer) stay resident.

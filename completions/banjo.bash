@@ -37,8 +37,17 @@ _banjo() {
             banjo,history)
                 cmd="banjo__subcmd__history"
                 ;;
+            banjo,import-fail2ban)
+                cmd="banjo__subcmd__import__subcmd__fail2ban"
+                ;;
             banjo,import-filter)
                 cmd="banjo__subcmd__import__subcmd__filter"
+                ;;
+            banjo,mail-ban)
+                cmd="banjo__subcmd__mail__subcmd__ban"
+                ;;
+            banjo,metrics)
+                cmd="banjo__subcmd__metrics"
                 ;;
             banjo,reload)
                 cmd="banjo__subcmd__reload"
@@ -79,8 +88,17 @@ _banjo() {
             banjo__subcmd__help,history)
                 cmd="banjo__subcmd__help__subcmd__history"
                 ;;
+            banjo__subcmd__help,import-fail2ban)
+                cmd="banjo__subcmd__help__subcmd__import__subcmd__fail2ban"
+                ;;
             banjo__subcmd__help,import-filter)
                 cmd="banjo__subcmd__help__subcmd__import__subcmd__filter"
+                ;;
+            banjo__subcmd__help,mail-ban)
+                cmd="banjo__subcmd__help__subcmd__mail__subcmd__ban"
+                ;;
+            banjo__subcmd__help,metrics)
+                cmd="banjo__subcmd__help__subcmd__metrics"
                 ;;
             banjo__subcmd__help,reload)
                 cmd="banjo__subcmd__help__subcmd__reload"
@@ -107,7 +125,7 @@ _banjo() {
 
     case "${cmd}" in
         banjo)
-            opts="-h -V --help --version check test-filter import-filter replay run status bans ban unban reload history flush doctor help"
+            opts="-h -V --help --version check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,7 +253,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__help)
-            opts="check test-filter import-filter replay run status bans ban unban reload history flush doctor help"
+            opts="check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,7 +364,49 @@ _banjo() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        banjo__subcmd__help__subcmd__import__subcmd__fail2ban)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         banjo__subcmd__help__subcmd__import__subcmd__filter)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__help__subcmd__mail__subcmd__ban)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__help__subcmd__metrics)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -466,6 +526,36 @@ _banjo() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        banjo__subcmd__import__subcmd__fail2ban)
+            opts="-o -h -V --output --force --dry-run --json --no-bans --db --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         banjo__subcmd__import__subcmd__filter)
             opts="-o -h -V --output --force --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -478,6 +568,74 @@ _banjo() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__mail__subcmd__ban)
+            opts="-h -V --mta --to --from --from-name --whois --jail --ip --failures --bantime --matches --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --mta)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --failures)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bantime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --matches)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        banjo__subcmd__metrics)
+            opts="-h -V --socket --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

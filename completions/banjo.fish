@@ -29,6 +29,8 @@ complete -c banjo -n "__fish_banjo_needs_command" -s V -l version -d 'Print vers
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "check" -d 'Validate the configuration and filters; exit 2 on any error'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "test-filter" -d 'Run a filter over log lines or journal entries and report what it matches (banjo\'s fail2ban-regex)'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "import-filter" -d 'Convert fail2ban filter.d/*.conf files into banjo filters for review'
+complete -c banjo -n "__fish_banjo_needs_command" -f -a "import-fail2ban" -d 'Move from fail2ban: its jails, filters, actions and active bans into banjo'
+complete -c banjo -n "__fish_banjo_needs_command" -f -a "mail-ban" -d 'Mail a ban (an exec hook; import-fail2ban writes it for action_mw/action_mwl)'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "replay" -d 'Run the whole decision pipeline over recorded journal history on a virtual clock, without a firewall: what would this config have banned?'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "run" -d 'The daemon: follow the journal and ban (normally started by systemd)'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "status" -d 'Jails with their failure and ban counts (one jail: its banned list too)'
@@ -36,6 +38,7 @@ complete -c banjo -n "__fish_banjo_needs_command" -f -a "bans" -d 'Every active 
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "ban" -d 'Ban an address (or network) in a jail by hand'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "unban" -d 'Lift a ban by hand'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "reload" -d 'Reload the configuration; a config with errors is refused and the running one stays'
+complete -c banjo -n "__fish_banjo_needs_command" -f -a "metrics" -d 'The daemon\'s metrics in Prometheus\'s text format (what GET /metrics serves)'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "history" -d 'Every ban and unban of an address, from the journal'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo\'s names, and why)'
 complete -c banjo -n "__fish_banjo_needs_command" -f -a "doctor" -d 'Look at the journal of the last days: enabled jails that read nothing, services whose built-in jail is off, and failures from addresses that no jail took'
@@ -64,6 +67,27 @@ complete -c banjo -n "__fish_banjo_using_subcommand import-filter" -l force -d '
 complete -c banjo -n "__fish_banjo_using_subcommand import-filter" -l json -d 'Machine-readable summary (with the filters\' text when not written to DIR)'
 complete -c banjo -n "__fish_banjo_using_subcommand import-filter" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c banjo -n "__fish_banjo_using_subcommand import-filter" -s V -l version -d 'Print version'
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -s o -l output -d 'banjo\'s configuration directory to write into' -r -F
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -l db -d 'fail2ban\'s database (default: dbfile from fail2ban.conf)' -r -F
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -l state-dir -d 'banjo\'s state directory (default: [daemon] state_dir of the config written)' -r -F
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -l force -d 'Overwrite files written by an earlier import'
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -l dry-run -d 'Print what would be written; write nothing (bans included)'
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -l json -d 'Machine-readable report'
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -l no-bans -d 'Leave fail2ban\'s active bans alone (by default they are copied into banjo\'s state)'
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c banjo -n "__fish_banjo_using_subcommand import-fail2ban" -s V -l version -d 'Print version'
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l mta -d '`sendmail` (the message on stdin, `-t`) or `mail` (mailx: subject in argv), or a path to either' -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l to -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l from -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l from-name -d 'Display name of the sender' -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l jail -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l ip -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l failures -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l bantime -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l matches -d 'The matched log lines (banjo\'s `{matches}`), appended to the mail' -r
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -l whois -d 'Append `whois IP` to the mail (skipped when whois is not installed)'
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c banjo -n "__fish_banjo_using_subcommand mail-ban" -s V -l version -d 'Print version'
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -s c -l config -d 'Configuration directory (banjo.toml, jail.d/, filter.d/)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal-dir -d 'Read journal files from this directory (like journalctl --directory)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal-file -d 'Read this journal file (repeatable; like journalctl --file)' -r -F
@@ -110,6 +134,10 @@ complete -c banjo -n "__fish_banjo_using_subcommand reload" -l socket -d 'The da
 complete -c banjo -n "__fish_banjo_using_subcommand reload" -l json -d 'Machine-readable output'
 complete -c banjo -n "__fish_banjo_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c banjo -n "__fish_banjo_using_subcommand reload" -s V -l version -d 'Print version'
+complete -c banjo -n "__fish_banjo_using_subcommand metrics" -l socket -d 'The daemon\'s control socket' -r -F
+complete -c banjo -n "__fish_banjo_using_subcommand metrics" -l json -d 'Machine-readable output'
+complete -c banjo -n "__fish_banjo_using_subcommand metrics" -s h -l help -d 'Print help'
+complete -c banjo -n "__fish_banjo_using_subcommand metrics" -s V -l version -d 'Print version'
 complete -c banjo -n "__fish_banjo_using_subcommand history" -l journal-dir -d 'Read journal files from this directory (like journalctl --directory)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand history" -l journal-file -d 'Read this journal file (repeatable; like journalctl --file)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand history" -l journal -d 'Read the system journal'
@@ -127,17 +155,20 @@ complete -c banjo -n "__fish_banjo_using_subcommand doctor" -l journal -d 'Read 
 complete -c banjo -n "__fish_banjo_using_subcommand doctor" -l json -d 'Machine-readable report'
 complete -c banjo -n "__fish_banjo_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c banjo -n "__fish_banjo_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "check" -d 'Validate the configuration and filters; exit 2 on any error'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "test-filter" -d 'Run a filter over log lines or journal entries and report what it matches (banjo\'s fail2ban-regex)'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "import-filter" -d 'Convert fail2ban filter.d/*.conf files into banjo filters for review'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "replay" -d 'Run the whole decision pipeline over recorded journal history on a virtual clock, without a firewall: what would this config have banned?'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "run" -d 'The daemon: follow the journal and ban (normally started by systemd)'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "status" -d 'Jails with their failure and ban counts (one jail: its banned list too)'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "bans" -d 'Every active ban'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "ban" -d 'Ban an address (or network) in a jail by hand'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "unban" -d 'Lift a ban by hand'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "reload" -d 'Reload the configuration; a config with errors is refused and the running one stays'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "history" -d 'Every ban and unban of an address, from the journal'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo\'s names, and why)'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "doctor" -d 'Look at the journal of the last days: enabled jails that read nothing, services whose built-in jail is off, and failures from addresses that no jail took'
-complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter replay run status bans ban unban reload history flush doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "check" -d 'Validate the configuration and filters; exit 2 on any error'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "test-filter" -d 'Run a filter over log lines or journal entries and report what it matches (banjo\'s fail2ban-regex)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "import-filter" -d 'Convert fail2ban filter.d/*.conf files into banjo filters for review'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "import-fail2ban" -d 'Move from fail2ban: its jails, filters, actions and active bans into banjo'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "mail-ban" -d 'Mail a ban (an exec hook; import-fail2ban writes it for action_mw/action_mwl)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "replay" -d 'Run the whole decision pipeline over recorded journal history on a virtual clock, without a firewall: what would this config have banned?'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "run" -d 'The daemon: follow the journal and ban (normally started by systemd)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "status" -d 'Jails with their failure and ban counts (one jail: its banned list too)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "bans" -d 'Every active ban'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "ban" -d 'Ban an address (or network) in a jail by hand'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "unban" -d 'Lift a ban by hand'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "reload" -d 'Reload the configuration; a config with errors is refused and the running one stays'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "metrics" -d 'The daemon\'s metrics in Prometheus\'s text format (what GET /metrics serves)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "history" -d 'Every ban and unban of an address, from the journal'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "flush" -d 'Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo\'s names, and why)'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "doctor" -d 'Look at the journal of the last days: enabled jails that read nothing, services whose built-in jail is off, and failures from addresses that no jail took'
+complete -c banjo -n "__fish_banjo_using_subcommand help; and not __fish_seen_subcommand_from check test-filter import-filter import-fail2ban mail-ban replay run status bans ban unban reload metrics history flush doctor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

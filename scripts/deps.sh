@@ -14,6 +14,8 @@ pkgs=(
   python3-systemd                 # fail2ban's backend=systemd (the benchmarks read journals with it)
   zsh fish                        # tests/completions.rs runs the shipped completions in their shells
   openssh-server                  # tests/daemon_netns.rs: a real sshd attacked from a peer namespace
+  python3-prometheus-client       # tests/metrics_netns.rs: Prometheus's text parser (Python client)
+  prometheus                      # tests/metrics_netns.rs: promtool check metrics (its linter); ~19 MB
   ca-certificates curl
 )
 missing=()

@@ -31,8 +31,17 @@ pub const MSGID_NOT_DURABLE: &str = "d6d94dab8f4744eabdd229939849dc63";
 pub const MSGID_STATE_DEGRADED: &str = "ec9e28643cdf4481a8d68c493f02427a";
 /// MESSAGE_ID of "the state is durable again", with what was committed.
 pub const MSGID_STATE_RECOVERED: &str = "610371c8a56e46e8af2e0d1deafb66fd";
+/// MESSAGE_ID of a network banned by subnet escalation (in place of its members' bans).
+pub const MSGID_ESCALATED: &str = "76e91bb52e33438da8a9f741b84a9521";
+/// MESSAGE_ID of a network that reached escalate_after but was not banned (it holds an
+/// ignored address or this host's own, or the jail's escalate_max was reached).
+pub const MSGID_ESCALATION_REFUSED: &str = "85a7c24b356f4894802c2766bb159657";
 /// MESSAGE_ID of bans adopted from the kernel and the journal after the state was lost.
 pub const MSGID_ADOPTED: &str = "3d572eaf91a2473e8ea265732decf0d6";
+/// MESSAGE_ID of a jail's filter health changing: it stopped matching, sees no entry
+/// while its service runs, or its unit does not exist (BANJO_HEALTH says which; "ok"
+/// when it is over). See daemon/health.rs.
+pub const MSGID_JAIL_HEALTH: &str = "8a3f0c5e7b1d4e26a9c4f2d18b6e0a73";
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
@@ -48,6 +57,10 @@ pub enum Event {
         /// n-th ban of this address in this jail.
         count: u32,
         matches: Vec<String>,
+        /// A network banned by subnet escalation: how many bans of its addresses it
+        /// replaces (0: an ordinary ban). Its `matches` are those addresses.
+        #[serde(skip_serializing_if = "is_zero")]
+        escalated: u32,
     },
     Unban {
         time_us: Micros,
@@ -66,6 +79,9 @@ pub enum UnbanReason {
     Expired,
     /// `banjo unban`.
     Manual,
+    /// Replaced by a ban of a network that contains it (subnet escalation): still
+    /// blocked, by one element for the whole network.
+    Escalated,
 }
 
 impl UnbanReason {
@@ -73,8 +89,13 @@ impl UnbanReason {
         match self {
             UnbanReason::Expired => "bantime over",
             UnbanReason::Manual => "manual unban",
+            UnbanReason::Escalated => "replaced by a ban of its network",
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn ser_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {

@@ -7,6 +7,7 @@
 use crate::addr::Unbannable;
 use crate::config::JailConfig;
 use crate::events::{Event, MSGID_BAN};
+use crate::jail::escalation::{Decision, Escalator, Refusal};
 use crate::jail::{BanBook, Jail, Tracker};
 use crate::journal::source::Origin;
 use crate::journal::Entry;
@@ -36,6 +37,23 @@ pub struct Pipeline {
     /// so, once; later ones are only counted in the jail's stats).
     pub notices: Vec<Notice>,
     noticed: std::collections::BTreeSet<(usize, Unbannable)>,
+    /// Recent bans per network, for subnet escalation (jail/escalation.rs).
+    pub escalator: Escalator,
+    /// Networks that reached escalate_after but were not banned, once each (the
+    /// caller says so).
+    pub escalation_notices: Vec<EscalationNotice>,
+    /// Member bans lifted by escalation whose network ban the kernel may still
+    /// refuse: the daemon gives them back then, and clears this once the kernel
+    /// answered (daemon/escalation.rs).
+    pub lifted: Vec<crate::jail::Ban>,
+}
+
+/// A network subnet escalation did not ban, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationNotice {
+    pub jail: String,
+    pub net: crate::addr::Addr,
+    pub why: Refusal,
 }
 
 /// A failure whose address no ban can cover (see [`crate::addr::unbannable`]).
@@ -126,6 +144,9 @@ impl Pipeline {
             warmup: false,
             notices: Vec::new(),
             noticed: Default::default(),
+            escalator: Escalator::default(),
+            escalation_notices: Vec::new(),
+            lifted: Vec::new(),
         }
     }
 
@@ -214,7 +235,11 @@ impl Pipeline {
                 continue;
             }
             let key = jail.key_for(failure.ip);
-            if self.bans.is_banned(ji, &key) {
+            let covered = jail
+                .config
+                .escalation
+                .is_some_and(|c| Escalator::covers(&c, &self.bans, ji, &key));
+            if covered || self.bans.is_banned(ji, &key) {
                 jail.stats.already_banned += 1;
                 continue;
             }
@@ -239,11 +264,13 @@ impl Pipeline {
                 bantime,
                 count: ban.count,
                 matches: trip.matches,
+                escalated: 0,
             };
             if self.feed_back_bans {
                 fed_back.push(ban_entry(&ev));
             }
             emit(ev);
+            self.escalate(ji, key, emit);
         }
         for e in fed_back {
             self.feed(&e, emit);
@@ -272,6 +299,67 @@ impl Pipeline {
             bantime,
             count: ban.count,
             matches: Vec::new(),
+            escalated: 0,
+        }
+    }
+
+    /// After jail `ji` banned `key`: ban its network if escalation says so (one ban
+    /// for the network, then the members' bans it replaces lifted), or note why not.
+    fn escalate(&mut self, ji: usize, key: crate::addr::Addr, emit: &mut dyn FnMut(Event)) {
+        let jail = &self.jails[ji];
+        let Some(cfg) = jail.config.escalation else {
+            return;
+        };
+        match self.escalator.observe(ji, jail, &self.bans, key, self.now) {
+            None => {}
+            Some(Decision::Refuse { net, why }) => {
+                self.escalation_notices.push(EscalationNotice {
+                    jail: jail.config.name.clone(),
+                    net,
+                    why,
+                });
+            }
+            Some(Decision::Escalate { net, members }) => {
+                let jail = &mut self.jails[ji];
+                let n = self.bans.count(ji, &net) + 1;
+                let bantime = cfg.bantime.unwrap_or_else(|| jail.config.bantime_for(n));
+                let k = members.len() as u32;
+                let ban = self.bans.ban(ji, net, self.now, bantime, k);
+                jail.stats.bans += 1;
+                jail.stats.escalations += 1;
+                emit(Event::Ban {
+                    time_us: self.now,
+                    jail: jail.config.name.clone(),
+                    addr: net,
+                    failures: k,
+                    bantime,
+                    count: ban.count,
+                    matches: members.iter().map(|m| m.to_string()).collect(),
+                    escalated: k,
+                });
+                // A member whose own ban ends later keeps it: escalation never
+                // shortens a ban.
+                for m in members {
+                    let outlasts = match (self.bans.get(ji, &m).map(|b| b.until), ban.until) {
+                        (None, _) => continue,
+                        (Some(_), None) => false,
+                        (Some(None), Some(_)) => true,
+                        (Some(Some(mu)), Some(nu)) => mu > nu,
+                    };
+                    if outlasts {
+                        continue;
+                    }
+                    if let Some(b) = self.bans.remove(ji, &m) {
+                        self.lifted.push(b);
+                    }
+                    emit(Event::Unban {
+                        time_us: self.now,
+                        jail: jail.config.name.clone(),
+                        addr: m,
+                        reason: crate::events::UnbanReason::Escalated,
+                    });
+                }
+            }
         }
     }
 
@@ -336,6 +424,9 @@ pub fn ban_message(jail: &str, addr: &str, failures: u32, bantime: BanTime) -> S
     };
     format!("[{jail}] Ban {addr} ({failures} failures, {t})")
 }
+
+#[cfg(test)]
+mod escalation_tests;
 
 #[cfg(test)]
 mod tests {

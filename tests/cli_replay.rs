@@ -226,6 +226,126 @@ fn human_timeline() {
     assert!(t.contains("Replayed 3 entries"), "{t}");
 }
 
+/// Replay with `extra` appended to the sshd jail of a config of its own.
+fn replay_with(entries: &[E], sshd_extra: &str, json_out: bool) -> std::process::Output {
+    let d = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[jail.sshd]\nmaxretry = 3\nfindtime = \"10m\"\nbantime = \"1h\"\nescalate_after = 5\n{sshd_extra}\n"
+    );
+    let cfg = write_config(&d.path().join("etc"), &[("banjo.toml", &config)]);
+    let jdir = d.path().join("journal");
+    make_journal(&jdir, entries);
+    let mut args = vec![
+        "replay",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--journal-dir",
+        jdir.to_str().unwrap(),
+        "--no-ignoreself",
+    ];
+    if json_out {
+        args.push("--json");
+    }
+    run(&args)
+}
+
+/// Five attackers of one /24, three failures each, then a sixth address of it.
+fn five_of_a_24() -> Vec<E> {
+    let mut v = Vec::new();
+    let mut t = T0;
+    for (pid, host) in [1, 2, 3, 4, 5, 200].into_iter().enumerate() {
+        for _ in 0..3 {
+            t += SEC;
+            v.push(fail(t, 100 + pid as u32, &format!("198.51.100.{host}")));
+        }
+    }
+    v
+}
+
+#[test]
+fn five_banned_addresses_of_a_24_become_one_network_ban() {
+    let j = json(&replay_with(&five_of_a_24(), "", true));
+    let ev = events(&j);
+    let members: Vec<String> = (1..=5).map(|h| format!("198.51.100.{h}")).collect();
+    let banned: Vec<&str> = ev
+        .iter()
+        .filter(|e| e.0 == "ban")
+        .map(|e| e.2.as_str())
+        .collect();
+    assert_eq!(
+        banned,
+        [&members[..], &["198.51.100.0/24".to_owned()]]
+            .concat()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        "{j:#}"
+    );
+    let net = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["addr"] == "198.51.100.0/24")
+        .unwrap();
+    assert_eq!(net["escalated"], 5);
+    assert_eq!(net["bantime"], "1h");
+    assert_eq!(net["matches"].as_array().unwrap().len(), 5);
+    // The members' bans are lifted in its place, at the same moment, and say why.
+    let lifted: Vec<&Value> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "unban")
+        .collect();
+    assert_eq!(lifted.len(), 5, "{j:#}");
+    assert!(lifted
+        .iter()
+        .all(|e| e["reason"] == "escalated" && e["time_us"] == net["time_us"]));
+    // 198.51.100.200 fails three times inside the banned network: no ban of its own.
+    let sshd = j["jails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["jail"] == "sshd")
+        .unwrap();
+    assert_eq!(sshd["bans"], 6);
+    assert_eq!(sshd["escalations"], 1);
+    assert_eq!(sshd["already_banned"], 3);
+    // Still banned at the end: only the network (the clock stops before its hour).
+    assert_eq!(sshd["still_banned"], 1);
+
+    // The timeline on a terminal: one line for the network, none per lifted member.
+    let out = text(&replay_with(&five_of_a_24(), "", false));
+    assert_eq!(out.matches("network: replaces 5 bans").count(), 1, "{out}");
+    assert!(!out.contains("Unban"), "{out}");
+}
+
+/// The admin's address inside the /24 (in ignoreip) keeps the network unbanned,
+/// whichever five neighbours fail; the replay says why.
+#[test]
+fn an_ignored_address_inside_the_24_prevents_escalation_in_replay() {
+    let j = json(&replay_with(
+        &five_of_a_24(),
+        "ignoreip = [\"198.51.100.77\"]",
+        true,
+    ));
+    let ev = events(&j);
+    assert!(ev.iter().all(|e| e.2 != "198.51.100.0/24"), "{j:#}");
+    assert_eq!(ev.iter().filter(|e| e.0 == "ban").count(), 6);
+    let refused = &j["escalation_refused"][0];
+    assert_eq!(refused["network"], "198.51.100.0/24");
+    assert!(refused["reason"]
+        .as_str()
+        .unwrap()
+        .contains("198.51.100.77"));
+    let out = text(&replay_with(
+        &five_of_a_24(),
+        "ignoreip = [\"198.51.100.77\"]",
+        false,
+    ));
+    assert!(out.contains("not escalating to 198.51.100.0/24"), "{out}");
+}
+
 /// `replay --logpath`: an nginx access log and an rsyslog auth.log, through the jails
 /// whose logpath names them, on the lines' own clock; a line without a date takes the
 /// time of the line before it.

@@ -51,7 +51,7 @@ struct Cases {
 }
 
 fn cases() -> Vec<Cases> {
-    vec![
+    let mut all = vec![
         Cases {
             filter: "sshd",
             injections: vec![
@@ -60,7 +60,32 @@ fn cases() -> Vec<Cases> {
                 m("Invalid user x from 198.51.100.66 from 203.0.113.5"),
                 m("Failed password for invalid user test from 198.51.100.66 port 55555 ssh2 from 203.0.113.5 port 50022 ssh2"),
                 m("Failed password for invalid user from 198.51.100.67 from 203.0.113.5 port 50022 ssh2"),
-                m("Failed none for invalid user a from 198.51.100.66 port 1 ssh2: RSA SHA256:x from 203.0.113.5 port 50022 ssh2"),
+                // sshd cuts the client's user name at its first ':' (user:style) before
+                // it logs it, so a name cannot run over sshd's own "ssh2: ".
+                m("Failed none for invalid user a from 198.51.100.66 port 1 ssh2 RSA SHA256 from 203.0.113.5 port 50022 ssh2: RSA SHA256:x"),
+                m("error: PAM: Authentication failure for illegal user a from 198.51.100.66 via 198.51.100.67 from 203.0.113.5"),
+                m("error: PAM: User not known to the underlying authentication module for illegal user x from 198.51.100.66 from 203.0.113.5 "),
+                m("Failed password for invalid user ROOT from 198.51.100.66 from 203.0.113.5"),
+                m("User x from 198.51.100.66 not allowed because account is locked"),
+                m("Disconnecting invalid user x 198.51.100.66 port 1 203.0.113.5 port 50022: Change of username or service not allowed: (x,ssh-connection) -> (y,ssh 198.51.100.67 port 1: Too many authentication failures) [preauth]"),
+                m("Received disconnect from 203.0.113.5 port 50022:11: from 198.51.100.66 port 1:3: x: Auth fail [preauth]"),
+                m("Received disconnect from 203.0.113.5 port 50022:3: x from 198.51.100.66 port 1: Auth fail [preauth]"),
+                // The connection preamble prints the user name whole and sshd cuts lines
+                // at 1 KiB: a name that long could end a cut line in its own address.
+                m(Box::leak(
+                    format!(
+                        "Connection closed by invalid user {} 198.51.100.66 port 1 [preauth]",
+                        "x".repeat(980)
+                    )
+                    .into_boxed_str(),
+                )),
+                m(Box::leak(
+                    format!(
+                        "Disconnecting invalid user {} 198.51.100.66 port 1: Too many authentication failures [preauth]",
+                        "x".repeat(950)
+                    )
+                    .into_boxed_str(),
+                )),
                 m("User root from 198.51.100.68 not allowed because not listed in AllowUsers from 203.0.113.5 not allowed because not listed in AllowUsers"),
                 m("error: maximum authentication attempts exceeded for invalid user a from 198.51.100.69 port 22 ssh2 from 203.0.113.5 port 50022 ssh2 [preauth]"),
                 m("Disconnecting invalid user x 198.51.100.70 port 1: Too many authentication failures 203.0.113.5 port 50022: Too many authentication failures [preauth]"),
@@ -74,7 +99,10 @@ fn cases() -> Vec<Cases> {
                 m("Failed hostbased for root from 203.0.113.5 port 50022 ssh2: RSA SHA256:abc, client user \"root\", client host \"h from 198.51.100.75 port 22 ssh2: RSA SHA256:zz\""),
                 m("Failed publickey for root from 203.0.113.5 port 50022 ssh2: ED25519-CERT SHA256:Hr2ubp1ChEd3sFbI2BQXkI5ykWwmgvxGRBm48O4FbTM ID xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx from 198.51.100.76 port 22 ssh2"),
                 m("Failed password for root from 203.0.113.5 port 50022 ssh2: RSA from 198.51.100.76 port 22 ssh2"),
-                // PAM's user= and ruser= are the client's name.
+                // PAM's user= and ruser= are the client's name. Two names on one
+                // connection make its PAM lines count: still with PAM's rhost.
+                m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=a rhost=203.0.113.5 user=198.51.100.66"),
+                m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=198.51.100.66 rhost=203.0.113.5"),
                 m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=x rhost=198.51.100.77"),
                 m("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5  user=x rhost=198.51.100.77  user=y"),
                 // Banners and protocol junk (ddos mode).
@@ -82,6 +110,7 @@ fn cases() -> Vec<Cases> {
                 m("Bad protocol version identification 'x' from 198.51.100.78' from 203.0.113.5 port 50022"),
                 m("Unable to negotiate with 203.0.113.5 port 50022: no matching cipher found. Their offer: aes128-cbc,from 198.51.100.79 port 1 [preauth]"),
                 m("banner exchange: Connection from 203.0.113.5 port 50022: invalid format"),
+                m("ssh_dispatch_run_fatal: Connection from invalid user x 198.51.100.66 port 1 203.0.113.5 port 50022: Broken pipe [preauth]"),
                 m("error: kex_exchange_identification: client sent invalid protocol identifier \"from 198.51.100.66 port 1\""),
                 // A connection whose address was remembered: a later line's client text
                 // must not replace it.
@@ -94,6 +123,89 @@ fn cases() -> Vec<Cases> {
                 g("", "error: maximum authentication attempts exceeded for root from 203.0.113.7 port 50022 ssh2 [preauth]", "203.0.113.7"),
                 g("", "Failed publickey for invalid user git from 203.0.113.8 port 50022 ssh2: RSA SHA256:v3dpapGleDaUKf4V1vKyR9ZyUgjaJAmoCTcb2PLljI", "203.0.113.8"),
                 g("aggressive", "Connection closed by authenticating user root 2001:db8:113::9 port 50022 [preauth]", "2001:db8:113::9"),
+                g("", "error: PAM: Authentication failure for illegal user a from 2001:db8:113::10", "2001:db8:113::10"),
+                g("", "ROOT LOGIN REFUSED FROM 203.0.113.11 port 50022 [preauth]", "203.0.113.11"),
+                g("", "Failed hostbased for dan from 203.0.113.12 port 45785 ssh2: RSA SHA256:abc, client user \"dan\", client host \"h\"", "203.0.113.12"),
+                g("ddos", "Disconnected from 203.0.113.13 port 36985 [preauth]", "203.0.113.13"),
+                g("extra", "Disconnected from authenticating user root 203.0.113.14 port 33553 [preauth]", "203.0.113.14"),
+                g("ddos", "drop connection #10 from [2001:db8:113::15]:50022 on [2001:db8::1]:22 past MaxStartups", "2001:db8:113::15"),
+                g("ddos", "ssh_dispatch_run_fatal: Connection from authenticating user root 203.0.113.16 port 50022: Broken pipe [preauth]", "203.0.113.16"),
+                g("extra", "Unable to negotiate with invalid user x 203.0.113.17 port 50022: no matching host key type found. Their offer: ssh-dss [preauth]", "203.0.113.17"),
+            ],
+        },
+        // ssh and ftp besides sshd and proftpd (filters-ssh).
+        Cases {
+            filter: "dropbear",
+            injections: vec![
+                m("Bad password attempt for 'x' from 198.51.100.66:22' from 203.0.113.5:50022"),
+                m("Bad password attempt for 'x from 198.51.100.66:1' from 203.0.113.5:50022"),
+                m("Exit before auth (user 'x' from 198.51.100.66:1', 10 fails): Max auth tries reached - user 'x' from 198.51.100.67:1' from 203.0.113.5:50022"),
+                m("Exit before auth from <203.0.113.5:50022>: (user 'x', 10 fails): Max auth tries reached - user 'x' from 198.51.100.66:1'"),
+                m("Login attempt for nonexistent user 'from 198.51.100.66:1' from 203.0.113.5:50022"),
+                // Longer than Dropbear's user names: a line cut at 1 KiB ends where the
+                // client's padding put the cut.
+                m(Box::leak(
+                    format!(
+                        "Bad password attempt for '{}' from 198.51.100.66:1",
+                        "x".repeat(990)
+                    )
+                    .into_boxed_str(),
+                )),
+            ],
+            genuine: vec![
+                g("", "Bad password attempt for 'root' from 203.0.113.5:50022", "203.0.113.5"),
+                g("", "Login attempt for nonexistent user from ::ffff:203.0.113.6:60495", "203.0.113.6"),
+                g("", "Login attempt for nonexistent user from 2001:db8:113::5:60495", "2001:db8:113::5"),
+                g("", "Exit before auth from <[2001:db8:113::6]:52289>: (user 'root', 10 fails): Max auth tries reached - user 'root'", "2001:db8:113::6"),
+                g("", "[825] Jul 10 23:57:29 Exit before auth (user 'root', 10 fails): Max auth tries reached - user 'root' from 203.0.113.7:60588", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "selinux-ssh",
+            injections: vec![
+                // acct= is the client's; audit quotes it only without blanks and quotes.
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=password acct=\"x addr=198.51.100.66 terminal=ssh res=failed'\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.5 terminal=ssh res=failed'"),
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=x addr=198.51.100.66 terminal=ssh res=failed' addr=203.0.113.5 terminal=ssh res=failed'"),
+                // Another program's record (uid 1000), or one naming another executable.
+                m("USER_AUTH pid=1 uid=1000 auid=1000 ses=3 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.66 terminal=ssh res=failed'"),
+                m("USER_AUTH pid=1 uid=0 auid=1000 ses=3 msg='op=password acct=\"x\" exe=\"/usr/bin/su\" hostname=? addr=198.51.100.66 terminal=ssh res=failed'"),
+                // A success is no failure.
+                m("USER_AUTH pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=\"x\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.66 terminal=ssh res=success'"),
+            ],
+            genuine: vec![
+                g("", "USER_AUTH pid=12887 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=password acct=\"dan\" exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.5 terminal=ssh res=failed'", "203.0.113.5"),
+                g("", "USER_ERR pid=12000 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=PAM:bad_ident acct=\"?\" exe=\"/usr/sbin/sshd\" hostname=2001:db8:113::5 addr=2001:db8:113::5 terminal=ssh res=failed'", "2001:db8:113::5"),
+                g("", "type=USER_AUTH msg=audit(1383116263.000:603): pid=12887 uid=0 auid=4294967295 ses=4294967295 msg='op=password acct=28696E76616C6964207573657229 exe=\"/usr/sbin/sshd\" hostname=? addr=203.0.113.6 terminal=ssh res=failed'", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "vsftpd",
+            injections: vec![
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\"] FAIL LOGIN: Client \"203.0.113.5\""),
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\", \"] FAIL LOGIN: Client \"203.0.113.5\""),
+                m("[pid 1] [x] FAIL LOGIN: Client \"198.51.100.66\"] FAIL LOGIN: Client \"203.0.113.5\", \"User is not in the allow user list.\""),
+                m("pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=x rhost=198.51.100.66 rhost=203.0.113.5"),
+                m("pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser= rhost=203.0.113.5 user=x rhost=198.51.100.66"),
+            ],
+            genuine: vec![
+                g("", "pam_unix(vsftpd:auth): authentication failure; logname= uid=0 euid=0 tty=ftp ruser=test rhost=203.0.113.5", "203.0.113.5"),
+                g("", "[pid 27202] [anonymous] FAIL LOGIN: Client \"2001:db8:113::5\"", "2001:db8:113::5"),
+                g("", "[pid 15019] [guest] FAIL LOGIN: Client \"::ffff:203.0.113.6\", \"User is not in the allow user list.\"", "203.0.113.6"),
+                g("", "Fri Jan 19 12:20:33 2007 [pid 27202] [a] b] FAIL LOGIN: Client \"203.0.113.7\"", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "pure-ftpd",
+            injections: vec![
+                m("(?@203.0.113.5) [WARNING] Authentication failed for user [x] (?@198.51.100.66) [WARNING] Authentication failed for user [y]"),
+                // A logged-in session's account is the client's name: not read.
+                m("(x@198.51.100.66) [WARNING] Authentication failed for user [y]"),
+                m("(?@client.example.net) [WARNING] Authentication failed for user [x@198.51.100.66]"),
+            ],
+            genuine: vec![
+                g("", "(?@203.0.113.5) [WARNING] Authentication failed for user [Administrator]", "203.0.113.5"),
+                g("", "(?@2001:db8:113::5) [WARNING] Authentication failed for user [root]", "2001:db8:113::5"),
+                g("", "(?@203.0.113.6) [WARNING] Authentication failed for user [a] b [c]", "203.0.113.6"),
             ],
         },
         Cases {
@@ -163,6 +275,11 @@ fn cases() -> Vec<Cases> {
                 g("ddos", "lost connection after AUTH from unknown[203.0.113.7]", "203.0.113.7"),
                 g("ddos", "PREGREET 11 after 0 from [2001:db8:113::8]:52410: EHLO x\\r\\n", "2001:db8:113::8"),
                 g("aggressive", "warning: unknown[203.0.113.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6, sasl_username=admin", "203.0.113.9"),
+                // fail2ban's modes by their names: more (its default), rbl, errors, extra.
+                g("more", "NOQUEUE: reject: RCPT from unknown[203.0.113.10]: 554 5.7.1 <x@example.org>: Relay access denied; from=<a@example.net> to=<x@example.org> proto=ESMTP helo=<x>", "203.0.113.10"),
+                g("rbl", "NOQUEUE: reject: RCPT from unknown[2001:db8:113::11]: 554 5.7.1 Service unavailable; Client host [2001:db8:113::11] blocked using zen.spamhaus.org; from=<a@example.net> to=<b@example.org> proto=ESMTP helo=<x>", "2001:db8:113::11"),
+                g("errors", "too many errors after RCPT from unknown[203.0.113.12]", "203.0.113.12"),
+                g("extra", "warning: unknown[203.0.113.13]: SASL PLAIN authentication failed: ", "203.0.113.13"),
             ],
         },
         Cases {
@@ -178,6 +295,7 @@ fn cases() -> Vec<Cases> {
                 g("", "warning: mail.example.net[2001:db8:113::5]: SASL PLAIN authentication failed: (reason unavailable), sasl_username=info@example.org", "2001:db8:113::5"),
                 g("", "warning: unknown[203.0.113.6]:50123: SASL LOGIN authentication failed: authentication failure", "203.0.113.6"),
                 g("aggressive", "warning: unknown[203.0.113.7]: SASL CRAM-MD5 authentication failed: Invalid authentication mechanism", "203.0.113.7"),
+                g("auth", "warning: unknown[203.0.113.8]: SASL LOGIN authentication failed: authentication failure", "203.0.113.8"),
             ],
         },
         Cases {
@@ -202,6 +320,10 @@ fn cases() -> Vec<Cases> {
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=198.51.100.73 rhost=203.0.113.5  user=a rhost=198.51.100.73"),
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=rhost=198.51.100.74 rhost=203.0.113.5  user=rhost=198.51.100.74"),
                 m("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=a rhost=198.51.100.75  user= rhost=203.0.113.5  user=a rhost=198.51.100.75  user="),
+                // Lines a logger cut (rsyslog: 8 KiB) right after a forged rip= or rhost=.
+                m(leak(cut_after(8191, |pad| format!("imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<x>, method=PLAIN, rip=198.51.100.76, lip=192.0.2.1, session=<{pad}"), ">, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abcdEFGH>"))),
+                m(leak(cut_after(8191, |pad| format!("imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<{pad}>, method=PLAIN, rip=198.51.100.76"), ">, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<abcdEFGH>"))),
+                m(leak(cut_after(8191, |pad| format!("pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser={pad} rhost=198.51.100.77"), " rhost=203.0.113.5  user=x"))),
             ],
             genuine: vec![
                 g("", "imap-login: Disconnected (auth failed, 1 attempts in 4 secs): user=<info@example.org>, method=PLAIN, rip=203.0.113.5, lip=192.0.2.1, TLS, session=<3nxUhjtZ5o/LqQ7f>", "203.0.113.5"),
@@ -209,6 +331,9 @@ fn cases() -> Vec<Cases> {
                 g("", "auth: passwd-file(admin@example.org,203.0.113.6,<k3JcfjtZEtfAqQ7f>): Password mismatch", "203.0.113.6"),
                 g("", "auth-worker(4711): pam(root,203.0.113.7): pam_authenticate() failed: Authentication failure (password mismatch?)", "203.0.113.7"),
                 g("", "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=root rhost=203.0.113.8  user=root", "203.0.113.8"),
+                // Seed 000's lines, in the default mode (what its author's jail used).
+                g("", "auth: passwd-file(aaa@example.com,203.0.113.10): Password mismatch (given password: aaa)", "203.0.113.10"),
+                g("", "auth: login(?,203.0.113.11): Username character disallowed by auth_username_chars: 0x13 (username: ?)", "203.0.113.11"),
                 g("aggressive", "imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=2001:db8:113::9, lip=2001:db8::1, TLS handshaking: SSL_accept() failed: error:0A00010B:SSL routines::wrong version number, session=<x>", "2001:db8:113::9"),
             ],
         },
@@ -632,7 +757,9 @@ fn cases() -> Vec<Cases> {
                 g("", "IPTables-Dropped: IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 SRC=2001:db8:113::7 DST=2001:db8::1 LEN=72 TC=0 HOPLIMIT=60 FLOWLBL=0 PROTO=UDP SPT=5353 DPT=161 LEN=32", "2001:db8:113::7"),
             ],
         },
-    ]
+    ];
+    all.extend(mail_cases());
+    all
 }
 
 /// A case built at run time, as the `&'static str` the tables hold.
@@ -1136,6 +1263,60 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
             ("_EXE", "/usr/bin/dash"),
             ("SYSLOG_IDENTIFIER", "monit"),
         ]),
+        // ssh and ftp (filters-ssh). A logged-in user's own copy of dropbear runs in
+        // dropbear.service only without PAM sessions, and as that user.
+        route(
+            "dropbear",
+            &[
+                ("_SYSTEMD_UNIT", "dropbear.service"),
+                ("_UID", "0"),
+                ("_EXE", "/usr/sbin/dropbear"),
+            ],
+            &[
+                ("_COMM", "dropbear"),
+                ("SYSLOG_IDENTIFIER", "dropbear"),
+                ("_EXE", "/usr/sbin/dropbear"),
+            ],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "dropbear.service"),
+            ("_UID", "1000"),
+            ("_EXE", "/usr/sbin/dropbear"),
+        ]),
+        route(
+            "selinux-ssh",
+            &[("_TRANSPORT", "audit")],
+            &[("SYSLOG_IDENTIFIER", "audit"), ("_COMM", "sshd")],
+        ),
+        route(
+            "vsftpd",
+            &[
+                ("_SYSTEMD_UNIT", "vsftpd.service"),
+                ("_EXE", "/usr/sbin/vsftpd"),
+            ],
+            &[
+                ("_COMM", "vsftpd"),
+                ("SYSLOG_IDENTIFIER", "vsftpd"),
+                ("_EXE", "/usr/sbin/vsftpd"),
+            ],
+        ),
+        route(
+            "pure-ftpd",
+            &[
+                ("_SYSTEMD_UNIT", "pure-ftpd-mysql.service"),
+                ("_EXE", "/usr/sbin/pure-ftpd-mysql"),
+            ],
+            &[
+                ("_COMM", "pure-ftpd"),
+                ("SYSLOG_IDENTIFIER", "pure-ftpd"),
+                ("_EXE", "/usr/sbin/pure-ftpd"),
+            ],
+        )
+        // pure-uploadscript, started for uploads, writes what it is told.
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "pure-ftpd.service"),
+            ("_EXE", "/usr/sbin/pure-uploadscript"),
+        ]),
         // Only the kernel writes _TRANSPORT=kernel.
         route(
             "portscan",
@@ -1143,6 +1324,7 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
             &[("SYSLOG_IDENTIFIER", "kernel"), ("_COMM", "kernel")],
         ),
     ]);
+    routes.extend(mail_routes());
     let mut problems = Vec::new();
     for r in &routes {
         let f = load(r.filter, None);
@@ -1180,4 +1362,348 @@ fn lookalike_lines_from_other_programs_are_not_routed() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Mail built-ins beyond postfix and dovecot (filters-mail, #19): their cases and routes.
+// ---------------------------------------------------------------------------------------
+
+fn mail_cases() -> Vec<Cases> {
+    vec![
+        Cases {
+            filter: "exim",
+            injections: vec![
+                // set_id is the user name the client sent; it comes after the address.
+                m("2024-05-01 10:00:00 login authenticator failed for (x) [203.0.113.5]:4444 I=[192.0.2.1]:587: 535 Incorrect authentication data (set_id=a from [198.51.100.66]: 535 Incorrect authentication data)"),
+                // A HELO spelling a second host description: it holds a space, so no match.
+                m("login authenticator failed for (x) [198.51.100.66]) [203.0.113.5]: 535 Incorrect authentication data"),
+                m("login authenticator failed for ([198.51.100.67]) [203.0.113.5]:1 I=[192.0.2.1]:25: 535 Incorrect authentication data: 1 Time(s)"),
+                // A host name (PTR) that looks like an address.
+                m("H=198.51.100.68 (x) [203.0.113.5] sender verify fail for <a@b>: Unknown user"),
+                // fail2ban's quoted-AUTH injection, and one repeating Exim's end.
+                m(r#"SMTP protocol error in "aUtH lOgIn" H=(test) [198.51.100.69]" H=(roxzgj) [203.0.113.5] AUTH command used when not advertised"#),
+                m(r#"SMTP protocol error in "AUTH LOGIN" H=(a) [198.51.100.69] AUTH command used when not advertised" H=(b) [203.0.113.5]:1 AUTH command used when not advertised"#),
+                // Client text on both sides: the command and the pending input.
+                m(r#"[10099] SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "RSET" H=(x) [203.0.113.5]:1 I=[192.0.2.1]:25 next input="QUIT" H=(a) [198.51.100.70] I=[192.0.2.1]:25 next input="x""#),
+                m(r#"SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected "RSET" H=(a) [198.51.100.70] I=[192.0.2.1]:25 next input="" H=(x) [203.0.113.5]:1 I=[192.0.2.1]:25 next input="QUIT""#),
+                m(r#"SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[203.0.113.5]:1 I=[192.0.2.1]:25 input="H=[198.51.100.71]:1 I=[192.0.2.1]:25 input=""#),
+                // Sender and recipient are the client's.
+                m("H=(x) [203.0.113.5] F=<a@[198.51.100.72]> rejected RCPT <b@[198.51.100.72]>: relay not permitted"),
+                m(r#"SMTP call from [203.0.113.5] dropped: too many syntax or protocol errors (last command was "H=[198.51.100.73] dropped")"#),
+                // The PTR name in aggressive mode: one token.
+                m("no IP address found for host [198.51.100.74] (during SMTP connection from [198.51.100.74]) (during SMTP connection from [203.0.113.5])"),
+                // An IPv6 client with its port after a dot: the port is not the address.
+                m("no MAIL in SMTP connection from (x) [2001:db8:113::5].4444 I=[2001:db8::1].25 D=3s C=EHLO"),
+                // Lines a logger cut (rsyslog: 8 KiB) right after a forged end: the
+                // client's fields before the address are bounded, so none matches.
+                m(leak(cut_after(8191, |pad| format!("SMTP protocol error in \"AUTH {pad}\" H=(x) [198.51.100.75] AUTH command used when not advertised"), "\" H=(y) [203.0.113.5] AUTH command used when not advertised"))),
+                m(leak(cut_after(8191, |pad| format!("SMTP protocol error in \"AUTH\" H=({pad}) [198.51.100.75] AUTH command used when not advertised"), ") [203.0.113.5] AUTH command used when not advertised"))),
+                m(leak(cut_after(1023, |pad| format!("SMTP protocol error in \"AUTH\" H={pad} [198.51.100.75] AUTH command used when not advertised"), " [203.0.113.5] AUTH command used when not advertised"))),
+                // A junk HELO (helo_accept_junk_hosts) and a pipelined command, padded.
+                m(leak(cut_after(8191, |pad| format!("H=({pad}) [198.51.100.76] F=<a@b> rejected RCPT <c@d>: relay not permitted"), ") [203.0.113.5] F=<a@b> rejected RCPT <c@d>: relay not permitted"))),
+                m(leak(cut_after(8191, |pad| format!("SMTP protocol synchronization error (next input sent too soon: pipelining was not advertised): rejected \"{pad}\" H=(x) [198.51.100.76]:1 I=[192.0.2.1]:25 next input=\"QUIT\""), "\" H=(y) [203.0.113.5]:1 I=[192.0.2.1]:25 next input=\"QUIT\""))),
+            ],
+            genuine: vec![
+                g("", "2013-01-04 17:03:46 login authenticator failed for rrcs.example.net ([192.168.2.33]) [203.0.113.5]: 535 Incorrect authentication data (set_id=brian)", "203.0.113.5"),
+                g("", "[7513] dovecot_login authenticator failed for (User) [2001:db8:113::5]:60723 I=[2001:db8::1]:587: 535 Incorrect authentication data (set_id=test@example.org)", "2001:db8:113::5"),
+                g("", r#"SMTP protocol error in "AUTH LOGIN" H=(ylmf-pc) [203.0.113.6]:60723 I=[192.0.2.1]:587 AUTH command used when not advertised"#, "203.0.113.6"),
+                g("", "1ahr79-0006jK-G9 SMTP connection from (x.example) [203.0.113.7]:44884 I=[192.0.2.1]:25 closed by DROP in ACL", "203.0.113.7"),
+                g("", "H=mx.example.net [203.0.113.8] F=<a@example.net> rejected RCPT <b@example.org>: relay not permitted", "203.0.113.8"),
+                g("aggressive", "no host name found for IP address 2001:db8:113::9", "2001:db8:113::9"),
+            ],
+        },
+        Cases {
+            filter: "exim-spam",
+            injections: vec![
+                // Sender before the host: one token, so it cannot hold a host description.
+                m("1UlasQ-0003fr-45 F=<a@[198.51.100.66]> H=(x) [203.0.113.5]:4 I=[192.0.2.1]:25 P=esmtp rejected by local_scan(): Rejected H=(y) [198.51.100.66]"),
+                m(r#"1UlasQ-0003fr-45 F=<"a H=(y) [198.51.100.67] P=esmtp rejected by local_scan(): x"@b> H=(x) [203.0.113.5] P=esmtp rejected by local_scan(): Rejected"#),
+                m("H=(x) [203.0.113.5] F=<a@b> rejected RCPT <c@[198.51.100.68]>: rejected found in dnsbl zen.spamhaus.org"),
+                // sa-exim: the Message-Id and the sender are the client's.
+                m("2013-12-29 15:34:12 1VxHRO-000NiI-Ly SA: Action: silently tossed message: score=31.0 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: <x@[198.51.100.69]>). From <a@b> (host=h [203.0.113.5]) for me@example.org"),
+                m("1VxHRO-000NiI-Ly SA: Action: flagged as Spam but accepted: score=8.2 required=5.0 (scanned in 6/6 secs | Message-Id: x). From <trap@example.com> (host=[198.51.100.70] [203.0.113.5]) for trap@example.com"),
+                m("SA: Action: silently tossed message: score=31.0 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: a). From (host=x [198.51.100.71]) (host=h [203.0.113.5]) for me@example.org"),
+                // Cut lines (see exim): a Message-Id or sender padded to the cut.
+                m(leak(cut_after(8191, |pad| format!("1VxHRO-000NiI-Ly SA: Action: silently tossed message: score=31.0 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: {pad}). From <a@b> (host=x [198.51.100.72]) for me@example.org"), "). From <a@b> (host=h [203.0.113.5]) for me@example.org"))),
+                m(leak(cut_after(8191, |pad| format!("1UlasQ-0003fr-45 F=<{pad}> H=(x) [198.51.100.73] P=esmtp rejected by local_scan(): Rejected"), "> H=(x) [203.0.113.5] P=esmtp rejected by local_scan(): Rejected"))),
+            ],
+            genuine: vec![
+                g("", "2004-01-18 07:15:35 1Ai79e-0000Dq-8i F=spam@example.net H=dsl.example.net [203.0.113.5] P=smtp rejected by local_scan(): Rejected: hits=7.5 required=5.0 trigger=5.0", "203.0.113.5"),
+                g("", "[2249] H=([203.0.113.6]) [203.0.113.6]:52391 I=[192.0.2.1]:25 F=a@example.net rejected RCPT b@example.org: rejected found in dnsbl zen.spamhaus.org", "203.0.113.6"),
+                g("", "[2516] 1Unmew-0000ea-SE H=mx.example.net [2001:db8:113::7]:32706 I=[2001:db8::1]:25 F=a@example.net rejected after DATA: This message contains a virus (Sanesecurity.Junk.39934.UNOFFICIAL).", "2001:db8:113::7"),
+                g("", "1VxHWD-000NuW-83 SA: Action: silently tossed message: score=35.8 required=5.0 trigger=30.0 (scanned in 6/6 secs | Message-Id: 1VxHWD-000NuW-83). From <> (host=NULL [203.0.113.8]) for me@example.org", "203.0.113.8"),
+            ],
+        },
+        Cases {
+            filter: "roundcube-auth",
+            injections: vec![
+                // The user name is the client's and comes first (fail2ban's cases, ours).
+                m("IMAP Error: Login failed for admin from 198.51.100.66 from 203.0.113.5. AUTHENTICATE PLAIN: A0002 NO Login failed. in /usr/share/roundcube/program/include/rcube_imap.php on line 205 (POST /?_task=login&_action=login)"),
+                m("[30-Dec-2014 13:02:34 -0500]: <3z506z6r> IMAP Error: Login failed for x from 198.51.100.66. AUTHENTICATE PLAIN: y in /a.php on line 1 (POST /) from 203.0.113.5. AUTHENTICATE PLAIN: NO Login failed. in /r.php on line 2 (POST /?_task=login)"),
+                m("Failed login for x from 198.51.100.67 in session abc (error: 0) from 203.0.113.5 in session def (error: 0)"),
+                // X-Forwarded-For is the client's header, after the address.
+                m("IMAP Error: Login failed for a from 203.0.113.5(X-Real-IP: 203.0.113.5,X-Forwarded-For: b from 198.51.100.68. AUTHENTICATE P: x). AUTHENTICATE PLAIN: NO in /r.php on line 1 (POST /u)"),
+                m("IMAP Error: Login failed for a from 203.0.113.5(X-Forwarded-For: 198.51.100.69). AUTHENTICATE PLAIN: Authentication failed. in /r.php on line 1 (POST /u)"),
+                // The request URI is the client's: one token.
+                m("IMAP Error: Login failed for a from 203.0.113.5. AUTHENTICATE PLAIN: NO in /r.php on line 1 (POST /?from=198.51.100.70.)"),
+                // The third-party plugin's line (X-Forwarded-For as the address): not read.
+                m("[22-Jan-2013 22:28:21 +0200]: FAILED login for user1 from 198.51.100.71"),
+                // Cut lines: a name, response or request padded to a logger's cut.
+                m(leak(cut_after(8191, |pad| format!("IMAP Error: Login failed for x from 198.51.100.72. AUTHENTICATE PLAIN: {pad} in /r.php on line 1 (POST /u)"), " from 203.0.113.5. AUTHENTICATE PLAIN: NO in /r.php on line 2 (POST /u)"))),
+                m(leak(cut_after(2047, |pad| format!("IMAP Error: Login failed for x from 198.51.100.72. AUTHENTICATE PLAIN: NO in /r.php on line 1 (POST /{pad})"), " from 203.0.113.5. AUTHENTICATE PLAIN: NO in /r.php on line 2 (POST /u)"))),
+                m(leak(cut_after(1023, |pad| format!("Failed login for {pad} from 198.51.100.73 in session abc (error: 0)"), " from 203.0.113.5 in session def (error: 0)"))),
+            ],
+            genuine: vec![
+                g("", "IMAP Error: Login failed for sales@example.com from 203.0.113.5", "203.0.113.5"),
+                g("", "<crk9n97i> IMAP Error: Login failed for test from 2001:db8:113::5. AUTHENTICATE PLAIN: Authentication failed. in /usr/share/php/Roundcube/rcube_imap.php on line 193 (POST /mail/?_task=login&_action=login)", "2001:db8:113::5"),
+                g("", "[17-Jan-2016 11:09:06 +0200]: <j2pncet8> IMAP Error: Login failed for user@example.com against imap.example.com from 203.0.113.6(X-Real-IP: 203.0.113.6,X-Forwarded-For: 192.0.2.4). AUTHENTICATE PLAIN: Authentication failed. in /usr/share/roundcubemail/program/lib/Roundcube/rcube_imap.php on line 197 (POST /?_task=login&_action=login)", "203.0.113.6"),
+                g("", "[10-May-2015 13:02:52 -0400]: <4z506z6r> Failed login for admin@example.com from 203.0.113.7 in session 4z506z6rvddstv6k7jz08hxo27 (error: 0)", "203.0.113.7"),
+            ],
+        },
+        Cases {
+            filter: "courier-auth",
+            injections: vec![
+                // The user name comes before the address; Courier's fields end the line.
+                m("LOGIN FAILED, user=x, ip=[::ffff:198.51.100.66], ip=[::ffff:203.0.113.5]"),
+                m("LOGIN FAILED, user=x, ip=[::ffff:198.51.100.66], port=[1], ip=[::ffff:203.0.113.5], port=[2]"),
+                m("LOGIN FAILED, method=x, ip=[198.51.100.67], user=y, ip=[::ffff:203.0.113.5]"),
+                m("LOGIN FAILED, user=, ip=[2001:db8:dec0::1], ip=[2001:db8:113::5]"),
+                // A user name padded so that a logger's cut ends the line on a forged ip=.
+                m(leak(cut_after(1023, |pad| format!("LOGIN FAILED, user={pad}, ip=[::ffff:198.51.100.72]"), ", ip=[::ffff:203.0.113.5]"))),
+                m(leak(cut_after(1023, |pad| format!("LOGIN FAILED, user=x, ip=[::ffff:198.51.100.73], port=[{pad}]"), "], ip=[::ffff:203.0.113.5]"))),
+            ],
+            genuine: vec![
+                g("", "LOGIN FAILED, user=info@example.org, ip=[::ffff:203.0.113.5]", "203.0.113.5"),
+                g("", "LOGIN FAILED, user=tester, ip=[2001:db8:113::5], port=[4444]", "2001:db8:113::5"),
+                g("", "LOGIN FAILED, method=PLAIN, ip=[::ffff:203.0.113.6]", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "courier-smtp",
+            injections: vec![
+                // Courier's relay= comes first; ident, sender and recipient after it.
+                m("error,relay=::ffff:203.0.113.5,ident=x,relay=::ffff:198.51.100.66,from=<a>,to=<b>: 550 User unknown."),
+                m("error,relay=::ffff:203.0.113.5,from=<error,relay=198.51.100.67,>,to=<b>: 550 User unknown."),
+                m(r#"error,relay=::ffff:203.0.113.5,msg="535 Authentication failed.",cmd: AUTH PLAIN error,relay=198.51.100.68,msg="535 Authentication failed.",cmd: x"#),
+            ],
+            genuine: vec![
+                g("", "error,relay=::ffff:203.0.113.5,ident=tmf,from=<tmf@example.com>,to=<nobody@example.org>: 550 User unknown.", "203.0.113.5"),
+                g("", r#"error,relay=2001:db8:113::5,port=43632,msg="535 Authentication failed.",cmd: AUTH LOGIN x@example.com"#, "2001:db8:113::5"),
+                g("", "error,relay=::ffff:203.0.113.6,from=<a@example.net>,to=<b@example.org>: 550 User <b> unknown", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "cyrus-imap",
+            injections: vec![
+                // The host comes first; mechanism, user and SASL's text after it.
+                m("badlogin: x.example [203.0.113.5] plaintext a [198.51.100.66] SASL(-13): authentication failure: checkpass failed"),
+                m("badlogin: [203.0.113.5] PLAIN [SASL(-13): authentication failure: x [198.51.100.67]]"),
+                m("badlogin: 198.51.100.68 [203.0.113.5] plaintext u SASL(-13): authentication failure: checkpass failed"),
+            ],
+            genuine: vec![
+                g("", "badlogin: localhost.localdomain [203.0.113.5] plaintext cyrus@localdomain SASL(-13): authentication failure: checkpass failed", "203.0.113.5"),
+                g("", "badlogin: host.example [2001:db8:113::5] PLAIN [SASL(-13): authentication failure: Password verification failed]", "2001:db8:113::5"),
+                g("", "badlogin: local-somehost[203.0.113.6] OTP [SASL(-13): authentication failure: External SSF not good enough]", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "sieve",
+            injections: vec![
+                m("badlogin: [203.0.113.5] PLAIN [198.51.100.66] authentication failure"),
+                m("badlogin: 198.51.100.67[203.0.113.5] PLAIN authentication failure"),
+            ],
+            genuine: vec![
+                g("", "badlogin: example.com[203.0.113.5] PLAIN authentication failure", "203.0.113.5"),
+                g("", "badlogin: web4[2001:db8:113::5] OTP authentication failure", "2001:db8:113::5"),
+                g("", "badlogin: [203.0.113.6] LOGIN authentication failure", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "sendmail-auth",
+            injections: vec![
+                // The user name (and SASL's text quoting it) comes before relay=, the end.
+                m("06I02CNi016765: AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user=criminal, relay=[198.51.100.66], relay=[203.0.113.5] (may be forged)"),
+                m("14NNx65Q065815: AUTH failure (CRAM-MD5): user not found (-20) SASL(-13): user not found: user: x, relay=[198.51.100.67] property: userPassword not found in sasldb /etc/sasldb2, user=x, relay=[198.51.100.67], relay=[203.0.113.5]"),
+                m("s1GNXHYB005133: 198.51.100.68 [203.0.113.5]: possible SMTP attack: command=AUTH, count=5"),
+                m("AUTH failure (PLAIN): authentication failure (-13) SASL(-13): authentication failure: x, user=a, relay=[IPv6:2001:db8:dec0::1], relay=[IPv6:2001:db8:113::5]"),
+                // Padded to sendmail's split or a logger's cut, ending on a forged relay=.
+                m(leak(cut_after(1023, |pad| format!("AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user={pad}, relay=[198.51.100.74]"), ", relay=[203.0.113.5]"))),
+                m(leak(cut_after(1023, |pad| format!("AUTH failure (LOGIN): authentication failure (-13) SASL(-13): authentication failure: checkpass failed, user=x, relay={pad} [198.51.100.74]"), ", relay=[203.0.113.5]"))),
+            ],
+            genuine: vec![
+                g("", "s1GNXHYB005133: [203.0.113.5]: possible SMTP attack: command=AUTH, count=5", "203.0.113.5"),
+                g("", "xA32R2PQ3529566: mail.example.net [IPv6:2001:db8:113::5] (may be forged): possible SMTP attack: command=AUTH, count=6", "2001:db8:113::5"),
+                g("", "09DJDgOM005976: AUTH failure (PLAIN): authentication failure (-13) SASL(-13): authentication failure: Password verification failed, user=test, relay=host.example.com [203.0.113.6]", "203.0.113.6"),
+            ],
+        },
+        Cases {
+            filter: "sendmail-reject",
+            injections: vec![
+                // arg1 (the recipient) comes before relay=: it may hold no comma or space.
+                m("s1P819mk027713: ruleset=check_rcpt, arg1=<a, relay=[198.51.100.66], reject=550 5.7.1 x>, relay=[203.0.113.5], reject=550 5.7.1 <a>... Relaying denied. Proper authentication required."),
+                m("s1P819mk027713: ruleset=check_rcpt, arg1=<x@[198.51.100.67]>, relay=host [203.0.113.5], reject=550 5.7.1 <x@[198.51.100.67]>... Relaying denied. IP name possibly forged [198.51.100.67]"),
+                m("s1NKIkZa093301: [203.0.113.5]: EXPN [198.51.100.68]: EXPN root [rejected] [rejected]"),
+                m("ruleset=check_relay, arg1=[198.51.100.69], arg2=198.51.100.69, relay=[203.0.113.5], reject=421 4.3.2 Connection rate limit exceeded."),
+                // Multi-line "No such user here" lines carry no address: nothing counted.
+                m("rA37ZTSC026254: <x@[198.51.100.70]>... No such user here"),
+                // A quoted recipient padded to sendmail's split or a logger's cut.
+                m(leak(cut_after(1023, |pad| format!("s1P819mk027713: ruleset=check_rcpt, arg1=<\"{pad}>, relay=[198.51.100.71], reject=550 5.7.1 x... Relaying denied. Proper authentication required."), "\"@example.org>, relay=[203.0.113.5], reject=550 5.7.1 <x>... Relaying denied."))),
+            ],
+            genuine: vec![
+                g("", "s1N706jo003992: ruleset=check_rcpt, arg1=<joe@example.org>, relay=[203.0.113.5], reject=550 5.7.1 <joe@example.org>... Rejected: 203.0.113.5 listed at zen.spamhaus.org", "203.0.113.5"),
+                g("", "s1R9r60D044307: rejecting commands from  [203.0.113.6] due to pre-greeting traffic after 0 seconds", "203.0.113.6"),
+                g("", "s1REn1un088377: ruleset=check_rcpt, arg1=<nobody@example.org>, relay=dsl.example.net [IPv6:2001:db8:113::5], reject=550 5.1.1 <nobody@example.org>... User unknown", "2001:db8:113::5"),
+                g("extra", "06QDQnNf050438: example.com [IPv6:2001:db8:113::7] did not issue MAIL/EXPN/VRFY/ETRN during connection to IPv6", "2001:db8:113::7"),
+            ],
+        },
+    ]
+}
+
+/// Routes of the mail built-ins: the daemon's unit *and* executable where the unit also
+/// runs users' commands (Exim's pipe transports and .forward files).
+fn mail_routes() -> Vec<Route> {
+    let exim_names = &[
+        ("_COMM", "exim4"),
+        ("SYSLOG_IDENTIFIER", "exim"),
+        ("_EXE", "/usr/sbin/exim4"),
+        ("_SYSTEMD_USER_UNIT", "exim4.service"),
+    ][..];
+    // A user's .forward pipe inside Exim's unit, naming itself exim.
+    let exim_pipe = &[
+        ("_SYSTEMD_UNIT", "exim4.service"),
+        ("_UID", "1000"),
+        ("_EXE", "/usr/bin/python3.11"),
+        ("_COMM", "exim4"),
+        ("SYSLOG_IDENTIFIER", "exim"),
+    ][..];
+    let mut routes = Vec::new();
+    for f in ["exim", "exim-spam"] {
+        routes.push(
+            route(
+                f,
+                &[
+                    ("_SYSTEMD_UNIT", "exim4.service"),
+                    ("_EXE", "/usr/sbin/exim4"),
+                ],
+                exim_names,
+            )
+            .with_in_unit(exim_pipe),
+        );
+        routes.push(route(
+            f,
+            &[
+                ("_SYSTEMD_UNIT", "exim.service"),
+                ("_EXE", "/usr/sbin/exim"),
+            ],
+            exim_names,
+        ));
+    }
+    // Roundcube: the PHP that runs it; a program PHP started does not count.
+    routes.push(
+        route(
+            "roundcube-auth",
+            &[
+                ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+                ("_EXE", "/usr/sbin/php-fpm8.2"),
+                ("SYSLOG_IDENTIFIER", "roundcube"),
+            ],
+            &[("SYSLOG_IDENTIFIER", "roundcube"), ("_COMM", "php-fpm8.2")],
+        )
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "php8.2-fpm.service"),
+            ("_EXE", "/usr/bin/logger"),
+            ("SYSLOG_IDENTIFIER", "roundcube"),
+        ]),
+    );
+    // Courier: courierlogger in the IMAP/POP3 or ESMTP units; a user running
+    // courierlogger in their own session does not count.
+    let courier_names = &[
+        ("_COMM", "courierlogger"),
+        ("_EXE", "/usr/sbin/courierlogger"),
+        ("SYSLOG_IDENTIFIER", "imapd"),
+    ][..];
+    routes.push(route(
+        "courier-auth",
+        &[
+            ("_SYSTEMD_UNIT", "courier-imap.service"),
+            ("_EXE", "/usr/sbin/courierlogger"),
+            ("SYSLOG_IDENTIFIER", "imapd"),
+        ],
+        courier_names,
+    ));
+    routes.push(
+        route(
+            "courier-smtp",
+            &[
+                ("_SYSTEMD_UNIT", "courier-mta.service"),
+                ("_EXE", "/usr/sbin/courierlogger"),
+                ("SYSLOG_IDENTIFIER", "courieresmtpd"),
+            ],
+            courier_names,
+        )
+        // courieresmtpd itself (stderr is the logger's to write).
+        .with_in_unit(&[
+            ("_SYSTEMD_UNIT", "courier-mta.service"),
+            ("_EXE", "/usr/lib/courier/courier/courieresmtpd"),
+            ("SYSLOG_IDENTIFIER", "courieresmtpd"),
+        ]),
+    );
+    for (f, exe) in [
+        ("cyrus-imap", "/usr/lib/cyrus/bin/imapd"),
+        ("cyrus-imap", "/usr/libexec/cyrus-imapd/pop3d"),
+        ("sieve", "/usr/lib/cyrus/bin/timsieved"),
+    ] {
+        let genuine: &'static [(&str, &str)] = Box::leak(Box::new([
+            ("_SYSTEMD_UNIT", "cyrus-imapd.service"),
+            ("_EXE", exe),
+        ]));
+        let borrowed: &'static [(&str, &str)] = Box::leak(Box::new([
+            ("_COMM", "imapd"),
+            ("SYSLOG_IDENTIFIER", "cyrus/imap"),
+            ("_EXE", exe),
+        ]));
+        routes.push(
+            route(f, genuine, borrowed)
+                // Cyrus' notify helper in the unit: not an executable that logs logins.
+                .with_in_unit(&[
+                    ("_SYSTEMD_UNIT", "cyrus-imapd.service"),
+                    ("_EXE", "/usr/lib/cyrus/bin/notifyd"),
+                    ("SYSLOG_IDENTIFIER", "cyrus/imap"),
+                ]),
+        );
+    }
+    // Sendmail: its unit runs .forward pipes and procmail as the recipients.
+    let procmail = &[
+        ("_SYSTEMD_UNIT", "sendmail.service"),
+        ("_UID", "1000"),
+        ("_EXE", "/usr/bin/procmail"),
+        ("SYSLOG_IDENTIFIER", "sm-mta"),
+    ][..];
+    for f in ["sendmail-auth", "sendmail-reject"] {
+        routes.push(
+            route(
+                f,
+                &[
+                    ("_SYSTEMD_UNIT", "sendmail.service"),
+                    ("_EXE", "/usr/lib/sm.bin/sendmail"),
+                    ("SYSLOG_IDENTIFIER", "sm-mta"),
+                ],
+                &[
+                    ("_COMM", "sendmail"),
+                    ("SYSLOG_IDENTIFIER", "sm-mta"),
+                    ("_EXE", "/usr/lib/sm.bin/sendmail"),
+                ],
+            )
+            .with_in_unit(procmail),
+        );
+        routes.push(route(
+            f,
+            &[
+                ("_SYSTEMD_UNIT", "sendmail.service"),
+                ("_EXE", "/usr/sbin/sendmail.sendmail"),
+            ],
+            &[("_EXE", "/usr/sbin/sendmail.sendmail")],
+        ));
+    }
+    routes
 }

@@ -58,11 +58,6 @@ const NOT_WHOLE: &[(&str, &str)] = &[
         "<SKIPLINES>: a failure spread over two lines",
     ),
     ("slapd", "<SKIPLINES>: a failure spread over two lines"),
-    // An include of selinux-ssh.conf: its failregex needs %(_type)s from there.
-    (
-        "selinux-common",
-        "include: %(_type)s comes from the including filter",
-    ),
 ];
 
 #[test]
@@ -75,6 +70,15 @@ fn every_installed_filter_imports_or_says_why() {
         let imp = import(f);
         let name = imp.name.clone();
         if imp.not_a_filter {
+            // An include says so, and what to import instead when it has a failregex.
+            if name == "selinux-common" {
+                let d = &imp.diagnostics[0];
+                assert!(d.message.contains("%(_type)s"), "{d}");
+                assert!(
+                    d.hint.as_deref().unwrap_or("").contains("selinux-ssh.conf"),
+                    "{d}"
+                );
+            }
             includes += 1;
             continue;
         }
@@ -122,7 +126,7 @@ fn every_installed_filter_imports_or_says_why() {
         }
     }
     eprintln!(
-        "{} .conf files: {whole} imported whole ({patterns} failregex, {unanchored} filters with unanchored patterns), {} refused ({}), {includes} includes with no failregex",
+        "{} .conf files: {whole} imported whole ({patterns} failregex, {unanchored} filters with unanchored patterns), {} refused ({}), {includes} includes (not filters on their own)",
         files.len(),
         refused.len(),
         refused.join(", ")
@@ -143,15 +147,21 @@ struct Tally {
 }
 
 /// The imported filter's mode a corpus block stands for: fail2ban's `mode` option, or
-/// the default. Other options (logtype, logging) pick prefixes the journal does not
-/// have; they run in the default mode.
+/// the default (or `logging` for a filter whose modes are its logging values). Other
+/// options (logtype) pick prefixes the journal does not have; they run in the default
+/// mode.
 fn target(opts: &Value, modes: &[String], corpus: &str) -> Option<Option<String>> {
     if let Some(c) = opts.get("test.condition").and_then(Value::as_str) {
         if !condition_holds(c, corpus, opts) {
             return None;
         }
     }
-    match opts.get("mode").and_then(Value::as_str) {
+    // A filter without modes has its `logging` switch as banjo's mode.
+    let mode = opts.get("mode").or_else(|| {
+        opts.get("logging")
+            .filter(|_| !modes.iter().any(|m| m == "normal"))
+    });
+    match mode.and_then(Value::as_str) {
         None => Some(None),
         Some(m) if modes.iter().any(|x| x == m) => Some(Some(m.to_owned())),
         Some(_) if modes.is_empty() => Some(None),
@@ -233,11 +243,11 @@ fn run_corpus(name: &str, toml: &str) -> BTreeMap<Option<String>, Tally> {
 /// whose address fail2ban takes from another line, and log shapes the journal does
 /// not produce).
 const FLOORS: &[(&str, f64)] = &[
-    // 165/185. The misses are fail2ban's multi-line verdicts (a "Received disconnect …
+    // 173/185. The misses are fail2ban's multi-line verdicts (a "Received disconnect …
     // Bye Bye" or "Connection closed" charged because the same connection failed
-    // before; "Accepted" after a PAM failure), Solaris' "[ID 800047 auth.info]" prefix,
-    // and "Received disconnect from H: 11:" without a port.
-    ("sshd", 0.88),
+    // before; "Accepted" after a PAM failure) and "Received disconnect from H: 11:"
+    // without a port.
+    ("sshd", 0.93),
     // 126/126 over all seven modes.
     ("postfix", 0.99),
     // 45/48: the three misses are daemontools lines ("@4000… dovecot-auth: pam_unix…")
@@ -250,6 +260,15 @@ const FLOORS: &[(&str, f64)] = &[
     ("apache-auth", 0.99),
 ];
 
+/// `BANJO_IMPORT_SHOW=exim,grafana` (or `all`) prints those filters' misses too.
+fn shown(name: &str) -> bool {
+    std::env::var("BANJO_IMPORT_SHOW").is_ok_and(|v| v.split(',').any(|n| n == name || n == "all"))
+}
+
+/// Agreement with fail2ban over all corpus tests of imported filters: 1041/1102 when
+/// set (fail2ban 1.0.2's corpus; it was 918/1102 before datepattern was translated).
+const OVERALL_FLOOR: f64 = 0.94;
+
 #[test]
 fn imported_filters_on_fail2ban_corpus() {
     assert!(
@@ -258,6 +277,7 @@ fn imported_filters_on_fail2ban_corpus() {
     );
     let mut problems = Vec::new();
     let (mut all_expected, mut all_hits, mut all_wrong, mut all_fp) = (0, 0, 0, 0);
+    let mut all_negatives = 0;
     eprintln!(
         "{:<34} {:>8} {:>6} {:>7} {:>6} {:>9} {:>5}",
         "corpus / imported filter [mode]", "expected", "hits", "recall", "wrong", "negatives", "FP"
@@ -288,6 +308,8 @@ fn imported_filters_on_fail2ban_corpus() {
             );
             if FLOORS.iter().any(|(n, _)| *n == name) {
                 problems.extend(t.false_pos.iter().map(|p| format!("false positive: {p}")));
+            }
+            if FLOORS.iter().any(|(n, _)| *n == name) || shown(&name) {
                 for m in &t.misses {
                     eprintln!("    miss  {m}");
                 }
@@ -302,6 +324,7 @@ fn imported_filters_on_fail2ban_corpus() {
             hits += t.hits;
             all_wrong += t.wrong.len();
             all_fp += t.false_pos.len();
+            all_negatives += t.negatives;
         }
         all_expected += exp;
         all_hits += hits;
@@ -328,6 +351,23 @@ fn imported_filters_on_fail2ban_corpus() {
     eprintln!(
         "all imported filters with a corpus: {all_hits}/{all_expected} expected failures found, {all_wrong} wrong addresses, {all_fp} false positives"
     );
+    // Agreement over every test (a failure found, or a line rightly passed over).
+    let tests = all_expected + all_negatives;
+    let agreed = all_hits + all_negatives - all_fp;
+    eprintln!(
+        "agreement with fail2ban: {agreed}/{tests} corpus tests = {:.1}%",
+        100.0 * agreed as f64 / tests.max(1) as f64
+    );
+    // The floor over every corpus test, set just below what the importer reaches (see
+    // docs/MIGRATING-FILTERS.md for what is left): it fails on any regression.
+    let rate = agreed as f64 / tests.max(1) as f64;
+    if rate < OVERALL_FLOOR {
+        problems.push(format!(
+            "agreement {:.1}% below the floor {:.1}%",
+            rate * 100.0,
+            OVERALL_FLOOR * 100.0
+        ));
+    }
     // A wrong address is what an injection looks like: never, in any imported filter.
     assert_eq!(
         all_wrong, 0,

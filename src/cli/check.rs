@@ -35,6 +35,26 @@ struct JailReport {
     ports: String,
     protocol: Protocol,
     chain: String,
+    /// Every other resolved key, so an import can be verified by machine.
+    filter_params: std::collections::BTreeMap<String, String>,
+    findtime_seconds: i64,
+    /// None: permanent.
+    bantime_seconds: Option<i64>,
+    bantime_factor: Option<f64>,
+    bantime_maxtime: Option<String>,
+    ignoreip: Vec<String>,
+    ignoreself: bool,
+    ban_loopback: bool,
+    ipv6_prefix: u8,
+    blocktype: crate::config::BlockType,
+    actions: Vec<ActionReport>,
+}
+
+#[derive(Serialize)]
+struct ActionReport {
+    on: crate::config::ActionEvent,
+    argv: Vec<String>,
+    timeout_seconds: i64,
 }
 
 #[derive(Serialize)]
@@ -78,6 +98,28 @@ fn report(cfg: &Config) -> Report<'_> {
                 ports: ports_text(&j.ports),
                 protocol: j.protocol,
                 chain: j.chain.clone(),
+                filter_params: j.filter_ref.params.clone().into_iter().collect(),
+                findtime_seconds: j.findtime / crate::timefmt::SEC,
+                bantime_seconds: match j.bantime {
+                    crate::timefmt::BanTime::Finite(us) => Some(us / crate::timefmt::SEC),
+                    crate::timefmt::BanTime::Permanent => None,
+                },
+                bantime_factor: j.increment.map(|i| i.factor),
+                bantime_maxtime: j.increment.map(|i| i.maxtime.to_string()),
+                ignoreip: j.ignoreip.iter().map(|n| n.to_string()).collect(),
+                ignoreself: j.ignoreself,
+                ban_loopback: j.ban_loopback,
+                ipv6_prefix: j.ipv6_prefix,
+                blocktype: j.blocktype,
+                actions: j
+                    .actions
+                    .iter()
+                    .map(|a| ActionReport {
+                        on: a.on,
+                        argv: a.argv.clone(),
+                        timeout_seconds: a.timeout_us / crate::timefmt::SEC,
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -133,9 +175,13 @@ fn print(r: &Report) -> std::io::Result<()> {
         )?;
         writeln!(
             o,
-            "  firewall     chain {}, ports {}, protocol {:?}",
-            j.chain, j.ports, j.protocol
+            "  firewall     chain {}, ports {}, protocol {:?}, {:?}",
+            j.chain, j.ports, j.protocol, j.blocktype
         )?;
+        for a in &j.actions {
+            let on = format!("{:?}", a.on).to_lowercase();
+            writeln!(o, "  on {on:<9} {}", a.argv.join(" "))?;
+        }
     }
     if !r.diagnostics.is_empty() {
         writeln!(o)?;

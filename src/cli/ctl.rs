@@ -1,5 +1,5 @@
 //! The verbs that talk to the running daemon over its control socket:
-//! `status`, `bans`, `ban`, `unban`, `reload`.
+//! `status`, `bans`, `ban`, `unban`, `reload`, `metrics`.
 
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use crate::control::client::call;
@@ -67,6 +67,12 @@ pub struct UnbanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub s: SocketArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ReloadArgs {
     #[command(flatten)]
     pub s: SocketArgs,
@@ -112,6 +118,18 @@ fn print_jail(j: &JailStatus) {
         println!(
             "({} failures from addresses no ban can cover, such as 0.0.0.0 or multicast)",
             j.unbannable
+        );
+    }
+    print_health(j);
+}
+
+/// A jail whose filter has gone blind, loudly (daemon/health.rs).
+fn print_health(j: &JailStatus) {
+    if let Some(h) = &j.health {
+        println!(
+            "{}: FILTER HEALTH ({h}): {}",
+            j.jail,
+            j.health_detail.as_deref().unwrap_or("")
         );
     }
 }
@@ -162,6 +180,9 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
                 "{:<18} {:>16} {:>12} {:>16} {:>12}",
                 j.jail, j.currently_failed, j.total_failed, j.currently_banned, j.total_banned
             );
+        }
+        for j in &jails {
+            print_health(j);
         }
         for down in d["down"].as_array().into_iter().flatten() {
             println!(
@@ -283,5 +304,13 @@ pub fn unban(a: UnbanArgs) -> anyhow::Result<i32> {
 pub fn reload(a: ReloadArgs) -> anyhow::Result<i32> {
     exchange(&a.s, Request::Reload, |d| {
         println!("reloaded: {}", d["summary"].as_str().unwrap_or(""))
+    })
+}
+
+/// The exposition as the daemon renders it for a scrape (with --json: inside
+/// `{"text": …}`).
+pub fn metrics(a: MetricsArgs) -> anyhow::Result<i32> {
+    exchange(&a.s, Request::Metrics, |d| {
+        print!("{}", d["text"].as_str().unwrap_or(""))
     })
 }

@@ -4,7 +4,7 @@
 
 use super::source::JournalArgs;
 use super::{EXIT_OK, EXIT_USAGE};
-use crate::events::{MSGID_BAN, MSGID_RESTORE, MSGID_UNBAN};
+use crate::events::{MSGID_ADOPTED, MSGID_BAN, MSGID_RESTORE, MSGID_UNBAN};
 use crate::journal::sdjournal::{JournalSource, Location};
 use crate::journal::Entry;
 use crate::route::MatchRules;
@@ -39,9 +39,11 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<i32> {
             return Ok(EXIT_USAGE);
         }
     };
-    let groups: Vec<String> = [MSGID_BAN, MSGID_UNBAN, MSGID_RESTORE]
+    // _UID=0: only banjo (root) writes these; a local user's look-alike entries
+    // with the same MESSAGE_ID are not history (the rule recidive follows too).
+    let groups: Vec<String> = [MSGID_BAN, MSGID_UNBAN, MSGID_RESTORE, MSGID_ADOPTED]
         .iter()
-        .map(|id| format!("MESSAGE_ID={id} BANJO_IP={ip}"))
+        .map(|id| format!("MESSAGE_ID={id} BANJO_IP={ip} _UID=0"))
         .collect();
     let rules = MatchRules::parse(&groups).map_err(anyhow::Error::msg)?;
     let loc = a.journal.location().unwrap_or(Location::System);
@@ -53,6 +55,7 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<i32> {
         let event = match e.fields.get("MESSAGE_ID") {
             Some(id) if id == MSGID_BAN.as_bytes() => "ban",
             Some(id) if id == MSGID_UNBAN.as_bytes() => "unban",
+            Some(id) if id == MSGID_ADOPTED.as_bytes() => "adopted",
             _ => "restore",
         };
         items.push(Item {

@@ -61,8 +61,14 @@ pub fn run(a: ImportFilterArgs) -> anyhow::Result<i32> {
     let mut reports = Vec::new();
     let mut code = EXIT_OK;
     let mut out = super::output::out();
+    // Printing the filters to a terminal streams them: no progress line then.
+    let streams = a.output.is_none();
+    let mut progress =
+        super::progress::Progress::new("files", Some(a.files.len() as u64), a.json, streams);
     for f in &a.files {
+        progress.tick_slow(&f.display().to_string());
         let imp = import(f);
+        progress.clear();
         let st = status(&imp);
         if st == "failed" || st == "partial" {
             code = EXIT_USAGE;

@@ -7,8 +7,12 @@ pub mod ctl;
 pub mod doctor;
 pub mod flush;
 pub mod history;
+pub mod import_fail2ban;
+pub mod import_fail2ban_bans;
 pub mod import_filter;
+pub mod mail_ban;
 pub mod output;
+pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod source;
@@ -46,14 +50,39 @@ pub enum Command {
     ///
     /// Reads each file as fail2ban does ([INCLUDES] before/after, NAME.local,
     /// %(name)s and <name> substitution, one pattern set per mode) and writes a banjo
-    /// filter that matches MESSAGE: the syslog prefix and datepattern are dropped, a
-    /// prefregex is folded into every pattern. Every difference is reported as
+    /// filter that matches MESSAGE: the syslog prefix is dropped, the datepattern
+    /// becomes an optional %(date)s at the start of each pattern, a prefregex is folded
+    /// into every pattern. A jail can also use the file directly: filter =
+    /// "fail2ban:NAME" (imported at load time). Every difference is reported as
     /// FILE:LINE: warning|error: KEY: …, and noted in the output; a pattern that cannot
     /// be translated (multi-line <SKIPLINES>, an undefined <tag>) is left out with an
     /// error. What is written has been compiled by banjo in every mode. Unanchored
     /// patterns (no ^, or .* before <HOST>) are marked: tighten them before enabling.
     /// Exit status 2 when anything was left out.
     ImportFilter(import_filter::ImportFilterArgs),
+    /// Move from fail2ban: its jails, filters, actions and active bans into banjo.
+    ///
+    /// Reads fail2ban's configuration as fail2ban does (fail2ban.conf/.local/.d,
+    /// jail.conf, jail.d/*.conf, jail.local, jail.d/*.local, paths-*.conf, filter.d and
+    /// action.d with their .local files, %(name)s interpolation) and writes
+    /// DIR/jail.d/fail2ban.toml, plus DIR/filter.d/NAME.toml for each filter banjo has
+    /// no built-in for. Each enabled jail keeps its settings (maxretry, findtime,
+    /// bantime and bantime.*, ignoreip, ports, protocol, chain, blocktype); a logpath
+    /// that journald feeds through syslog, or backend = systemd, becomes a journalmatch,
+    /// any other logpath a logpath banjo follows;
+    /// action_mw/action_mwl become exec hooks that run banjo mail-ban. What does not
+    /// carry over is reported with its fail2ban file and line. The result is checked as
+    /// banjo check would before anything is written; existing files are kept unless
+    /// --force. Then the bans still running in fail2ban's database (schema 1 to 4) go
+    /// into banjo's state with their remaining time and ban counts; the daemon puts
+    /// them into the kernel when it starts. Exit status 2 when an enabled jail could
+    /// not be imported or the result does not pass banjo check.
+    ImportFail2ban(import_fail2ban::ImportFail2banArgs),
+    /// Mail a ban (an exec hook; import-fail2ban writes it for action_mw/action_mwl).
+    ///
+    /// Runs the mail transfer agent (sendmail -t, or mailx) and whois from an argv,
+    /// never a shell.
+    MailBan(mail_ban::MailBanArgs),
     /// Run the whole decision pipeline over recorded journal history on a virtual
     /// clock, without a firewall: what would this config have banned?
     Replay(replay::ReplayArgs),
@@ -76,6 +105,8 @@ pub enum Command {
     Unban(ctl::UnbanArgs),
     /// Reload the configuration; a config with errors is refused and the running one stays.
     Reload(ctl::ReloadArgs),
+    /// The daemon's metrics in Prometheus's text format (what GET /metrics serves).
+    Metrics(ctl::MetricsArgs),
     /// Every ban and unban of an address, from the journal.
     History(history::HistoryArgs),
     /// Remove from the kernel every chain, set and nftables table banjo made, and nothing else (it names what it left under banjo's names, and why).
@@ -119,6 +150,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(a) => check::run(a),
         Command::TestFilter(a) => test_filter::run(a),
         Command::ImportFilter(a) => import_filter::run(a),
+        Command::ImportFail2ban(a) => import_fail2ban::run(a),
+        Command::MailBan(a) => mail_ban::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Run(a) => run::run(a),
         Command::Status(a) => ctl::status(a),
@@ -126,6 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Ban(a) => ctl::ban(a),
         Command::Unban(a) => ctl::unban(a),
         Command::Reload(a) => ctl::reload(a),
+        Command::Metrics(a) => ctl::metrics(a),
         Command::History(a) => history::run(a),
         Command::Flush(a) => flush::run(a),
         Command::Doctor(a) => doctor::run(a),

@@ -62,6 +62,16 @@ struct Report {
     last_time: Option<String>,
     events: Vec<Event>,
     jails: Vec<JailSummary>,
+    /// Networks that reached escalate_after but were not banned, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    escalation_refused: Vec<Refused>,
+}
+
+#[derive(Serialize)]
+struct Refused {
+    jail: String,
+    network: String,
+    reason: String,
 }
 
 pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
@@ -123,8 +133,10 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
     let (mut n, mut first, mut last): (u64, Option<Micros>, Option<Micros>) = (0, None, None);
     let mut out = super::output::out();
     let live = !a.json;
+    let mut progress = super::progress::Progress::new("entries", None, a.json, live);
     // One entry through the pipeline; false once past --until.
     let mut feed = |p: &mut Pipeline, entry: &Entry| -> bool {
+        progress.tick(|| format_time(entry.time_us));
         if since.is_some_and(|s| entry.time_us < s) {
             return true;
         }
@@ -144,6 +156,8 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
             }
             events.push(ev);
         });
+        // No kernel to refuse a network ban here.
+        p.lifted.clear();
         true
     };
     match &loc {
@@ -191,6 +205,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
             events.push(ev);
         });
     }
+    progress.finish();
     super::output::ok_if_pipe(out.flush())?;
     drop(out);
     let jails: Vec<JailSummary> = p
@@ -210,6 +225,15 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         last_time: last.map(format_time),
         events,
         jails,
+        escalation_refused: p
+            .escalation_notices
+            .iter()
+            .map(|n| Refused {
+                jail: n.jail.clone(),
+                network: n.net.to_string(),
+                reason: n.why.to_string(),
+            })
+            .collect(),
     };
     if a.json {
         super::output::json(&report)?;
@@ -277,8 +301,18 @@ fn print_event(o: &mut impl Write, ev: &Event) -> std::io::Result<()> {
             failures,
             bantime,
             count,
+            escalated,
             ..
         } => {
+            if *escalated > 0 {
+                return writeln!(
+                    o,
+                    "{}  {:<14} Ban   {:<24} network: replaces {escalated} bans of its addresses, {bantime}",
+                    format_time(*time_us),
+                    format!("[{jail}]"),
+                    addr.to_string()
+                );
+            }
             let nth = if *count > 1 {
                 format!(", ban #{count}")
             } else {
@@ -292,6 +326,11 @@ fn print_event(o: &mut impl Write, ev: &Event) -> std::io::Result<()> {
                 addr.to_string()
             )
         }
+        // Still banned, by the network's ban just printed.
+        Event::Unban {
+            reason: crate::events::UnbanReason::Escalated,
+            ..
+        } => Ok(()),
         Event::Unban {
             time_us,
             jail,
@@ -340,6 +379,13 @@ fn print_summary(r: &Report) -> std::io::Result<()> {
         )?;
     }
     writeln!(o, "\nignored: by ignoreregex, ignoreip/ignoreself, or an address no ban can cover (0.0.0.0, multicast…); banned*: failures from addresses already banned; active: still banned at the end")?;
+    for n in &r.escalation_refused {
+        writeln!(
+            o,
+            "{}: not escalating to {}: {}",
+            n.jail, n.network, n.reason
+        )?;
+    }
     for j in r.jails.iter().filter(|j| j.windows_forgotten > 0) {
         writeln!(
             o,

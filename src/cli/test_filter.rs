@@ -201,7 +201,10 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
     let mut out = super::output::out();
     let started = Instant::now();
     let mut entry = Entry::default();
+    let streams = a.print_all_matched || a.print_all_missed || a.print_all_ignored;
+    let mut progress = super::progress::Progress::new("entries", None, a.json, streams);
     while source.next(&mut entry)? {
+        progress.tick(|| crate::timefmt::format_time(entry.time_us));
         r.entries += 1;
         let (outcome, failure) = session.process(&entry);
         match outcome {
@@ -269,6 +272,7 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
             failures: n,
         })
         .collect();
+    progress.finish();
     super::output::ok_if_pipe(out.flush())?;
     drop(out);
     if a.json {

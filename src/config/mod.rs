@@ -5,9 +5,11 @@
 //! naming file, line, jail and key; a jail with errors is left out, the others load.
 
 pub mod error;
+pub mod escalation;
 pub mod raw;
 
 use crate::addr::parse_net;
+use crate::compat;
 use crate::filter::{Filter, FilterRef};
 use crate::route::MatchRules;
 use crate::timefmt::{parse_bantime, parse_duration, BanTime, Micros, SEC};
@@ -62,6 +64,25 @@ pub struct DaemonConfig {
     /// How often the daemon looks for drift the kernel does not announce (ipset sets,
     /// legacy iptables; see daemon/drift.rs); None: never.
     pub drift_check: Option<Micros>,
+    /// Filter health (daemon/health.rs): warn after this long without a match, or
+    /// without an entry while the service runs; None: never. Jails may override it.
+    pub health_silence: Option<Micros>,
+}
+
+/// `health_silence` unless set: a day. A jail guarding a service on the internet
+/// matches failures many times a day; a shorter silence would warn about quiet ones.
+pub const DEFAULT_HEALTH_SILENCE: Micros = 24 * 3600 * SEC;
+
+/// `health_silence` as written: a duration, or `"off"` (0 too).
+fn parse_silence(text: &str) -> Result<Option<Micros>, String> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    match parse_duration(text) {
+        Ok(0) => Ok(None),
+        Ok(t) => Ok(Some(t)),
+        Err(e) => Err(format!("{e}, or \"off\"")),
+    }
 }
 
 /// One second: a flushed ipset is refilled within about a second, at the cost of one
@@ -97,6 +118,42 @@ impl Default for DaemonConfig {
             ban_count_max_age: BanTime::Finite(DEFAULT_BAN_COUNT_MAX_AGE),
             tracker_memory: DEFAULT_TRACKER_MEMORY,
             drift_check: Some(DEFAULT_DRIFT_CHECK),
+            health_silence: Some(DEFAULT_HEALTH_SILENCE),
+        }
+    }
+}
+
+/// `[metrics]` resolved: the daemon's outlets for its metrics (docs/METRICS.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; None: nowhere.
+    #[serde(serialize_with = "ser_listen")]
+    pub listen: Option<crate::metrics::endpoint::Listen>,
+    /// node_exporter textfile, written atomically; None: none.
+    pub textfile: Option<PathBuf>,
+    /// The textfile is written when something changed, at most this often.
+    pub textfile_interval: Micros,
+}
+
+fn ser_listen<S: serde::Serializer>(
+    v: &Option<crate::metrics::endpoint::Listen>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(l) => s.collect_str(l),
+        None => s.serialize_none(),
+    }
+}
+
+/// `textfile_interval` unless set: node_exporter is scraped every 15 s or more.
+pub const DEFAULT_TEXTFILE_INTERVAL: Micros = 10 * SEC;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: None,
+            textfile: None,
+            textfile_interval: DEFAULT_TEXTFILE_INTERVAL,
         }
     }
 }
@@ -105,6 +162,7 @@ impl Default for DaemonConfig {
 pub struct Config {
     pub dir: PathBuf,
     pub daemon: DaemonConfig,
+    pub metrics: MetricsConfig,
     pub files: Vec<SourceFile>,
     /// Jails without errors, enabled or not, sorted by name.
     pub jails: Vec<JailConfig>,
@@ -199,6 +257,11 @@ pub struct JailConfig {
     pub blocktype: BlockType,
     pub chain: String,
     pub actions: Vec<Action>,
+    /// Subnet escalation; None: off (no `escalate_after`).
+    pub escalation: Option<escalation::Escalation>,
+    /// `health_silence` set for this jail (None: off), or not set (the outer None:
+    /// `[daemon] health_silence` applies).
+    pub health_silence: Option<Option<Micros>>,
 }
 
 impl JailConfig {
@@ -237,6 +300,7 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
             ));
         }
     } else {
+        fail2ban_files(dir, &mut diags);
         let main = dir.join("banjo.toml");
         let mut paths = Vec::new();
         if main.exists() {
@@ -253,6 +317,8 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
                 }
                 if name.ends_with(".toml") {
                     paths.push(p);
+                } else if name.ends_with(".conf") || name.ends_with(".local") {
+                    diags.push(fail2ban_file(&p));
                 } else if !package_leftover(name) {
                     diags.push(
                         Diagnostic::error(p.display().to_string(), None, "ignored: not a .toml file")
@@ -279,23 +345,139 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
     load_files(dir, files, diags)
 }
 
+/// fail2ban's files in banjo's config dir (jail.local copied to /etc/banjo): banjo
+/// would ignore them, and the jails they enable would silently not run. Warned about,
+/// with the line of their first section, at `banjo check` and `banjo run`.
+fn fail2ban_files(dir: &Path, diags: &mut Vec<Diagnostic>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut found: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "conf" || e == "local"))
+        .collect();
+    found.sort();
+    for p in found {
+        diags.push(fail2ban_file(&p));
+    }
+    // action.d: banjo never reads it. (filter.d is left alone: a jail may name a
+    // fail2ban filter file there on purpose.)
+    for sub in ["action.d"] {
+        let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "conf" || e == "local"))
+            .collect();
+        found.sort();
+        for p in found {
+            diags.push(fail2ban_file(&p));
+        }
+    }
+}
+
+fn fail2ban_file(p: &Path) -> Diagnostic {
+    // The first [section] line, where a reader sees it is INI, not TOML.
+    let line = std::fs::read_to_string(p).ok().and_then(|t| {
+        t.lines()
+            .position(|l| {
+                let l = l.trim();
+                l.starts_with('[') && l.ends_with(']')
+            })
+            .map(|i| i + 1)
+    });
+    Diagnostic::error(
+        p.display().to_string(),
+        line,
+        "this looks like fail2ban configuration; banjo reads TOML; run `banjo import-fail2ban`",
+    )
+    .warning()
+    .hint("banjo import-fail2ban /etc/fail2ban writes jail.d/fail2ban.toml (and filter.d/*.toml) from it; it is not read as it is")
+}
+
 /// The second half of [`load`]: layer and validate `files` (the built-in layer first)
 /// already read from `dir`, after `diags` from reading them. Also the entry point of
 /// the config fuzz target (fuzz/), which has no directory to read.
 pub fn load_files(dir: &Path, files: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Config {
     let (mut jails, mut more) = resolve(dir, &files);
     diags.append(&mut more);
-    let daemon = resolve_daemon(&files, &mut diags);
+    let mut daemon = resolve_daemon(&files, &mut diags);
+    resolve_health(&files, &mut daemon, &mut diags);
+    let metrics = resolve_metrics(&files, &mut diags);
     if daemon.firewall == FirewallKind::Nftables {
         check_nft_hooks(&mut jails, &mut diags);
     }
     Config {
         dir: dir.to_owned(),
         daemon,
+        metrics,
         files,
         jails,
         diagnostics: diags,
     }
+}
+
+/// `[metrics]` from every file, last one wins per key.
+fn resolve_metrics(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> MetricsConfig {
+    let mut m = MetricsConfig::default();
+    for f in files {
+        let Ok(parsed) = toml::from_str::<RawFile>(&f.text) else {
+            continue;
+        };
+        let Some(raw) = parsed.metrics else { continue };
+        let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
+            diags.push(
+                Diagnostic::error(f.name.clone(), Some(line_of(&f.text, span.start)), msg)
+                    .key(&format!("metrics.{key}")),
+            );
+        };
+        if let Some(v) = raw.listen {
+            let text = v.get_ref().trim();
+            // A bare absolute path is a unix socket too.
+            let spelled = if text.starts_with('/') {
+                format!("unix:{text}")
+            } else {
+                text.to_owned()
+            };
+            match text {
+                "" => m.listen = None,
+                _ => match spelled.parse() {
+                    Ok(l) => m.listen = Some(l),
+                    Err(e) => err(v.span(), "listen", e),
+                },
+            }
+        }
+        if let Some(v) = raw.textfile {
+            let text = v.get_ref();
+            if text.is_empty() {
+                m.textfile = None;
+            } else if !text.starts_with('/') {
+                err(v.span(), "textfile", "must be an absolute path".into());
+            } else if !text.ends_with(".prom") {
+                err(
+                    v.span(),
+                    "textfile",
+                    format!("{text:?}: node_exporter's textfile collector reads only *.prom files"),
+                );
+            } else {
+                m.textfile = Some(PathBuf::from(text));
+            }
+        }
+        if let Some(v) = raw.textfile_interval {
+            let text = v.get_ref().as_text();
+            match parse_duration(&text) {
+                Ok(t) if (SEC..=3600 * SEC).contains(&t) => m.textfile_interval = t,
+                Ok(_) => err(
+                    v.span(),
+                    "textfile_interval",
+                    format!("{text:?} is not between 1s and 1h"),
+                ),
+                Err(e) => err(v.span(), "textfile_interval", e),
+            }
+        }
+    }
+    m
 }
 
 /// With `firewall = "nftables"` a jail's `chain` chooses a netfilter hook, and only
@@ -435,6 +617,25 @@ fn resolve_daemon(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> DaemonCo
     d
 }
 
+/// `[daemon] health_silence` (resolve_daemon is long enough already).
+fn resolve_health(files: &[SourceFile], d: &mut DaemonConfig, diags: &mut Vec<Diagnostic>) {
+    for f in files {
+        let Ok(parsed) = toml::from_str::<RawFile>(&f.text) else {
+            continue;
+        };
+        let Some(v) = parsed.daemon.and_then(|d| d.health_silence) else {
+            continue;
+        };
+        match parse_silence(&v.get_ref().as_text()) {
+            Ok(t) => d.health_silence = t,
+            Err(e) => diags.push(
+                Diagnostic::error(f.name.clone(), Some(line_of(&f.text, v.span().start)), e)
+                    .key("daemon.health_silence"),
+            ),
+        }
+    }
+}
+
 /// `tracker_memory`: bytes, or a number with K/M/G (KiB/MiB/GiB, powers of 1024).
 fn parse_size(raw: &RawSize) -> Result<usize, String> {
     const MIN: u64 = 1 << 20;
@@ -491,6 +692,7 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
         }
     }
     let mut filters: HashMap<String, Result<Arc<Filter>, Vec<Diagnostic>>> = HashMap::new();
+    let mut fail2ban_filters: HashMap<String, Fail2banFilter> = HashMap::new();
     let filter_dir = dir.join("filter.d");
     let (jails, keys): (Vec<_>, Vec<Layered>) = jails
         .into_iter()
@@ -514,7 +716,14 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
             decl: (files[*fidx].name.clone(), Some(decl_line)),
             diags: Vec::new(),
         };
-        let jc = r.jail(name, declared_at, &keys[i], &filter_dir, &mut filters);
+        let jc = r.jail(
+            name,
+            declared_at,
+            &keys[i],
+            &filter_dir,
+            &mut filters,
+            &mut fail2ban_filters,
+        );
         let ok = r.diags.iter().all(|d| !d.is_error());
         results[i] = (jc.filter(|_| ok), r.diags);
     }
@@ -526,6 +735,10 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
     }
     (out, diags)
 }
+
+/// A fail2ban filter file imported for jails (once per file and parameters): the filter,
+/// and the importer's warnings, shown with every jail that uses it.
+type Fail2banFilter = (Result<Arc<Filter>, Vec<Diagnostic>>, Vec<Diagnostic>);
 
 struct Resolver<'a> {
     files: &'a [SourceFile],
@@ -678,6 +891,7 @@ impl Resolver<'_> {
         k: &Layered,
         filter_dir: &Path,
         filters: &mut HashMap<String, Result<Arc<Filter>, Vec<Diagnostic>>>,
+        fail2ban_filters: &mut HashMap<String, Fail2banFilter>,
     ) -> Option<JailConfig> {
         if !valid_jail_name(name) {
             let (file, line) = self.decl.clone();
@@ -710,10 +924,53 @@ impl Resolver<'_> {
                 return None;
             }
         };
-        let filter = filters
-            .entry(filter_text.clone())
-            .or_insert_with(|| Filter::load(&filter_ref, &[filter_dir]).map(Arc::new))
-            .clone();
+        // Relative paths are read from the configuration directory.
+        let base = filter_dir.parent().unwrap_or(Path::new("."));
+        let f2b_dir = k
+            .fail2ban_filter_dir
+            .as_ref()
+            .map(|v| base.join(v.1.get_ref()));
+        let filter = match compat::fail2ban::filter::jail_source(
+            &filter_ref.name,
+            f2b_dir.as_deref(),
+        ) {
+            None => filters
+                .entry(filter_text.clone())
+                .or_insert_with(|| Filter::load(&filter_ref, &[filter_dir]).map(Arc::new))
+                .clone(),
+            Some(Err(e)) => {
+                match &k.filter {
+                    Some(v) => self.err(v, "filter", e),
+                    None => return None,
+                };
+                return None;
+            }
+            Some(Ok(path)) => {
+                // A fail2ban filter file, imported now (the same importer as
+                // `banjo import-filter`); what it reports is shown with the jail.
+                let path = base.join(path);
+                if !path.is_file() {
+                    if let Some(v) = &k.filter {
+                        self.err(v, "filter", format!("no such fail2ban filter file {}", path.display()))
+                            .hint = Some("install fail2ban's filters (`apt-get install fail2ban`), set fail2ban_filter_dir, or import the filter with `banjo import-filter` into filter.d".into());
+                    }
+                    return None;
+                }
+                let key = format!("{}\0{filter_text}", path.display());
+                let loaded = fail2ban_filters.entry(key).or_insert_with(|| {
+                    match compat::fail2ban::filter::compile_for_jail(&path, &filter_ref.params) {
+                        Ok((f, warnings)) => (Ok(Arc::new(f)), warnings),
+                        Err(e) => (Err(e), Vec::new()),
+                    }
+                });
+                for w in &loaded.1 {
+                    let mut w = w.clone();
+                    w.jail = Some(name.to_owned());
+                    self.diags.push(w);
+                }
+                loaded.0.clone()
+            }
+        };
         let filter = match filter {
             Ok(f) => f,
             Err(errs) => {
@@ -982,6 +1239,17 @@ impl Resolver<'_> {
                 });
             }
         }
+        let escalation = self.escalation(k, ipv6_prefix);
+        let health_silence = match &k.health_silence {
+            Some(v) => match parse_silence(&v.1.get_ref().as_text()) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.err(v, "health_silence", e);
+                    None
+                }
+            },
+            None => None,
+        };
         Some(JailConfig {
             name: name.to_owned(),
             enabled,
@@ -1004,6 +1272,8 @@ impl Resolver<'_> {
             blocktype,
             chain,
             actions,
+            escalation,
+            health_silence,
         })
     }
 }
@@ -1094,7 +1364,9 @@ const SERVICES: &[(&str, u16)] = &[
     ("postgresql", 5432),
 ];
 
-fn parse_port(s: &str) -> Result<u16, String> {
+/// A port number or a service name banjo knows (`ssh`, `imaps`); the fail2ban importer
+/// asks it which names need /etc/services.
+pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
     let s = s.trim();
     if let Ok(n) = s.parse::<i64>() {
         return u16::try_from(n)

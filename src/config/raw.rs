@@ -19,6 +19,20 @@ pub struct RawFile {
     pub jail: BTreeMap<Spanned<String>, RawJail>,
     /// Settings of `banjo run` itself.
     pub daemon: Option<RawDaemon>,
+    /// Where the daemon offers its metrics.
+    pub metrics: Option<RawMetrics>,
+}
+
+/// `[metrics]`: later files override earlier ones key by key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Serve `GET /metrics`: `ADDRESS:PORT`, `unix:/PATH` or `/PATH`; `""`: off.
+    pub listen: Option<Spanned<String>>,
+    /// Write the exposition to this file for node_exporter's textfile collector.
+    pub textfile: Option<Spanned<String>>,
+    /// At most one textfile write this often.
+    pub textfile_interval: Option<Spanned<RawDuration>>,
 }
 
 /// `[daemon]`: later files override earlier ones key by key.
@@ -48,6 +62,9 @@ pub struct RawDaemon {
     /// How often to look at what the kernel does not announce (ipset, legacy
     /// iptables) for drift; `"off"` or 0: never.
     pub drift_check: Option<Spanned<RawDuration>>,
+    /// Filter health: how long a jail may take entries without matching any (after it
+    /// did), or see none while its service runs, before banjo warns; `"off"`: never.
+    pub health_silence: Option<Spanned<RawDuration>>,
 }
 
 /// A size written as bytes (`67108864`) or text (`"64MiB"`).
@@ -165,8 +182,11 @@ jail_keys! {
     logpath: RawMatch,
     /// How to find the date in those files' lines (fail2ban's %-codes).
     datepattern: String,
-    /// `name`, `name[mode=…, var=…]` or a path.
+    /// `name`, `name[mode=…, var=…]`, a path, or a fail2ban filter file
+    /// (`fail2ban:NAME[…]`, `/etc/fail2ban/filter.d/NAME.conf`) imported at load time.
     filter: String,
+    /// Where `fail2ban:NAME` filters are read (default /etc/fail2ban/filter.d).
+    fail2ban_filter_dir: String,
     maxretry: i64,
     findtime: RawDuration,
     bantime: RawDuration,
@@ -182,4 +202,13 @@ jail_keys! {
     blocktype: String,
     chain: String,
     action: Vec<RawAction>,
+    /// Subnet escalation (config/escalation.rs).
+    escalate_after: i64,
+    escalate_prefix: i64,
+    escalate_prefix6: i64,
+    escalate_window: RawDuration,
+    escalate_bantime: RawDuration,
+    escalate_max: i64,
+    /// This jail's `[daemon] health_silence`.
+    health_silence: RawDuration,
 }

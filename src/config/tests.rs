@@ -132,6 +132,42 @@ fn bad_values_name_jail_and_key() {
         ("bantime = \"soon\"", "bantime", "expected a number"),
         ("ignoreip = [\"192.0.2.300\"]", "ignoreip", "not an IP"),
         ("ipv6_prefix = 3", "ipv6_prefix", "between 16 and 128"),
+        ("escalate_after = 1", "escalate_after", "out of range"),
+        (
+            "escalate_after = 3\nescalate_prefix = 8",
+            "escalate_prefix",
+            "out of range",
+        ),
+        (
+            "escalate_after = 3\nescalate_prefix = 32",
+            "escalate_prefix",
+            "out of range",
+        ),
+        (
+            "escalate_after = 3\nescalate_prefix6 = 16",
+            "escalate_prefix6",
+            "out of range",
+        ),
+        (
+            "escalate_after = 3\nipv6_prefix = 48\nescalate_prefix6 = 48",
+            "escalate_prefix6",
+            "out of range",
+        ),
+        (
+            "escalate_after = 3\nescalate_window = \"0\"",
+            "escalate_window",
+            "longer than 0",
+        ),
+        (
+            "escalate_after = 3\nescalate_bantime = \"soon\"",
+            "escalate_bantime",
+            "expected a number",
+        ),
+        (
+            "escalate_after = 3\nescalate_max = 0",
+            "escalate_max",
+            "out of range",
+        ),
         ("port = \"sshh\"", "port", "not a port"),
         ("protocol = \"sctp\"", "protocol", "not tcp"),
         ("blocktype = \"TARPIT\"", "blocktype", "not REJECT"),
@@ -513,6 +549,122 @@ fn a_journalmatch_any_local_user_can_satisfy_is_warned_about_with_its_line() {
     assert!(w[0].message.contains("SYSLOG_IDENTIFIER=myapp"), "{}", w[0]);
     // The jail still runs as configured.
     assert!(jail(&c, "myapp").enabled);
+}
+
+#[test]
+fn escalation_is_off_unless_escalate_after_is_set_and_says_which_keys_do_nothing() {
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.sshd]\nenabled = true\nescalate_window = \"1h\"\n[jail.web]\nenabled = true\nfilter = \"sshd\"\nescalate_after = 5\nipv6_prefix = 56\n",
+    )]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    assert_eq!(jail(&c, "sshd").escalation, None);
+    let w = c
+        .diagnostics
+        .iter()
+        .find(|d| d.key.as_deref() == Some("escalate_window"))
+        .expect("a warning for escalate_window");
+    assert!(!w.is_error());
+    assert_eq!(w.line, Some(3));
+    assert!(
+        w.message.contains("escalate_after is not set"),
+        "{}",
+        w.message
+    );
+    let e = jail(&c, "web").escalation.unwrap();
+    assert_eq!((e.after, e.prefix_v4, e.prefix_v6, e.max), (5, 24, 48, 256));
+    assert_eq!(e.window, 3600 * SEC);
+    assert_eq!(e.bantime, None);
+}
+
+#[test]
+fn metrics_keys_parse_and_bad_ones_name_file_line_and_key() {
+    use crate::metrics::endpoint::Listen;
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert!(c.metrics.listen.is_none() && c.metrics.textfile.is_none());
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[metrics]\nlisten = \"127.0.0.1:9191\"\ntextfile = \"/var/lib/node_exporter/textfile/banjo.prom\"\ntextfile_interval = \"30s\"\n",
+    )]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    assert_eq!(
+        c.metrics.listen,
+        Some(Listen::Tcp("127.0.0.1:9191".parse().unwrap()))
+    );
+    assert_eq!(
+        c.metrics.textfile.as_deref(),
+        Some(Path::new("/var/lib/node_exporter/textfile/banjo.prom"))
+    );
+    assert_eq!(c.metrics.textfile_interval, 30 * SEC);
+    // A unix socket, with or without the unix: prefix; a later layer turns it off.
+    for text in ["/run/banjo/metrics.sock", "unix:/run/banjo/metrics.sock"] {
+        let d = dir_with(&[("banjo.toml", &format!("[metrics]\nlisten = \"{text}\"\n"))]);
+        let c = load(d.path(), true);
+        assert!(!c.has_errors(), "{text}: {:#?}", c.diagnostics);
+        assert_eq!(
+            c.metrics.listen,
+            Some(Listen::Unix("/run/banjo/metrics.sock".into()))
+        );
+    }
+    let d = dir_with(&[
+        ("banjo.toml", "[metrics]\nlisten = \"127.0.0.1:9191\"\n"),
+        ("jail.d/off.toml", "[metrics]\nlisten = \"\"\n"),
+    ]);
+    assert!(load(d.path(), true).metrics.listen.is_none());
+    for (bad, key) in [
+        ("listen = \"localhost\"", "metrics.listen"),
+        ("listen = \"unix:relative.sock\"", "metrics.listen"),
+        ("textfile = \"banjo.prom\"", "metrics.textfile"),
+        ("textfile = \"/var/lib/banjo.txt\"", "metrics.textfile"),
+        ("textfile_interval = \"0s\"", "metrics.textfile_interval"),
+        ("textfile_interval = \"soon\"", "metrics.textfile_interval"),
+    ] {
+        let d = dir_with(&[("banjo.toml", &format!("\n[metrics]\n{bad}\n"))]);
+        let c = load(d.path(), true);
+        let e = only_error(&c).to_string();
+        assert!(e.contains(key) && e.contains("banjo.toml:3"), "{bad}: {e}");
+    }
+    let d = dir_with(&[("banjo.toml", "[metrics]\nport = 9191\n")]);
+    assert!(load(d.path(), true).has_errors(), "unknown keys are errors");
+}
+
+#[test]
+fn health_silence_defaults_to_a_day_jails_override_it_and_bad_values_are_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let c = load(&d.path().join("missing"), false);
+    assert_eq!(c.daemon.health_silence, Some(DEFAULT_HEALTH_SILENCE));
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[daemon]\nhealth_silence = \"6h\"\n[jail.sshd]\nenabled = true\nhealth_silence = \"off\"\n[jail.dovecot]\nenabled = true\nhealth_silence = 60\n",
+    )]);
+    let c = load(d.path(), true);
+    assert!(!c.has_errors(), "{:#?}", c.diagnostics);
+    assert_eq!(c.daemon.health_silence, Some(6 * 3600 * SEC));
+    assert_eq!(jail(&c, "sshd").health_silence, Some(None));
+    assert_eq!(jail(&c, "dovecot").health_silence, Some(Some(60 * SEC)));
+    assert_eq!(
+        jail(&c, "recidive").health_silence,
+        None,
+        "unset: the daemon's"
+    );
+    let d = dir_with(&[("banjo.toml", "[daemon]\nhealth_silence = \"off\"\n")]);
+    assert_eq!(load(d.path(), true).daemon.health_silence, None);
+    let d = dir_with(&[("banjo.toml", "\n[daemon]\nhealth_silence = \"sometimes\"\n")]);
+    let c = load(d.path(), true);
+    let e = only_error(&c).to_string();
+    assert!(
+        e.contains("daemon.health_silence") && e.contains("banjo.toml:3"),
+        "{e}"
+    );
+    let d = dir_with(&[(
+        "banjo.toml",
+        "[jail.sshd]\nenabled = true\nhealth_silence = \"x\"\n",
+    )]);
+    let e = only_error(&load(d.path(), true)).to_string();
+    assert!(e.contains("health_silence") && e.contains("sshd"), "{e}");
 }
 
 #[test]

@@ -39,12 +39,29 @@ pub enum Request {
         all: bool,
     },
     Reload,
+    /// Every metric, in Prometheus's text format (docs/METRICS.md).
+    Metrics,
 }
 
 impl Request {
     /// Verbs a reader (member of the readers group) may use.
     pub fn read_only(&self) -> bool {
-        matches!(self, Request::Status { .. } | Request::Bans)
+        matches!(
+            self,
+            Request::Status { .. } | Request::Bans | Request::Metrics
+        )
+    }
+
+    /// The verb, as `banjo_control_requests_total` labels it.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::Status { .. } => "status",
+            Request::Bans => "bans",
+            Request::Ban { .. } => "ban",
+            Request::Unban { .. } => "unban",
+            Request::Reload => "reload",
+            Request::Metrics => "metrics",
+        }
     }
 }
 
@@ -91,6 +108,12 @@ pub struct JailStatus {
     /// Failures from addresses no ban can cover (0.0.0.0, multicast…), counted.
     #[serde(default)]
     pub unbannable: u64,
+    /// Filter health: what is wrong ("silent", "no_entries", "unit_missing") and
+    /// why, in words; absent while healthy (daemon/health.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -43,6 +43,8 @@ pub(crate) enum Held {
         matches: std::ops::Range<usize>,
         /// In the state: may be reported as done.
         durable: bool,
+        /// Subnet escalation: how many member bans this network ban replaces.
+        escalated: u32,
     },
     Unban {
         jail: usize,
@@ -196,6 +198,10 @@ impl Daemon {
                         .push(kernel_entry(*addr, b.until, now));
                 }
                 Event::Unban { jail, addr, .. } => {
+                    // The state deletes before it inserts: a ban lifted in the batch
+                    // that made it (subnet escalation's last member) must not be
+                    // inserted after its deletion.
+                    batch.bans.retain(|b| !(b.addr == *addr && b.jail == *jail));
                     batch.unbans.push((jail.clone(), *addr));
                     fw_unbans.entry(jail.clone()).or_default().push(*addr);
                 }
@@ -258,6 +264,22 @@ impl Daemon {
                 refused.extend(all.into_iter().map(|r| (jail.clone(), r)));
             }
         }
+        // Ban latency: from the entry that completed each ban to the kernel (settled
+        // in report()); bans by hand have no such entry.
+        for ev in &events {
+            if let Event::Ban {
+                time_us,
+                jail,
+                failures,
+                ..
+            } = ev
+            {
+                let by_hand = *failures == 0;
+                if !by_hand && !refused.iter().any(|(j, _)| j == jail) {
+                    self.metrics.pending_latency.push(*time_us);
+                }
+            }
+        }
         for (jail, addrs) in &fw_unbans {
             if let Err(e) = self.fw.unban(jail, addrs) {
                 log::firewall_error(jail, &format!("removing {} bans: {e}", addrs.len()));
@@ -301,6 +323,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => {
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
@@ -314,6 +337,7 @@ impl Daemon {
                         bantime,
                         count,
                         matches,
+                        escalated,
                     });
                     return;
                 };
@@ -327,6 +351,7 @@ impl Daemon {
                         .unreported
                         .push_text(matches.iter().map(String::as_str)),
                     durable,
+                    escalated,
                 }
             }
             Event::Unban {
@@ -359,7 +384,10 @@ impl Daemon {
     pub(crate) fn report(&mut self) -> Vec<(String, Refusal)> {
         let settled = self.fw.settle();
         self.drift.settled();
+        self.metrics.settled(super::now_us());
         let refused = self.kernel_refused(settled);
+        // The kernel answered for every network ban so far.
+        self.pipeline.lifted.clear();
         self.held_since = None;
         let q = std::mem::take(&mut self.unreported);
         let reason = self.state.trouble().map(|t| t.reason.clone());
@@ -401,6 +429,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => Held::Ban {
                 jail,
@@ -410,6 +439,7 @@ impl Daemon {
                 count,
                 matches: self.awaiting.push_text(std::iter::once(&text[matches])),
                 durable: true,
+                escalated,
             },
             Held::Unban {
                 jail, addr, reason, ..
@@ -443,6 +473,7 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => Event::Ban {
                 time_us: 0,
@@ -454,6 +485,7 @@ impl Daemon {
                 // Already joined with newlines, as the entry and the hooks show them:
                 // one element joins to itself.
                 matches: vec![text[matches].to_owned()],
+                escalated,
             },
             Held::Unban {
                 jail, addr, reason, ..
@@ -476,11 +508,18 @@ impl Daemon {
                 bantime,
                 count,
                 matches,
+                escalated,
                 ..
             } => {
                 let ip = addr.to_string();
                 let bt = bantime.to_string();
-                log::ban(&jail, &ip, failures, &bt, count, &matches);
+                if escalated > 0 {
+                    log::escalated(&jail, &ip, escalated, &bt, count, &matches);
+                } else {
+                    log::ban(&jail, &ip, failures, &bt, count, &matches);
+                }
+                let reason = super::metrics::ban_reason(failures, escalated);
+                *self.metrics.bans.entry((jail.clone(), reason)).or_default() += 1;
                 let Some(ji) = self.pipeline.jail_index(&jail) else {
                     return;
                 };
@@ -502,7 +541,12 @@ impl Daemon {
                 jail, addr, reason, ..
             } => {
                 let ip = addr.to_string();
-                log::unban(&jail, &ip, reason.as_str());
+                // Still blocked, by its network's ban: that one entry says so for all.
+                if reason != crate::events::UnbanReason::Escalated {
+                    log::unban(&jail, &ip, reason.as_str());
+                }
+                let why = super::metrics::unban_reason(reason);
+                *self.metrics.unbans.entry((jail.clone(), why)).or_default() += 1;
                 if let Some(ji) = self.pipeline.jail_index(&jail) {
                     let vars = super::actions::Vars {
                         ip: &ip,

@@ -1,4 +1,4 @@
-//! Answering control requests: status, bans, ban, unban, reload. Root may do
+//! Answering control requests: status, bans, ban, unban, reload, metrics. Root may do
 //! everything; members of `readers_group` may read.
 
 use super::Daemon;
@@ -13,6 +13,7 @@ use std::net::IpAddr;
 impl Daemon {
     pub(crate) fn serve_control(&mut self) {
         for inc in self.server.service() {
+            *self.metrics.control.entry(inc.request.verb()).or_default() += 1;
             let resp = if !self.allowed(&inc.peer, &inc.request) {
                 Response::err(format!(
                     "permission denied: uid {} may not {}",
@@ -91,6 +92,7 @@ impl Daemon {
             Request::Unban { addr, jail, all } => {
                 self.manual_unban(addr.as_deref(), jail.as_deref(), all)
             }
+            Request::Metrics => Response::ok(json!({ "text": self.render_metrics() })),
             Request::Reload => match self.reload() {
                 Ok(summary) => Response::ok(json!({ "summary": summary })),
                 Err(e) => Response::err(format!("{e:#}")),
@@ -110,6 +112,7 @@ impl Daemon {
     /// One jail's counters (O(1) each), with its banned addresses if `list`.
     fn jail_status(&self, i: usize, list: bool) -> JailStatus {
         let j = &self.pipeline.jails[i];
+        let problem = self.health.problem(&j.config.name);
         let mut banned: Vec<String> = Vec::new();
         if list {
             banned = self
@@ -132,6 +135,8 @@ impl Daemon {
             total_banned: self.totals.get(&j.config.name).copied().unwrap_or(0),
             banned,
             unbannable: j.stats.unbannable,
+            health: problem.map(|p| p.key().to_owned()),
+            health_detail: problem.map(|p| p.describe(&j.config.name)),
         }
     }
 

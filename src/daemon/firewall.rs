@@ -170,12 +170,14 @@ impl Daemon {
             return;
         }
         let mut batch = crate::state::Batch::default();
+        let mut given_back = Vec::new();
         for (jail, r) in refused {
             let addr = r.entry.addr;
             log::ban_refused(&jail, &addr.to_string(), &r.reason);
             let Some(ji) = self.pipeline.jail_index(&jail) else {
                 continue;
             };
+            given_back.extend(self.unescalate(ji, &addr, &mut batch));
             if self.pipeline.bans.remove(ji, &addr).is_some() {
                 let stats = &mut self.pipeline.jails[ji].stats;
                 stats.bans = stats.bans.saturating_sub(1);
@@ -187,6 +189,9 @@ impl Daemon {
         if self.state.commit(&batch).is_err() {
             // Kept for the state's retry; meanwhile the state says why (status, journal).
             self.announce_state();
+        }
+        for (jail, entries) in given_back {
+            self.enforce(&jail, &entries, "giving back");
         }
     }
 }

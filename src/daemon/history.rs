@@ -11,7 +11,7 @@
 //! What it must not do: decide. It returns records; reconcile.rs says what they mean.
 
 use super::reconcile::{Kind, Record};
-use crate::events::{MSGID_BAN, MSGID_NOT_DURABLE, MSGID_RESTORE, MSGID_UNBAN};
+use crate::events::{MSGID_BAN, MSGID_ESCALATED, MSGID_NOT_DURABLE, MSGID_RESTORE, MSGID_UNBAN};
 use crate::journal::sdjournal::{JournalError, JournalSource, Location};
 use crate::journal::Entry;
 use crate::route::MatchRules;
@@ -45,10 +45,16 @@ fn rules(groups: &[String]) -> Result<MatchRules, JournalError> {
 
 /// Read the history from `loc`.
 pub(super) fn read(loc: &Location) -> Result<Found, JournalError> {
-    let groups: Vec<String> = [MSGID_BAN, MSGID_RESTORE, MSGID_NOT_DURABLE, MSGID_UNBAN]
-        .iter()
-        .map(|id| format!("MESSAGE_ID={id} {TRUSTED}"))
-        .collect();
+    let groups: Vec<String> = [
+        MSGID_BAN,
+        MSGID_ESCALATED,
+        MSGID_RESTORE,
+        MSGID_NOT_DURABLE,
+        MSGID_UNBAN,
+    ]
+    .iter()
+    .map(|id| format!("MESSAGE_ID={id} {TRUSTED}"))
+    .collect();
     let fields: Vec<String> = [
         "MESSAGE_ID",
         "_UID",
@@ -57,6 +63,7 @@ pub(super) fn read(loc: &Location) -> Result<Found, JournalError> {
         "BANJO_BANTIME",
         "BANJO_BAN_COUNT",
         "BANJO_FAILURES",
+        "BANJO_MEMBERS",
     ]
     .map(String::from)
     .to_vec();
@@ -115,6 +122,13 @@ fn record(e: &Entry) -> Option<Record> {
             bantime: bantime()?,
             count: num("BANJO_BAN_COUNT")?,
             failures: num("BANJO_FAILURES").unwrap_or(0),
+        }
+    } else if id == MSGID_ESCALATED.as_bytes() {
+        // A network banned by subnet escalation: a ban like any other.
+        Kind::Ban {
+            bantime: bantime()?,
+            count: num("BANJO_BAN_COUNT")?,
+            failures: num("BANJO_MEMBERS").unwrap_or(0),
         }
     } else if id == MSGID_RESTORE.as_bytes() {
         Kind::Restore { left: bantime()? }

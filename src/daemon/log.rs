@@ -10,9 +10,9 @@
 //! in sendmsg). Order is kept; `flush` at shutdown waits until all are written.
 
 use crate::events::{
-    MSGID_ADOPTED, MSGID_BAN, MSGID_FIREWALL_ERROR, MSGID_JAIL_DOWN, MSGID_NOT_DURABLE,
-    MSGID_RELOAD, MSGID_REPAIRED, MSGID_RESTORE, MSGID_STATE_DEGRADED, MSGID_STATE_RECOVERED,
-    MSGID_TRACKER_FULL, MSGID_UNBAN, MSGID_UNBANNABLE,
+    MSGID_ADOPTED, MSGID_BAN, MSGID_ESCALATED, MSGID_ESCALATION_REFUSED, MSGID_FIREWALL_ERROR,
+    MSGID_JAIL_DOWN, MSGID_NOT_DURABLE, MSGID_RELOAD, MSGID_REPAIRED, MSGID_RESTORE,
+    MSGID_STATE_DEGRADED, MSGID_STATE_RECOVERED, MSGID_TRACKER_FULL, MSGID_UNBAN, MSGID_UNBANNABLE,
 };
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Mutex;
@@ -34,6 +34,14 @@ enum Record {
         jail: String,
         ip: String,
         reason: String,
+    },
+    Escalated {
+        jail: String,
+        net: String,
+        members: u32,
+        bantime: String,
+        count: u32,
+        addresses: String,
     },
     Restore {
         jail: String,
@@ -109,6 +117,23 @@ fn write(r: Record) {
             banjo_ban_count = count,
             banjo_matches = matches.as_str(),
             "[{jail}] Ban {ip} ({failures} failures, {bantime})"
+        ),
+        Record::Escalated {
+            jail,
+            net,
+            members,
+            bantime,
+            count,
+            addresses,
+        } => tracing::warn!(
+            message_id = MSGID_ESCALATED,
+            banjo_jail = jail.as_str(),
+            banjo_ip = net.as_str(),
+            banjo_members = members,
+            banjo_bantime = bantime.as_str(),
+            banjo_ban_count = count,
+            banjo_addresses = addresses.as_str(),
+            "[{jail}] Ban {net} ({members} of its addresses banned; {bantime}; their {members} bans replaced by this one)"
         ),
         Record::Unban { jail, ip, reason } => tracing::info!(
             message_id = MSGID_UNBAN,
@@ -187,6 +212,37 @@ pub fn ban(jail: &str, ip: &str, failures: u32, bantime: &str, count: u32, match
         count,
         matches: matches.join("\n"),
     });
+}
+
+/// A network banned by subnet escalation in place of `members` bans of its addresses
+/// (`addresses`: one per line).
+pub fn escalated(
+    jail: &str,
+    net: &str,
+    members: u32,
+    bantime: &str,
+    count: u32,
+    addresses: &[String],
+) {
+    submit(Record::Escalated {
+        jail: jail.to_owned(),
+        net: net.to_owned(),
+        members,
+        bantime: bantime.to_owned(),
+        count,
+        addresses: addresses.join("\n"),
+    });
+}
+
+/// A network that reached escalate_after and was not banned (said once per network).
+pub fn escalation_refused(jail: &str, net: &str, why: &str) {
+    tracing::warn!(
+        message_id = MSGID_ESCALATION_REFUSED,
+        banjo_jail = jail,
+        banjo_ip = net,
+        banjo_reason = why,
+        "[{jail}] not escalating to {net}: {why}; its addresses stay banned one by one"
+    );
 }
 
 pub fn unban(jail: &str, ip: &str, reason: &str) {
@@ -272,6 +328,7 @@ pub fn adopted_summary(jail: &str, kernel: usize, journal: usize, counts: usize,
 }
 
 pub fn firewall_error(jail: &str, what: &str) {
+    super::metrics::count_firewall_error(jail);
     tracing::error!(
         message_id = MSGID_FIREWALL_ERROR,
         banjo_jail = jail,
@@ -281,6 +338,7 @@ pub fn firewall_error(jail: &str, what: &str) {
 
 /// A ban the kernel did not take: not reported as a ban anywhere else.
 pub fn ban_refused(jail: &str, ip: &str, reason: &str) {
+    super::metrics::count_firewall_error(jail);
     tracing::error!(
         message_id = MSGID_FIREWALL_ERROR,
         banjo_jail = jail,

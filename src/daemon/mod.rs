@@ -19,11 +19,14 @@ mod apply;
 mod control;
 mod drift;
 mod durability;
+mod escalation;
 mod firewall;
+mod health;
 mod history;
 mod ifwatch;
 mod ledger;
 pub mod log;
+mod metrics;
 pub mod notify;
 pub mod reconcile;
 mod reload;
@@ -136,6 +139,12 @@ pub(crate) struct Daemon {
     down: Vec<firewall::Down>,
     /// When to look for firewall drift, and the last repair (daemon/drift.rs).
     drift: drift::DriftWatch,
+    /// Counters for `banjo metrics`, the endpoint and the textfile (metrics.rs).
+    metrics: metrics::Counters,
+    /// `[metrics] listen`: GET /metrics, answered from the loop.
+    endpoint: Option<crate::metrics::endpoint::MetricsEndpoint>,
+    /// Jails that have gone blind (health.rs).
+    health: health::HealthWatch,
     stop: bool,
 }
 
@@ -287,6 +296,12 @@ impl Daemon {
         let source = open_source(&opts, &pipeline)?;
         let actions = actions::ActionRunner::new(cfg.daemon.action_concurrency);
         let wake = open_wake(&cfg, opts.dry_run);
+        let endpoint = cfg.metrics.listen.as_ref().and_then(|l| {
+            // Metrics are not worth going unprotected for: say why, run on.
+            crate::metrics::endpoint::MetricsEndpoint::start(l)
+                .inspect_err(|e| tracing::error!("{e}; /metrics is not served"))
+                .ok()
+        });
         let mut d = Daemon {
             opts,
             cfg,
@@ -317,6 +332,9 @@ impl Daemon {
             quiet_at: None,
             down: Vec::new(),
             drift: drift::DriftWatch::off(),
+            metrics: Default::default(),
+            endpoint,
+            health: Default::default(),
             stop: false,
         };
         d.announce_state();
@@ -574,6 +592,10 @@ impl Daemon {
                 fds.push(PollFd::new(fd, PollFlags::POLLIN));
                 fds.len() - 1
             });
+            let scrape_at = self.endpoint.as_ref().map(|m| {
+                fds.push(PollFd::new(m.fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
             let files_fd = self.files.as_mut().and_then(|f| f.poll_fd());
             // Safety: the follower owns this fd and is not replaced while `fds` lives.
             let files_at = files_fd.map(|raw| {
@@ -609,6 +631,7 @@ impl Daemon {
             let if_ready = ready(if_at);
             let wake_ready = ready(wake_at);
             let drift_ready = ready(drift_at);
+            let scrape_ready = ready(scrape_at);
             let files_ready = ready(files_at);
             drop(fds);
 
@@ -677,6 +700,13 @@ impl Daemon {
                 self.commit_cursor();
             }
             self.retry_state();
+            if scrape_ready {
+                if let Some(m) = &self.endpoint {
+                    m.serve(|| self.render_metrics());
+                }
+            }
+            self.tend_health();
+            self.tend_metrics();
             if self.quiet_at.is_some_and(|t| t <= Instant::now()) {
                 self.quiet();
             }
@@ -728,6 +758,12 @@ impl Daemon {
             min(t.saturating_duration_since(Instant::now()));
         }
         if let Some(d) = self.drift.timeout() {
+            min(d);
+        }
+        if let Some(d) = self.metrics_timeout() {
+            min(d);
+        }
+        if let Some(d) = self.health_timeout() {
             min(d);
         }
         min(REFRESH_EVERY.saturating_sub(self.last_refresh.elapsed()));
@@ -797,8 +833,17 @@ impl Daemon {
                 self.carry_out(p, committed.unwrap_or(Ok(())), true);
             }
             let (n, taken, notes) = read;
-            for n in notes {
-                tracing::warn!("{}: {n}", which.name());
+            for note in notes {
+                tracing::warn!("{}: {note}", which.name());
+            }
+            match which {
+                Which::Journal => {
+                    self.metrics.entries_read += n as u64;
+                    if n > 0 {
+                        self.metrics.journal_lag_us = now_us() - self.pipeline.now;
+                    }
+                }
+                Which::Files => self.metrics.lines_read += n as u64,
             }
             self.say_notices();
             if n == 0 {
@@ -845,6 +890,9 @@ impl Daemon {
     fn say_notices(&mut self) {
         for n in std::mem::take(&mut self.pipeline.notices) {
             log::unbannable(&n.jail, &n.ip.to_string(), n.why.as_str());
+        }
+        for n in std::mem::take(&mut self.pipeline.escalation_notices) {
+            log::escalation_refused(&n.jail, &n.net.to_string(), &n.why.to_string());
         }
     }
 

@@ -56,6 +56,11 @@ impl Daemon {
                     &b.addr.to_string(),
                     "jail removed by reload",
                 );
+                *self
+                    .metrics
+                    .unbans
+                    .entry((j.config.name.clone(), "jail_removed"))
+                    .or_default() += 1;
             }
             match self.fw.teardown(&j.config.name) {
                 Ok(left) => {
@@ -220,6 +225,7 @@ impl Daemon {
         .into_iter()
         .filter_map(|(key, changed)| changed.then_some(key))
         .collect();
+        let listen_changed = self.cfg.metrics.listen != new.metrics.listen;
         self.cfg = new;
         let mut summary = format!(
             "{} jails running; started: [{}]; removed: [{}]; kept: [{}]",
@@ -236,6 +242,9 @@ impl Daemon {
                 "; [daemon] {} changed: takes effect at the next start",
                 at_start.join(", ")
             ));
+        }
+        if listen_changed {
+            summary.push_str("; [metrics] listen changed: takes effect at the next start");
         }
         log::reload(true, &summary);
         self.notifier

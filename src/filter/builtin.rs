@@ -8,6 +8,11 @@ const BUILTIN: &[(&str, &str)] = &[
     ("postfix-sasl", include_str!("builtin/postfix-sasl.toml")),
     ("dovecot", include_str!("builtin/dovecot.toml")),
     ("proftpd", include_str!("builtin/proftpd.toml")),
+    // ssh and ftp (filters-ssh)
+    ("dropbear", include_str!("builtin/dropbear.toml")),
+    ("selinux-ssh", include_str!("builtin/selinux-ssh.toml")),
+    ("vsftpd", include_str!("builtin/vsftpd.toml")),
+    ("pure-ftpd", include_str!("builtin/pure-ftpd.toml")),
     ("apache-auth", include_str!("builtin/apache-auth.toml")),
     (
         "nginx-http-auth",
@@ -64,6 +69,22 @@ const BUILTIN: &[(&str, &str)] = &[
     ("freeswitch", include_str!("builtin/freeswitch.toml")),
     ("openvpn", include_str!("builtin/openvpn.toml")),
     ("monit", include_str!("builtin/monit.toml")),
+    // Mail (filters-mail, #19).
+    ("exim", include_str!("builtin/exim.toml")),
+    ("exim-spam", include_str!("builtin/exim-spam.toml")),
+    (
+        "roundcube-auth",
+        include_str!("builtin/roundcube-auth.toml"),
+    ),
+    ("courier-auth", include_str!("builtin/courier-auth.toml")),
+    ("courier-smtp", include_str!("builtin/courier-smtp.toml")),
+    ("cyrus-imap", include_str!("builtin/cyrus-imap.toml")),
+    ("sieve", include_str!("builtin/sieve.toml")),
+    ("sendmail-auth", include_str!("builtin/sendmail-auth.toml")),
+    (
+        "sendmail-reject",
+        include_str!("builtin/sendmail-reject.toml"),
+    ),
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

@@ -226,9 +226,16 @@ fn write_pcre(hir: &Hir, out: &mut String, next_group: &mut u32) -> Option<()> {
             if rep.min > 65_535 || rep.max.is_some_and(|m| m > 65_535) {
                 return None;
             }
-            out.push_str("(?:");
-            write_pcre(&rep.sub, out, next_group)?;
-            out.push(')');
+            // A class repeated needs no group: PCRE2 compiles `[..]{0,256}` as one
+            // opcode, but copies a group `(?:[..]){0,256}` 256 times, which a few
+            // bounded fields in one pattern take past its size limit (no twin then).
+            if matches!(rep.sub.kind(), HirKind::Class(Class::Bytes(c)) if !c.ranges().is_empty()) {
+                write_pcre(&rep.sub, out, next_group)?;
+            } else {
+                out.push_str("(?:");
+                write_pcre(&rep.sub, out, next_group)?;
+                out.push(')');
+            }
             match (rep.min, rep.max) {
                 (0, None) => out.push('*'),
                 (1, None) => out.push('+'),
@@ -571,6 +578,19 @@ mod tests {
         assert!(want.is_none() && !twin);
         let (want, twin) = both(r"^(a+)+!$", &text);
         assert!(want.is_some() && twin);
+    }
+
+    #[test]
+    fn bounded_classes_keep_their_twin() {
+        // Bounded fields (a cut line must not match) in one pattern: with each class
+        // wrapped in a group PCRE2 copied them past its size limit.
+        let e = Engine::compile(r"^F=<[^\s<>]{0,256}> H=(?:[\w.-]{1,253} )?(?:\([^\s()]{0,255}\) )?\[(\d+\.\d+\.\d+\.\d+)\] F=<[^\s<>]{0,256}> R <[^\s<>]{0,256}>: .*$").unwrap();
+        assert!(e.has_fast_captures());
+        let mut slot = CaptureSlot::default();
+        let caps = e
+            .captures(b"F=<a@b> H=x (y) [192.0.2.1] F=<c@d> R <e@f>: z", &mut slot)
+            .expect("matches");
+        assert_eq!(caps.get(1), Some(17..26));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! the short-lived `id_field` correlation in [`Session`].
 
 pub mod builtin;
+mod connstate;
 pub mod engine;
 mod remembered;
 pub mod spec;
@@ -14,6 +15,7 @@ pub mod tags;
 use crate::config::error::{line_of, Diagnostic};
 use crate::journal::Entry;
 use crate::timefmt::{parse_duration, Micros, SEC};
+use connstate::{ConnState, ConnStates};
 use engine::{CaptureSlot, Engine, EngineKind};
 use remembered::{IdKey, Remembered};
 use spec::FilterSpec;
@@ -260,7 +262,14 @@ impl Filter {
             .find_map(|&g| caps.bytes(g))
             .and_then(parse_host_bytes)
             .or_else(|| self.field_host(entry));
-        let user_at = pat.user_groups.iter().find_map(|&g| caps.get(g));
+        // The first user group that holds a name, else the first that matched (empty):
+        // `<F-ALT_USER>` stands in when `<F-USER>` is empty or absent (PAM's `ruser=`).
+        let user_at = pat
+            .user_groups
+            .iter()
+            .filter_map(|&g| caps.get(g))
+            .find(|r| !r.is_empty())
+            .or_else(|| pat.user_groups.iter().find_map(|&g| caps.get(g)));
         Outcome::Matched(Match {
             failregex: Some(idx),
             host,
@@ -482,6 +491,9 @@ pub struct Session {
     slots_for: Arc<Filter>,
     /// The latest `seen` stored in `remembered` (see `remember`).
     last_seen: Micros,
+    /// Failures waiting for an address and user names, of the few connections that
+    /// have them (see [`connstate`]).
+    states: ConnStates,
 }
 
 /// Cap on remembered connections; at it, the expired and then the oldest go, down to
@@ -497,6 +509,7 @@ impl Session {
             filter,
             remembered: Remembered::default(),
             last_seen: Micros::MIN,
+            states: ConnStates::default(),
         }
     }
 
@@ -511,25 +524,38 @@ impl Session {
     }
 
     /// The second half of [`process`](Self::process): the `id_field` memory.
+    ///
+    /// A connection's lines count as fail2ban's multi-line filters count them:
+    /// * a failure line with no address takes the one remembered for the connection;
+    ///   with none remembered yet it waits, and the connection's next line with an
+    ///   address counts it (a `<F-NOFAIL>` line too: sshd's "Connection closed by ADDR"
+    ///   after "Disconnecting: Too many authentication failures"); a success
+    ///   (`<F-MLFORGET>`) drops it;
+    /// * once the connection's lines have named two different users, its `<F-NOFAIL>`
+    ///   and success lines count as failures (tries on several accounts are not
+    ///   forgiven by one that succeeds).
     fn correlate(&mut self, entry: &Entry, mut outcome: Outcome) -> (Outcome, Option<Failure>) {
         let Outcome::Matched(m) = &mut outcome else {
             return (outcome, None);
         };
+        let mut counts = !(m.nofail || m.forget);
         let id = self
             .filter
             .id_field
             .as_deref()
             .and_then(|f| entry.fields.get(f));
-        if let Some(id) = id.map(IdKey::new) {
+        if let Some(raw) = id {
+            let id = IdKey::new(raw);
             let now = entry.time_us;
+            let window = self.filter.correlation_window;
             if m.host.is_none() {
-                let window = self.filter.correlation_window;
                 if let Some((ip, seen)) = self.remembered.get(&id) {
                     if now - seen <= window {
                         m.host = Some(ip);
                     }
                 }
             }
+            counts = self.connection_state(raw, m, &entry.message, counts, now);
             match (m.forget, m.host) {
                 // The connection ended well: nothing to remember for it any more.
                 (true, _) => self.remembered.remove(&id),
@@ -537,8 +563,8 @@ impl Session {
                 (false, None) => {}
             }
         }
-        let failure = match (m.nofail || m.forget, m.host) {
-            (false, Some(ip)) => Some(Failure {
+        let failure = match (counts, m.host) {
+            (true, Some(ip)) => Some(Failure {
                 ip,
                 time_us: entry.time_us,
                 failregex: m.failregex,
@@ -546,6 +572,59 @@ impl Session {
             _ => None,
         };
         (outcome, failure)
+    }
+
+    /// The pending-failure and user-name rules of [`correlate`](Self::correlate):
+    /// whether this match counts, given whether it would alone.
+    fn connection_state(
+        &mut self,
+        raw_id: &[u8],
+        m: &Match,
+        message: &[u8],
+        counts: bool,
+        now: Micros,
+    ) -> bool {
+        let has_user = m.user_at.as_ref().is_some_and(|r| !r.is_empty());
+        let starts_story = (counts && m.host.is_none()) || (!counts && has_user && !m.forget);
+        if self.states.is_empty() && !starts_story {
+            // The common case: no connection has a story; this line starts none.
+            return counts;
+        }
+        let user = m
+            .user_at
+            .clone()
+            .filter(|r| !r.is_empty())
+            .and_then(|r| message.get(r))
+            .map(|u| self.states.hash_user(u));
+        let key = self.states.key(raw_id);
+        let expired = now.saturating_sub(self.filter.correlation_window);
+        let Some(state) = self.states.get_mut(key, expired) else {
+            if starts_story {
+                let mut state = ConnState {
+                    seen: now,
+                    pending: counts && m.host.is_none(),
+                    ..ConnState::default()
+                };
+                state.add_user(user);
+                self.states.insert(key, state, expired);
+            }
+            return counts;
+        };
+        state.seen = now;
+        state.add_user(user);
+        let mut counts = counts;
+        if m.host.is_none() {
+            state.pending |= counts;
+            return counts;
+        }
+        if state.users_differ || (state.pending && !m.forget) {
+            counts = true;
+        }
+        state.pending = false;
+        if m.forget {
+            self.states.remove(key);
+        }
+        counts
     }
 
     fn remember(&mut self, id: &IdKey<'_>, ip: IpAddr, now: Micros) {
@@ -718,7 +797,7 @@ fn compile(
                     out.push(Pattern {
                         source: sp.get_ref().clone(),
                         origin,
-                        user_groups: pick("USER"),
+                        user_groups: [pick("USER"), pick("ALT_USER")].concat(),
                         nofail_groups: pick("NOFAIL"),
                         forget_groups: pick("MLFORGET"),
                         hosts: numbers(&mut ex.hosts.iter()),
@@ -1144,6 +1223,96 @@ failregex = ['^probe from <HOST>$']
         let late = 2 + 11 * 60 * SEC;
         let (_, f) = s.process(&entry("Too many failures", "42", late));
         assert!(f.is_none());
+    }
+
+    const STORY: &str = r#"
+id_field = "_PID"
+failregex = [
+    '^Too many failures$',
+    '^Closed by <HOST><F-NOFAIL>$',
+    '^auth failure ruser=<F-ALT_USER>\S*</F-ALT_USER> rhost=<HOST>(?: user=<F-USER>\S*</F-USER>)?<F-NOFAIL>$',
+    '^Accepted for <F-USER>\S+</F-USER> from <HOST><F-MLFORGET>$',
+]
+"#;
+
+    fn story() -> Session {
+        let f = Filter::from_toml("t", "t.toml", STORY, &BTreeMap::new()).unwrap();
+        Session::new(Arc::new(f))
+    }
+
+    #[test]
+    fn a_failure_without_address_waits_for_the_connections_next_one() {
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let mut s = story();
+        assert!(s.process(&entry("Too many failures", "7", 1)).1.is_none());
+        let f = s.process(&entry("Closed by 203.0.113.5", "7", 2)).1;
+        assert_eq!(f.map(|f| f.ip), Some(ip), "the waiting failure counts");
+        // Counted once: the next no-failure line is none again.
+        assert!(s
+            .process(&entry("Closed by 203.0.113.5", "7", 3))
+            .1
+            .is_none());
+        // Another process's close does not take it.
+        assert!(s.process(&entry("Too many failures", "8", 4)).1.is_none());
+        assert!(s
+            .process(&entry("Closed by 203.0.113.5", "9", 5))
+            .1
+            .is_none());
+        // A success drops it.
+        assert!(s
+            .process(&entry("Accepted for bob from 203.0.113.5", "8", 6))
+            .1
+            .is_none());
+        assert!(s
+            .process(&entry("Closed by 203.0.113.5", "8", 7))
+            .1
+            .is_none());
+        // So does the window.
+        assert!(s.process(&entry("Too many failures", "10", 8)).1.is_none());
+        let late = 9 + 11 * 60 * SEC;
+        assert!(s
+            .process(&entry("Closed by 203.0.113.5", "10", late))
+            .1
+            .is_none());
+    }
+
+    #[test]
+    fn two_users_on_one_connection_make_its_quiet_lines_count() {
+        let ip: IpAddr = "203.0.113.6".parse().unwrap();
+        let mut s = story();
+        let pam = |ruser: &str, user: &str| {
+            let u = if user.is_empty() {
+                String::new()
+            } else {
+                format!(" user={user}")
+            };
+            format!("auth failure ruser={ruser} rhost=203.0.113.6{u}")
+        };
+        // One user, twice, then a success: nothing.
+        assert!(s.process(&entry(&pam("", "rda"), "1", 1)).1.is_none());
+        assert!(s.process(&entry(&pam("rda", ""), "1", 2)).1.is_none());
+        assert!(s
+            .process(&entry("Accepted for rda from 203.0.113.6", "1", 3))
+            .1
+            .is_none());
+        // A second user: that line and the success count.
+        assert!(s.process(&entry(&pam("root", ""), "2", 4)).1.is_none());
+        assert_eq!(
+            s.process(&entry(&pam("sudoer", ""), "2", 5))
+                .1
+                .map(|f| f.ip),
+            Some(ip)
+        );
+        let f = s
+            .process(&entry("Accepted for known from 203.0.113.6", "2", 6))
+            .1;
+        assert_eq!(f.map(|f| f.ip), Some(ip));
+        // The success ended the connection's story.
+        assert!(s.process(&entry(&pam("x", ""), "2", 7)).1.is_none());
+        // user= stands before ruser= (<F-ALT_USER>), and an empty one is no name.
+        assert!(s.process(&entry(&pam("a", "b"), "3", 8)).1.is_none());
+        assert!(s.process(&entry(&pam("", "b"), "3", 9)).1.is_none());
+        assert!(s.process(&entry(&pam("", ""), "3", 10)).1.is_none());
     }
 
     /// 70,000 new connections must not wipe the memory: a real attacker whose

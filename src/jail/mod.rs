@@ -6,6 +6,7 @@
 //! bantime increment). Neither touches a firewall: the caller (daemon or replay) acts
 //! on the decisions.
 
+pub mod escalation;
 pub mod tracker;
 pub use tracker::{Tracker, Trip};
 
@@ -235,6 +236,8 @@ pub struct JailStats {
     pub already_banned: u64,
     pub bans: u64,
     pub unbans: u64,
+    /// Networks banned by subnet escalation (also counted in `bans`).
+    pub escalations: u64,
 }
 
 /// `ignoreip`, plus this host's own addresses when the jail has `ignoreself`.

@@ -185,8 +185,11 @@ impl Banjo {
         std::fs::create_dir_all(&state).unwrap();
         let notify_path = dir.join("notify.sock");
         let notify = UnixDatagram::bind(&notify_path).unwrap();
+        // Generous: a restart's warm-up re-reads up to findtime of history (50k
+        // entries in the spray test), which in a debug build on a loaded 2-core CI
+        // machine took over 20 s. A passing test never waits for it.
         notify
-            .set_read_timeout(Some(Duration::from_secs(20)))
+            .set_read_timeout(Some(Duration::from_secs(90)))
             .unwrap();
         Banjo {
             child: None,

@@ -152,7 +152,9 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<i32> {
     let mut entry = Entry::default();
     let mut total = 0u64;
     let mut ban_entries = 0u64;
+    let mut progress = crate::cli::progress::Progress::new("entries", None, a.json, false);
     while src.next(&mut entry)? {
+        progress.tick(|| crate::timefmt::format_time(entry.time_us));
         total += 1;
         if entry.fields.get("MESSAGE_ID") == Some(crate::events::MSGID_BAN.as_bytes()) {
             ban_entries += 1;
@@ -228,6 +230,7 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<i32> {
         unfiltered,
         findings,
     };
+    progress.finish();
     let mut out = std::io::stdout().lock();
     if a.json {
         serde_json::to_writer_pretty(&mut out, &report)?;

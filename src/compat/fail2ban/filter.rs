@@ -6,13 +6,14 @@
 //! `<name>` substitution from the filter's options ([DEFAULT] < [Definition] < [Init],
 //! innermost first, `<section/key>` too), once per `mode` the filter defines. Then what
 //! the journal makes unnecessary goes: common.conf's `__prefix_line` is empty (MESSAGE
-//! has no syslog prefix), `datepattern` is dropped, a `prefregex` is composed into each
+//! has no syslog prefix), `datepattern` becomes the optional `%(date)s` each pattern starts with (datepattern.rs), a `prefregex` is composed into each
 //! pattern. Tags banjo has no equivalent for are mapped (MLFFORGET) or reported.
 //!
 //! It must never emit a filter that matches differently without saying so: whatever it
 //! writes has gone through banjo's own compiler ([`crate::filter::Filter::from_toml`])
 //! in every mode, and every pattern it could not translate is left out with an error.
 
+use super::datepattern::{self, DateVar};
 use super::ini::{self, Config};
 use crate::config::error::Diagnostic;
 use crate::filter::Filter;
@@ -42,16 +43,11 @@ impl Import {
     }
 }
 
-/// An optional date where fail2ban's `datepattern` would have cut one from the start
-/// of the line: ISO 8601 / `2012/04/09 11:53:29` (nginx) with optional fraction and zone,
-/// ctime (`Sun Jul 28 21:41:20 2013`), syslog's `Jul 28 21:41:20`, Apache's access-log
-/// `28/Jul/2013:21:41:20 +0200`, epoch seconds; optionally in brackets. Digits, month
-/// names and punctuation only: it can never take in an address a client wrote. The
-/// white space after it is optional so a pattern that expects what fail2ban left
-/// (` login authenticator…` for exim) gets its space back by backtracking.
-const LEADING_DATE: &str = r"(?:\[?(?:\d{4}[-/.]\d\d[-/.]\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?: ?(?:Z|[+-]\d\d:?\d\d))?|(?:[A-Z][a-z]{2} )?[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?(?: \d{4})?|\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?|\d{10}(?:\.\d+)?)\]?:?\s*)?";
+const LEADING_DATE_DOC: &str = "# %(date)s stands where fail2ban's datepattern cut a date from the start of the line\n# (the filter's own datepattern, translated, or fail2ban's default date shapes):\n# services that write their own date into MESSAGE keep it there. Where MESSAGE never\n# starts with a date, set it empty: filter = \"NAME[date=]\".\n";
 
-const LEADING_DATE_DOC: &str = "# %(date)s stands where fail2ban's datepattern cut a date from the start of the line:\n# services that write their own date into MESSAGE keep it there. Where MESSAGE never\n# starts with a date, set it empty: filter = \"NAME[date=]\".\n";
+/// What is left of common.conf's `__prefix_line`: Solaris' `[ID NNN facility.level]`,
+/// which syslogd writes into the message (digits and a word, never an address).
+const SOLARIS_MSGID: &str = r"(?:\[ID \d+ [\w.]+\]\s+)?";
 
 /// Address tags banjo expands.
 const HOST_TAGS: [&str; 4] = ["<HOST>", "<ADDR>", "<IP4>", "<IP6>"];
@@ -138,6 +134,25 @@ pub fn import(path: &Path) -> Import {
         );
         return result;
     }
+    if let Some(missing) = left_to_includer(&cfg) {
+        // selinux-common.conf: the failregex of a family of filters, each of which
+        // includes it and defines the rest (`_type`, `_msg`): it is imported with them.
+        result.not_a_filter = true;
+        let users = includers(path);
+        result.diagnostics.push(
+            Diagnostic::error(&file, cfg.get("Definition", "failregex").map(ini::Value::line), format!(
+                "an include, not a filter: failregex needs %({missing})s, which the filters including it define"
+            ))
+            .key("failregex")
+            .warning()
+            .hint(if users.is_empty() {
+                "import the filter that includes it".to_owned()
+            } else {
+                format!("import the filters that include it: {}", users.join(", "))
+            }),
+        );
+        return result;
+    }
     blank_prefix_line(&mut cfg);
     let mut ctx = Ctx {
         cfg: &cfg,
@@ -155,6 +170,108 @@ pub fn import(path: &Path) -> Import {
     result.diagnostics = ctx.diags;
     result.toml = toml;
     result
+}
+
+/// Where a jail's `filter` names a fail2ban filter file: `fail2ban:NAME` (NAME.conf in
+/// `dir`, /etc/fail2ban/filter.d unless the jail sets `fail2ban_filter_dir`) or a path
+/// ending in `.conf`. `None`: a banjo filter name or path.
+pub fn jail_source(name: &str, dir: Option<&Path>) -> Option<Result<std::path::PathBuf, String>> {
+    if let Some(n) = name.strip_prefix("fail2ban:") {
+        let ok = !n.is_empty()
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && !n.starts_with('.');
+        if !ok {
+            return Some(Err(format!(
+                "{n:?} is not a fail2ban filter name (letters, digits, - _ . only)"
+            )));
+        }
+        let dir = dir.unwrap_or(Path::new(FAIL2BAN_FILTER_D));
+        return Some(Ok(dir.join(format!("{n}.conf"))));
+    }
+    name.ends_with(".conf")
+        .then(|| Ok(std::path::PathBuf::from(name)))
+}
+
+/// fail2ban's filter directory as Debian, RHEL and the upstream install lay it out.
+pub const FAIL2BAN_FILTER_D: &str = "/etc/fail2ban/filter.d";
+
+/// A fail2ban filter file compiled for a jail at load time, through [`import`]: the
+/// filter and the warnings to show (`banjo check`), or every diagnostic when anything
+/// was left out (a jail never runs a filter that is weaker than the file it names
+/// without the user having seen why).
+pub fn compile_for_jail(
+    path: &Path,
+    params: &BTreeMap<String, String>,
+) -> Result<(Filter, Vec<Diagnostic>), Vec<Diagnostic>> {
+    if !path.is_file() {
+        return Err(vec![Diagnostic::error(
+            path.display().to_string(),
+            None,
+            "no such fail2ban filter file",
+        )
+        .hint("install fail2ban's filters (`apt-get install fail2ban`), set fail2ban_filter_dir, or import the filter with `banjo import-filter` into filter.d")]);
+    }
+    let imp = import(path);
+    if imp.not_a_filter {
+        let mut d = imp.diagnostics;
+        for x in &mut d {
+            x.severity = crate::config::error::Severity::Error;
+        }
+        return Err(d);
+    }
+    let toml = match &imp.toml {
+        Some(t) if !imp.has_errors() => t.clone(),
+        _ => return Err(imp.diagnostics),
+    };
+    let file = path.display().to_string();
+    let filter = Filter::from_toml(&imp.name, &file, &toml, params)?;
+    Ok((filter, imp.diagnostics))
+}
+
+/// A `%(_name)s` the failregex uses that nothing here defines: a key fail2ban's
+/// convention leaves to the including filter (names starting with `_`).
+fn left_to_includer(cfg: &Config) -> Option<String> {
+    let text = cfg.get("Definition", "failregex")?.text();
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find("%(") {
+        rest = &rest[i + 2..];
+        let Some(e) = rest.find(")s") else { break };
+        let name = rest[..e].to_ascii_lowercase();
+        let defined = ["Definition", "DEFAULT", "Init"]
+            .iter()
+            .any(|s| cfg.lookup(s, &name).is_some());
+        if name.starts_with('_') && !name.contains('/') && !defined {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// Filters beside `path` that include it (`before =`/`after =` naming its file).
+fn includers(path: &Path) -> Vec<String> {
+    let (Some(dir), Some(fname)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let fname = fname.to_string_lossy();
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "conf") && p != path)
+        .filter(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| {
+                t.lines().any(|l| {
+                    let l = l.trim();
+                    (l.starts_with("before") || l.starts_with("after")) && l.contains(&*fname)
+                })
+            })
+        })
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    out.sort();
+    out
 }
 
 /// common.conf's `__prefix_line` (every logtype section's) stands for the syslog
@@ -181,6 +298,11 @@ fn blank_prefix_line(cfg: &mut Config) {
         if from_common {
             for l in &mut v.lines {
                 l.text.clear();
+            }
+            // Solaris writes its message id into the message itself
+            // (`[ID 800047 auth.info] Failed …`): that part of the prefix is MESSAGE text.
+            if let Some(first) = v.lines.first_mut() {
+                first.text = SOLARIS_MSGID.to_owned();
             }
         }
         if let Some(k) = v.known.as_deref_mut() {
@@ -223,7 +345,7 @@ fn substitute(
         while let Some(i) = rest.find('<') {
             let after = &rest[i + 1..];
             let end = after.find(['<', '>', ' ']);
-            let named_group = rest[..i].ends_with("?P") || rest[..i].ends_with('?');
+            let named_group = rest[..i].ends_with("(?P") || rest[..i].ends_with("(?");
             match end {
                 Some(e) if after.as_bytes()[e] == b'>' && e > 0 && !named_group => {
                     let name = &after[..e];
@@ -287,7 +409,13 @@ fn lookup_tag(
 /// Modes the filter defines: for every `<pre<mode>suf>` in its options, the X with a
 /// key `preXsuf`; a mode must have all of them (else fail2ban would leave a tag).
 fn modes(cfg: &Config, opts: &BTreeMap<String, &'static str>) -> Vec<String> {
-    if !opts.contains_key("mode") {
+    values_of(cfg, opts, "mode")
+}
+
+/// The values a switch parameter (`mode`, `logging`) can take, found as for modes.
+fn values_of(cfg: &Config, opts: &BTreeMap<String, &'static str>, param: &str) -> Vec<String> {
+    let tag = format!("<{param}>");
+    if !opts.contains_key(param) {
         return Vec::new();
     }
     let mut result: Option<BTreeSet<String>> = None;
@@ -295,9 +423,9 @@ fn modes(cfg: &Config, opts: &BTreeMap<String, &'static str>) -> Vec<String> {
         let Some(v) = cfg.get(sec, key) else { continue };
         let text = v.text();
         let mut rest = text.as_str();
-        while let Some(i) = rest.find("<mode>") {
+        while let Some(i) = rest.find(&tag) {
             let before = &rest[..i];
-            let after = &rest[i + 6..];
+            let after = &rest[i + tag.len()..];
             rest = after;
             let Some(open) = before.rfind('<') else {
                 continue;
@@ -364,13 +492,42 @@ fn translate(
     let cfg = ctx.cfg;
     let file = ctx.file.clone();
     let opts = option_sections(cfg);
-    let def_mode = cfg
-        .lookup(opts.get("mode").copied().unwrap_or("Definition"), "mode")
-        .map(ini::Value::text);
+    let mut switch_list = switches(cfg, &opts);
+    // The pattern sets banjo switches between: the filter's modes, or, for a filter
+    // without, its one parameter that selects patterns (Apache's `logging`), so that
+    // parameter stays a choice: filter = "apache-noscript[mode=syslog]".
+    let mut mode_param = "mode".to_owned();
     let mut all_modes = modes(cfg, &opts);
+    if all_modes.is_empty() {
+        if let Some(i) = switch_list
+            .iter()
+            .position(|(p, _, _)| values_of(cfg, &opts, p).len() >= 2)
+        {
+            let (p, default, line) = switch_list.remove(i);
+            all_modes = values_of(cfg, &opts, &p);
+            ctx.report(
+                Diagnostic::error(&file, Some(line), format!(
+                    "parameter {p} (default {default:?}) becomes the filter's mode: filter = \"{name}[mode=VALUE]\" with VALUE one of {}",
+                    all_modes.join(", ")
+                ))
+                .key(&p)
+                .warning()
+                .hint("banjo filters switch pattern sets by mode; other parameters of the filter are fixed"),
+            );
+            mode_param = p;
+        }
+    }
+    let def_mode = cfg
+        .lookup(
+            opts.get(mode_param.as_str())
+                .copied()
+                .unwrap_or("Definition"),
+            &mode_param,
+        )
+        .map(ini::Value::text);
     if let Some(d) = &def_mode {
         if !all_modes.is_empty() && !all_modes.contains(d) {
-            let v = cfg.lookup(opts["mode"], "mode");
+            let v = cfg.lookup(opts[mode_param.as_str()], &mode_param);
             ctx.report(
                 Diagnostic::error(
                     v.map_or(file.clone(), |v| v.file.clone()),
@@ -380,12 +537,12 @@ fn translate(
                         all_modes.join(", ")
                     ),
                 )
-                .key("mode"),
+                .key(&mode_param),
             );
             return None;
         }
     }
-    for (p, default, line) in switches(cfg, &opts) {
+    for (p, default, line) in switch_list {
         ctx.report(
             Diagnostic::error(&file, Some(line), format!(
                 "parameter {p} is fixed at its default {default:?}: banjo filters switch pattern sets by mode only"
@@ -395,16 +552,28 @@ fn translate(
             .hint(format!("to use another value, edit the imported patterns or set {p} in a .local before importing")),
         );
     }
-    for key in ["datepattern"] {
-        if let Some(v) = cfg.get("Definition", key).or_else(|| cfg.get("Init", key)) {
-            ctx.report(
-                Diagnostic::error(&v.file, Some(v.line()), "dropped: the journal gives each entry's time")
-                    .key(key)
-                    .warning()
-                    .hint("fail2ban cut the date out of a line before matching; each imported pattern starts with an optional %(date)s for services that write their own date into MESSAGE (nginx's error_log to syslog, Apache's ErrorLog to stderr)"),
-            );
-        }
+    // One %(date)s for all modes: each mode's templates (guacamole's differ by
+    // `logging`), any of them.
+    let mut date: Option<DateVar> = None;
+    let values: Vec<Option<&str>> = if all_modes.is_empty() {
+        vec![def_mode.as_deref()]
+    } else {
+        all_modes.iter().map(|m| Some(m.as_str())).collect()
+    };
+    for v in values {
+        let d = date_var(ctx, &opts, v.map(|m| (mode_param.as_str(), m)));
+        date = Some(match date {
+            None => d,
+            Some(mut acc) => {
+                if acc.regex != d.regex {
+                    acc.regex = format!("(?:{}|{})", acc.regex, d.regex);
+                }
+                acc.in_audit |= d.in_audit;
+                acc
+            }
+        });
     }
+    let date = date.unwrap_or_else(datepattern::default_var);
     // A filter's own syslog-prefix pattern (murmur's __prefix_journal: "host
     // murmurd[pid]:") expects the line fail2ban's systemd backend builds; MESSAGE has
     // no such prefix. Only common.conf's is known to be that alone, and is emptied.
@@ -452,7 +621,7 @@ fn translate(
     let mut id_field = false;
     for m in &all_modes {
         let mut params = BTreeMap::new();
-        params.insert("mode".to_owned(), m.clone());
+        params.insert(mode_param.clone(), m.clone());
         // banjo reads the journal: fail2ban's `logtype = journal`.
         params.insert("logtype".to_owned(), "journal".to_owned());
         let pref = raw_patterns(ctx, &opts, &params, "prefregex")?;
@@ -500,8 +669,19 @@ fn translate(
             let raws = raw_patterns(ctx, &opts, &params, key)?;
             let mut outs = Vec::new();
             for r in raws {
-                match translate_pattern(&r, pref.as_ref(), id_field) {
-                    Ok(o) => outs.push(o),
+                match translate_pattern(&r, pref.as_ref(), id_field, &date) {
+                    Ok(o) => {
+                        // What banjo does differently for this pattern is said at its
+                        // line, not only in the output's comments.
+                        for n in o.notes.iter().filter(|n| behaves_differently(n)) {
+                            ctx.report(
+                                Diagnostic::error(&r.file, Some(r.line), n.clone())
+                                    .key(key)
+                                    .warning(),
+                            );
+                        }
+                        outs.push(o);
+                    }
                     Err(e) => {
                         let new = ctx.report(
                             Diagnostic::error(&r.file, Some(r.line), format!("left out: {e}"))
@@ -587,7 +767,7 @@ fn translate(
     *written = common_fail;
     t.push('\n');
     t.push_str(LEADING_DATE_DOC);
-    t.push_str(&format!("[vars]\ndate = {}\n", toml_str(LEADING_DATE)));
+    t.push_str(&format!("[vars]\ndate = {}\n", toml_str(&date.regex)));
     if !single {
         for (m, fail, ignore) in &per_mode {
             t.push_str(&format!("\n[modes.{}]\n", toml_key(m)));
@@ -626,6 +806,36 @@ fn translate(
         }
     }
     Some(t)
+}
+
+/// The filter's `datepattern` as `%(date)s` (fail2ban's default date shapes without
+/// one), with a warning for each template that cannot be placed at the start of MESSAGE.
+fn date_var(
+    ctx: &mut Ctx,
+    opts: &BTreeMap<String, &'static str>,
+    mode: Option<(&str, &str)>,
+) -> DateVar {
+    let mut params = BTreeMap::new();
+    if let Some((p, m)) = mode {
+        params.insert(p.to_owned(), m.to_owned());
+    }
+    params.insert("logtype".to_owned(), "journal".to_owned());
+    let raws = raw_patterns(ctx, opts, &params, "datepattern").unwrap_or_default();
+    if raws.is_empty() {
+        return datepattern::default_var();
+    }
+    let texts: Vec<String> = raws.iter().map(|r| r.text.clone()).collect();
+    let v = datepattern::translate(&texts);
+    for (t, why) in &v.unplaced {
+        let r = raws.iter().find(|r| r.text.trim() == t).unwrap_or(&raws[0]);
+        ctx.report(
+            Diagnostic::error(&r.file, Some(r.line), format!("template {t:?} not carried over: {why}"))
+                .key("datepattern")
+                .warning()
+                .hint("lines dated this way match only if the date is not in MESSAGE (the journal's own time is used); check with `banjo test-filter`"),
+        );
+    }
+    v
 }
 
 fn lookup_int<'c>(cfg: &'c Config, key: &str) -> Option<(u64, &'c ini::Value)> {
@@ -894,7 +1104,35 @@ fn split_top_level(re: &str) -> Vec<&str> {
     out
 }
 
-fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Result<Out, String> {
+/// `(?P<host>…)` (up to its closing parenthesis) replaced by `<HOST>`, if present.
+fn host_group_to_tag(p: &str) -> Option<String> {
+    let start = p.find("(?P<host>")?;
+    let mut depth = 0usize;
+    let mut escaped = false;
+    for (i, c) in p[start..].char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let end = start + i + 1;
+                    return Some(format!("{}<HOST>{}", &p[..start], &p[end..]));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn translate_pattern(
+    r: &Raw,
+    pref: Option<&Prefregex>,
+    id_field: bool,
+    date: &DateVar,
+) -> Result<Out, String> {
     let origin = format!(
         "{}:{}",
         Path::new(&r.file)
@@ -936,6 +1174,12 @@ fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Resul
     }
     // fail2ban names `<F-USER>`'s group `user`; banjo names it `f_user`.
     p = rename_backrefs(&p);
+    // fail2ban 0.8's own spelling of <HOST> (its <HOST> was `(?P<host>\S+)`); old
+    // hand-written filters use the group directly (seed 003's dovecot.conf).
+    if let Some(q) = host_group_to_tag(&p) {
+        notes.push("(?P<host>…) written as <HOST> (fail2ban 0.8's host group): banjo's <HOST> takes an address only".into());
+        p = q;
+    }
     if let Some(name) = unresolved_tag(&p) {
         return Err(format!(
             "<{name}> is not defined in this filter (or its includes)"
@@ -961,8 +1205,24 @@ fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Resul
     // fail2ban cut a date at the start of the line before matching; a service that
     // writes its own (nginx's error_log, Python's logging) keeps it in MESSAGE.
     if let Some(r) = p.strip_prefix('^') {
-        if !r.starts_with("%(date)s") {
-            p = format!("^%(date)s{r}");
+        let r = r.strip_prefix("%(date)s").unwrap_or(r);
+        // A prefregex and its failregex may both anchor (`^…^(?:…)`): one is enough.
+        let r = r.trim_start_matches('^');
+        // fail2ban's text went on with the blank that followed the date it cut; MESSAGE
+        // starts at the word (and %(date)s takes the blanks after a date it finds).
+        let r = match datepattern::after_separator(r) {
+            Some(d) => {
+                notes.push("the blank fail2ban left after the date it cut is taken away: MESSAGE starts at the word".into());
+                d
+            }
+            None => r.to_owned(),
+        };
+        p = format!("^%(date)s{r}");
+    }
+    if date.in_audit {
+        if let Some(q) = datepattern::put_back_audit_epoch(&p) {
+            p = q;
+            notes.push("the epoch fail2ban cut from `audit(EPOCH:serial)` is taken there".into());
         }
     }
     if r.key == "failregex" && !HOST_TAGS.iter().any(|t| p.contains(t)) && !id_field {
@@ -975,7 +1235,7 @@ fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Resul
     let probe = format!(
         "id_field = \"_PID\"\nfailregex = [{}]\n[vars]\ndate = {}\n",
         toml_str(&p),
-        toml_str(LEADING_DATE)
+        toml_str(&date.regex)
     );
     let probe_params = BTreeMap::new();
     if let Err(errs) = Filter::from_toml("import", &origin, &probe, &probe_params) {
@@ -989,6 +1249,12 @@ fn translate_pattern(r: &Raw, pref: Option<&Prefregex>, id_field: bool) -> Resul
         line: r.line,
         notes,
     })
+}
+
+/// Notes on a translated pattern that mean it matches or counts differently from
+/// fail2ban (others: anchoring, reported once per filter; exact rewrites).
+fn behaves_differently(note: &str) -> bool {
+    note.starts_with("<F-") || note.starts_with("prefregex text after")
 }
 
 /// `(?P=user)` referring to a `<F-USER>` group -> `(?P=f_user)` (banjo's group name).
@@ -1087,8 +1353,10 @@ fn unresolved_tag(p: &str) -> Option<String> {
         if let Some(e) = after.find('>') {
             let name = &after[..e];
             let escaped = lead.ends_with('\\')
-                || lead.ends_with("?P")
-                || lead.ends_with('?')
+                || lead.ends_with("(?P")
+                || lead.ends_with("(?")
+                || lead.ends_with("(?<=")
+                || lead.ends_with("(?<!")
                 || lead.ends_with("\\k")
                 || lead.ends_with("\\g");
             let key_like = !name.is_empty()
@@ -1160,6 +1428,19 @@ fn toml_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fail2ban_08_host_group_becomes_the_host_tag() {
+        assert_eq!(
+            host_group_to_tag(r"rip=(?P<host>\S*),.*").as_deref(),
+            Some("rip=<HOST>,.*")
+        );
+        assert_eq!(
+            host_group_to_tag(r"a (?P<host>(?:\d+\.){3}\d+\)?) b").as_deref(),
+            Some("a <HOST> b")
+        );
+        assert_eq!(host_group_to_tag("no group"), None);
+    }
 
     #[test]
     fn top_level_alternatives() {
@@ -1252,7 +1533,9 @@ mod tests {
             .unwrap_or_else(|| panic!("{:?}", imp.diagnostics));
         assert_eq!(imp.modes, vec!["aggressive", "normal"]);
         assert!(
-            toml.contains(r"'^%(date)s(?:error: )?(?:Failed for \S+ from <HOST>$)'"),
+            toml.contains(&format!(
+                r"'^%(date)s{SOLARIS_MSGID}(?:error: )?(?:Failed for \S+ from <HOST>$)'"
+            )),
             "{toml}"
         );
         assert!(toml.contains("id_field = \"_PID\""));
@@ -1266,10 +1549,8 @@ mod tests {
             "a failure's MLFFORGET is dropped, an unanchored line searched"
         );
         assert!(toml.contains("UNANCHORED"));
-        assert!(imp
-            .diagnostics
-            .iter()
-            .any(|d| d.key.as_deref() == Some("datepattern")));
+        // {^LN-BEG}: fail2ban's default dates, taken at the start of MESSAGE.
+        assert!(toml.contains(&toml_str(&datepattern::default_var().regex)));
         // Parses as a banjo filter in both modes.
         for m in ["normal", "aggressive"] {
             let p = BTreeMap::from([("mode".to_owned(), m.to_owned())]);
@@ -1295,6 +1576,36 @@ mod tests {
             .collect();
         assert_eq!(lines, vec![Some(3), Some(4), Some(5)]);
         assert!(imp.diagnostics[1].message.contains("undefined-thing"));
+    }
+
+    #[test]
+    fn a_switch_becomes_the_mode_of_a_filter_without_modes() {
+        let f = "[Definition]\nlogging = file\npre-file = \\[\\] \npre-syslog = httpd:\n\
+                 failregex = ^<pre-<logging>> denied <HOST>$\n";
+        let imp = import_text(&[("w.conf", f)], "w.conf");
+        let toml = imp
+            .toml
+            .clone()
+            .unwrap_or_else(|| panic!("{:?}", imp.diagnostics));
+        assert_eq!(imp.modes, vec!["file", "syslog"]);
+        assert!(toml.contains("mode = 'file'"), "{toml}");
+        let d = imp
+            .diagnostics
+            .iter()
+            .find(|d| d.key.as_deref() == Some("logging"));
+        assert!(
+            d.is_some_and(|d| d.message.contains("becomes the filter's mode")),
+            "{:?}",
+            imp.diagnostics
+        );
+        let p = BTreeMap::from([("mode".to_owned(), "syslog".to_owned())]);
+        let fl = Filter::from_toml("w", "w.toml", &toml, &p).unwrap();
+        let mut e = crate::journal::Entry::default();
+        e.set_message(b"httpd: denied 192.0.2.9");
+        assert!(
+            matches!(fl.check(&e), crate::filter::Outcome::Matched(_)),
+            "{toml}"
+        );
     }
 
     #[test]

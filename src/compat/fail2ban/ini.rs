@@ -161,21 +161,28 @@ fn strip_inline_comment(line: &str) -> &str {
 /// Read `path` the way fail2ban reads a filter: its includes (before, itself, after,
 /// recursively), then `NAME.local` next to it with its own includes.
 pub fn load(path: &Path) -> Result<(Config, Vec<Problem>), Problem> {
+    let local = path.with_extension("local");
+    let mut files = vec![(path.to_path_buf(), true)];
+    if local.exists() {
+        files.push((local, true));
+    }
+    load_files(&files)
+}
+
+/// Read several files in order, each with its includes, and merge them: a key set by a
+/// later file replaces the earlier one (which stays reachable as `known/`). This is how
+/// fail2ban reads `jail.conf`, `jail.d/*.conf`, `jail.local`, `jail.d/*.local`. A file
+/// marked required must be readable; the others are skipped when missing.
+pub fn load_files(files: &[(PathBuf, bool)]) -> Result<(Config, Vec<Problem>), Problem> {
     let mut problems = Vec::new();
     let mut order = Vec::new();
     let mut cache: BTreeMap<PathBuf, Parsed> = BTreeMap::new();
-    includes(
-        path,
-        &mut Vec::new(),
-        &mut order,
-        &mut cache,
-        &mut problems,
-        true,
-    )?;
-    let local = path.with_extension("local");
-    if local.exists() {
+    for (path, required) in files {
+        if !required && !path.exists() {
+            continue;
+        }
         includes(
-            &local,
+            path,
             &mut Vec::new(),
             &mut order,
             &mut cache,
