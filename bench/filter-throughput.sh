@@ -9,6 +9,10 @@
 #       same _COMM matches as banjo's sshd jail
 #   (d) the same sshd entries as text (journalctl -o short-iso), banjo and fail2ban-regex
 #   (e) banjo's max RSS on a SMALL-entry journal/text against the N-entry one
+#   (f) the log-file path: N-line auth.log and nginx access.log (bench/make-logfiles.py)
+#       read as the daemon reads logpath files, by `banjo test-filter --logpath` (line
+#       reader + filter) and `banjo replay --logpath` (the daemon's file source and the
+#       whole pipeline): lines/s, failures (truth.json), max RSS against N/10 lines
 # and checks banjo's failure count against the generator's truth.json.
 #
 # Environment:
@@ -22,6 +26,7 @@
 #   NO_BUILD=1      skip `cargo build --release`
 #   FLAT_N=3000000  also run banjo once on an FLAT_N-entry journal and its text (memory
 #                   flatness beyond N; ~4 min to generate the first time, 1.5 GB)
+#   ONLY_FILES=1    run stage (f) only: no journal is made (seconds, not minutes)
 #   PERF=1          also profile banjo (perf, DWARF call graphs) on the SMALL journal and text
 #
 # Needs: systemd-journal-remote, libsystemd-dev, gcc, fail2ban, /usr/bin/time.
@@ -58,6 +63,65 @@ fi
 banjo=$root/target/release/banjo
 [ -x "$banjo" ] || { echo "$0: no $banjo" >&2; exit 1; }
 echo "banjo: $($banjo --version), binary built $(date -r "$banjo" "+%F %T"); tree: $(git -C "$root" log -1 --format="%h %cd" --date=format:"%F %T" 2>/dev/null) + $(git -C "$root" status --porcelain 2>/dev/null | wc -l) changed files"
+
+# (f) The log-file path. Lines/s of the median of $runs runs; RSS the largest.
+logfiles() {
+    local k=$1 dir=$data/logfiles-n$1-s$seed
+    if [ ! -s "$dir/truth.json" ]; then
+        mkdir -p "$dir"
+        echo "making $k-line log files in $dir" >&2
+        python3 "$here/make-logfiles.py" "$k" "$dir" "$seed"
+    fi
+    echo "$dir"
+}
+files_stage() {
+    local ldir sdir cfg what file filter size lines d secs kb rss result
+    ldir=$(logfiles "$n")
+    sdir=$(logfiles $((n / 10)))
+    cat "$ldir"/*.log "$sdir"/*.log >/dev/null
+    cfg=$out/logfiles-etc
+    mkdir -p "$cfg"
+    printf '%s\n' "[jail.sshd]" "enabled = true" \
+        "logpath = [\"$ldir/auth.log\", \"$sdir/auth.log\"]" "maxretry = 5" \
+        "[jail.nginx-botsearch]" "enabled = true" \
+        "logpath = [\"$ldir/access.log\", \"$sdir/access.log\"]" "maxretry = 5" \
+        "[jail.recidive]" "enabled = false" >"$cfg/banjo.toml"
+    stage "(f) log files: $n lines each ($(du -sh "$ldir/auth.log" | cut -f1) auth.log, $(du -sh "$ldir/access.log" | cut -f1) access.log); truth $(cat "$ldir/truth.json")"
+    for what in "test-filter sshd auth.log" "test-filter nginx-botsearch access.log" \
+                "replay - auth.log" "replay - access.log"; do
+        set -- $what
+        filter=$2 file=$3
+        for size in "$n:$ldir" "$((n / 10)):$sdir"; do
+            lines=${size%%:*} d=${size#*:} rss=0
+            local times=()
+            for _ in $(seq "$runs"); do
+                if [ "$1" = test-filter ]; then
+                    cmd=("$banjo" test-filter "$filter" --logpath "$d/$file" --json)
+                else
+                    cmd=("$banjo" replay --config "$cfg" --no-ignoreself --logpath "$d/$file" --json)
+                fi
+                /usr/bin/time -f "%e %M" -o "$out/time.txt" "${cmd[@]}" >"$out/files-result.json"
+                read -r secs kb <"$out/time.txt"
+                times+=("$secs")
+                [ "$kb" -gt "$rss" ] && rss=$kb
+            done
+            result=$(python3 -c '
+import json, statistics, sys
+r = json.load(open(sys.argv[1]))
+lines = int(sys.argv[2])
+times = [float(t) for t in sys.argv[3:]]
+failures = r["failures"] if "failures" in r else sum(j["failures"] for j in r["jails"])
+med = statistics.median(times)
+print(f"{lines / med:,.0f} lines/s (median {med:.2f} s of {len(times)}), failures {failures}")
+' "$out/files-result.json" "$lines" "${times[@]}")
+            echo "$1 ${filter/-/} $file, $lines lines: $result, max RSS $((rss / 1024)) MiB"
+        done
+    done
+}
+if [ -n "${ONLY_FILES:-}" ]; then
+    files_stage
+    exit 0
+fi
 
 stage "bare loop: gcc -O2 bench/bare-journal.c -lsystemd"
 gcc -O2 -Wall -o "$out/bare-journal" "$here/bare-journal.c" -lsystemd
@@ -111,6 +175,8 @@ stage "measuring ($runs runs each, fail2ban $f2b_runs)"
 python3 "$here/throughput.py" --banjo "$banjo" --bare "$out/bare-journal" \
     --journal "$jdir" --text "$tfile" --small-journal "$sjdir" --small-text "$stfile" \
     "${f2b[@]}" "${flat[@]}" --runs "$runs" --f2b-runs "$f2b_runs" --json-out "$out/throughput-n$n-s$seed.json"
+
+files_stage
 
 if [ -n "${PERF:-}" ]; then
     # DWARF call graphs (the release build has debuginfo, no frame pointers); on the

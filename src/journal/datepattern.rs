@@ -442,11 +442,23 @@ fn find_auto(line: &[u8], ctx: &mut DateContext) -> Option<Found> {
             });
         }
     }
+    // Word starts only, and only where a shape's separator stands at its place: most
+    // words of a line cost two byte tests (bench/RESULTS.md, log files).
+    let n = line.len();
     let mut i = 0;
-    while i < line.len() {
+    while i < n {
         let c = line[i];
-        let word_start = i == 0 || !line[i - 1].is_ascii_alphanumeric();
-        if word_start && c.is_ascii_alphanumeric() {
+        if !c.is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let at = |k: usize| line.get(i + k).copied().unwrap_or(0);
+        let plausible = if c.is_ascii_digit() {
+            matches!(at(4), b'-' | b'/') || matches!(at(2), b'/' | b'-')
+        } else {
+            at(3) == b' '
+        };
+        if plausible {
             if let Some((stamp, end)) = shape_at(line, i) {
                 if let Some(time_us) = stamp.to_us(ctx) {
                     return Some(Found {
@@ -455,13 +467,17 @@ fn find_auto(line: &[u8], ctx: &mut DateContext) -> Option<Found> {
                     });
                 }
             }
-            if c == b'a' {
-                if let Some(found) = audit_epoch(line, i) {
-                    return Some(found);
-                }
+        }
+        if c == b'a' {
+            if let Some(found) = audit_epoch(line, i) {
+                return Some(found);
             }
         }
+        // On to the next word.
         i += 1;
+        while i < n && line[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
     }
     None
 }

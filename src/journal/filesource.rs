@@ -14,7 +14,6 @@ use super::source::{EntrySource, Origin, Position};
 use super::syslog::{parse_line_cached, HeaderFields, StampCache, TextContext};
 use super::Entry;
 use crate::timefmt::Micros;
-use std::io::{BufRead, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
@@ -237,7 +236,11 @@ impl EntrySource for LogFileSource {
 /// `test-filter --logpath`; memory stays flat whatever the file's size.
 pub struct LineFile {
     reader: Box<dyn std::io::BufRead>,
-    line: Vec<u8>,
+    /// Only for a line that straddles the reader's buffer; other lines are parsed
+    /// where they lie (no copy per line).
+    partial: Vec<u8>,
+    /// Inside a line past the cap: skip to its end.
+    skipping: bool,
     lines: LineReader,
     dates: DatePattern,
 }
@@ -252,7 +255,8 @@ impl LineFile {
         lines.undated_as_previous = true;
         LineFile {
             reader,
-            line: Vec::new(),
+            partial: Vec::new(),
+            skipping: false,
             lines,
             dates,
         }
@@ -260,39 +264,74 @@ impl LineFile {
 
     /// The next line as an entry; Ok(false) at the end.
     pub fn next(&mut self, entry: &mut Entry) -> std::io::Result<bool> {
+        const CAP: usize = super::MAX_MESSAGE;
         loop {
-            self.line.clear();
-            // Read at most one cap's worth into the line, then skip to its end.
-            let n = (&mut self.reader)
-                .take(super::MAX_MESSAGE as u64 + 1)
-                .read_until(b'\n', &mut self.line)?;
-            if n == 0 {
-                return Ok(false);
-            }
-            if self.line.last() != Some(&b'\n') && self.line.len() > super::MAX_MESSAGE {
-                self.line.truncate(super::MAX_MESSAGE);
-                let mut rest = Vec::new();
-                loop {
-                    rest.clear();
-                    let m = (&mut self.reader)
-                        .take(64 * 1024)
-                        .read_until(b'\n', &mut rest)?;
-                    if m == 0 || rest.last() == Some(&b'\n') {
-                        break;
-                    }
+            let avail = self.reader.fill_buf()?;
+            if avail.is_empty() {
+                // A last line without a newline is still a line.
+                let line = std::mem::take(&mut self.partial);
+                self.skipping = false;
+                if line.is_empty() {
+                    return Ok(false);
                 }
-            }
-            while let [head @ .., b'\n' | b'\r'] = self.line.as_slice() {
-                let len = head.len();
-                self.line.truncate(len);
-            }
-            if self.line.is_empty() {
+                if emit_line(&mut self.lines, &self.dates, &line, entry) {
+                    return Ok(true);
+                }
                 continue;
             }
-            self.lines.parse(&self.line, &self.dates, entry);
-            return Ok(true);
+            let nl = memchr::memchr(b'\n', avail);
+            let take = nl.map_or(avail.len(), |i| i + 1);
+            let body = &avail[..nl.unwrap_or(avail.len())];
+            if self.skipping {
+                self.skipping = nl.is_none();
+                self.reader.consume(take);
+                continue;
+            }
+            if nl.is_some() && self.partial.is_empty() {
+                let body = &body[..body.len().min(CAP)];
+                let found = emit_line(&mut self.lines, &self.dates, body, entry);
+                self.reader.consume(take);
+                if found {
+                    return Ok(true);
+                }
+                continue;
+            }
+            let room = CAP.saturating_sub(self.partial.len());
+            self.partial
+                .extend_from_slice(&body[..body.len().min(room)]);
+            self.reader.consume(take);
+            let whole = nl.is_some();
+            if !whole && self.partial.len() < CAP {
+                continue;
+            }
+            // A whole line, or one cut at the cap (its rest is skipped, as MESSAGE's is).
+            self.skipping = !whole;
+            let line = std::mem::take(&mut self.partial);
+            let found = emit_line(&mut self.lines, &self.dates, &line, entry);
+            self.partial = line;
+            self.partial.clear();
+            if found {
+                return Ok(true);
+            }
         }
     }
+}
+
+/// Parse one line (without its newline) into `entry`; false for a blank one.
+fn emit_line(
+    lines: &mut LineReader,
+    dates: &DatePattern,
+    mut line: &[u8],
+    entry: &mut Entry,
+) -> bool {
+    while let [rest @ .., b'\r'] = line {
+        line = rest;
+    }
+    if line.is_empty() {
+        return false;
+    }
+    lines.parse(line, dates, entry);
+    true
 }
 
 #[cfg(test)]
@@ -369,5 +408,36 @@ mod tests {
         let e = read("Dec  7 10:00:00 web1 app[1]: x", &p);
         assert_eq!(e.time_us, (T + 60) * SEC);
         assert_eq!(e.message_lossy(), "Dec  7 10:00:00 web1 app[1]: x");
+    }
+
+    #[test]
+    fn line_file_reads_lines_across_buffer_edges_and_cuts_long_ones() {
+        let long = format!("{}tail", "x".repeat(super::super::MAX_MESSAGE + 10));
+        let input = format!("first 2026-12-07 10:00:00 a\r\n\n{long}\nsecond line\nlast");
+        for cap in [1, 3, 64, 4096, 1 << 16] {
+            let r = std::io::BufReader::with_capacity(
+                cap,
+                std::io::Cursor::new(input.clone().into_bytes()),
+            );
+            let mut f = LineFile::new(Box::new(r), DatePattern::Auto, &[]);
+            let mut e = Entry::default();
+            let mut got = Vec::new();
+            while f.next(&mut e).unwrap() {
+                got.push((
+                    e.message.len(),
+                    e.message_lossy().chars().take(12).collect::<String>(),
+                ));
+            }
+            assert_eq!(
+                got,
+                vec![
+                    (7, "first a".to_string()),
+                    (super::super::MAX_MESSAGE, "xxxxxxxxxxxx".to_string()),
+                    (11, "second line".to_string()),
+                    (4, "last".to_string()),
+                ],
+                "buffer of {cap}"
+            );
+        }
     }
 }
