@@ -318,7 +318,7 @@ enum Deriv {
 /// its top-level alternatives either needs one (derived exactly) or does not start with
 /// one (kept). `None`: nothing to change, or not exact.
 pub fn after_separator(re: &str) -> Option<String> {
-    let alts = split_top(re);
+    let alts = split_top_level(re);
     let mut out = Vec::new();
     let mut changed = false;
     for a in &alts {
@@ -361,7 +361,7 @@ fn deriv(re: &str) -> Deriv {
             return Deriv::Unknown;
         }
         let mut parts = Vec::new();
-        for a in split_top(body) {
+        for a in split_top_level(body) {
             match deriv(a) {
                 Deriv::Re(d) => parts.push(d),
                 Deriv::Empty => {}
@@ -493,16 +493,19 @@ fn first_atom(re: &str) -> Option<(&str, &str, &str)> {
     Some((&re[..end], &re[end..q], &re[q..]))
 }
 
-/// Split at `|` outside groups and classes.
-fn split_top(re: &str) -> Vec<&str> {
+/// Split at `|` outside groups and character classes (also used by the filter
+/// importer: one reading of fail2ban's alternatives).
+pub(super) fn split_top_level(re: &str) -> Vec<&str> {
     let b = re.as_bytes();
-    let (mut depth, mut class, mut start, mut i) = (0i32, false, 0, 0);
+    let (mut depth, mut class, mut start) = (0i32, false, 0);
     let mut out = Vec::new();
+    let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'\\' => i += 1,
             b'[' if !class => {
                 class = true;
+                // `[]…]` and `[^]…]`: a first `]` is literal.
                 if b.get(i + 1) == Some(&b'^') {
                     i += 1;
                 }
@@ -513,6 +516,7 @@ fn split_top(re: &str) -> Vec<&str> {
             b']' if class => class = false,
             b'(' if !class => depth += 1,
             b')' if !class => depth -= 1,
+            // `<F-USER>…</F-USER>` is a group in fail2ban (and in banjo).
             b'<' if !class && re[i..].starts_with("<F-") => depth += 1,
             b'<' if !class && re[i..].starts_with("</F-") => depth -= 1,
             b'|' if !class && depth == 0 => {

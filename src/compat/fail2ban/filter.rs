@@ -13,7 +13,7 @@
 //! writes has gone through banjo's own compiler ([`crate::filter::Filter::from_toml`])
 //! in every mode, and every pattern it could not translate is left out with an error.
 
-use super::datepattern::{self, DateVar};
+use super::datepattern::{self, split_top_level, DateVar};
 use super::ini::{self, Config};
 use crate::config::error::Diagnostic;
 use crate::filter::Filter;
@@ -1065,43 +1065,6 @@ fn body_from_content(re: &str) -> String {
     } else {
         format!("(?:{})", parts.join("|"))
     }
-}
-
-/// Split at `|` outside groups and character classes.
-fn split_top_level(re: &str) -> Vec<&str> {
-    let b = re.as_bytes();
-    let (mut depth, mut class, mut start) = (0i32, false, 0);
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 1,
-            b'[' if !class => {
-                class = true;
-                // `[]…]` and `[^]…]`: a first `]` is literal.
-                if b.get(i + 1) == Some(&b'^') {
-                    i += 1;
-                }
-                if b.get(i + 1) == Some(&b']') {
-                    i += 1;
-                }
-            }
-            b']' if class => class = false,
-            b'(' if !class => depth += 1,
-            b')' if !class => depth -= 1,
-            // `<F-USER>…</F-USER>` is a group in fail2ban (and in banjo).
-            b'<' if !class && re[i..].starts_with("<F-") => depth += 1,
-            b'<' if !class && re[i..].starts_with("</F-") => depth -= 1,
-            b'|' if !class && depth == 0 => {
-                out.push(&re[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out.push(&re[start..]);
-    out
 }
 
 /// `(?P<host>…)` (up to its closing parenthesis) replaced by `<HOST>`, if present.
