@@ -310,10 +310,43 @@ pub fn anchored_prefixes(pattern: &str) -> Option<Vec<Vec<u8>>> {
     Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
+/// `{,n}` (0 to n times, as Python and PCRE2 10.43+ read it) spelled `{0,n}`: Rust's
+/// regex refuses the short form, and PCRE2 before 10.43 (Debian 12 ships 10.42) reads
+/// it as the literal text `{,n}`, so a pattern would silently depend on the host's
+/// libpcre2 (fail2ban's assp.conf has `\(\d{,3}\)`). Outside classes and escapes.
+pub fn zero_min_quantifiers(p: &str) -> Option<String> {
+    let b = p.as_bytes();
+    let mut out = String::with_capacity(p.len() + 4);
+    let (mut escaped, mut in_class, mut changed) = (false, false, false);
+    let mut last = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'{' if !in_class && b.get(i + 1) == Some(&b',') => {
+                let digits = b[i + 2..].iter().take_while(|d| d.is_ascii_digit()).count();
+                if digits > 0 && b.get(i + 2 + digits) == Some(&b'}') {
+                    out.push_str(&p[last..=i]);
+                    out.push('0');
+                    last = i + 1;
+                    changed = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    out.push_str(&p[last..]);
+    changed.then_some(out)
+}
+
 impl Engine {
     /// Compile with `regex`; if it refuses a construct PCRE2 supports, use PCRE2.
     /// The error names both engines' complaints so the user sees what to change.
     pub fn compile(pattern: &str) -> Result<Engine, String> {
+        let spelled = zero_min_quantifiers(pattern);
+        let pattern = spelled.as_deref().unwrap_or(pattern);
         match regex::bytes::RegexBuilder::new(pattern)
             .unicode(false)
             .size_limit(16 << 20)
@@ -438,6 +471,22 @@ fn debug_assert_same(re: &regex::bytes::Regex, f: &Fast, fast: &Captures<'_>, te
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_quantifier_means_zero_to_n_on_every_pcre2() {
+        assert_eq!(
+            zero_min_quantifiers(r"errors \(\d{,3}\);$").as_deref(),
+            Some(r"errors \(\d{0,3}\);$")
+        );
+        // Escaped braces, classes, `{n,}` and a bare `{,}` stay as written.
+        assert_eq!(zero_min_quantifiers(r"a\{,3} [{,3}] b{2,} c{,}"), None);
+        // Both engines read it as 0 to n, whatever this host's libpcre2 is.
+        for p in [r"^x\d{,3}y$", r"^(?=x)x\d{,3}y$"] {
+            let e = Engine::compile(p).unwrap();
+            assert!(e.is_match(b"x12y") && e.is_match(b"xy"), "{p}");
+            assert!(!e.is_match(b"x1234y") && !e.is_match(b"x{,3}y"), "{p}");
+        }
+    }
 
     #[test]
     fn falls_back_to_pcre2_for_lookaround() {

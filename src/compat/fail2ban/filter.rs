@@ -1090,36 +1090,6 @@ fn host_group_to_tag(p: &str) -> Option<String> {
     None
 }
 
-/// Python's `{,n}` (0 to n times) spelled `{0,n}`: Rust's regex refuses the short
-/// form, and PCRE2 before 10.43 (Debian 12 ships 10.42) reads it as the literal text
-/// `{,n}`, so assp's `\(\d{,3}\)` would match nothing. Outside classes and escapes only.
-fn python_quantifiers(p: &str) -> Option<String> {
-    let b = p.as_bytes();
-    let mut out = String::with_capacity(p.len() + 4);
-    let (mut escaped, mut in_class, mut changed) = (false, false, false);
-    let mut last = 0;
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            _ if escaped => escaped = false,
-            b'\\' => escaped = true,
-            b'[' if !in_class => in_class = true,
-            b']' if in_class => in_class = false,
-            b'{' if !in_class && b.get(i + 1) == Some(&b',') => {
-                let digits = b[i + 2..].iter().take_while(|d| d.is_ascii_digit()).count();
-                if digits > 0 && b.get(i + 2 + digits) == Some(&b'}') {
-                    out.push_str(&p[last..=i]);
-                    out.push('0');
-                    last = i + 1;
-                    changed = true;
-                }
-            }
-            _ => {}
-        }
-    }
-    out.push_str(&p[last..]);
-    changed.then_some(out)
-}
-
 fn translate_pattern(
     r: &Raw,
     pref: Option<&Prefregex>,
@@ -1171,10 +1141,6 @@ fn translate_pattern(
     // hand-written filters use the group directly (seed 003's dovecot.conf).
     if let Some(q) = host_group_to_tag(&p) {
         notes.push("(?P<host>…) written as <HOST> (fail2ban 0.8's host group): banjo's <HOST> takes an address only".into());
-        p = q;
-    }
-    if let Some(q) = python_quantifiers(&p) {
-        notes.push("`{,n}` written as `{0,n}` (Python reads both as 0 to n times)".into());
         p = q;
     }
     if let Some(name) = unresolved_tag(&p) {
@@ -1425,21 +1391,6 @@ fn toml_key(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn python_short_quantifier_gets_its_zero() {
-        assert_eq!(
-            python_quantifiers(r"errors \(\d{,3}\);$").as_deref(),
-            Some(r"errors \(\d{0,3}\);$")
-        );
-        // Escaped braces, classes, `{n,}` and a bare `{,}` stay as written.
-        assert_eq!(python_quantifiers(r"a\{,3} [{,3}] b{2,} c{,}"), None);
-        // The translated pattern matches what Python's `re` matches, on this host's PCRE2.
-        let q = python_quantifiers(r"^x\d{,3}y$").unwrap();
-        let re = pcre2::bytes::Regex::new(&q).unwrap();
-        assert!(re.is_match(b"x12y").unwrap() && re.is_match(b"xy").unwrap());
-        assert!(!re.is_match(b"x1234y").unwrap());
-    }
 
     #[test]
     fn fail2ban_08_host_group_becomes_the_host_tag() {
