@@ -340,11 +340,15 @@ echo "    upgraded to $(dpkg-query -W -f='${Version}' banjo); the edit and /var/
 step "apt-get remove banjo"
 # prerm must run `banjo flush`. So that it has something to remove without touching
 # this host's firewall, remove inside a fresh network namespace holding a jail's
-# chains and sets as banjo makes them (jump from INPUT, REJECT on set match).
+# chains and sets as banjo makes them (jump from INPUT, REJECT on set match): the
+# IPv4 set as an older banjo made it (hash:ip), which flush removes as its own, the
+# IPv6 set as today's. A set under banjo's name that banjo never makes (another
+# type) is foreign: flush must leave it, say so, and still let the removal finish.
 remove_in_netns() {
   unshare --net bash -euo pipefail -c '
-    ipset create banjo-pkgtest-4 hash:ip timeout 0
-    ipset create banjo-pkgtest-6 hash:ip family inet6 timeout 0
+    ipset create banjo-pkgtest-4 hash:ip family inet timeout 0 maxelem 1048576
+    ipset create banjo-pkgtest-6 hash:net family inet6 timeout 0 maxelem 1048576
+    ipset create banjo-foreign-4 hash:ip,port timeout 0
     for fam in 4 6; do
       ipt=iptables; [ $fam = 6 ] && ipt=ip6tables
       $ipt -N banjo-pkgtest
@@ -357,12 +361,14 @@ remove_in_netns() {
     out=$(apt-get remove -y banjo 2>&1) || rc=$?
     grep -v "Reading database" <<<"$out" | sed "s/^/    /" || true
     [ $rc = 0 ] || { echo "apt-get remove -y banjo exited $rc" >&2; exit 3; }
+    ipset list -n | grep -qx banjo-foreign-4 || { echo "the foreign set banjo-foreign-4 was removed" >&2; exit 1; }
+    ipset destroy banjo-foreign-4
     left=$( { iptables -S; ip6tables -S; ipset list -n; } | grep banjo || true)
     if [ -n "$left" ]; then
       echo "$left" | sed "s/^/      left: /" >&2
       exit 1
     fi
-    echo "    prerm'"'"'s banjo flush removed them all"
+    echo "    prerm'"'"'s banjo flush removed them all and left the foreign set"
   '
 }
 if unshare --net true 2>/dev/null && command -v ipset >/dev/null; then
