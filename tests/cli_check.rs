@@ -142,3 +142,33 @@ fn check_names_each_bad_port_and_the_line_of_a_pattern_without_host() {
     }
     assert_eq!(e.matches("error:").count(), 4, "{e}");
 }
+
+/// The daemon compiles only enabled jails' filters (config::Compile::Enabled); a
+/// mistake in a disabled jail's pattern is still `banjo check`'s to find, with its
+/// file, line, jail and key, before the jail is ever enabled.
+#[test]
+fn check_reports_a_broken_pattern_of_a_disabled_jail() {
+    let d = tempfile::tempdir().unwrap();
+    write_config(
+        d.path(),
+        &[
+            (
+                "banjo.toml",
+                "[jail.app]\nenabled = false\njournalmatch = \"_SYSTEMD_UNIT=app.service\"\n",
+            ),
+            (
+                "filter.d/app.toml",
+                "failregex = [\n  '^ok from <HOST>$',\n  '^bad (login from <HOST>$',\n]\n",
+            ),
+        ],
+    );
+    let out = run(&["check", "--config", d.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("filter.d/app.toml:3: error: jail app: failregex: does not compile"),
+        "{e}"
+    );
+    assert_eq!(e.matches(": error: jail").count(), 1, "{e}");
+    assert!(text(&out).contains("[sshd] enabled"), "{}", text(&out));
+}

@@ -316,6 +316,32 @@ fn reload_keeps_bans_and_refuses_bad_config() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("maxretry"));
     assert_eq!(b.cli_json(&["status", "sshd"])["currently_banned"], 1);
     std::fs::remove_file(b.config.join("jail.d/bad.toml")).unwrap();
+    // A disabled jail's filter is not compiled by the daemon (config::Compile::Enabled):
+    // a broken pattern there does not stop a reload; `banjo check` finds it.
+    std::fs::create_dir_all(b.config.join("filter.d")).unwrap();
+    std::fs::write(
+        b.config.join("filter.d/app.toml"),
+        "failregex = ['^bad (login from <HOST>$']\n",
+    )
+    .unwrap();
+    std::fs::write(
+        b.config.join("jail.d/app.toml"),
+        "[jail.app]\nenabled = false\njournalmatch = \"_SYSTEMD_UNIT=app.service\"\n",
+    )
+    .unwrap();
+    b.cli_json(&["reload"]);
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_banjo"))
+        .args(["check", "--config", b.config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&check.stderr)
+            .contains("filter.d/app.toml:1: error: jail app: failregex"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    std::fs::remove_file(b.config.join("jail.d/app.toml")).unwrap();
     // Removing recidive lifts its objects; sshd keeps its ban.
     std::fs::write(
         b.config.join("banjo.toml"),

@@ -137,6 +137,16 @@ impl ConfigArgs {
         }
     }
 
+    /// [`load`](Self::load) as the daemon loads: only enabled jails, compiled.
+    pub fn load_enabled(&self) -> crate::config::Config {
+        match &self.config {
+            Some(d) => crate::config::load_enabled(d, true),
+            None => {
+                crate::config::load_enabled(std::path::Path::new(crate::config::DEFAULT_DIR), false)
+            }
+        }
+    }
+
     pub fn dir(&self) -> PathBuf {
         self.config
             .clone()

@@ -75,7 +75,8 @@ struct Refused {
 }
 
 pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
-    let cfg = a.config.load();
+    // As the daemon loads it: disabled jails' filters are not compiled.
+    let cfg = a.config.load_enabled();
     for d in &cfg.diagnostics {
         eprintln!("{d}");
     }

@@ -164,7 +164,8 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub metrics: MetricsConfig,
     pub files: Vec<SourceFile>,
-    /// Jails without errors, enabled or not, sorted by name.
+    /// Jails without errors, sorted by name: enabled or not ([`Compile::All`]), or
+    /// only the enabled ones ([`Compile::Enabled`]).
     pub jails: Vec<JailConfig>,
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -283,9 +284,34 @@ impl JailConfig {
     }
 }
 
-/// Load `dir` (banjo.toml, then jail.d/*.toml). `explicit`: the user named the
-/// directory, so its absence is an error rather than "use built-ins".
+/// Which jails' filters loading compiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compile {
+    /// Every jail's (`banjo check`, `doctor`): every error in a pattern is found.
+    All,
+    /// The enabled jails' only (`banjo run` and its reload, `replay`): what runs.
+    /// A disabled jail is validated as before but for its patterns, which only the
+    /// regex engines would check ([`Filter::outline`]; a fail2ban filter file it
+    /// names is only looked for), and is left out of [`Config::jails`]. Compiling
+    /// the ~45 built-in filters of the disabled jails cost an idle daemon its memory
+    /// target (bench/RESULTS.md, "idle memory").
+    Enabled,
+}
+
+/// Load `dir` (banjo.toml, then jail.d/*.toml), compiling every jail's filter.
+/// `explicit`: the user named the directory, so its absence is an error rather than
+/// "use built-ins".
 pub fn load(dir: &Path, explicit: bool) -> Config {
+    load_with(dir, explicit, Compile::All)
+}
+
+/// [`load`], with only the enabled jails' filters compiled (and only those jails
+/// kept): for the daemon and `replay`.
+pub fn load_enabled(dir: &Path, explicit: bool) -> Config {
+    load_with(dir, explicit, Compile::Enabled)
+}
+
+fn load_with(dir: &Path, explicit: bool, compile: Compile) -> Config {
     let mut diags = Vec::new();
     let mut files = vec![SourceFile {
         name: BUILTIN_NAME.into(),
@@ -342,7 +368,7 @@ pub fn load(dir: &Path, explicit: bool) -> Config {
             }
         }
     }
-    load_files(dir, files, diags)
+    load_files_with(dir, files, diags, compile)
 }
 
 /// fail2ban's files in banjo's config dir (jail.local copied to /etc/banjo): banjo
@@ -399,8 +425,17 @@ fn fail2ban_file(p: &Path) -> Diagnostic {
 /// The second half of [`load`]: layer and validate `files` (the built-in layer first)
 /// already read from `dir`, after `diags` from reading them. Also the entry point of
 /// the config fuzz target (fuzz/), which has no directory to read.
-pub fn load_files(dir: &Path, files: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Config {
-    let (mut jails, mut more) = resolve(dir, &files);
+pub fn load_files(dir: &Path, files: Vec<SourceFile>, diags: Vec<Diagnostic>) -> Config {
+    load_files_with(dir, files, diags, Compile::All)
+}
+
+fn load_files_with(
+    dir: &Path,
+    files: Vec<SourceFile>,
+    mut diags: Vec<Diagnostic>,
+    compile: Compile,
+) -> Config {
+    let (mut jails, mut more) = resolve(dir, &files, compile);
     diags.append(&mut more);
     let mut daemon = resolve_daemon(&files, &mut diags);
     resolve_health(&files, &mut daemon, &mut diags);
@@ -408,6 +443,11 @@ pub fn load_files(dir: &Path, files: Vec<SourceFile>, mut diags: Vec<Diagnostic>
     if daemon.firewall == FirewallKind::Nftables {
         check_nft_hooks(&mut jails, &mut diags);
     }
+    if compile == Compile::Enabled {
+        // Outlines only, checked above: never run.
+        jails.retain(|j| j.enabled);
+    }
+    debug_assert!(jails.iter().all(|j| !j.filter.outline || !j.enabled));
     Config {
         dir: dir.to_owned(),
         daemon,
@@ -666,7 +706,11 @@ fn parse_size(raw: &RawSize) -> Result<usize, String> {
 }
 
 /// Layer parsed files and validate every jail.
-pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagnostic>) {
+pub fn resolve(
+    dir: &Path,
+    files: &[SourceFile],
+    compile: Compile,
+) -> (Vec<JailConfig>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut defaults = Layered::default();
     // name -> (layered keys, file index and span of the latest [jail.NAME])
@@ -698,9 +742,9 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
         .into_iter()
         .map(|(name, (layered, fidx, at))| ((name, fidx, at), layered.or(&defaults)))
         .unzip();
-    // Enabled jails' filters are compiled first. The daemon keeps only those, and frees
-    // the rest from the top of the heap rather than from holes between the kept ones,
-    // so that trimming the heap gives the pages back (idle RSS: bench/idle-memory.sh).
+    // Enabled jails' filters are compiled first: with Compile::All, what is dropped
+    // later (a caller that keeps only enabled jails) is freed from the top of the
+    // heap rather than from holes between the kept ones.
     let order = (0..jails.len())
         .filter(|&i| enabled(&keys[i]))
         .chain((0..jails.len()).filter(|&i| !enabled(&keys[i])));
@@ -715,6 +759,7 @@ pub fn resolve(dir: &Path, files: &[SourceFile]) -> (Vec<JailConfig>, Vec<Diagno
             jail: name,
             decl: (files[*fidx].name.clone(), Some(decl_line)),
             diags: Vec::new(),
+            outline: compile == Compile::Enabled && !enabled(&keys[i]),
         };
         let jc = r.jail(
             name,
@@ -746,6 +791,8 @@ struct Resolver<'a> {
     /// File and line of the `[jail.NAME]` header, for problems no key owns.
     decl: (String, Option<usize>),
     diags: Vec<Diagnostic>,
+    /// Check the jail's filter without compiling it ([`Compile::Enabled`], disabled).
+    outline: bool,
 }
 
 impl Resolver<'_> {
@@ -930,13 +977,26 @@ impl Resolver<'_> {
             .fail2ban_filter_dir
             .as_ref()
             .map(|v| base.join(v.1.get_ref()));
+        let outline = self.outline;
+        // A fail2ban filter file left unread (an outline): its journalmatch is unknown.
+        let mut unread = false;
         let filter = match compat::fail2ban::filter::jail_source(
             &filter_ref.name,
             f2b_dir.as_deref(),
         ) {
+            // Outlines and compiled filters apart: a jail must never run an outline.
             None => filters
-                .entry(filter_text.clone())
-                .or_insert_with(|| Filter::load(&filter_ref, &[filter_dir]).map(Arc::new))
+                .entry(format!(
+                    "{}{filter_text}",
+                    if outline { "o\0" } else { "c\0" }
+                ))
+                .or_insert_with(|| {
+                    if outline {
+                        Filter::outline(&filter_ref, &[filter_dir]).map(Arc::new)
+                    } else {
+                        Filter::load(&filter_ref, &[filter_dir]).map(Arc::new)
+                    }
+                })
                 .clone(),
             Some(Err(e)) => {
                 match &k.filter {
@@ -956,19 +1016,27 @@ impl Resolver<'_> {
                     }
                     return None;
                 }
-                let key = format!("{}\0{filter_text}", path.display());
-                let loaded = fail2ban_filters.entry(key).or_insert_with(|| {
-                    match compat::fail2ban::filter::compile_for_jail(&path, &filter_ref.params) {
-                        Ok((f, warnings)) => (Ok(Arc::new(f)), warnings),
-                        Err(e) => (Err(e), Vec::new()),
+                if outline {
+                    // Importing is compiling (the importer proves its output so).
+                    let file = path.display().to_string();
+                    unread = true;
+                    Ok(Arc::new(Filter::unread(&filter_ref.name, &file)))
+                } else {
+                    let key = format!("{}\0{filter_text}", path.display());
+                    let loaded = fail2ban_filters.entry(key).or_insert_with(|| {
+                        match compat::fail2ban::filter::compile_for_jail(&path, &filter_ref.params)
+                        {
+                            Ok((f, warnings)) => (Ok(Arc::new(f)), warnings),
+                            Err(e) => (Err(e), Vec::new()),
+                        }
+                    });
+                    for w in &loaded.1 {
+                        let mut w = w.clone();
+                        w.jail = Some(name.to_owned());
+                        self.diags.push(w);
                     }
-                });
-                for w in &loaded.1 {
-                    let mut w = w.clone();
-                    w.jail = Some(name.to_owned());
-                    self.diags.push(w);
+                    loaded.0.clone()
                 }
-                loaded.0.clone()
             }
         };
         let filter = match filter {
@@ -1023,7 +1091,7 @@ impl Resolver<'_> {
         // journalmatch: the jail's, else (unless the jail reads only files) the
         // filter's default.
         let journalmatch = match &k.journalmatch {
-            None if !logpath.is_empty() => MatchRules::default(),
+            None if !logpath.is_empty() || unread => MatchRules::default(),
             Some(v) => {
                 let items = match v.1.get_ref() {
                     RawMatch::One(s) => vec![s.clone()],

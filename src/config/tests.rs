@@ -749,3 +749,126 @@ fn datepattern_without_logpath_is_a_warning() {
     assert!(!w.is_error());
     assert_eq!(w.line, Some(3));
 }
+
+/// Patterns compiled by `f` on this thread.
+fn compiled_by(f: impl FnOnce() -> Config) -> (Config, usize) {
+    let before = crate::filter::engine::COMPILED.with(|n| n.get());
+    let c = f();
+    (
+        c,
+        crate::filter::engine::COMPILED.with(|n| n.get()) - before,
+    )
+}
+
+fn patterns(c: &Config) -> usize {
+    c.jails
+        .iter()
+        .map(|j| j.filter.failregex.len() + j.filter.ignoreregex.len())
+        .sum()
+}
+
+#[test]
+fn the_daemon_compiles_only_the_enabled_jails_filters() {
+    let d = tempfile::tempdir().unwrap();
+    let (all, n_all) = compiled_by(|| load(d.path(), true));
+    let (run, n_run) = compiled_by(|| load_enabled(d.path(), true));
+    assert!(
+        !all.has_errors() && !run.has_errors(),
+        "{:#?}",
+        all.diagnostics
+    );
+    let names: Vec<&str> = run.jails.iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(names, ["recidive", "sshd"]);
+    assert!(run.jails.iter().all(|j| !j.filter.outline));
+    // Exactly the kept jails' patterns, each once; `check` compiles every built-in.
+    assert_eq!(n_run, patterns(&run));
+    assert_eq!(n_all, patterns(&all));
+    assert!(all.jails.len() >= 40, "{}", all.jails.len());
+    assert!(
+        n_all > 5 * n_run,
+        "{n_all} patterns for all jails, {n_run} for the daemon"
+    );
+}
+
+#[test]
+fn a_broken_pattern_of_a_disabled_jail_is_found_by_check_only() {
+    let d = dir_with(&[
+        (
+            "banjo.toml",
+            "[jail.app]\nenabled = false\njournalmatch = \"_SYSTEMD_UNIT=app.service\"\n",
+        ),
+        (
+            "filter.d/app.toml",
+            "description = \"app\"\nfailregex = [\n  '^ok from <HOST>$',\n  '^bad (login from <HOST>$',\n]\n",
+        ),
+    ]);
+    let all = load(d.path(), true);
+    let e = only_error(&all);
+    assert!(e.file.ends_with("filter.d/app.toml"), "{e}");
+    assert_eq!(e.line, Some(4), "{e}");
+    assert_eq!(e.key.as_deref(), Some("failregex"), "{e}");
+    assert_eq!(e.jail.as_deref(), Some("app"), "{e}");
+    // The daemon does not compile it, so it neither finds the mistake nor keeps the jail.
+    let (run, n) = compiled_by(|| load_enabled(d.path(), true));
+    assert!(!run.has_errors(), "{:#?}", run.diagnostics);
+    assert!(run.jails.iter().all(|j| j.name != "app"));
+    assert_eq!(n, patterns(&run));
+    // Enabled, it is compiled and reported.
+    fs::write(
+        d.path().join("banjo.toml"),
+        "[jail.app]\nenabled = true\njournalmatch = \"_SYSTEMD_UNIT=app.service\"\n",
+    )
+    .unwrap();
+    let e = only_error(&load_enabled(d.path(), true)).clone();
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(4), Some("failregex")),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_disabled_jail_s_keys_filter_name_and_tags_are_still_checked_by_the_daemon() {
+    for (conf, filter, key, line) in [
+        (
+            "filter = \"sshd\"\nbantime = \"1 fortnight\"\n",
+            None,
+            "bantime",
+            4,
+        ),
+        ("filter = \"sshdd\"\n", None, "filter", 3),
+        ("filter = \"sshd[mode=agressive]\"\n", None, "mode", 0),
+        (
+            "filter = \"app\"\n",
+            Some("failregex = ['^bad login for %(who)s from <HOST>$']\n"),
+            "failregex",
+            1,
+        ),
+        (
+            "filter = \"app\"\n",
+            Some("failregex = ['^bad login from <HOST>$'\n"),
+            "",
+            2,
+        ),
+    ] {
+        let mut files = vec![(
+            "banjo.toml",
+            format!("[jail.off]\nenabled = false\n{conf}journalmatch = \"_UID=0\"\n"),
+        )];
+        if let Some(f) = filter {
+            files.push(("filter.d/app.toml", f.to_owned()));
+        }
+        let refs: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let d = dir_with(&refs);
+        for c in [load(d.path(), true), load_enabled(d.path(), true)] {
+            let e = only_error(&c);
+            assert_eq!(e.jail.as_deref(), Some("off"), "{conf}: {e}");
+            if !key.is_empty() {
+                assert_eq!(e.key.as_deref(), Some(key), "{conf}: {e}");
+            }
+            if line > 0 {
+                assert_eq!(e.line, Some(line), "{conf}: {e}");
+            }
+        }
+    }
+}

@@ -192,13 +192,11 @@ fn handled_signals() -> SigSet {
     mask
 }
 
-/// The configuration as the daemon keeps it: every jail validated (errors in disabled
-/// ones are reported too), then only the enabled jails kept. Dropping the rest frees
-/// their compiled filters before the start-up heap is trimmed.
+/// The configuration as the daemon keeps it: every jail validated, only the enabled
+/// ones compiled and kept (a disabled jail's patterns are checked by `banjo check`;
+/// see config::Compile::Enabled).
 fn load_config(opts: &RunOptions) -> Config {
-    let mut cfg = crate::config::load(&opts.config_dir, opts.config_explicit);
-    cfg.jails.retain(|j| j.enabled);
-    cfg
+    crate::config::load_enabled(&opts.config_dir, opts.config_explicit)
 }
 
 pub fn run(opts: RunOptions) -> anyhow::Result<i32> {

@@ -89,6 +89,13 @@ pub fn jit_allowed() -> bool {
     })
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Patterns this thread compiled: what loading a configuration compiles (tests
+    /// run one per thread).
+    pub(crate) static COMPILED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Which engine a pattern landed on (reported by `banjo check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -347,6 +354,8 @@ impl Engine {
     pub fn compile(pattern: &str) -> Result<Engine, String> {
         let spelled = zero_min_quantifiers(pattern);
         let pattern = spelled.as_deref().unwrap_or(pattern);
+        #[cfg(test)]
+        COMPILED.with(|n| n.set(n.get() + 1));
         match regex::bytes::RegexBuilder::new(pattern)
             .unicode(false)
             .size_limit(16 << 20)

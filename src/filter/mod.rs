@@ -73,6 +73,8 @@ pub struct Filter {
     prefixes: Option<PrefixIndex>,
     /// failregexes on PCRE2, tried one by one.
     pcre_fail: Vec<usize>,
+    /// Checked but not compiled ([`Filter::outline`]): no patterns; never run.
+    pub outline: bool,
 }
 
 /// Literal prefixes of every failregex, indexed by first byte.
@@ -193,6 +195,40 @@ impl Filter {
     pub fn load(fref: &FilterRef, search: &[&Path]) -> Result<Filter, Vec<Diagnostic>> {
         let (file, text) = find_filter(&fref.name, search)?;
         Filter::from_toml(&fref.name, &file, &text, &fref.params)
+    }
+
+    /// [`load`](Self::load) without compiling the patterns: the file is found and
+    /// read, its keys, mode, parameters and tags are checked (the same diagnostics,
+    /// but for what only the regex engines find), and the result has no patterns.
+    /// For a jail that is configured but not run (a disabled jail in the daemon),
+    /// whose automata would only cost memory (bench/RESULTS.md, "idle memory").
+    pub fn outline(fref: &FilterRef, search: &[&Path]) -> Result<Filter, Vec<Diagnostic>> {
+        let (file, text) = find_filter(&fref.name, search)?;
+        let spec: FilterSpec = toml::from_str(&text)
+            .map_err(|e| vec![crate::config::error::from_toml(&file, &text, &e)])?;
+        compile_as(&fref.name, &file, &text, spec, &fref.params, Engines::Skip)
+    }
+
+    /// An outline of a filter that was not even read (a fail2ban filter file named
+    /// by a disabled jail: importing it compiles it).
+    pub fn unread(name: &str, file: &str) -> Filter {
+        Filter {
+            name: name.to_owned(),
+            mode: String::new(),
+            description: String::new(),
+            file: file.to_owned(),
+            failregex: Vec::new(),
+            ignoreregex: Vec::new(),
+            journalmatch: None,
+            id_field: None,
+            host_field: None,
+            correlation_window: 0,
+            fail_set: None,
+            fail_set_map: Vec::new(),
+            prefixes: None,
+            pcre_fail: Vec::new(),
+            outline: true,
+        }
     }
 
     /// Compile filter text. `file` is used in diagnostics only.
@@ -697,12 +733,31 @@ fn find_filter(name: &str, search: &[&Path]) -> Result<(String, String), Vec<Dia
     }
 }
 
+/// Whether [`compile_as`] builds the regex engines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Engines {
+    Build,
+    /// Tags expanded and checked, nothing compiled: [`Filter::outline`].
+    Skip,
+}
+
 fn compile(
     name: &str,
     file: &str,
     text: &str,
     spec: FilterSpec,
     params: &BTreeMap<String, String>,
+) -> Result<Filter, Vec<Diagnostic>> {
+    compile_as(name, file, text, spec, params, Engines::Build)
+}
+
+fn compile_as(
+    name: &str,
+    file: &str,
+    text: &str,
+    spec: FilterSpec,
+    params: &BTreeMap<String, String>,
+    engines: Engines,
 ) -> Result<Filter, Vec<Diagnostic>> {
     let mut errs = Vec::new();
     let line = |span: std::ops::Range<usize>| (!text.is_empty()).then(|| line_of(text, span.start));
@@ -780,14 +835,18 @@ fn compile(
             };
             let result = tags::substitute(sp.get_ref(), &vars)
                 .and_then(|s| tags::expand(&s))
-                .and_then(|ex| Engine::compile(&ex.regex).map(|e| (ex, e)));
+                .and_then(|ex| match engines {
+                    Engines::Build => Engine::compile(&ex.regex).map(|e| (ex, Some(e))),
+                    Engines::Skip => Ok((ex, None)),
+                });
             match result {
                 Ok((ex, _)) if key == "failregex" && ex.hosts.is_empty() && !field_hosts => errs
                     .push(
                         err(l, key, "pattern has no <HOST>".into())
                             .hint(format!("pattern: {}", sp.get_ref())),
                     ),
-                Ok((ex, engine)) => {
+                Ok((_, None)) => {}
+                Ok((ex, Some(engine))) => {
                     let numbers = |names: &mut dyn Iterator<Item = &String>| -> Vec<usize> {
                         names.filter_map(|g| engine.group_index(g)).collect()
                     };
@@ -831,7 +890,8 @@ fn compile(
             }
         }
     }
-    if failregex.is_empty() && host_field.is_none() && errs.is_empty() {
+    // (An outline has no patterns: `fail` is what the file holds.)
+    if fail.is_empty() && host_field.is_none() && errs.is_empty() {
         errs.push(
             err(None, "failregex", format!("filter {name} has no failregex"))
                 .hint("add failregex = ['^… <HOST> …$'], or host_field for field-based filters"),
@@ -851,6 +911,18 @@ fn compile(
         return Err(errs);
     }
 
+    if engines == Engines::Skip {
+        let mut f = Filter::unread(name, file);
+        f.mode = mode;
+        f.description = spec.description.unwrap_or_default();
+        f.journalmatch = spec
+            .journalmatch
+            .map(|j| (j.get_ref().clone(), line(j.span()).unwrap_or(0)));
+        f.id_field = id_field;
+        f.host_field = host_field;
+        f.correlation_window = correlation_window;
+        return Ok(f);
+    }
     let prefixes = failregex
         .iter()
         .map(|p| p.engine.regex_source().and_then(engine::anchored_prefixes))
@@ -880,6 +952,7 @@ fn compile(
         fail_set,
         fail_set_map,
         pcre_fail,
+        outline: false,
     })
 }
 
@@ -976,6 +1049,40 @@ failregex = ['^probe from <HOST>$']
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Filter::from_toml("t", "t.toml", SAMPLE, &p)
+    }
+
+    /// An outline (a disabled jail in the daemon) says what the compiled filter says,
+    /// but for the patterns it never compiles.
+    #[test]
+    fn outlines_of_builtins_agree_with_their_compiled_filters() {
+        for name in builtin::names() {
+            let r = FilterRef::parse(name).unwrap();
+            let f = Filter::load(&r, &[]).unwrap();
+            let o = Filter::outline(&r, &[]).unwrap();
+            assert!(o.outline && !f.outline, "{name}");
+            assert!(o.failregex.is_empty() && o.ignoreregex.is_empty(), "{name}");
+            assert_eq!(
+                (
+                    &o.journalmatch,
+                    &o.mode,
+                    &o.file,
+                    &o.host_field,
+                    &o.id_field
+                ),
+                (
+                    &f.journalmatch,
+                    &f.mode,
+                    &f.file,
+                    &f.host_field,
+                    &f.id_field
+                ),
+                "{name}"
+            );
+            assert_eq!(o.correlation_window, f.correlation_window, "{name}");
+        }
+        // Every mistake but the engines' is found.
+        let bad = FilterRef::parse("sshd[mode=nosuch]").unwrap();
+        assert!(Filter::outline(&bad, &[]).is_err());
     }
 
     #[test]
