@@ -15,6 +15,7 @@
 
 use super::datepattern::{self, split_top_level, DateVar};
 use super::ini::{self, Config};
+use super::syslogtag;
 use crate::config::error::Diagnostic;
 use crate::filter::Filter;
 use std::collections::{BTreeMap, BTreeSet};
@@ -154,6 +155,7 @@ pub fn import(path: &Path) -> Import {
         return result;
     }
     blank_prefix_line(&mut cfg);
+    drop_syslog_host(&mut cfg);
     let mut ctx = Ctx {
         cfg: &cfg,
         file: file.clone(),
@@ -274,11 +276,48 @@ fn includers(path: &Path) -> Vec<String> {
     out
 }
 
+/// The filter's own `_daemon` (not common.conf's `\S*`), when it is a name or a
+/// group of alternative names (`(?:dovecot(?:-auth)?|auth)`): no class, no wildcard.
+fn own_daemon(cfg: &Config) -> Option<String> {
+    let v = cfg.lookup("Definition", "_daemon")?;
+    let from_common = Path::new(&v.file)
+        .file_name()
+        .is_some_and(|n| n == "common.conf" || n == "common.local");
+    let t = v.text();
+    let t = t.trim();
+    let tame = !t.is_empty()
+        && t.replace("(?:", "(")
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"_-|()?".contains(&c));
+    (!from_common && tame).then(|| t.to_owned())
+}
+
+/// Text of every value with `%(__hostname)s` before a syslog tag (roundcube's
+/// prefregex): both go, see [`syslogtag::drop_host_and_tag`].
+fn drop_syslog_host(cfg: &mut Config) {
+    for sec in cfg.sections.values_mut() {
+        for v in sec.values_mut() {
+            for l in &mut v.lines {
+                if let Some(t) = syslogtag::drop_host_and_tag(&l.text) {
+                    l.text = t;
+                }
+            }
+        }
+    }
+}
+
 /// common.conf's `__prefix_line` (every logtype section's) stands for the syslog
 /// prefix the journal keeps in its own fields: empty. A filter that extends it
 /// (sendmail's `%(known/__prefix_line)s(?:\w{14,20}: )?`) keeps its extension, which is
 /// message text.
 fn blank_prefix_line(cfg: &mut Config) {
+    // A log file the program writes itself (nsd's `[EPOCH] nsd[PID]: info: …`,
+    // daemontools' `@4000… dovecot-auth: …`) has its tag in the line: optional, when
+    // the filter names its program.
+    let lead = match own_daemon(cfg) {
+        Some(d) => format!(r"(?:{d}(?:\[\d+\])?:\s+)?{SOLARIS_MSGID}"),
+        None => SOLARIS_MSGID.to_owned(),
+    };
     // Without common.conf (a filter copied away from filter.d) the prefix is still the
     // syslog prefix: empty here too, rather than an error on every pattern.
     if cfg.lookup("Definition", "__prefix_line").is_none() {
@@ -291,7 +330,7 @@ fn blank_prefix_line(cfg: &mut Config) {
             },
         );
     }
-    fn blank(v: &mut ini::Value) {
+    fn blank(v: &mut ini::Value, lead: &str) {
         let from_common = Path::new(&v.file)
             .file_name()
             .is_some_and(|n| n == "common.conf" || n == "common.local");
@@ -302,16 +341,16 @@ fn blank_prefix_line(cfg: &mut Config) {
             // Solaris writes its message id into the message itself
             // (`[ID 800047 auth.info] Failed …`): that part of the prefix is MESSAGE text.
             if let Some(first) = v.lines.first_mut() {
-                first.text = SOLARIS_MSGID.to_owned();
+                first.text = lead.to_owned();
             }
         }
         if let Some(k) = v.known.as_deref_mut() {
-            blank(k);
+            blank(k, lead);
         }
     }
     for sec in cfg.sections.values_mut() {
         if let Some(v) = sec.get_mut("__prefix_line") {
-            blank(v);
+            blank(v, &lead);
         }
     }
 }
@@ -619,6 +658,12 @@ fn translate(
     }
     let mut per_mode: Vec<(String, Vec<Out>, Vec<Out>)> = Vec::new();
     let mut id_field = false;
+    // What a pattern may start with as the program's tag: the filter's name, its own
+    // `_daemon` when that is one word.
+    let mut tag_names = vec![name.to_owned()];
+    if let Some(d) = own_daemon(cfg) {
+        tag_names.push(d);
+    }
     for m in &all_modes {
         let mut params = BTreeMap::new();
         params.insert(mode_param.clone(), m.clone());
@@ -669,7 +714,7 @@ fn translate(
             let raws = raw_patterns(ctx, &opts, &params, key)?;
             let mut outs = Vec::new();
             for r in raws {
-                match translate_pattern(&r, pref.as_ref(), id_field, &date) {
+                match translate_pattern(&r, pref.as_ref(), id_field, &date, &tag_names) {
                     Ok(o) => {
                         // What banjo does differently for this pattern is said at its
                         // line, not only in the output's comments.
@@ -1125,6 +1170,7 @@ fn translate_pattern(
     pref: Option<&Prefregex>,
     id_field: bool,
     date: &DateVar,
+    tag_names: &[String],
 ) -> Result<Out, String> {
     let origin = format!(
         "{}:{}",
@@ -1214,6 +1260,14 @@ fn translate_pattern(
             }
             None => r.to_owned(),
         };
+        // The program's tag where MESSAGE starts (sogo's `sogod [pid]: `): in fields.
+        let r = match syslogtag::optional_leading_tag(&r, tag_names) {
+            Some(t) => {
+                notes.push("the program's tag at the start is optional: the journal keeps it in SYSLOG_IDENTIFIER and _PID".into());
+                t
+            }
+            None => r,
+        };
         p = format!("^%(date)s{r}");
     }
     if date.in_audit {
@@ -1221,6 +1275,10 @@ fn translate_pattern(
             p = q;
             notes.push("the epoch fail2ban cut from `audit(EPOCH:serial)` is taken there".into());
         }
+    }
+    // fail2ban's <HOST> takes `[192.0.2.1]` as well (asterisk's `(TCP:[…]:port)`).
+    if let Some(q) = syslogtag::bracketed_hosts(&p) {
+        p = q;
     }
     if r.key == "failregex" && !HOST_TAGS.iter().any(|t| p.contains(t)) && !id_field {
         return Err("no <HOST>: fail2ban took the address from another line; banjo needs <HOST> or id_field".into());
@@ -1546,7 +1604,7 @@ mod tests {
         assert_eq!(imp.modes, vec!["aggressive", "normal"]);
         assert!(
             toml.contains(&format!(
-                r"'^%(date)s{SOLARIS_MSGID}(?:error: )?(?:Failed for \S+ from <HOST>$)'"
+                r"'^%(date)s{SOLARIS_MSGID}(?:error: )?(?:Failed for \S+ from \[?<HOST>\]?$)'"
             )),
             "{toml}"
         );
@@ -1557,7 +1615,7 @@ mod tests {
             "success forgets"
         );
         assert!(
-            toml.contains("(?:.*?Bye now <HOST>)"),
+            toml.contains(r"(?:.*?Bye now \[?<HOST>\]?)"),
             "a failure's MLFFORGET is dropped, an unanchored line searched"
         );
         assert!(toml.contains("UNANCHORED"));
