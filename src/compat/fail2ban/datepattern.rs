@@ -417,6 +417,8 @@ fn deriv(re: &str) -> Deriv {
             r"\d" | r"\w" | r"\S" | r"\[" | r"\(" | "<HOST>" | "<ADDR>"
         )
         || (atom.len() == 1 && ":=@\"'#,;/-<>".contains(atom))
+        // An escaped punctuation mark is itself (`\.`, `\{`), never a blank.
+        || (atom.len() == 2 && atom.starts_with('\\') && atom.as_bytes()[1].is_ascii_punctuation())
         || (atom.starts_with('[')
             && !atom.starts_with("[^")
             && !atom.contains(' ')

@@ -156,6 +156,7 @@ pub fn import(path: &Path) -> Import {
     }
     blank_prefix_line(&mut cfg);
     drop_syslog_host(&mut cfg);
+    blank_own_journal_prefix(&mut cfg);
     let mut ctx = Ctx {
         cfg: &cfg,
         file: file.clone(),
@@ -290,6 +291,23 @@ fn own_daemon(cfg: &Config) -> Option<String> {
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"_-|()?".contains(&c));
     (!from_common && tame).then(|| t.to_owned())
+}
+
+/// A filter's own prefix key that is exactly what fail2ban's systemd backend prints
+/// before MESSAGE, `HOST TAG[PID]: ` (znc's `__prefix_short = (?:\S+\s+%(_daemon)s\[\d+\]:)\s+`):
+/// empty, as common.conf's is. A prefix with more in it (murmur's, which goes on into
+/// the message's own date) stays, with the warning `translate` gives.
+fn blank_own_journal_prefix(cfg: &mut Config) {
+    for sec in cfg.sections.values_mut() {
+        for (k, v) in sec.iter_mut() {
+            if !k.starts_with("__prefix") || v.lines.len() != 1 {
+                continue;
+            }
+            if syslogtag::is_host_and_tag(&v.lines[0].text) {
+                v.lines[0].text.clear();
+            }
+        }
+    }
 }
 
 /// Text of every value with `%(__hostname)s` before a syslog tag (roundcube's
@@ -1183,6 +1201,16 @@ fn translate_pattern(
     let mut p = r.text.clone();
     if p.contains("<SKIPLINES>") {
         return Err("<SKIPLINES> matches across several lines; banjo matches one journal entry (set id_field and use <F-NOFAIL> to carry an address between entries)".into());
+    }
+    // `^.*\n` first (guacamole's catalina log: the line before, whatever it holds):
+    // fail2ban's buffer of `maxlines` lines; the line this is about is the last.
+    if let Some(rest) = p.strip_prefix(r"^.*\n") {
+        if !rest.contains(r"\n") {
+            p = format!("^{rest}");
+            notes.push(
+                r"`^.*\n` (any line before) dropped: banjo matches the last line alone".into(),
+            );
+        }
     }
     // fail2ban's multi-line bookkeeping tags.
     if p.contains("<F-MLFFORGET>") {

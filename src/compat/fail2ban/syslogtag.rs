@@ -104,6 +104,26 @@ fn group_end(re: &str) -> usize {
 /// `names` (the filter's name, its `_daemon`), case-insensitive. Each piece becomes
 /// optional. None: no such start.
 pub fn optional_leading_tag(re: &str, names: &[String]) -> Option<String> {
+    // Before it, an optional group of the filter's own (exim's `(?:\[\d+\] )?`).
+    if let Some((g, "?", rest)) = first_atom(re) {
+        if g.starts_with('(') {
+            let t = optional_leading_tag(rest, names)?;
+            return Some(format!("{g}?{t}"));
+        }
+    }
+    // `\S+ NAME: `: what a syslog reader takes for a host and a tag (sa-exim's
+    // `1VxPit-000MMd-U4 SA: ` after an exim log line's date). Both, or neither.
+    if let Some(r) = re.strip_prefix(r"\S+ ") {
+        let n = r
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || b"_-".contains(c))
+            .count();
+        if n > 0 && r.as_bytes()[0].is_ascii_alphabetic() {
+            if let Some(rest) = r[n..].strip_prefix(": ") {
+                return Some(format!(r"(?:\S+ {}: )?{rest}", &r[..n]));
+            }
+        }
+    }
     let name_len = re
         .bytes()
         .take_while(|c| c.is_ascii_alphanumeric() || b"_-".contains(c))
@@ -130,6 +150,36 @@ pub fn optional_leading_tag(re: &str, names: &[String]) -> Option<String> {
         }
     }
     None
+}
+
+/// `\S+\s+NAME\[\d+\]:\s+` (also in `(?:…)`, NAME a word, `%(_daemon)s` or
+/// `<_daemon>`): a syslog host and tag, nothing else.
+pub fn is_host_and_tag(text: &str) -> bool {
+    let t = text.trim();
+    let t = t
+        .strip_suffix(r"\s+")
+        .or_else(|| t.strip_suffix(r"\s*"))
+        .unwrap_or(t);
+    let t = t
+        .strip_prefix("(?:")
+        .and_then(|x| x.strip_suffix(')'))
+        .unwrap_or(t);
+    let t = t
+        .strip_suffix(r"\s+")
+        .or_else(|| t.strip_suffix(r"\s*"))
+        .unwrap_or(t);
+    let Some(name) = t
+        .strip_prefix(r"\S+\s+")
+        .or_else(|| t.strip_prefix(r"\S+ "))
+        .and_then(|x| x.strip_suffix(r"\[\d+\]:"))
+    else {
+        return false;
+    };
+    matches!(name, "%(_daemon)s" | "<_daemon>")
+        || (!name.is_empty()
+            && name
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"_-".contains(&c)))
 }
 
 /// `<HOST>` -> `\[?<HOST>\]?` (also `<ADDR>`, `<IP4>`, `<IP6>`), unless a bracket is
@@ -196,9 +246,24 @@ mod tests {
             optional_leading_tag(r"HORDE \[error\]", &n).as_deref(),
             Some(r"(?:HORDE )?\[error\]")
         );
+        assert_eq!(
+            optional_leading_tag(r"(?:\[\d+\] )?\S+ SA: Action: x", &n).as_deref(),
+            Some(r"(?:\[\d+\] )?(?:\S+ SA: )?Action: x")
+        );
         // Any other first word is message text.
         assert_eq!(optional_leading_tag(r"Failed password for", &n), None);
         assert_eq!(optional_leading_tag(r"error: x", &n), None);
+    }
+
+    #[test]
+    fn a_prefix_of_host_and_tag_alone() {
+        assert!(is_host_and_tag(r"(?:\S+\s+%(_daemon)s\[\d+\]:)\s+"));
+        assert!(is_host_and_tag(r"\S+\s+znc\[\d+\]:\s+"));
+        // More than host and tag: the message's own date (murmur).
+        assert!(!is_host_and_tag(
+            r"(?:\S+\s+%(_daemon)s\[\d+\]:(?:\s+\<W\>[\d\-]+ [\d:]+.\d+)?)"
+        ));
+        assert!(!is_host_and_tag(r"(?:\[\]\s+)?"));
     }
 
     #[test]
