@@ -130,7 +130,8 @@ pub struct Match {
     pub user_at: Option<std::ops::Range<usize>>,
     /// `<F-NOFAIL>`: remember the host for the connection but count no failure.
     pub nofail: bool,
-    /// `<F-MLFORGET>`: the connection ended well; forget what was remembered.
+    /// `<F-MLFORGET>`: the connection ended; forget what was remembered. Alone a
+    /// success; with `nofail` only the end (see [`Session::correlate`]).
     pub forget: bool,
 }
 
@@ -529,8 +530,9 @@ impl Session {
     /// * a failure line with no address takes the one remembered for the connection;
     ///   with none remembered yet it waits, and the connection's next line with an
     ///   address counts it (a `<F-NOFAIL>` line too: sshd's "Connection closed by ADDR"
-    ///   after "Disconnecting: Too many authentication failures"); a success
-    ///   (`<F-MLFORGET>`) drops it;
+    ///   after "Disconnecting: Too many authentication failures", also one that ends
+    ///   the connection with `<F-MLFORGET>`); a success (`<F-MLFORGET>` without
+    ///   `<F-NOFAIL>`) drops it;
     /// * once the connection's lines have named two different users, its `<F-NOFAIL>`
     ///   and success lines count as failures (tries on several accounts are not
     ///   forgiven by one that succeeds).
@@ -617,7 +619,11 @@ impl Session {
             state.pending |= counts;
             return counts;
         }
-        if state.users_differ || (state.pending && !m.forget) {
+        // A success (`<F-MLFORGET>` alone) forgives what is pending; a line that only
+        // ends the connection (`<F-NOFAIL>` and `<F-MLFORGET>`: sshd's "Received
+        // disconnect … 11: Bye Bye" as fail2ban's filter marks it) does not.
+        let success = m.forget && !m.nofail;
+        if state.users_differ || (state.pending && !success) {
             counts = true;
         }
         state.pending = false;
@@ -1232,12 +1238,33 @@ failregex = [
     '^Closed by <HOST><F-NOFAIL>$',
     '^auth failure ruser=<F-ALT_USER>\S*</F-ALT_USER> rhost=<HOST>(?: user=<F-USER>\S*</F-USER>)?<F-NOFAIL>$',
     '^Accepted for <F-USER>\S+</F-USER> from <HOST><F-MLFORGET>$',
+    '^Disconnect from <HOST><F-NOFAIL><F-MLFORGET>$',
 ]
 "#;
 
     fn story() -> Session {
         let f = Filter::from_toml("t", "t.toml", STORY, &BTreeMap::new()).unwrap();
         Session::new(Arc::new(f))
+    }
+
+    #[test]
+    fn a_connection_that_only_ends_still_takes_its_waiting_failure() {
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let mut s = story();
+        assert!(s.process(&entry("Too many failures", "7", 1)).1.is_none());
+        let f = s.process(&entry("Disconnect from 203.0.113.5", "7", 2)).1;
+        assert_eq!(f.map(|f| f.ip), Some(ip), "no success: the failure counts");
+        // ... and the connection is forgotten: a later failure of the id has no host.
+        assert!(s.process(&entry("Too many failures", "7", 3)).1.is_none());
+        assert!(s
+            .process(&entry("Accepted for bob from 203.0.113.5", "7", 4))
+            .1
+            .is_none());
+        // Nothing waiting: the end alone counts nothing.
+        assert!(s
+            .process(&entry("Disconnect from 203.0.113.5", "9", 5))
+            .1
+            .is_none());
     }
 
     #[test]
