@@ -265,10 +265,10 @@ fn shown(name: &str) -> bool {
     std::env::var("BANJO_IMPORT_SHOW").is_ok_and(|v| v.split(',').any(|n| n == name || n == "all"))
 }
 
-/// Agreement with fail2ban over all corpus tests of imported filters: 1089/1102 when
+/// Agreement with fail2ban over all corpus tests of imported filters: 1090/1102 when
 /// set (fail2ban 1.0.2's corpus; 1041 before syslog host and tag parts were handled,
 /// 918 before datepattern was translated).
-const OVERALL_FLOOR: f64 = 0.987;
+const OVERALL_FLOOR: f64 = 0.988;
 
 #[test]
 fn imported_filters_on_fail2ban_corpus() {

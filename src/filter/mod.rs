@@ -37,6 +37,8 @@ pub struct Pattern {
     user_groups: Vec<usize>,
     nofail_groups: Vec<usize>,
     forget_groups: Vec<usize>,
+    /// `<F-MLFID>` groups: text that, with `id_field`, tells one connection's lines.
+    id_groups: Vec<usize>,
 }
 
 impl Pattern {
@@ -133,6 +135,9 @@ pub struct Match {
     /// `<F-MLFORGET>`: the connection ended; forget what was remembered. Alone a
     /// success; with `nofail` only the end (see [`Session::correlate`]).
     pub forget: bool,
+    /// Where `<F-MLFID>` lies in MESSAGE: with `id_field`, part of the connection's
+    /// id (sendmail's queue id beside its `_PID`).
+    pub id_at: Option<std::ops::Range<usize>>,
 }
 
 impl Match {
@@ -242,6 +247,7 @@ impl Filter {
                     user_at: None,
                     nofail: false,
                     forget: false,
+                    id_at: None,
                 });
             }
             return Outcome::Missed;
@@ -277,6 +283,7 @@ impl Filter {
             user_at,
             nofail: pat.nofail_groups.iter().any(|&g| caps.get(g).is_some()),
             forget: pat.forget_groups.iter().any(|&g| caps.get(g).is_some()),
+            id_at: pat.id_groups.iter().find_map(|&g| caps.get(g)),
         })
     }
 
@@ -546,7 +553,17 @@ impl Session {
             .id_field
             .as_deref()
             .and_then(|f| entry.fields.get(f));
-        if let Some(raw) = id {
+        if let Some(field) = id {
+            // `<F-MLFID>` text, when the line has some, is part of the id: one
+            // process's transactions apart (sendmail's queue ids).
+            let joined: Vec<u8>;
+            let raw = match m.id_at.clone().and_then(|r| entry.message.get(r)) {
+                Some(text) if !text.is_empty() => {
+                    joined = [field, b"\x1f", text].concat();
+                    joined.as_slice()
+                }
+                _ => field,
+            };
             let id = IdKey::new(raw);
             let now = entry.time_us;
             let window = self.filter.correlation_window;
@@ -806,6 +823,7 @@ fn compile(
                         user_groups: [pick("USER"), pick("ALT_USER")].concat(),
                         nofail_groups: pick("NOFAIL"),
                         forget_groups: pick("MLFORGET"),
+                        id_groups: pick("MLFID"),
                         hosts: numbers(&mut ex.hosts.iter()),
                         engine,
                     })
@@ -1245,6 +1263,36 @@ failregex = [
     fn story() -> Session {
         let f = Filter::from_toml("t", "t.toml", STORY, &BTreeMap::new()).unwrap();
         Session::new(Arc::new(f))
+    }
+
+    #[test]
+    fn mlfid_text_keeps_one_processs_transactions_apart() {
+        let f = Filter::from_toml(
+            "t",
+            "t.toml",
+            r#"
+id_field = "_PID"
+failregex = [
+    '^<F-MLFID>(?:\w{14}: )?</F-MLFID><\S+>\.\.\. No such user here$',
+    '^<F-MLFID>(?:\w{14}: )?</F-MLFID><F-NOFAIL>from=<\S+>, relay=\S+ \[<HOST>\]$',
+]
+"#,
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let mut s = Session::new(Arc::new(f));
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let no_user = |q: &str| format!("rA37ZTSC0262{q}: <a@example.org>... No such user here");
+        let from =
+            |q: &str| format!("rA37ZTSC0262{q}: from=<a@example.org>, relay=x [203.0.113.5]");
+        assert!(s.process(&entry(&no_user("54"), "9", 1)).1.is_none());
+        let f = s.process(&entry(&from("54"), "9", 2)).1;
+        assert_eq!(f.map(|f| f.ip), Some(ip), "same process, same queue id");
+        // Same process, another queue id: its address is not this one's.
+        assert!(s.process(&entry(&no_user("52"), "9", 3)).1.is_none());
+        assert!(s.process(&entry(&no_user("54"), "9", 4)).1.is_some());
+        // Same queue id text in another process: another connection.
+        assert!(s.process(&entry(&no_user("54"), "10", 5)).1.is_none());
     }
 
     #[test]

@@ -718,7 +718,7 @@ fn translate(
                         v.map_or(file.clone(), |v| v.file.clone()),
                         v.map(ini::Value::line),
                         format!(
-                            "<F-MLFID> also covers message text ({}): fail2ban ties lines by it, banjo by _PID only, so two transactions of one process share an address",
+                            "<F-MLFID> also covers message text ({}): kept as <F-MLFID>, so lines are tied by _PID and that text, as fail2ban ties them",
                             p.mlfid_text
                         ),
                     )
@@ -1067,12 +1067,26 @@ struct Prefregex {
 impl Prefregex {
     fn parse(text: &str) -> Result<Prefregex, String> {
         let mlfid = text.contains("<F-MLFID>");
-        let mlfid_text = text
+        let inside = text
             .split_once("<F-MLFID>")
             .and_then(|(_, r)| r.split_once("</F-MLFID>"))
             .map(|(m, _)| m.to_owned())
             .unwrap_or_default();
-        let t = text.replace("<F-MLFID>", "").replace("</F-MLFID>", "");
+        // What <F-MLFID> covers past the emptied syslog prefix is message text
+        // (sendmail's queue id): it stays an <F-MLFID>, which banjo joins to _PID.
+        let (prefix, mlfid_text) = match inside.rfind(SOLARIS_MSGID) {
+            Some(i) => inside.split_at(i + SOLARIS_MSGID.len()),
+            None => ("", inside.as_str()),
+        };
+        let t = if mlfid_text.is_empty() {
+            text.replace("<F-MLFID>", "").replace("</F-MLFID>", "")
+        } else {
+            text.replace(
+                &format!("<F-MLFID>{inside}</F-MLFID>"),
+                &format!("{prefix}<F-MLFID>{mlfid_text}</F-MLFID>"),
+            )
+        };
+        let mlfid_text = mlfid_text.to_owned();
         let (before, rest) = t
             .split_once("<F-CONTENT>")
             .ok_or("prefregex has no <F-CONTENT>: cannot tell where failregex applies")?;
