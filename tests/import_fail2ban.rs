@@ -161,11 +161,33 @@ fn target(opts: &Value, modes: &[String], corpus: &str) -> Option<Option<String>
         opts.get("logging")
             .filter(|_| !modes.iter().any(|m| m == "normal"))
     });
-    match mode.and_then(Value::as_str) {
-        None => Some(None),
-        Some(m) if modes.iter().any(|x| x == m) => Some(Some(m.to_owned())),
-        Some(_) if modes.is_empty() => Some(None),
-        Some(_) => None,
+    let base = match mode.and_then(Value::as_str) {
+        None => None,
+        Some(m) if modes.iter().any(|x| x == m) => Some(m.to_owned()),
+        Some(_) if modes.is_empty() => None,
+        Some(_) => return None,
+    };
+    // A parameter beside the modes (apache-auth's `logging`, sshd's `publickey`) is the
+    // variant `MODE,PARAM=VALUE` the importer wrote for it.
+    let b = base.clone().unwrap_or_else(|| default_mode(modes));
+    for (k, v) in opts.as_object().into_iter().flatten() {
+        if let Some(v) = v.as_str() {
+            let variant = format!("{b},{k}={v}");
+            if modes.contains(&variant) {
+                return Some(Some(variant));
+            }
+        }
+    }
+    Some(base)
+}
+
+/// The mode a filter runs in when none is named (the importer writes fail2ban's
+/// default as a mode of that name): `normal` if there is one, else none.
+fn default_mode(modes: &[String]) -> String {
+    if modes.iter().any(|m| m == "normal") {
+        "normal".into()
+    } else {
+        String::new()
     }
 }
 

@@ -156,6 +156,24 @@ pub struct Failure {
     pub failregex: Option<usize>,
 }
 
+/// Parameters that pick patterns beside the mode, read from the mode names
+/// `MODE,PARAM=VALUE` (the importer writes them for fail2ban's switches such as sshd's
+/// `publickey`, each value's patterns in full): parameter -> its values.
+fn switch_params(spec: &FilterSpec) -> BTreeMap<&str, Vec<String>> {
+    let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for m in spec.modes.keys() {
+        for part in m.split(',').skip(1) {
+            if let Some((k, v)) = part.split_once('=') {
+                let values = out.entry(k).or_default();
+                if !values.iter().any(|x| x == v) {
+                    values.push(v.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Parsed `name[mode=aggressive, var=value]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterRef {
@@ -742,13 +760,32 @@ fn compile(
         .as_ref()
         .map(|m| m.get_ref().clone())
         .unwrap_or_else(|| "normal".to_owned());
+    // A parameter that picks patterns beside the mode (fail2ban's sshd `publickey`,
+    // imported): the mode named `MODE,PARAM=VALUE` is what `[mode=MODE, PARAM=VALUE]`
+    // picks. See [`switch_params`].
+    let switches = switch_params(&spec);
+    let mut picked: Vec<String> = Vec::new();
     for (k, v) in params {
         if k == "mode" {
             mode = v.clone();
         } else if vars.contains_key(k) {
             vars.insert(k.clone(), v.clone());
+        } else if let Some(values) = switches.get(k.as_str()) {
+            if values.contains(v) {
+                picked.push(format!("{k}={v}"));
+            } else {
+                errs.push(
+                    err(
+                        None,
+                        "filter",
+                        format!("filter {name}: {k} has no value {v:?}"),
+                    )
+                    .hint(format!("values of {k}: {}", values.join(", "))),
+                );
+            }
         } else {
             let mut known: Vec<&str> = vec!["mode"];
+            known.extend(switches.keys().copied());
             known.extend(spec.vars.keys().map(String::as_str));
             errs.push(
                 err(
@@ -759,6 +796,11 @@ fn compile(
                 .hint(format!("parameters of {name}: {}", known.join(", "))),
             );
         }
+    }
+
+    if !picked.is_empty() {
+        picked.sort();
+        mode = format!("{mode},{}", picked.join(","));
     }
 
     // Patterns of the chosen mode: the common ones, then the mode's (with includes).
@@ -1263,6 +1305,49 @@ failregex = [
     fn story() -> Session {
         let f = Filter::from_toml("t", "t.toml", STORY, &BTreeMap::new()).unwrap();
         Session::new(Arc::new(f))
+    }
+
+    #[test]
+    fn a_parameter_beside_the_mode_picks_its_variant() {
+        let text = r#"
+mode = 'normal'
+[modes._a]
+failregex = ['^a from <HOST>$']
+[modes._b]
+failregex = ['^b from <HOST>$']
+[modes.'normal,key=a']
+include = ['_a']
+[modes.'normal,key=b']
+include = ['_b']
+[modes.normal]
+include = ['_a']
+"#;
+        let pick = |params: &[(&str, &str)]| {
+            let p = params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Filter::from_toml("t", "t.toml", text, &p)
+        };
+        let hits = |f: &Filter, msg: &str| {
+            let mut e = Entry::default();
+            e.set_message(msg.as_bytes());
+            matches!(f.check(&e), Outcome::Matched(_))
+        };
+        let f = pick(&[]).unwrap();
+        assert!(hits(&f, "a from 192.0.2.1") && !hits(&f, "b from 192.0.2.1"));
+        let f = pick(&[("key", "b")]).unwrap();
+        assert!(hits(&f, "b from 192.0.2.1") && !hits(&f, "a from 192.0.2.1"));
+        let errs = pick(&[("key", "c")]).err().unwrap();
+        assert!(
+            errs[0].message.contains("key has no value \"c\""),
+            "{errs:?}"
+        );
+        let errs = pick(&[("other", "c")]).err().unwrap();
+        assert!(
+            errs[0].hint.as_deref().unwrap_or("").contains("key"),
+            "{errs:?}"
+        );
     }
 
     #[test]

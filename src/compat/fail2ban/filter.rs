@@ -550,6 +550,7 @@ fn translate(
     let file = ctx.file.clone();
     let opts = option_sections(cfg);
     let mut switch_list = switches(cfg, &opts);
+    let mut choice_default: Option<String> = None;
     // The pattern sets banjo switches between: the filter's modes, or, for a filter
     // without, its one parameter that selects patterns (Apache's `logging`), so that
     // parameter stays a choice: filter = "apache-noscript[mode=syslog]".
@@ -597,6 +598,31 @@ fn translate(
                 .key(&mode_param),
             );
             return None;
+        }
+    }
+    // Beside the filter's own modes, its first switch with values to choose from
+    // (sshd's `publickey`) stays a choice: each mode gets a variant per value,
+    // `MODE,PARAM=VALUE`, which `filter = "NAME[PARAM=VALUE]"` picks.
+    let mut choice: Option<(String, Vec<String>)> = None;
+    if mode_param == "mode" && !all_modes.is_empty() {
+        let pick = switch_list.iter().position(|(p, default, _)| {
+            let values = values_of(cfg, &opts, p);
+            values.len() >= 2 && values.contains(default)
+        });
+        if let Some(i) = pick {
+            let (p, default, line) = switch_list.remove(i);
+            let values = values_of(cfg, &opts, &p);
+            ctx.report(
+                Diagnostic::error(&file, Some(line), format!(
+                    "parameter {p} (default {default:?}) stays a choice: filter = \"{name}[{p}=VALUE]\" with VALUE one of {}",
+                    values.join(", ")
+                ))
+                .key(&p)
+                .warning()
+                .hint(format!("each mode has a variant per value (`[modes.\"MODE,{p}=VALUE\"]`); the plain mode is the default, {default}")),
+            );
+            choice = Some((p, values));
+            choice_default = Some(default);
         }
     }
     for (p, default, line) in switch_list {
@@ -675,6 +701,18 @@ fn translate(
         all_modes.push(def_mode.clone().unwrap_or_else(|| "normal".into()));
     }
     let mut per_mode: Vec<(String, Vec<Out>, Vec<Out>)> = Vec::new();
+    // (name in the output, the filter's mode, the switch's value)
+    let mut variants: Vec<(String, String, Option<String>)> = Vec::new();
+    for m in &all_modes {
+        match &choice {
+            None => variants.push((m.clone(), m.clone(), None)),
+            Some((p, values)) => {
+                for v in values {
+                    variants.push((format!("{m},{p}={v}"), m.clone(), Some(v.clone())));
+                }
+            }
+        }
+    }
     let mut id_field = false;
     // What a pattern may start with as the program's tag: the filter's name, its own
     // `_daemon` when that is one word.
@@ -682,9 +720,12 @@ fn translate(
     if let Some(d) = own_daemon(cfg) {
         tag_names.push(d);
     }
-    for m in &all_modes {
+    for (variant, m, value) in &variants {
         let mut params = BTreeMap::new();
         params.insert(mode_param.clone(), m.clone());
+        if let (Some((p, _)), Some(v)) = (&choice, value) {
+            params.insert(p.clone(), v.clone());
+        }
         // banjo reads the journal: fail2ban's `logtype = journal`.
         params.insert("logtype".to_owned(), "journal".to_owned());
         let pref = raw_patterns(ctx, &opts, &params, "prefregex")?;
@@ -761,7 +802,7 @@ fn translate(
         }
         let ignore = lists.pop().unwrap_or_default();
         let fail = lists.pop().unwrap_or_default();
-        per_mode.push((m.clone(), fail, ignore));
+        per_mode.push((variant.clone(), fail, ignore));
     }
     // One warning per filter for unanchored patterns (each is marked in the output).
     let mut unanchored: Vec<&Out> = Vec::new();
@@ -832,11 +873,59 @@ fn translate(
     t.push_str(LEADING_DATE_DOC);
     t.push_str(&format!("[vars]\ndate = {}\n", toml_str(&date.regex)));
     if !single {
-        for (m, fail, ignore) in &per_mode {
-            t.push_str(&format!("\n[modes.{}]\n", toml_key(m)));
-            write_list(&mut t, "failregex", &fail[common_fail..]);
-            write_list(&mut t, "ignoreregex", &ignore[common_ignore..]);
-            *written += fail.len() - common_fail;
+        let parts = match (&choice, &choice_default) {
+            (Some((p, values)), Some(d)) => {
+                switch_parts(&per_mode, &all_modes, p, values, common_fail, common_ignore)
+                    .map(|parts| (p, d, parts))
+            }
+            _ => None,
+        };
+        if let Some((p, d, (blocks, rests))) = parts {
+            // Each value's own patterns once (`_p=v`), each mode's once (`_m`); a
+            // variant is the two, in fail2ban's order.
+            for (v, fail) in &blocks {
+                t.push_str(&format!("\n[modes.{}]\n", toml_key(&format!("_{p}={v}"))));
+                write_list(&mut t, "failregex", fail);
+                *written += fail.len();
+            }
+            for (m, fail, ignore) in &rests {
+                t.push_str(&format!("\n[modes.{}]\n", toml_key(&format!("_{m}"))));
+                write_list(&mut t, "failregex", fail);
+                write_list(&mut t, "ignoreregex", ignore);
+                *written += fail.len();
+            }
+            for m in &all_modes {
+                for (v, _) in &blocks {
+                    let include = format!(
+                        "include = [{}, {}]\n",
+                        toml_str(&format!("_{p}={v}")),
+                        toml_str(&format!("_{m}"))
+                    );
+                    t.push_str(&format!(
+                        "\n[modes.{}]\n{include}",
+                        toml_key(&format!("{m},{p}={v}"))
+                    ));
+                    if v == d {
+                        t.push_str(&format!("\n[modes.{}]\n{include}", toml_key(m)));
+                    }
+                }
+            }
+        } else {
+            for (m, fail, ignore) in &per_mode {
+                t.push_str(&format!("\n[modes.{}]\n", toml_key(m)));
+                write_list(&mut t, "failregex", &fail[common_fail..]);
+                write_list(&mut t, "ignoreregex", &ignore[common_ignore..]);
+                *written += fail.len() - common_fail;
+            }
+            if let (Some((p, _)), Some(d)) = (&choice, &choice_default) {
+                for m in &all_modes {
+                    t.push_str(&format!(
+                        "\n[modes.{}]\ninclude = [{}]\n",
+                        toml_key(m),
+                        toml_str(&format!("{m},{p}={d}"))
+                    ));
+                }
+            }
         }
         *mode_names = all_modes.clone();
     }
@@ -849,7 +938,11 @@ fn translate(
 
     // The proof: banjo's own compiler, in every mode.
     let out_name = format!("{name}.toml");
-    for m in &all_modes {
+    let mut to_check: Vec<&String> = all_modes.iter().collect();
+    if choice.is_some() {
+        to_check.extend(variants.iter().map(|(v, _, _)| v));
+    }
+    for m in to_check {
         let mut params = BTreeMap::new();
         if !single {
             params.insert("mode".to_owned(), m.clone());
@@ -1471,6 +1564,66 @@ fn unresolved_tag(p: &str) -> Option<String> {
         rest = after;
     }
     None
+}
+
+/// Patterns of a switch's values apart from the modes', when they factor that way:
+/// every variant `MODE,P=V` is (after the common patterns) the value's block, the same
+/// in every mode, then the mode's rest, the same for every value; ignoreregex do not
+/// depend on the value. Returns (value, block) and (mode, rest, ignore rest).
+#[allow(clippy::type_complexity)]
+fn switch_parts<'a>(
+    per_mode: &'a [(String, Vec<Out>, Vec<Out>)],
+    modes: &[String],
+    p: &str,
+    values: &[String],
+    common_fail: usize,
+    common_ignore: usize,
+) -> Option<(
+    Vec<(String, &'a [Out])>,
+    Vec<(String, &'a [Out], &'a [Out])>,
+)> {
+    let get = |m: &str, v: &str| {
+        let n = format!("{m},{p}={v}");
+        per_mode.iter().find(|x| x.0 == n)
+    };
+    let same =
+        |a: &[Out], b: &[Out]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.text == y.text);
+    let mut blocks: Vec<(String, &[Out])> = Vec::new();
+    let mut rests = Vec::new();
+    for m in modes {
+        let lists: Vec<&(String, Vec<Out>, Vec<Out>)> =
+            values.iter().map(|v| get(m, v)).collect::<Option<_>>()?;
+        // The rest of this mode: what all its values end with.
+        let tails: Vec<&[Out]> = lists.iter().map(|l| &l.1[common_fail..]).collect();
+        let mut suf = tails.iter().map(|t| t.len()).min()?;
+        for t in &tails {
+            let n = t
+                .iter()
+                .rev()
+                .zip(tails[0].iter().rev())
+                .take_while(|(a, b)| a.text == b.text)
+                .count();
+            suf = suf.min(n);
+        }
+        for (i, v) in values.iter().enumerate() {
+            let block = &tails[i][..tails[i].len() - suf];
+            match blocks.iter().find(|(x, _)| x == v) {
+                Some((_, b)) if !same(b, block) => return None,
+                Some(_) => {}
+                None => blocks.push((v.clone(), block)),
+            }
+            if !same(&lists[i].2[common_ignore..], &lists[0].2[common_ignore..]) {
+                return None;
+            }
+        }
+        let t0 = tails[0];
+        rests.push((
+            m.clone(),
+            &t0[t0.len() - suf..],
+            &lists[0].2[common_ignore..],
+        ));
+    }
+    Some((blocks, rests))
 }
 
 fn common_prefix<'a>(mut lists: impl Iterator<Item = &'a [Out]>) -> usize {
