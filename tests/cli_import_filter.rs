@@ -86,7 +86,7 @@ fn local_overrides_are_read() {
     );
     assert!(toml.contains("mode = 'aggressive'"), "{toml}");
     assert!(
-        stderr(&o).contains("publickey is fixed at its default \"any\""),
+        stderr(&o).contains("publickey (default \"any\") stays a choice"),
         "{}",
         stderr(&o)
     );
@@ -102,6 +102,22 @@ fn local_overrides_are_read() {
     let o = import_to(&plain, &[&format!("{FILTER_D}/sshd.conf")]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(addresses(&plain.join("sshd.toml"), line).is_empty());
+    // ... and the parameter is still a choice, as in fail2ban's jail.conf.
+    let any = format!("{}[publickey=any]", plain.join("sshd.toml").display());
+    assert_eq!(addresses(Path::new(&any), line), vec!["192.0.2.12"]);
+    let any = format!(
+        "{}[mode=aggressive, publickey=any]",
+        plain.join("sshd.toml").display()
+    );
+    assert_eq!(addresses(Path::new(&any), line), vec!["192.0.2.12"]);
+    let bad = format!("{}[publickey=maybe]", plain.join("sshd.toml").display());
+    let o = run(&["test-filter", &bad, line]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("publickey has no value \"maybe\""),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

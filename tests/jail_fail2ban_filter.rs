@@ -42,6 +42,32 @@ fn fail2ban_name_and_path_both_load() {
 }
 
 #[test]
+fn a_fail2ban_parameter_beside_the_modes_is_a_jail_parameter() {
+    // sshd's `publickey` stays a choice next to its modes, as in fail2ban's jail.conf.
+    let jail = |f: &str| format!("[jail.sshd]\nenabled = true\nfilter = \"{f}\"\n");
+    let d = tempfile::tempdir().unwrap();
+    write_config(
+        d.path(),
+        &[(
+            "jail.d/sshd.toml",
+            &jail("fail2ban:sshd[mode=aggressive, publickey=any]"),
+        )],
+    );
+    let out = check(d.path());
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out), stderr(&out));
+    let d = tempfile::tempdir().unwrap();
+    write_config(
+        d.path(),
+        &[("jail.d/sshd.toml", &jail("fail2ban:sshd[publickey=maybe]"))],
+    );
+    let out = check(d.path());
+    assert_eq!(out.status.code(), Some(2), "{}{}", text(&out), stderr(&out));
+    let all = format!("{}{}", text(&out), stderr(&out));
+    assert!(all.contains("publickey has no value \"maybe\""), "{all}");
+    assert!(all.contains("any, ignore, invalid, nofail"), "{all}");
+}
+
+#[test]
 fn a_missing_or_bad_fail2ban_filter_names_file_line_and_key() {
     let d = tempfile::tempdir().unwrap();
     let f2b = d.path().join("f2b");

@@ -37,6 +37,8 @@ pub struct Pattern {
     user_groups: Vec<usize>,
     nofail_groups: Vec<usize>,
     forget_groups: Vec<usize>,
+    /// `<F-MLFID>` groups: text that, with `id_field`, tells one connection's lines.
+    id_groups: Vec<usize>,
 }
 
 impl Pattern {
@@ -132,8 +134,12 @@ pub struct Match {
     pub user_at: Option<std::ops::Range<usize>>,
     /// `<F-NOFAIL>`: remember the host for the connection but count no failure.
     pub nofail: bool,
-    /// `<F-MLFORGET>`: the connection ended well; forget what was remembered.
+    /// `<F-MLFORGET>`: the connection ended; forget what was remembered. Alone a
+    /// success; with `nofail` only the end (see [`Session::correlate`]).
     pub forget: bool,
+    /// Where `<F-MLFID>` lies in MESSAGE: with `id_field`, part of the connection's
+    /// id (sendmail's queue id beside its `_PID`).
+    pub id_at: Option<std::ops::Range<usize>>,
 }
 
 impl Match {
@@ -150,6 +156,24 @@ pub struct Failure {
     pub ip: IpAddr,
     pub time_us: Micros,
     pub failregex: Option<usize>,
+}
+
+/// Parameters that pick patterns beside the mode, read from the mode names
+/// `MODE,PARAM=VALUE` (the importer writes them for fail2ban's switches such as sshd's
+/// `publickey`, each value's patterns in full): parameter -> its values.
+fn switch_params(spec: &FilterSpec) -> BTreeMap<&str, Vec<String>> {
+    let mut out: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for m in spec.modes.keys() {
+        for part in m.split(',').skip(1) {
+            if let Some((k, v)) = part.split_once('=') {
+                let values = out.entry(k).or_default();
+                if !values.iter().any(|x| x == v) {
+                    values.push(v.to_owned());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Parsed `name[mode=aggressive, var=value]`.
@@ -277,6 +301,7 @@ impl Filter {
                     user_at: None,
                     nofail: false,
                     forget: false,
+                    id_at: None,
                 });
             }
             return Outcome::Missed;
@@ -312,6 +337,7 @@ impl Filter {
             user_at,
             nofail: pat.nofail_groups.iter().any(|&g| caps.get(g).is_some()),
             forget: pat.forget_groups.iter().any(|&g| caps.get(g).is_some()),
+            id_at: pat.id_groups.iter().find_map(|&g| caps.get(g)),
         })
     }
 
@@ -565,8 +591,9 @@ impl Session {
     /// * a failure line with no address takes the one remembered for the connection;
     ///   with none remembered yet it waits, and the connection's next line with an
     ///   address counts it (a `<F-NOFAIL>` line too: sshd's "Connection closed by ADDR"
-    ///   after "Disconnecting: Too many authentication failures"); a success
-    ///   (`<F-MLFORGET>`) drops it;
+    ///   after "Disconnecting: Too many authentication failures", also one that ends
+    ///   the connection with `<F-MLFORGET>`); a success (`<F-MLFORGET>` without
+    ///   `<F-NOFAIL>`) drops it;
     /// * once the connection's lines have named two different users, its `<F-NOFAIL>`
     ///   and success lines count as failures (tries on several accounts are not
     ///   forgiven by one that succeeds).
@@ -580,7 +607,17 @@ impl Session {
             .id_field
             .as_deref()
             .and_then(|f| entry.fields.get(f));
-        if let Some(raw) = id {
+        if let Some(field) = id {
+            // `<F-MLFID>` text, when the line has some, is part of the id: one
+            // process's transactions apart (sendmail's queue ids).
+            let joined: Vec<u8>;
+            let raw = match m.id_at.clone().and_then(|r| entry.message.get(r)) {
+                Some(text) if !text.is_empty() => {
+                    joined = [field, b"\x1f", text].concat();
+                    joined.as_slice()
+                }
+                _ => field,
+            };
             let id = IdKey::new(raw);
             let now = entry.time_us;
             let window = self.filter.correlation_window;
@@ -653,7 +690,11 @@ impl Session {
             state.pending |= counts;
             return counts;
         }
-        if state.users_differ || (state.pending && !m.forget) {
+        // A success (`<F-MLFORGET>` alone) forgives what is pending; a line that only
+        // ends the connection (`<F-NOFAIL>` and `<F-MLFORGET>`: sshd's "Received
+        // disconnect … 11: Bye Bye" as fail2ban's filter marks it) does not.
+        let success = m.forget && !m.nofail;
+        if state.users_differ || (state.pending && !success) {
             counts = true;
         }
         state.pending = false;
@@ -774,13 +815,32 @@ fn compile_as(
         .as_ref()
         .map(|m| m.get_ref().clone())
         .unwrap_or_else(|| "normal".to_owned());
+    // A parameter that picks patterns beside the mode (fail2ban's sshd `publickey`,
+    // imported): the mode named `MODE,PARAM=VALUE` is what `[mode=MODE, PARAM=VALUE]`
+    // picks. See [`switch_params`].
+    let switches = switch_params(&spec);
+    let mut picked: Vec<String> = Vec::new();
     for (k, v) in params {
         if k == "mode" {
             mode = v.clone();
         } else if vars.contains_key(k) {
             vars.insert(k.clone(), v.clone());
+        } else if let Some(values) = switches.get(k.as_str()) {
+            if values.contains(v) {
+                picked.push(format!("{k}={v}"));
+            } else {
+                errs.push(
+                    err(
+                        None,
+                        "filter",
+                        format!("filter {name}: {k} has no value {v:?}"),
+                    )
+                    .hint(format!("values of {k}: {}", values.join(", "))),
+                );
+            }
         } else {
             let mut known: Vec<&str> = vec!["mode"];
+            known.extend(switches.keys().copied());
             known.extend(spec.vars.keys().map(String::as_str));
             errs.push(
                 err(
@@ -791,6 +851,11 @@ fn compile_as(
                 .hint(format!("parameters of {name}: {}", known.join(", "))),
             );
         }
+    }
+
+    if !picked.is_empty() {
+        picked.sort();
+        mode = format!("{mode},{}", picked.join(","));
     }
 
     // Patterns of the chosen mode: the common ones, then the mode's (with includes).
@@ -859,6 +924,7 @@ fn compile_as(
                         user_groups: [pick("USER"), pick("ALT_USER")].concat(),
                         nofail_groups: pick("NOFAIL"),
                         forget_groups: pick("MLFORGET"),
+                        id_groups: pick("MLFID"),
                         hosts: numbers(&mut ex.hosts.iter()),
                         engine,
                     })
@@ -1339,12 +1405,106 @@ failregex = [
     '^Closed by <HOST><F-NOFAIL>$',
     '^auth failure ruser=<F-ALT_USER>\S*</F-ALT_USER> rhost=<HOST>(?: user=<F-USER>\S*</F-USER>)?<F-NOFAIL>$',
     '^Accepted for <F-USER>\S+</F-USER> from <HOST><F-MLFORGET>$',
+    '^Disconnect from <HOST><F-NOFAIL><F-MLFORGET>$',
 ]
 "#;
 
     fn story() -> Session {
         let f = Filter::from_toml("t", "t.toml", STORY, &BTreeMap::new()).unwrap();
         Session::new(Arc::new(f))
+    }
+
+    #[test]
+    fn a_parameter_beside_the_mode_picks_its_variant() {
+        let text = r#"
+mode = 'normal'
+[modes._a]
+failregex = ['^a from <HOST>$']
+[modes._b]
+failregex = ['^b from <HOST>$']
+[modes.'normal,key=a']
+include = ['_a']
+[modes.'normal,key=b']
+include = ['_b']
+[modes.normal]
+include = ['_a']
+"#;
+        let pick = |params: &[(&str, &str)]| {
+            let p = params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Filter::from_toml("t", "t.toml", text, &p)
+        };
+        let hits = |f: &Filter, msg: &str| {
+            let mut e = Entry::default();
+            e.set_message(msg.as_bytes());
+            matches!(f.check(&e), Outcome::Matched(_))
+        };
+        let f = pick(&[]).unwrap();
+        assert!(hits(&f, "a from 192.0.2.1") && !hits(&f, "b from 192.0.2.1"));
+        let f = pick(&[("key", "b")]).unwrap();
+        assert!(hits(&f, "b from 192.0.2.1") && !hits(&f, "a from 192.0.2.1"));
+        let errs = pick(&[("key", "c")]).err().unwrap();
+        assert!(
+            errs[0].message.contains("key has no value \"c\""),
+            "{errs:?}"
+        );
+        let errs = pick(&[("other", "c")]).err().unwrap();
+        assert!(
+            errs[0].hint.as_deref().unwrap_or("").contains("key"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn mlfid_text_keeps_one_processs_transactions_apart() {
+        let f = Filter::from_toml(
+            "t",
+            "t.toml",
+            r#"
+id_field = "_PID"
+failregex = [
+    '^<F-MLFID>(?:\w{14}: )?</F-MLFID><\S+>\.\.\. No such user here$',
+    '^<F-MLFID>(?:\w{14}: )?</F-MLFID><F-NOFAIL>from=<\S+>, relay=\S+ \[<HOST>\]$',
+]
+"#,
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let mut s = Session::new(Arc::new(f));
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let no_user = |q: &str| format!("rA37ZTSC0262{q}: <a@example.org>... No such user here");
+        let from =
+            |q: &str| format!("rA37ZTSC0262{q}: from=<a@example.org>, relay=x [203.0.113.5]");
+        assert!(s.process(&entry(&no_user("54"), "9", 1)).1.is_none());
+        let f = s.process(&entry(&from("54"), "9", 2)).1;
+        assert_eq!(f.map(|f| f.ip), Some(ip), "same process, same queue id");
+        // Same process, another queue id: its address is not this one's.
+        assert!(s.process(&entry(&no_user("52"), "9", 3)).1.is_none());
+        assert!(s.process(&entry(&no_user("54"), "9", 4)).1.is_some());
+        // Same queue id text in another process: another connection.
+        assert!(s.process(&entry(&no_user("54"), "10", 5)).1.is_none());
+    }
+
+    #[test]
+    fn a_connection_that_only_ends_still_takes_its_waiting_failure() {
+        let ip: IpAddr = "203.0.113.5".parse().unwrap();
+        let mut s = story();
+        assert!(s.process(&entry("Too many failures", "7", 1)).1.is_none());
+        let f = s.process(&entry("Disconnect from 203.0.113.5", "7", 2)).1;
+        assert_eq!(f.map(|f| f.ip), Some(ip), "no success: the failure counts");
+        // ... and the connection is forgotten: a later failure of the id has no host.
+        assert!(s.process(&entry("Too many failures", "7", 3)).1.is_none());
+        assert!(s
+            .process(&entry("Accepted for bob from 203.0.113.5", "7", 4))
+            .1
+            .is_none());
+        // Nothing waiting: the end alone counts nothing.
+        assert!(s
+            .process(&entry("Disconnect from 203.0.113.5", "9", 5))
+            .1
+            .is_none());
     }
 
     #[test]

@@ -21,7 +21,8 @@
 
 /// Dates of fail2ban's default template set, as banjo writes them: ISO 8601-like
 /// (`2013-01-04 17:03:46`, `2013/01/04T17:03:46.123+02:00`), syslog's `[Sun ]Jul 28
-/// 21:41:20[ 2013]`, `Jul 28 2013 21:41:20`, day-first `28-07-2013 21:41:20` and
+/// 21:41:20[ 2013]` (also after a zone name: monit's `[CEST Jul 28 21:41:20]`),
+/// `Jul 28 2013 21:41:20`, day-first `28-07-2013 21:41:20` and
 /// `28/Jul/2013:21:41:20 +0200` (Apache), `07/28/2013:21:41:20`, `07-28-2013 21:41:20`,
 /// compact `20130728 21:41:20` and `20130728T214120`, `<07/28/13@21:41:20>`, `Jul 28,
 /// 2013 9:41:20 PM`, `Jul-28-13 21:41:20` and epoch seconds. Month and day names are
@@ -30,7 +31,7 @@
 /// (`12:34:56::1`), and a date must never take part of one.
 const DEFAULT_DATES: &[&str] = &[
     r"\d{4}[-/.]\d\d?[-/.]\d\d?(?:T| {1,2})\d?\d:\d\d:\d\d(?:[.,]\d+)?(?:\s*(?:Z|UTC|GMT|[+-]\d\d(?::?\d\d)?))?",
-    r"(?:[A-Za-z]{3} )?[A-Za-z]{3} [ \d]?\d (?:\d{4} )? ?\d?\d:\d\d:\d\d(?:\.\d+)?(?: \d{4})?",
+    r"(?:[A-Z]{3,5} )?(?:[A-Za-z]{3} )?[A-Za-z]{3} [ \d]?\d (?:\d{4} )? ?\d?\d:\d\d:\d\d(?:\.\d+)?(?: \d{4})?",
     r"\d\d?[-/]\d\d?[-/](?:\d{4}|\d\d) ?\d?\d:\d\d:\d\d(?:\.\d+)?",
     r"\d\d?[-/][A-Za-z]{3}[-/]\d{4}[ :]?\d\d:\d\d:\d\d(?:\.\d+)?(?: [+-]\d{4})?",
     r"\d\d/\d\d/\d{4}:\d\d:\d\d:\d\d",
@@ -351,7 +352,16 @@ fn deriv(re: &str) -> Deriv {
         return match quant {
             "" => Deriv::Re(rest.to_owned()),
             "+" => Deriv::Re(format!("{atom}*{rest}")),
-            // Already optional: the pattern matches with or without the blank.
+            // `\s*rest` after a blank: `\s*rest` again, or what rest matches after the
+            // blank it needed (roundcube's `\s*(<\w+>)? IMAP Error`). Written out only
+            // where rest holds no named group (it appears twice).
+            "*" | "?" => match deriv(rest) {
+                Deriv::Re(d) if !has_named_group(rest) => {
+                    Deriv::Re(format!("(?:{atom}{quant}{rest}|{d})"))
+                }
+                // Otherwise: the pattern matches with or without the blank.
+                _ => Deriv::Empty,
+            },
             _ => Deriv::Empty,
         };
     }
@@ -406,7 +416,9 @@ fn deriv(re: &str) -> Deriv {
             atom,
             r"\d" | r"\w" | r"\S" | r"\[" | r"\(" | "<HOST>" | "<ADDR>"
         )
-        || (atom.len() == 1 && ":=@\"'#,;/-".contains(atom))
+        || (atom.len() == 1 && ":=@\"'#,;/-<>".contains(atom))
+        // An escaped punctuation mark is itself (`\.`, `\{`), never a blank.
+        || (atom.len() == 2 && atom.starts_with('\\') && atom.as_bytes()[1].is_ascii_punctuation())
         || (atom.starts_with('[')
             && !atom.starts_with("[^")
             && !atom.contains(' ')
@@ -416,6 +428,13 @@ fn deriv(re: &str) -> Deriv {
     } else {
         Deriv::Unknown
     }
+}
+
+/// A group that may not appear twice in one regex: `(?P<…>`, banjo's tags.
+fn has_named_group(re: &str) -> bool {
+    ["(?P<", "<F-", "<HOST>", "<ADDR>", "<IP4>", "<IP6>"]
+        .iter()
+        .any(|g| re.contains(g))
 }
 
 /// `(?:body)` / `(body)` / `(?P<n>body)`: its opening and body.
@@ -433,7 +452,7 @@ fn group_inner(atom: &str) -> Option<(&str, &str)> {
 
 /// The first atom of `re`, its quantifier (`?`, `*`, `+`, `{…}`, lazy marks included)
 /// and the rest.
-fn first_atom(re: &str) -> Option<(&str, &str, &str)> {
+pub(super) fn first_atom(re: &str) -> Option<(&str, &str, &str)> {
     let b = re.as_bytes();
     if b.is_empty() {
         return None;
@@ -478,7 +497,18 @@ fn first_atom(re: &str) -> Option<(&str, &str, &str)> {
                 i += 1;
             }
         }
-        b'<' => re.find('>').map_or(1, |e| e + 1),
+        // A tag (`<HOST>`, `<F-USER>`, `</F-USER>`); any other `<` is itself.
+        b'<' => match re.find('>') {
+            Some(e)
+                if e > 1
+                    && re[1..e]
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || b"-_/".contains(&c)) =>
+            {
+                e + 1
+            }
+            _ => 1,
+        },
         _ => re.chars().next().map_or(1, char::len_utf8),
     };
     let mut q = end;
@@ -551,6 +581,13 @@ mod tests {
         // Nothing to take: no blank needed, or already optional.
         assert_eq!(after_separator(r"Failed from <HOST>"), None);
         assert_eq!(after_separator(r"\s*x"), None);
+        // `\s*` before text that needs the blank: both readings.
+        assert_eq!(
+            after_separator(r"\s*(<[\w]+>)? IMAP Error").as_deref(),
+            Some(r"(?:\s*(<[\w]+>)? IMAP Error|IMAP Error)")
+        );
+        // ... but never a named group twice.
+        assert_eq!(after_separator(r"\s* from <HOST>"), None);
         assert_eq!(after_separator(r"(?:error: )?Failed"), None);
         // Not exact: left alone.
         assert_eq!(after_separator(r".* x"), None);

@@ -15,6 +15,7 @@
 
 use super::datepattern::{self, split_top_level, DateVar};
 use super::ini::{self, Config};
+use super::syslogtag;
 use crate::config::error::Diagnostic;
 use crate::filter::Filter;
 use std::collections::{BTreeMap, BTreeSet};
@@ -154,6 +155,8 @@ pub fn import(path: &Path) -> Import {
         return result;
     }
     blank_prefix_line(&mut cfg);
+    drop_syslog_host(&mut cfg);
+    blank_own_journal_prefix(&mut cfg);
     let mut ctx = Ctx {
         cfg: &cfg,
         file: file.clone(),
@@ -274,11 +277,65 @@ fn includers(path: &Path) -> Vec<String> {
     out
 }
 
+/// The filter's own `_daemon` (not common.conf's `\S*`), when it is a name or a
+/// group of alternative names (`(?:dovecot(?:-auth)?|auth)`): no class, no wildcard.
+fn own_daemon(cfg: &Config) -> Option<String> {
+    let v = cfg.lookup("Definition", "_daemon")?;
+    let from_common = Path::new(&v.file)
+        .file_name()
+        .is_some_and(|n| n == "common.conf" || n == "common.local");
+    let t = v.text();
+    let t = t.trim();
+    let tame = !t.is_empty()
+        && t.replace("(?:", "(")
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"_-|()?".contains(&c));
+    (!from_common && tame).then(|| t.to_owned())
+}
+
+/// A filter's own prefix key that is exactly what fail2ban's systemd backend prints
+/// before MESSAGE, `HOST TAG[PID]: ` (znc's `__prefix_short = (?:\S+\s+%(_daemon)s\[\d+\]:)\s+`):
+/// empty, as common.conf's is. A prefix with more in it (murmur's, which goes on into
+/// the message's own date) stays, with the warning `translate` gives.
+fn blank_own_journal_prefix(cfg: &mut Config) {
+    for sec in cfg.sections.values_mut() {
+        for (k, v) in sec.iter_mut() {
+            if !k.starts_with("__prefix") || v.lines.len() != 1 {
+                continue;
+            }
+            if syslogtag::is_host_and_tag(&v.lines[0].text) {
+                v.lines[0].text.clear();
+            }
+        }
+    }
+}
+
+/// Text of every value with `%(__hostname)s` before a syslog tag (roundcube's
+/// prefregex): both go, see [`syslogtag::drop_host_and_tag`].
+fn drop_syslog_host(cfg: &mut Config) {
+    for sec in cfg.sections.values_mut() {
+        for v in sec.values_mut() {
+            for l in &mut v.lines {
+                if let Some(t) = syslogtag::drop_host_and_tag(&l.text) {
+                    l.text = t;
+                }
+            }
+        }
+    }
+}
+
 /// common.conf's `__prefix_line` (every logtype section's) stands for the syslog
 /// prefix the journal keeps in its own fields: empty. A filter that extends it
 /// (sendmail's `%(known/__prefix_line)s(?:\w{14,20}: )?`) keeps its extension, which is
 /// message text.
 fn blank_prefix_line(cfg: &mut Config) {
+    // A log file the program writes itself (nsd's `[EPOCH] nsd[PID]: info: …`,
+    // daemontools' `@4000… dovecot-auth: …`) has its tag in the line: optional, when
+    // the filter names its program.
+    let lead = match own_daemon(cfg) {
+        Some(d) => format!(r"(?:{d}(?:\[\d+\])?:\s+)?{SOLARIS_MSGID}"),
+        None => SOLARIS_MSGID.to_owned(),
+    };
     // Without common.conf (a filter copied away from filter.d) the prefix is still the
     // syslog prefix: empty here too, rather than an error on every pattern.
     if cfg.lookup("Definition", "__prefix_line").is_none() {
@@ -291,7 +348,7 @@ fn blank_prefix_line(cfg: &mut Config) {
             },
         );
     }
-    fn blank(v: &mut ini::Value) {
+    fn blank(v: &mut ini::Value, lead: &str) {
         let from_common = Path::new(&v.file)
             .file_name()
             .is_some_and(|n| n == "common.conf" || n == "common.local");
@@ -302,16 +359,16 @@ fn blank_prefix_line(cfg: &mut Config) {
             // Solaris writes its message id into the message itself
             // (`[ID 800047 auth.info] Failed …`): that part of the prefix is MESSAGE text.
             if let Some(first) = v.lines.first_mut() {
-                first.text = SOLARIS_MSGID.to_owned();
+                first.text = lead.to_owned();
             }
         }
         if let Some(k) = v.known.as_deref_mut() {
-            blank(k);
+            blank(k, lead);
         }
     }
     for sec in cfg.sections.values_mut() {
         if let Some(v) = sec.get_mut("__prefix_line") {
-            blank(v);
+            blank(v, &lead);
         }
     }
 }
@@ -493,6 +550,7 @@ fn translate(
     let file = ctx.file.clone();
     let opts = option_sections(cfg);
     let mut switch_list = switches(cfg, &opts);
+    let mut choice_default: Option<String> = None;
     // The pattern sets banjo switches between: the filter's modes, or, for a filter
     // without, its one parameter that selects patterns (Apache's `logging`), so that
     // parameter stays a choice: filter = "apache-noscript[mode=syslog]".
@@ -540,6 +598,31 @@ fn translate(
                 .key(&mode_param),
             );
             return None;
+        }
+    }
+    // Beside the filter's own modes, its first switch with values to choose from
+    // (sshd's `publickey`) stays a choice: each mode gets a variant per value,
+    // `MODE,PARAM=VALUE`, which `filter = "NAME[PARAM=VALUE]"` picks.
+    let mut choice: Option<(String, Vec<String>)> = None;
+    if mode_param == "mode" && !all_modes.is_empty() {
+        let pick = switch_list.iter().position(|(p, default, _)| {
+            let values = values_of(cfg, &opts, p);
+            values.len() >= 2 && values.contains(default)
+        });
+        if let Some(i) = pick {
+            let (p, default, line) = switch_list.remove(i);
+            let values = values_of(cfg, &opts, &p);
+            ctx.report(
+                Diagnostic::error(&file, Some(line), format!(
+                    "parameter {p} (default {default:?}) stays a choice: filter = \"{name}[{p}=VALUE]\" with VALUE one of {}",
+                    values.join(", ")
+                ))
+                .key(&p)
+                .warning()
+                .hint(format!("each mode has a variant per value (`[modes.\"MODE,{p}=VALUE\"]`); the plain mode is the default, {default}")),
+            );
+            choice = Some((p, values));
+            choice_default = Some(default);
         }
     }
     for (p, default, line) in switch_list {
@@ -618,10 +701,31 @@ fn translate(
         all_modes.push(def_mode.clone().unwrap_or_else(|| "normal".into()));
     }
     let mut per_mode: Vec<(String, Vec<Out>, Vec<Out>)> = Vec::new();
-    let mut id_field = false;
+    // (name in the output, the filter's mode, the switch's value)
+    let mut variants: Vec<(String, String, Option<String>)> = Vec::new();
     for m in &all_modes {
+        match &choice {
+            None => variants.push((m.clone(), m.clone(), None)),
+            Some((p, values)) => {
+                for v in values {
+                    variants.push((format!("{m},{p}={v}"), m.clone(), Some(v.clone())));
+                }
+            }
+        }
+    }
+    let mut id_field = false;
+    // What a pattern may start with as the program's tag: the filter's name, its own
+    // `_daemon` when that is one word.
+    let mut tag_names = vec![name.to_owned()];
+    if let Some(d) = own_daemon(cfg) {
+        tag_names.push(d);
+    }
+    for (variant, m, value) in &variants {
         let mut params = BTreeMap::new();
         params.insert(mode_param.clone(), m.clone());
+        if let (Some((p, _)), Some(v)) = (&choice, value) {
+            params.insert(p.clone(), v.clone());
+        }
         // banjo reads the journal: fail2ban's `logtype = journal`.
         params.insert("logtype".to_owned(), "journal".to_owned());
         let pref = raw_patterns(ctx, &opts, &params, "prefregex")?;
@@ -655,7 +759,7 @@ fn translate(
                         v.map_or(file.clone(), |v| v.file.clone()),
                         v.map(ini::Value::line),
                         format!(
-                            "<F-MLFID> also covers message text ({}): fail2ban ties lines by it, banjo by _PID only, so two transactions of one process share an address",
+                            "<F-MLFID> also covers message text ({}): kept as <F-MLFID>, so lines are tied by _PID and that text, as fail2ban ties them",
                             p.mlfid_text
                         ),
                     )
@@ -669,7 +773,7 @@ fn translate(
             let raws = raw_patterns(ctx, &opts, &params, key)?;
             let mut outs = Vec::new();
             for r in raws {
-                match translate_pattern(&r, pref.as_ref(), id_field, &date) {
+                match translate_pattern(&r, pref.as_ref(), id_field, &date, &tag_names) {
                     Ok(o) => {
                         // What banjo does differently for this pattern is said at its
                         // line, not only in the output's comments.
@@ -698,7 +802,7 @@ fn translate(
         }
         let ignore = lists.pop().unwrap_or_default();
         let fail = lists.pop().unwrap_or_default();
-        per_mode.push((m.clone(), fail, ignore));
+        per_mode.push((variant.clone(), fail, ignore));
     }
     // One warning per filter for unanchored patterns (each is marked in the output).
     let mut unanchored: Vec<&Out> = Vec::new();
@@ -769,11 +873,59 @@ fn translate(
     t.push_str(LEADING_DATE_DOC);
     t.push_str(&format!("[vars]\ndate = {}\n", toml_str(&date.regex)));
     if !single {
-        for (m, fail, ignore) in &per_mode {
-            t.push_str(&format!("\n[modes.{}]\n", toml_key(m)));
-            write_list(&mut t, "failregex", &fail[common_fail..]);
-            write_list(&mut t, "ignoreregex", &ignore[common_ignore..]);
-            *written += fail.len() - common_fail;
+        let parts = match (&choice, &choice_default) {
+            (Some((p, values)), Some(d)) => {
+                switch_parts(&per_mode, &all_modes, p, values, common_fail, common_ignore)
+                    .map(|parts| (p, d, parts))
+            }
+            _ => None,
+        };
+        if let Some((p, d, (blocks, rests))) = parts {
+            // Each value's own patterns once (`_p=v`), each mode's once (`_m`); a
+            // variant is the two, in fail2ban's order.
+            for (v, fail) in &blocks {
+                t.push_str(&format!("\n[modes.{}]\n", toml_key(&format!("_{p}={v}"))));
+                write_list(&mut t, "failregex", fail);
+                *written += fail.len();
+            }
+            for (m, fail, ignore) in &rests {
+                t.push_str(&format!("\n[modes.{}]\n", toml_key(&format!("_{m}"))));
+                write_list(&mut t, "failregex", fail);
+                write_list(&mut t, "ignoreregex", ignore);
+                *written += fail.len();
+            }
+            for m in &all_modes {
+                for (v, _) in &blocks {
+                    let include = format!(
+                        "include = [{}, {}]\n",
+                        toml_str(&format!("_{p}={v}")),
+                        toml_str(&format!("_{m}"))
+                    );
+                    t.push_str(&format!(
+                        "\n[modes.{}]\n{include}",
+                        toml_key(&format!("{m},{p}={v}"))
+                    ));
+                    if v == d {
+                        t.push_str(&format!("\n[modes.{}]\n{include}", toml_key(m)));
+                    }
+                }
+            }
+        } else {
+            for (m, fail, ignore) in &per_mode {
+                t.push_str(&format!("\n[modes.{}]\n", toml_key(m)));
+                write_list(&mut t, "failregex", &fail[common_fail..]);
+                write_list(&mut t, "ignoreregex", &ignore[common_ignore..]);
+                *written += fail.len() - common_fail;
+            }
+            if let (Some((p, _)), Some(d)) = (&choice, &choice_default) {
+                for m in &all_modes {
+                    t.push_str(&format!(
+                        "\n[modes.{}]\ninclude = [{}]\n",
+                        toml_key(m),
+                        toml_str(&format!("{m},{p}={d}"))
+                    ));
+                }
+            }
         }
         *mode_names = all_modes.clone();
     }
@@ -786,7 +938,11 @@ fn translate(
 
     // The proof: banjo's own compiler, in every mode.
     let out_name = format!("{name}.toml");
-    for m in &all_modes {
+    let mut to_check: Vec<&String> = all_modes.iter().collect();
+    if choice.is_some() {
+        to_check.extend(variants.iter().map(|(v, _, _)| v));
+    }
+    for m in to_check {
         let mut params = BTreeMap::new();
         if !single {
             params.insert("mode".to_owned(), m.clone());
@@ -1004,12 +1160,26 @@ struct Prefregex {
 impl Prefregex {
     fn parse(text: &str) -> Result<Prefregex, String> {
         let mlfid = text.contains("<F-MLFID>");
-        let mlfid_text = text
+        let inside = text
             .split_once("<F-MLFID>")
             .and_then(|(_, r)| r.split_once("</F-MLFID>"))
             .map(|(m, _)| m.to_owned())
             .unwrap_or_default();
-        let t = text.replace("<F-MLFID>", "").replace("</F-MLFID>", "");
+        // What <F-MLFID> covers past the emptied syslog prefix is message text
+        // (sendmail's queue id): it stays an <F-MLFID>, which banjo joins to _PID.
+        let (prefix, mlfid_text) = match inside.rfind(SOLARIS_MSGID) {
+            Some(i) => inside.split_at(i + SOLARIS_MSGID.len()),
+            None => ("", inside.as_str()),
+        };
+        let t = if mlfid_text.is_empty() {
+            text.replace("<F-MLFID>", "").replace("</F-MLFID>", "")
+        } else {
+            text.replace(
+                &format!("<F-MLFID>{inside}</F-MLFID>"),
+                &format!("{prefix}<F-MLFID>{mlfid_text}</F-MLFID>"),
+            )
+        };
+        let mlfid_text = mlfid_text.to_owned();
         let (before, rest) = t
             .split_once("<F-CONTENT>")
             .ok_or("prefregex has no <F-CONTENT>: cannot tell where failregex applies")?;
@@ -1095,6 +1265,7 @@ fn translate_pattern(
     pref: Option<&Prefregex>,
     id_field: bool,
     date: &DateVar,
+    tag_names: &[String],
 ) -> Result<Out, String> {
     let origin = format!(
         "{}:{}",
@@ -1107,6 +1278,16 @@ fn translate_pattern(
     let mut p = r.text.clone();
     if p.contains("<SKIPLINES>") {
         return Err("<SKIPLINES> matches across several lines; banjo matches one journal entry (set id_field and use <F-NOFAIL> to carry an address between entries)".into());
+    }
+    // `^.*\n` first (guacamole's catalina log: the line before, whatever it holds):
+    // fail2ban's buffer of `maxlines` lines; the line this is about is the last.
+    if let Some(rest) = p.strip_prefix(r"^.*\n") {
+        if !rest.contains(r"\n") {
+            p = format!("^{rest}");
+            notes.push(
+                r"`^.*\n` (any line before) dropped: banjo matches the last line alone".into(),
+            );
+        }
     }
     // fail2ban's multi-line bookkeeping tags.
     if p.contains("<F-MLFFORGET>") {
@@ -1180,6 +1361,14 @@ fn translate_pattern(
             }
             None => r.to_owned(),
         };
+        // The program's tag where MESSAGE starts (sogo's `sogod [pid]: `): in fields.
+        let r = match syslogtag::optional_leading_tag(&r, tag_names) {
+            Some(t) => {
+                notes.push("the program's tag at the start is optional: the journal keeps it in SYSLOG_IDENTIFIER and _PID".into());
+                t
+            }
+            None => r,
+        };
         p = format!("^%(date)s{r}");
     }
     if date.in_audit {
@@ -1187,6 +1376,10 @@ fn translate_pattern(
             p = q;
             notes.push("the epoch fail2ban cut from `audit(EPOCH:serial)` is taken there".into());
         }
+    }
+    // fail2ban's <HOST> takes `[192.0.2.1]` as well (asterisk's `(TCP:[…]:port)`).
+    if let Some(q) = syslogtag::bracketed_hosts(&p) {
+        p = q;
     }
     if r.key == "failregex" && !HOST_TAGS.iter().any(|t| p.contains(t)) && !id_field {
         return Err("no <HOST>: fail2ban took the address from another line; banjo needs <HOST> or id_field".into());
@@ -1337,6 +1530,66 @@ fn unresolved_tag(p: &str) -> Option<String> {
         rest = after;
     }
     None
+}
+
+/// Patterns of a switch's values apart from the modes', when they factor that way:
+/// every variant `MODE,P=V` is (after the common patterns) the value's block, the same
+/// in every mode, then the mode's rest, the same for every value; ignoreregex do not
+/// depend on the value. Returns (value, block) and (mode, rest, ignore rest).
+#[allow(clippy::type_complexity)]
+fn switch_parts<'a>(
+    per_mode: &'a [(String, Vec<Out>, Vec<Out>)],
+    modes: &[String],
+    p: &str,
+    values: &[String],
+    common_fail: usize,
+    common_ignore: usize,
+) -> Option<(
+    Vec<(String, &'a [Out])>,
+    Vec<(String, &'a [Out], &'a [Out])>,
+)> {
+    let get = |m: &str, v: &str| {
+        let n = format!("{m},{p}={v}");
+        per_mode.iter().find(|x| x.0 == n)
+    };
+    let same =
+        |a: &[Out], b: &[Out]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.text == y.text);
+    let mut blocks: Vec<(String, &[Out])> = Vec::new();
+    let mut rests = Vec::new();
+    for m in modes {
+        let lists: Vec<&(String, Vec<Out>, Vec<Out>)> =
+            values.iter().map(|v| get(m, v)).collect::<Option<_>>()?;
+        // The rest of this mode: what all its values end with.
+        let tails: Vec<&[Out]> = lists.iter().map(|l| &l.1[common_fail..]).collect();
+        let mut suf = tails.iter().map(|t| t.len()).min()?;
+        for t in &tails {
+            let n = t
+                .iter()
+                .rev()
+                .zip(tails[0].iter().rev())
+                .take_while(|(a, b)| a.text == b.text)
+                .count();
+            suf = suf.min(n);
+        }
+        for (i, v) in values.iter().enumerate() {
+            let block = &tails[i][..tails[i].len() - suf];
+            match blocks.iter().find(|(x, _)| x == v) {
+                Some((_, b)) if !same(b, block) => return None,
+                Some(_) => {}
+                None => blocks.push((v.clone(), block)),
+            }
+            if !same(&lists[i].2[common_ignore..], &lists[0].2[common_ignore..]) {
+                return None;
+            }
+        }
+        let t0 = tails[0];
+        rests.push((
+            m.clone(),
+            &t0[t0.len() - suf..],
+            &lists[0].2[common_ignore..],
+        ));
+    }
+    Some((blocks, rests))
 }
 
 fn common_prefix<'a>(mut lists: impl Iterator<Item = &'a [Out]>) -> usize {
@@ -1497,7 +1750,7 @@ mod tests {
         assert_eq!(imp.modes, vec!["aggressive", "normal"]);
         assert!(
             toml.contains(&format!(
-                r"'^%(date)s{SOLARIS_MSGID}(?:error: )?(?:Failed for \S+ from <HOST>$)'"
+                r"'^%(date)s{SOLARIS_MSGID}(?:error: )?(?:Failed for \S+ from \[?<HOST>\]?$)'"
             )),
             "{toml}"
         );
@@ -1508,7 +1761,7 @@ mod tests {
             "success forgets"
         );
         assert!(
-            toml.contains("(?:.*?Bye now <HOST>)"),
+            toml.contains(r"(?:.*?Bye now \[?<HOST>\]?)"),
             "a failure's MLFFORGET is dropped, an unanchored line searched"
         );
         assert!(toml.contains("UNANCHORED"));

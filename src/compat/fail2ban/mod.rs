@@ -9,3 +9,4 @@ pub mod filter;
 pub mod import;
 pub mod ini;
 pub mod jail;
+mod syslogtag;
