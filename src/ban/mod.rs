@@ -28,7 +28,7 @@ pub use nft::NftFirewall;
 pub use owner::{Flushed, Ledger, Left, MemoryLedger, Object};
 
 use crate::addr::Addr;
-use crate::config::{BlockType, Ports, Protocol};
+use crate::banrules::{BlockType, Ports, Protocol};
 use std::fmt;
 
 /// What a jail needs from the firewall.
@@ -279,7 +279,7 @@ pub fn kernel_timeout(timeout_secs: Option<u32>) -> u32 {
 
 /// Jail names end up in chain names (28 bytes at most) and set names (31), hence 22.
 pub fn check_jail(jail: &str) -> Result<(), FirewallError> {
-    if crate::config::valid_jail_name(jail) {
+    if crate::banrules::valid_jail_name(jail) {
         Ok(())
     } else {
         Err(FirewallError::BadJailName(jail.to_owned()))
@@ -351,13 +351,13 @@ pub fn ports_text(list: &[(u16, u16)]) -> String {
 pub fn jail_of_chain(chain: &str) -> Option<&str> {
     chain
         .strip_prefix("banjo-")
-        .filter(|j| crate::config::valid_jail_name(j))
+        .filter(|j| crate::banrules::valid_jail_name(j))
 }
 
 pub fn jail_of_set(set: &str) -> Option<&str> {
     set.strip_prefix("banjo-")
         .and_then(|s| s.strip_suffix("-4").or_else(|| s.strip_suffix("-6")))
-        .filter(|j| crate::config::valid_jail_name(j))
+        .filter(|j| crate::banrules::valid_jail_name(j))
 }
 
 /// What no backend bans, whatever the caller checked before: addresses no packet

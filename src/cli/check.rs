@@ -2,7 +2,8 @@
 //! on any error. Each error names file, line, jail and key, with a hint.
 
 use super::{ConfigArgs, EXIT_OK, EXIT_USAGE};
-use crate::config::{Config, Ports, Protocol};
+use crate::banrules::{Ports, Protocol};
+use crate::config::Config;
 use crate::timefmt::format_duration;
 use clap::Args;
 use serde::Serialize;
@@ -46,7 +47,7 @@ struct JailReport {
     ignoreself: bool,
     ban_loopback: bool,
     ipv6_prefix: u8,
-    blocktype: crate::config::BlockType,
+    blocktype: crate::banrules::BlockType,
     actions: Vec<ActionReport>,
 }
 
@@ -61,7 +62,7 @@ struct ActionReport {
 struct Report<'a> {
     files: Vec<&'a str>,
     jails: Vec<JailReport>,
-    diagnostics: &'a [crate::config::error::Diagnostic],
+    diagnostics: &'a [crate::diag::Diagnostic],
     errors: usize,
     warnings: usize,
 }

@@ -61,7 +61,7 @@ struct Report<'a> {
     written: bool,
     dry_run: bool,
     /// What banjo's config loader says of the result.
-    check: Vec<crate::config::error::Diagnostic>,
+    check: Vec<crate::diag::Diagnostic>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bans: Option<super::import_fail2ban_bans::BanReport>,
 }
@@ -213,10 +213,7 @@ impl Drop for TempDir {
 
 /// Load the banjo config dir as it would be after writing `files`: a copy of its TOML
 /// files in a temporary directory with the new ones on top.
-fn check_result(
-    dir: &Path,
-    files: &[Planned],
-) -> anyhow::Result<Vec<crate::config::error::Diagnostic>> {
+fn check_result(dir: &Path, files: &[Planned]) -> anyhow::Result<Vec<crate::diag::Diagnostic>> {
     let tmp = TempDir::new()?;
     for sub in ["", "jail.d", "filter.d"] {
         let from = dir.join(sub);

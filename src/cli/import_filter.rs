@@ -37,7 +37,7 @@ struct FileReport {
     modes: Vec<String>,
     failregex: usize,
     left_out: usize,
-    diagnostics: Vec<crate::config::error::Diagnostic>,
+    diagnostics: Vec<crate::diag::Diagnostic>,
     #[serde(skip_serializing_if = "Option::is_none")]
     toml: Option<String>,
 }

@@ -2,7 +2,7 @@
 
 use super::source::JournalArgs;
 use super::ConfigArgs;
-use crate::daemon::{run as run_daemon, RunOptions};
+use crate::daemon::{run as run_daemon, RunError, RunOptions};
 use crate::timefmt::parse_timestamp;
 use clap::Args;
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
             return Ok(super::EXIT_USAGE);
         }
     };
-    run_daemon(RunOptions {
+    let ran = run_daemon(RunOptions {
         config_dir: a.config.dir(),
         config_explicit: a.config.config.is_some(),
         dry_run: a.dry_run,
@@ -45,5 +45,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         journal: a.journal.location(),
         state_dir: a.state_dir,
         socket: a.socket,
-    })
+    });
+    match ran {
+        Ok(()) => Ok(super::EXIT_OK),
+        Err(RunError::NoJails) => {
+            eprintln!("banjo run: {}", RunError::NoJails);
+            Ok(super::EXIT_USAGE)
+        }
+        Err(RunError::Failed(e)) => Err(e),
+    }
 }

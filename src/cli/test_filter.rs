@@ -117,7 +117,7 @@ fn load_filter(text: &str, config: &ConfigArgs) -> Result<Filter, String> {
     Filter::inline(text).map_err(join_diags)
 }
 
-fn join_diags(d: Vec<crate::config::error::Diagnostic>) -> String {
+fn join_diags(d: Vec<crate::diag::Diagnostic>) -> String {
     d.iter()
         .map(|d| d.to_string())
         .collect::<Vec<_>>()

@@ -165,7 +165,7 @@ fn same_rules(a: &JailConfig, b: &JailConfig, wake: Option<u16>) -> bool {
 /// service's messages over TCP: recidive reads banjo's own entries (`host_field`),
 /// which banjo writes itself, and UDP has no connection start to log.
 fn rules(j: &JailConfig, wake: Option<u16>) -> JailRules {
-    let wakes = j.protocol != crate::config::Protocol::Udp && j.filter.host_field.is_none();
+    let wakes = j.protocol != crate::banrules::Protocol::Udp && j.filter.host_field.is_none();
     JailRules {
         jail: j.name.clone(),
         chain: j.chain.clone(),
@@ -201,8 +201,22 @@ fn load_config(opts: &RunOptions) -> Config {
     cfg
 }
 
-pub fn run(opts: RunOptions) -> anyhow::Result<i32> {
-    handled_signals().thread_block()?;
+/// Why the daemon did not run, or stopped other than when asked to. Exit codes are the
+/// caller's: `cli/run.rs` maps these.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Nothing to run: every enabled jail had errors (they were reported), or none is
+    /// enabled. A configuration problem.
+    #[error("no enabled jail without errors; see banjo check")]
+    NoJails,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+pub fn run(opts: RunOptions) -> Result<(), RunError> {
+    handled_signals()
+        .thread_block()
+        .map_err(anyhow::Error::from)?;
     log::init();
     log::start_writer();
     let notifier = notify::Notifier::from_env();
@@ -213,15 +227,14 @@ pub fn run(opts: RunOptions) -> anyhow::Result<i32> {
         eprintln!("{d}");
     }
     if cfg.jails.is_empty() {
-        eprintln!("banjo run: no enabled jail without errors; see banjo check");
-        return Ok(crate::cli::EXIT_USAGE);
+        return Err(RunError::NoJails);
     }
     let mut d = Daemon::start(opts, cfg, notifier)?;
     // Shut down (flush queued journal entries, save the cursor) on errors too.
     let result = d.main_loop();
     d.shutdown();
     result?;
-    Ok(crate::cli::EXIT_OK)
+    Ok(())
 }
 
 impl Daemon {

@@ -5,7 +5,7 @@
 
 use banjo::addr::Addr;
 use banjo::ban::{BanEntry, JailRules};
-use banjo::config::{BlockType, Ports, Protocol};
+use banjo::banrules::{BlockType, Ports, Protocol};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
