@@ -305,7 +305,7 @@ impl Daemon {
                 None => "nothing is banned".into(),
             });
         }
-        let now = super::now_us();
+        let now = self.now_us();
         let events: Vec<Event> = picked
             .iter()
             .filter_map(|(j, a)| self.pipeline.bans.remove(*j, a))

@@ -293,7 +293,7 @@ impl Daemon {
             self.drift.repairs += 1;
             self.drift.healthy = None;
             self.drift.last = Some(Repair {
-                time_us: super::now_us(),
+                time_us: self.now_us(),
                 trigger: trigger.to_owned(),
                 jails: done.iter().map(|d| d.0.clone()).collect(),
                 what: done
@@ -312,7 +312,7 @@ impl Daemon {
         let Some(have) = self.kernel_holds(name) else {
             return (0, Vec::new());
         };
-        let now = super::now_us();
+        let now = self.now_us();
         let missing: Vec<BanEntry> = self
             .pipeline
             .bans

@@ -16,6 +16,7 @@
 
 pub mod actions;
 mod apply;
+pub mod clock;
 mod control;
 mod drift;
 mod durability;
@@ -30,6 +31,8 @@ mod metrics;
 pub mod notify;
 pub mod reconcile;
 mod reload;
+pub mod shutdown;
+pub mod source;
 mod warmup;
 mod windows;
 
@@ -44,9 +47,12 @@ use crate::pipeline::Pipeline;
 use crate::state::{Durable, OpenOutcome, Opened};
 use crate::timefmt::{BanTime, Micros, SEC};
 use anyhow::Context;
+use clock::Clock;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use shutdown::Shutdown;
+use source::CursorSource;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,19 +90,37 @@ pub struct RunOptions {
     pub socket: Option<PathBuf>,
 }
 
+/// The system's wall clock (the daemon itself asks its [`Clock`]).
 pub fn now_us() -> Micros {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as Micros)
-        .unwrap_or(0)
+    clock::system_now_us()
+}
+
+/// What the daemon takes from the world around it, so that it can also run inside a
+/// test process: how it is asked to stop, its clock, and its main source.
+pub struct Parts {
+    pub shutdown: Shutdown,
+    pub clock: Clock,
+    /// Entries from here instead of the journal (`RunOptions::journal` is then not
+    /// read; neither is banjo's history in it, nor a warm-up).
+    pub source: Option<Box<dyn CursorSource + Send>>,
+    /// Read SIGTERM, SIGINT (stop) and SIGHUP (reload) from a signalfd: `banjo run`.
+    /// The caller has blocked them (see [`handled_signals`]).
+    pub signals: bool,
 }
 
 pub(crate) struct Daemon {
     opts: RunOptions,
     cfg: Config,
     pipeline: Pipeline,
-    /// The journal: always read (journalmatch routes its entries).
-    source: JournalSource,
+    /// The journal (always read: journalmatch routes its entries), or what a test feeds.
+    source: Box<dyn CursorSource>,
+    /// Where the journal is, when `source` is the journal: warm-up, banjo's history and
+    /// a reload's new reader read it.
+    journal_at: Option<Location>,
+    clock: Clock,
+    shutdown: Shutdown,
+    /// SIGTERM, SIGINT and SIGHUP, when the daemon is a process of its own.
+    signals: Option<SignalFd>,
     /// The jails' logpaths, followed; None when no jail names one.
     files: Option<LogFileSource>,
     /// The state file, or memory while it cannot be opened or written.
@@ -176,7 +200,7 @@ fn rules(j: &JailConfig, wake: Option<u16>) -> JailRules {
     }
 }
 
-/// The signals the loop reads from a signalfd. Blocked before any thread is started,
+/// The signals the loop reads from a signalfd (when [`Parts::signals`]). Blocked before any thread is started,
 /// so threads inherit the mask: a signal sent to the process must not land on a
 /// helper thread, where SIGTERM's default action would end banjo on the spot.
 fn handled_signals() -> SigSet {
@@ -213,10 +237,23 @@ pub enum RunError {
     Failed(#[from] anyhow::Error),
 }
 
+/// `banjo run`: signals stop and reload the daemon, the system clock and journal.
 pub fn run(opts: RunOptions) -> Result<(), RunError> {
     handled_signals()
         .thread_block()
         .map_err(anyhow::Error::from)?;
+    let parts = Parts {
+        shutdown: Shutdown::new().map_err(anyhow::Error::from)?,
+        clock: Clock::System,
+        source: None,
+        signals: true,
+    };
+    run_with(opts, parts)
+}
+
+/// Run until `parts.shutdown` is triggered (or a signal says stop), then shut down
+/// cleanly: queued journal entries written, positions saved.
+pub fn run_with(opts: RunOptions, parts: Parts) -> Result<(), RunError> {
     log::init();
     log::start_writer();
     let notifier = notify::Notifier::from_env();
@@ -229,7 +266,7 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
     if cfg.jails.is_empty() {
         return Err(RunError::NoJails);
     }
-    let mut d = Daemon::start(opts, cfg, notifier)?;
+    let mut d = Daemon::start(opts, cfg, notifier, parts)?;
     // Shut down (flush queued journal entries, save the cursor) on errors too.
     let result = d.main_loop();
     d.shutdown();
@@ -238,7 +275,12 @@ pub fn run(opts: RunOptions) -> Result<(), RunError> {
 }
 
 impl Daemon {
-    fn start(opts: RunOptions, cfg: Config, notifier: notify::Notifier) -> anyhow::Result<Daemon> {
+    fn start(
+        opts: RunOptions,
+        cfg: Config,
+        notifier: notify::Notifier,
+        parts: Parts,
+    ) -> anyhow::Result<Daemon> {
         let state_dir = opts
             .state_dir
             .clone()
@@ -305,8 +347,21 @@ impl Daemon {
         let self_addrs = crate::addr::local_addresses();
         let mut pipeline = Pipeline::new(configs, &self_addrs);
         pipeline.set_tracker_memory(cfg.daemon.tracker_memory);
-        pipeline.now = now_us();
-        let source = open_source(&opts, &pipeline)?;
+        pipeline.now = parts.clock.now_us();
+        let (source, journal_at): (Box<dyn CursorSource>, _) = match parts.source {
+            Some(s) => (s as Box<dyn CursorSource>, None),
+            None => (
+                Box::new(open_source(&opts, &pipeline)?),
+                Some(opts.journal.clone().unwrap_or(Location::System)),
+            ),
+        };
+        let signals = match parts.signals {
+            true => Some(SignalFd::with_flags(
+                &handled_signals(),
+                SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
+            )?),
+            false => None,
+        };
         let actions = actions::ActionRunner::new(cfg.daemon.action_concurrency);
         let wake = open_wake(&cfg, opts.dry_run);
         let endpoint = cfg.metrics.listen.as_ref().and_then(|l| {
@@ -320,6 +375,10 @@ impl Daemon {
             cfg,
             pipeline,
             source,
+            journal_at,
+            clock: parts.clock,
+            shutdown: parts.shutdown,
+            signals,
             files: None,
             state,
             totals: Default::default(),
@@ -409,7 +468,10 @@ impl Daemon {
         };
         match self.source.cursor_time(&c)? {
             Some(t) => {
-                let loc = self.opts.journal.clone().unwrap_or(Location::System);
+                let Some(loc) = self.journal_at.clone() else {
+                    self.source.seek_after_cursor(&c)?;
+                    return Ok(());
+                };
                 match warmup::rebuild(&loc, &mut self.pipeline, &c, t) {
                     Ok(n) => tracing::info!(
                         "failure windows rebuilt from {n} entries (each jail its own findtime before the saved position)"
@@ -556,12 +618,12 @@ impl Daemon {
         line
     }
 
-    fn main_loop(&mut self) -> anyhow::Result<()> {
-        let sfd = SignalFd::with_flags(
-            &handled_signals(),
-            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
-        )?;
+    /// The daemon's wall clock (see clock.rs).
+    pub(crate) fn now_us(&self) -> Micros {
+        self.clock.now_us()
+    }
 
+    fn main_loop(&mut self) -> anyhow::Result<()> {
         // Catch up before announcing readiness: READY=1 means bans are restored and the
         // reader is current.
         self.drain_sources()?;
@@ -583,16 +645,24 @@ impl Daemon {
             );
         }
 
-        while !self.stop {
+        while !self.stop && !self.shutdown.is_triggered() {
             let timeout = self.poll_timeout();
             // Asked each round: a reload may have opened a new reader.
-            let raw = self.source.journal_mut().fd()?;
-            // Safety: the journal owns this fd and is not replaced while `fds` lives.
+            let raw = self.source.wait_fd()?;
+            // Safety: the source owns this fd and is not replaced while `fds` lives.
             let jfd = unsafe { BorrowedFd::borrow_raw(raw) };
             let mut fds = vec![
                 PollFd::new(jfd, PollFlags::POLLIN),
-                PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.shutdown.fd(), PollFlags::POLLIN),
             ];
+            let signal_at = self.signals.as_ref().map(|s| {
+                fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let clock_at = self.clock.fd().map(|fd| {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                fds.len() - 1
+            });
             let if_at = self.ifwatch.as_ref().map(|w| {
                 fds.push(PollFd::new(w.fd(), PollFlags::POLLIN));
                 fds.len() - 1
@@ -634,19 +704,27 @@ impl Daemon {
                 Err(e) => return Err(e.into()),
             }
             let journal_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-            let signal_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
+            let shutdown_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
             let ctl_ready = fds[base..base + nctl]
                 .iter()
                 .any(|f| f.revents().is_some_and(|r| !r.is_empty()));
             let ready = |at: Option<usize>| {
                 at.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()))
             };
+            let signal_ready = ready(signal_at);
+            let clock_ready = ready(clock_at);
             let if_ready = ready(if_at);
             let wake_ready = ready(wake_at);
             let drift_ready = ready(drift_at);
             let scrape_ready = ready(scrape_at);
             let files_ready = ready(files_at);
             drop(fds);
+            if shutdown_ready {
+                self.shutdown.drain();
+            }
+            if clock_ready {
+                self.clock.drain();
+            }
 
             if drift_ready {
                 self.drift.readable();
@@ -673,7 +751,11 @@ impl Daemon {
             }
 
             if signal_ready {
-                while let Ok(Some(info)) = sfd.read_signal() {
+                while let Some(info) = self
+                    .signals
+                    .as_ref()
+                    .and_then(|s| s.read_signal().ok().flatten())
+                {
                     match Signal::try_from(info.ssi_signo as i32) {
                         Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => self.stop = true,
                         Ok(Signal::SIGHUP) => {
@@ -725,7 +807,7 @@ impl Daemon {
             }
             if self.last_refresh.elapsed() >= REFRESH_EVERY {
                 self.refresh_long_bans();
-                self.forget_old_counts(now_us());
+                self.forget_old_counts(self.now_us());
                 give_back_memory();
             }
             self.keepalive();
@@ -737,12 +819,12 @@ impl Daemon {
         let mut t: Option<Duration> = None;
         let mut min = |d: Duration| t = Some(t.map_or(d, |x| x.min(d)));
         if let Some(deadline) = self.pipeline.bans.next_deadline() {
-            let left = (deadline - now_us()).max(0) as u64;
+            let left = (deadline - self.now_us()).max(0) as u64;
             min(Duration::from_micros(left) + Duration::from_millis(1));
         }
         // Expired failure windows are swept on time, not only when failures come.
         if let Some(due) = self.pipeline.tracker.due() {
-            let left = (due - now_us()).max(0) as u64;
+            let left = (due - self.now_us()).max(0) as u64;
             min(Duration::from_micros(left) + Duration::from_millis(1));
         }
         if let Some(w) = self.notifier.watchdog {
@@ -853,7 +935,7 @@ impl Daemon {
                 Which::Journal => {
                     self.metrics.entries_read += n as u64;
                     if n > 0 {
-                        self.metrics.journal_lag_us = now_us() - self.pipeline.now;
+                        self.metrics.journal_lag_us = self.now_us() - self.pipeline.now;
                     }
                 }
                 Which::Files => self.metrics.lines_read += n as u64,
@@ -912,7 +994,7 @@ impl Daemon {
     /// Re-add bans that outlast ipset's largest timeout, so the kernel keeps them.
     fn refresh_long_bans(&mut self) {
         self.last_refresh = Instant::now();
-        let now = now_us();
+        let now = self.now_us();
         let horizon = now + (REFRESH_EVERY.as_micros() as Micros) * 2;
         for ji in 0..self.pipeline.jails.len() {
             let entries: Vec<crate::ban::BanEntry> = self
@@ -982,7 +1064,8 @@ impl Daemon {
 
     fn expire_bans(&mut self) {
         let mut events = Vec::new();
-        self.pipeline.advance(now_us(), &mut |ev| events.push(ev));
+        self.pipeline
+            .advance(self.now_us(), &mut |ev| events.push(ev));
         if !events.is_empty() {
             // Not durable: the kernel lifted them anyway; their entries wait (apply.rs).
             let _ = self.apply(events, None).committed;
@@ -1069,11 +1152,11 @@ enum Which {
 impl Which {
     fn of<'a>(
         self,
-        journal: &'a mut JournalSource,
+        journal: &'a mut Box<dyn CursorSource>,
         files: &'a mut Option<LogFileSource>,
     ) -> Option<&'a mut dyn EntrySource> {
         match self {
-            Which::Journal => Some(journal),
+            Which::Journal => Some(&mut **journal as &mut dyn EntrySource),
             Which::Files => files.as_mut().map(|f| f as &mut dyn EntrySource),
         }
     }
