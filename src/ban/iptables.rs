@@ -1579,7 +1579,7 @@ pub fn hook_rule(rules: &JailRules) -> String {
 pub fn chain_body(rules: &JailRules, fam: Family) -> Vec<String> {
     let mut body = vec![match_rule(rules, fam)];
     if let Some(g) = rules.wake_group {
-        body.push(marked(&super::nflog::wake_rule(g)));
+        body.push(marked(&super::wake_rule(g)));
     }
     body.push(marked("-j RETURN"));
     body

@@ -18,7 +18,6 @@ pub mod dry_run;
 pub mod exec;
 pub mod iptables;
 pub mod netlink;
-pub mod nflog;
 pub mod nft;
 pub mod owner;
 
@@ -394,6 +393,19 @@ fn check_addr(jail: &str, addr: &Addr) -> Result<(), FirewallError> {
             reason,
         }),
     }
+}
+
+/// How often a wake rule may fire per second, and its burst: one message per 100 ms
+/// is plenty to keep the daemon's quick polling going (daemon/wakeup.rs), and a flood
+/// cannot make more.
+pub const WAKE_RATE_PER_SEC: u32 = 10;
+
+/// The rule in `banjo-<jail>` (iptables and ip6tables, after the set matches) that
+/// logs the start of a TCP connection to `group`, as `-S` prints it (both flavours).
+pub fn wake_rule(group: u16) -> String {
+    format!(
+        "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m limit --limit {WAKE_RATE_PER_SEC}/sec --limit-burst 1 -j NFLOG --nflog-group {group} --nflog-size 0"
+    )
 }
 
 #[cfg(test)]

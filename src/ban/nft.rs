@@ -175,7 +175,7 @@ pub fn rule_text(rules: &JailRules, kind: SetKind) -> String {
 
 /// The rule after the set rules that logs the start of each TCP connection to the
 /// jail's ports to its wake group (the nft twin of iptables' NFLOG rule; see
-/// ban/nflog.rs). None without a wake group, or for a UDP-only jail.
+/// daemon/wakeup.rs). None without a wake group, or for a UDP-only jail.
 pub fn wake_rule_text(rules: &JailRules) -> Option<String> {
     let group = rules.wake_group?;
     let ports = match (rules.protocol, &rules.ports) {
@@ -185,7 +185,7 @@ pub fn wake_rule_text(rules: &JailRules) -> Option<String> {
     };
     Some(format!(
         "{ports}tcp flags & (fin|syn|rst|ack) == syn limit rate {}/second burst 1 packets log group {group} snaplen 0",
-        super::nflog::WAKE_RATE_PER_SEC
+        super::WAKE_RATE_PER_SEC
     ))
 }
 

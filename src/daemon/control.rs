@@ -51,7 +51,7 @@ impl Daemon {
                     "active_bans": self.pipeline.bans.len(),
                     "tracker_memory": { "used": t.bytes(), "budget": t.budget(), "windows": t.len(), "windows_forgotten": t.forgotten_total() },
                     "wake_group": self.wake_group(),
-                    "connection_wakeups": self.connection_wakeups,
+                    "connection_wakeups": self.wakeup.connection_wakeups,
                     "control_evicted": self.server.evicted(),
                     "state": self.state_status(),
                     "down": self.down,

@@ -18,7 +18,7 @@ fn monotonic_usec() -> u64 {
 
 impl Daemon {
     pub(crate) fn reload(&mut self) -> anyhow::Result<String> {
-        let new = super::load_config(&self.opts);
+        let new = super::startup::load_config(&self.opts);
         if new.has_errors() {
             let text: Vec<String> = new
                 .diagnostics
@@ -198,7 +198,7 @@ impl Daemon {
         self.reopen_files();
         // A fed source (in-process tests) hands over whole entries: nothing to reopen.
         let reopened = match self.journal_at {
-            Some(_) => Some(super::open_source(&self.opts, &self.pipeline)),
+            Some(_) => Some(super::reader::open_source(&self.opts, &self.pipeline)),
             None => None,
         };
         match reopened {
