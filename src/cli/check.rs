@@ -1,7 +1,7 @@
 //! `banjo check`: load and validate everything, say what each jail will do, and exit 2
 //! on any error. Each error names file, line, jail and key, with a hint.
 
-use super::{ConfigArgs, EXIT_OK, EXIT_USAGE};
+use super::{ConfigArgs, Exit};
 use crate::banrules::{Ports, Protocol};
 use crate::config::Config;
 use crate::timefmt::format_duration;
@@ -134,7 +134,7 @@ fn report(cfg: &Config) -> Report<'_> {
     }
 }
 
-pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
+pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
     let cfg = a.config.load();
     let r = report(&cfg);
     if a.json {
@@ -142,7 +142,11 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     } else {
         super::output::ok_if_pipe(print(&r))?;
     }
-    Ok(if r.errors > 0 { EXIT_USAGE } else { EXIT_OK })
+    Ok(if r.errors > 0 {
+        Exit::Usage
+    } else {
+        Exit::Done
+    })
 }
 
 fn print(r: &Report) -> std::io::Result<()> {

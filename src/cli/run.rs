@@ -1,7 +1,7 @@
 //! `banjo run`: the daemon.
 
 use super::source::JournalArgs;
-use super::ConfigArgs;
+use super::{ConfigArgs, Exit};
 use crate::daemon::{run as run_daemon, RunError, RunOptions};
 use crate::timefmt::parse_timestamp;
 use clap::Args;
@@ -29,12 +29,12 @@ pub struct RunArgs {
     pub journal: JournalArgs,
 }
 
-pub fn run(a: RunArgs) -> anyhow::Result<i32> {
+pub fn run(a: RunArgs) -> anyhow::Result<Exit> {
     let since = match a.since.as_deref().map(parse_timestamp).transpose() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("banjo run: --since: {e}");
-            return Ok(super::EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     };
     let ran = run_daemon(RunOptions {
@@ -47,10 +47,10 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         socket: a.socket,
     });
     match ran {
-        Ok(()) => Ok(super::EXIT_OK),
+        Ok(()) => Ok(Exit::Done),
         Err(RunError::NoJails) => {
             eprintln!("banjo run: {}", RunError::NoJails);
-            Ok(super::EXIT_USAGE)
+            Ok(Exit::Usage)
         }
         Err(RunError::Failed(e)) => Err(e),
     }
