@@ -18,8 +18,9 @@
 //! pure want/have diff it carries out), `reader` (sources, positions, warm-up),
 //! `backlog` (batches, the commit beside the next read), `apply`, `timers` (one
 //! deadline type), `housekeeping` (memory, long bans, old counts, the watchdog),
-//! `wakeup` (nflog and quick polling), `reload`, `control` (the socket's verbs). What
-//! it takes from outside is in [`Parts`], so it also runs inside a test process
+//! `wakeup` (nflog and quick polling), `inputs` (the fds the loop sleeps on, and
+//! their events), `reload`, `control` (the socket's verbs). What it takes from
+//! outside is in [`Parts`], so it also runs inside a test process
 //! (tests/daemon_inprocess.rs): the shutdown token, the clock, the main source.
 
 pub mod actions;
@@ -35,6 +36,7 @@ mod health;
 mod history;
 mod housekeeping;
 mod ifwatch;
+mod inputs;
 mod ledger;
 pub mod log;
 mod metrics;
@@ -55,20 +57,17 @@ use crate::config::{Config, JailConfig};
 use crate::control::server::Server;
 use crate::journal::filesource::LogFileSource;
 use crate::journal::sdjournal::Location;
-use crate::journal::source::EntrySource;
 use crate::pipeline::Pipeline;
 use crate::state::Durable;
 use crate::timefmt::{Micros, SEC};
 use clock::Clock;
 use housekeeping::give_back_memory;
-use nix::poll::{PollFd, PollFlags};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::SignalFd;
 use reader::CURSOR_EVERY;
 use shutdown::Shutdown;
 use source::CursorSource;
 use startup::load_config;
-use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -289,137 +288,12 @@ impl Daemon {
         }
 
         while !self.stop && !self.shutdown.is_triggered() {
-            // Nothing is logged per round: the journal would feed it back to us.
-            let timeout = self.deadlines().timeout();
-            // Asked each round: a reload may have opened a new reader.
-            let raw = self.source.wait_fd()?;
-            // Safety: the source owns this fd and is not replaced while `fds` lives.
-            let jfd = unsafe { BorrowedFd::borrow_raw(raw) };
-            let mut fds = vec![
-                PollFd::new(jfd, PollFlags::POLLIN),
-                PollFd::new(self.shutdown.fd(), PollFlags::POLLIN),
-            ];
-            let signal_at = self.signals.as_ref().map(|s| {
-                fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
-                fds.len() - 1
-            });
-            let clock_at = self.clock.fd().map(|fd| {
-                fds.push(PollFd::new(fd, PollFlags::POLLIN));
-                fds.len() - 1
-            });
-            let if_at = self.ifwatch.as_ref().map(|w| {
-                fds.push(PollFd::new(w.fd(), PollFlags::POLLIN));
-                fds.len() - 1
-            });
-            let wake_at = self.wakeup.fd().map(|fd| {
-                fds.push(PollFd::new(fd, PollFlags::POLLIN));
-                fds.len() - 1
-            });
-            let drift_at = self.drift.fd().map(|fd| {
-                fds.push(PollFd::new(fd, PollFlags::POLLIN));
-                fds.len() - 1
-            });
-            let scrape_at = self.endpoint.as_ref().map(|m| {
-                fds.push(PollFd::new(m.fd(), PollFlags::POLLIN));
-                fds.len() - 1
-            });
-            let files_fd = self.files.as_mut().and_then(|f| f.poll_fd());
-            // Safety: the follower owns this fd and is not replaced while `fds` lives.
-            let files_at = files_fd.map(|raw| {
-                fds.push(PollFd::new(
-                    unsafe { BorrowedFd::borrow_raw(raw) },
-                    PollFlags::POLLIN,
-                ));
-                fds.len() - 1
-            });
-            let base = fds.len();
-            let ctl = self.server.poll_fds();
-            let nctl = ctl.len();
-            for (fd, write) in ctl {
-                let flags = if write {
-                    PollFlags::POLLOUT
-                } else {
-                    PollFlags::POLLIN
-                };
-                fds.push(PollFd::new(fd, flags));
-            }
-            match nix::poll::poll(&mut fds, timeout) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(e.into()),
-            }
-            let journal_ready = fds[0].revents().is_some_and(|r| !r.is_empty());
-            let shutdown_ready = fds[1].revents().is_some_and(|r| !r.is_empty());
-            let ctl_ready = fds[base..base + nctl]
-                .iter()
-                .any(|f| f.revents().is_some_and(|r| !r.is_empty()));
-            let ready = |at: Option<usize>| {
-                at.is_some_and(|i| fds[i].revents().is_some_and(|r| !r.is_empty()))
-            };
-            let signal_ready = ready(signal_at);
-            let clock_ready = ready(clock_at);
-            let if_ready = ready(if_at);
-            let wake_ready = ready(wake_at);
-            let drift_ready = ready(drift_at);
-            let scrape_ready = ready(scrape_at);
-            let files_ready = ready(files_at);
-            drop(fds);
-            if shutdown_ready {
-                self.shutdown.drain();
-            }
-            if clock_ready {
-                self.clock.drain();
-            }
-
-            if drift_ready {
-                self.drift.readable();
-            }
-
-            if wake_ready {
-                self.wakeup.readable();
-            }
-
-            if if_ready && self.ifwatch.as_ref().is_some_and(|w| w.drain()) {
-                let addrs = crate::addr::local_addresses();
-                for j in &mut self.pipeline.jails {
-                    j.set_self_addrs(&addrs);
-                }
-                tracing::info!(
-                    "this host's addresses changed; ignoreself now covers {} addresses",
-                    addrs.len()
-                );
-            }
-
-            if signal_ready {
-                while let Some(info) = self
-                    .signals
-                    .as_ref()
-                    .and_then(|s| s.read_signal().ok().flatten())
-                {
-                    match Signal::try_from(info.ssi_signo as i32) {
-                        Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => self.stop = true,
-                        Ok(Signal::SIGHUP) => {
-                            let r = self.reload();
-                            if let Err(e) = r {
-                                tracing::error!("reload: {e:#}");
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            if journal_ready {
-                // Consume the inotify events (rotation, new files) before reading on.
-                self.source.readable();
-            }
-            if files_ready {
-                if let Some(f) = self.files.as_mut() {
-                    f.readable();
-                }
-            }
+            let ready = self.wait()?;
+            self.take_inputs(&ready);
             self.drain_sources()?;
             self.expire_bans();
             self.tend_windows();
-            if ctl_ready || self.server.client_count() > 0 {
+            if ready.control || self.server.client_count() > 0 {
                 self.serve_control();
             }
             if self.actions.busy() {
@@ -434,7 +308,7 @@ impl Daemon {
                 self.commit_cursor();
             }
             self.retry_state();
-            if scrape_ready {
+            if ready.scrape {
                 if let Some(m) = &self.endpoint {
                     m.serve(|| self.render_metrics());
                 }
