@@ -29,6 +29,7 @@ const LAYERS: &[&str] = &[
     "filter",
     "compat::fail2ban::ini",
     "compat::fail2ban::datepattern",
+    "compat::fail2ban::syslogtag",
     "compat::fail2ban::filter",
     "config",
     // Failure -> decision.
