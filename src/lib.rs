@@ -8,11 +8,13 @@
 
 pub mod addr;
 pub mod ban;
+pub mod banrules;
 pub mod cli;
 pub mod compat;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod diag;
 pub mod events;
 pub mod filter;
 pub mod jail;

@@ -1,5 +1,6 @@
 //! The `banjo` binary: parse arguments, run, map the outcome to an exit code.
 
+use banjo::cli::Exit;
 use clap::Parser;
 
 fn main() {
@@ -15,11 +16,15 @@ fn main() {
             );
         }
     }
+    // Exit codes, as systemd and scripts read them: 0 ok, 1 runtime failure, 2 bad
+    // usage or configuration.
     let code = match banjo::cli::run(cli) {
-        Ok(code) => code,
+        Ok(Exit::Done) => 0,
+        Ok(Exit::Failed) => 1,
+        Ok(Exit::Usage) => 2,
         Err(e) => {
             eprintln!("banjo: error: {e:#}");
-            banjo::cli::EXIT_FAILURE
+            1
         }
     };
     std::process::exit(code);

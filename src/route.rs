@@ -5,10 +5,19 @@
 //!
 //! The same rules go to libsystemd (`match_add`/`match_or`) so non-matching entries are
 //! never decoded, and are re-applied here to route each entry to its jails.
+//!
+//! A leaf (the journal match grammar): the journal's reader hands these rules to
+//! libsystemd and the pipeline routes entries with them, so it must not import either;
+//! an entry is anything that has fields ([`HasFields`], implemented by
+//! `journal::Entry`).
 
-use crate::journal::Entry;
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// What routing asks of an entry: the value of a field, by name.
+pub trait HasFields {
+    fn field(&self, name: &str) -> Option<&[u8]>;
+}
 
 /// One conjunction: field -> accepted values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,11 +67,10 @@ impl Group {
         })
     }
 
-    pub fn accepts(&self, entry: &Entry) -> bool {
+    pub fn accepts<E: HasFields + ?Sized>(&self, entry: &E) -> bool {
         self.terms.iter().all(|(field, values)| {
             entry
-                .fields
-                .get(field)
+                .field(field)
                 .is_some_and(|v| values.iter().any(|want| want.as_slice() == v))
         })
     }
@@ -104,7 +112,7 @@ impl MatchRules {
         Ok(MatchRules { groups })
     }
 
-    pub fn accepts(&self, entry: &Entry) -> bool {
+    pub fn accepts<E: HasFields + ?Sized>(&self, entry: &E) -> bool {
         self.groups.iter().any(|g| g.accepts(entry))
     }
 
@@ -163,12 +171,21 @@ pub fn valid_field_name(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn entry(fields: &[(&str, &str)]) -> Entry {
-        let mut e = Entry::default();
-        for (k, v) in fields {
-            e.fields.set(k, v.as_bytes());
+    struct Entry(BTreeMap<String, Vec<u8>>);
+
+    impl HasFields for Entry {
+        fn field(&self, name: &str) -> Option<&[u8]> {
+            self.0.get(name).map(Vec::as_slice)
         }
-        e
+    }
+
+    fn entry(fields: &[(&str, &str)]) -> Entry {
+        Entry(
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect(),
+        )
     }
 
     #[test]

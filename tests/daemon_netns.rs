@@ -795,7 +795,7 @@ fn new_connections_wake_banjo_unless_the_group_is_taken() {
     if !enter("new_connections_wake_banjo_unless_the_group_is_taken") {
         return;
     }
-    use banjo::ban::nflog::ConnectionWake;
+    use banjo::daemon::wakeup::ConnectionWake;
     use std::net::{SocketAddr, TcpListener};
     let j = Journald::start();
     let peer = common::fw::Peer::linked();

@@ -15,7 +15,7 @@ use banjo::addr::Addr;
 use banjo::ban::{
     BanEntry, Family, Firewall, FirewallError, Flavour, IptablesFirewall, MemoryLedger, Object,
 };
-use banjo::config::{BlockType, Ports, Protocol};
+use banjo::banrules::{BlockType, Ports, Protocol};
 use common::fw::*;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::time::{Duration, Instant};

@@ -11,7 +11,7 @@ mod common;
 
 use banjo::addr::Addr;
 use banjo::ban::{BanEntry, Firewall, FirewallError, MemoryLedger, NftFirewall, Object};
-use banjo::config::{BlockType, Ports, Protocol};
+use banjo::banrules::{BlockType, Ports, Protocol};
 use common::fw::*;
 use serde_json::Value;
 use std::io::ErrorKind;

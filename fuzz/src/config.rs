@@ -17,7 +17,8 @@
 //!   the same jails load, with the same names and enabled flags (a bad file never
 //!   takes down the others).
 
-use banjo::config::{self, valid_jail_name, Config, SourceFile, BUILTIN, BUILTIN_NAME};
+use banjo::banrules::valid_jail_name;
+use banjo::config::{self, Config, SourceFile, BUILTIN, BUILTIN_NAME};
 use std::path::Path;
 use std::sync::OnceLock;
 

@@ -13,7 +13,7 @@ use super::{
     FirewallError, Flushed, JailRules, Ledger, Left, Refusal, MAX_KERNEL_TIMEOUT,
 };
 use crate::addr::Addr;
-use crate::config::{BlockType, Ports, Protocol};
+use crate::banrules::{BlockType, Ports, Protocol};
 use std::collections::BTreeMap;
 
 struct DryJail {

@@ -21,7 +21,7 @@ use super::{
     Family, Firewall, FirewallError, Flushed, Glance, JailRules, Refusal,
 };
 use crate::addr::Addr;
-use crate::config::{BlockType, Ports, Protocol};
+use crate::banrules::{BlockType, Ports, Protocol};
 use iptables::IPTables;
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error;
@@ -1289,7 +1289,7 @@ impl IptablesFirewall {
             let jail = super::jail_of_set(&set).or_else(|| {
                 set.strip_prefix("banjo-")
                     .and_then(|s| s.strip_suffix("-4t"))
-                    .filter(|j| crate::config::valid_jail_name(j))
+                    .filter(|j| crate::banrules::valid_jail_name(j))
             });
             if let Some(j) = jail {
                 jails.insert(j.to_owned());
@@ -1579,7 +1579,7 @@ pub fn hook_rule(rules: &JailRules) -> String {
 pub fn chain_body(rules: &JailRules, fam: Family) -> Vec<String> {
     let mut body = vec![match_rule(rules, fam)];
     if let Some(g) = rules.wake_group {
-        body.push(marked(&super::nflog::wake_rule(g)));
+        body.push(marked(&super::wake_rule(g)));
     }
     body.push(marked("-j RETURN"));
     body

@@ -18,7 +18,6 @@ pub mod dry_run;
 pub mod exec;
 pub mod iptables;
 pub mod netlink;
-pub mod nflog;
 pub mod nft;
 pub mod owner;
 
@@ -28,7 +27,7 @@ pub use nft::NftFirewall;
 pub use owner::{Flushed, Ledger, Left, MemoryLedger, Object};
 
 use crate::addr::Addr;
-use crate::config::{BlockType, Ports, Protocol};
+use crate::banrules::{BlockType, Ports, Protocol};
 use std::fmt;
 
 /// What a jail needs from the firewall.
@@ -279,7 +278,7 @@ pub fn kernel_timeout(timeout_secs: Option<u32>) -> u32 {
 
 /// Jail names end up in chain names (28 bytes at most) and set names (31), hence 22.
 pub fn check_jail(jail: &str) -> Result<(), FirewallError> {
-    if crate::config::valid_jail_name(jail) {
+    if crate::banrules::valid_jail_name(jail) {
         Ok(())
     } else {
         Err(FirewallError::BadJailName(jail.to_owned()))
@@ -351,13 +350,13 @@ pub fn ports_text(list: &[(u16, u16)]) -> String {
 pub fn jail_of_chain(chain: &str) -> Option<&str> {
     chain
         .strip_prefix("banjo-")
-        .filter(|j| crate::config::valid_jail_name(j))
+        .filter(|j| crate::banrules::valid_jail_name(j))
 }
 
 pub fn jail_of_set(set: &str) -> Option<&str> {
     set.strip_prefix("banjo-")
         .and_then(|s| s.strip_suffix("-4").or_else(|| s.strip_suffix("-6")))
-        .filter(|j| crate::config::valid_jail_name(j))
+        .filter(|j| crate::banrules::valid_jail_name(j))
 }
 
 /// What no backend bans, whatever the caller checked before: addresses no packet
@@ -394,6 +393,19 @@ fn check_addr(jail: &str, addr: &Addr) -> Result<(), FirewallError> {
             reason,
         }),
     }
+}
+
+/// How often a wake rule may fire per second, and its burst: one message per 100 ms
+/// is plenty to keep the daemon's quick polling going (daemon/wakeup.rs), and a flood
+/// cannot make more.
+pub const WAKE_RATE_PER_SEC: u32 = 10;
+
+/// The rule in `banjo-<jail>` (iptables and ip6tables, after the set matches) that
+/// logs the start of a TCP connection to `group`, as `-S` prints it (both flavours).
+pub fn wake_rule(group: u16) -> String {
+    format!(
+        "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m limit --limit {WAKE_RATE_PER_SEC}/sec --limit-burst 1 -j NFLOG --nflog-group {group} --nflog-size 0"
+    )
 }
 
 #[cfg(test)]

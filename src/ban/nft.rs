@@ -29,7 +29,7 @@ use super::{
     Firewall, FirewallError, Flushed, JailRules, Refusal,
 };
 use crate::addr::Addr;
-use crate::config::{BlockType, Ports, Protocol};
+use crate::banrules::{hook_of, BlockType, Ports, Protocol};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -120,7 +120,7 @@ pub fn parse_set_name(name: &str) -> Option<(&str, SetKind)> {
             SetKind::V6Prefix(len).filter_len(1..=127)?,
         )
     };
-    crate::config::valid_jail_name(jail).then_some((jail, kind))
+    crate::banrules::valid_jail_name(jail).then_some((jail, kind))
 }
 
 impl SetKind {
@@ -129,18 +129,6 @@ impl SetKind {
             SetKind::V4Prefix(l) | SetKind::V6Prefix(l) if !ok.contains(&l) => None,
             k => Some(k),
         }
-    }
-}
-
-/// The netfilter hook for the jail's `chain` (an iptables chain name in the config).
-/// DOCKER-USER is iptables' chain for forwarded traffic to containers; the forward hook
-/// sees the same packets (after Docker's DNAT, so ports are the containers' ports as in
-/// DOCKER-USER), and a drop in a base chain of any table is final.
-pub fn hook_of(chain: &str) -> Option<&'static str> {
-    match chain {
-        "INPUT" => Some("input"),
-        "FORWARD" | "DOCKER-USER" => Some("forward"),
-        _ => None,
     }
 }
 
@@ -187,7 +175,7 @@ pub fn rule_text(rules: &JailRules, kind: SetKind) -> String {
 
 /// The rule after the set rules that logs the start of each TCP connection to the
 /// jail's ports to its wake group (the nft twin of iptables' NFLOG rule; see
-/// ban/nflog.rs). None without a wake group, or for a UDP-only jail.
+/// daemon/wakeup.rs). None without a wake group, or for a UDP-only jail.
 pub fn wake_rule_text(rules: &JailRules) -> Option<String> {
     let group = rules.wake_group?;
     let ports = match (rules.protocol, &rules.ports) {
@@ -197,7 +185,7 @@ pub fn wake_rule_text(rules: &JailRules) -> Option<String> {
     };
     Some(format!(
         "{ports}tcp flags & (fin|syn|rst|ack) == syn limit rate {}/second burst 1 packets log group {group} snaplen 0",
-        super::nflog::WAKE_RATE_PER_SEC
+        super::WAKE_RATE_PER_SEC
     ))
 }
 

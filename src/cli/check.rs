@@ -1,8 +1,9 @@
 //! `banjo check`: load and validate everything, say what each jail will do, and exit 2
 //! on any error. Each error names file, line, jail and key, with a hint.
 
-use super::{ConfigArgs, EXIT_OK, EXIT_USAGE};
-use crate::config::{Config, Ports, Protocol};
+use super::{ConfigArgs, Exit};
+use crate::banrules::{Ports, Protocol};
+use crate::config::Config;
 use crate::timefmt::format_duration;
 use clap::Args;
 use serde::Serialize;
@@ -46,7 +47,7 @@ struct JailReport {
     ignoreself: bool,
     ban_loopback: bool,
     ipv6_prefix: u8,
-    blocktype: crate::config::BlockType,
+    blocktype: crate::banrules::BlockType,
     actions: Vec<ActionReport>,
 }
 
@@ -61,7 +62,7 @@ struct ActionReport {
 struct Report<'a> {
     files: Vec<&'a str>,
     jails: Vec<JailReport>,
-    diagnostics: &'a [crate::config::error::Diagnostic],
+    diagnostics: &'a [crate::diag::Diagnostic],
     errors: usize,
     warnings: usize,
 }
@@ -133,7 +134,7 @@ fn report(cfg: &Config) -> Report<'_> {
     }
 }
 
-pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
+pub fn run(a: CheckArgs) -> anyhow::Result<Exit> {
     let cfg = a.config.load();
     let r = report(&cfg);
     if a.json {
@@ -141,7 +142,11 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     } else {
         super::output::ok_if_pipe(print(&r))?;
     }
-    Ok(if r.errors > 0 { EXIT_USAGE } else { EXIT_OK })
+    Ok(if r.errors > 0 {
+        Exit::Usage
+    } else {
+        Exit::Done
+    })
 }
 
 fn print(r: &Report) -> std::io::Result<()> {

@@ -1,7 +1,7 @@
 //! The verbs that talk to the running daemon over its control socket:
 //! `status`, `bans`, `ban`, `unban`, `reload`, `metrics`.
 
-use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::Exit;
 use crate::control::client::call;
 use crate::control::protocol::{BanInfo, JailStatus, Request, Response};
 use crate::timefmt::format_time;
@@ -83,18 +83,18 @@ fn exchange(
     s: &SocketArgs,
     req: Request,
     print: impl FnOnce(&serde_json::Value),
-) -> anyhow::Result<i32> {
+) -> anyhow::Result<Exit> {
     let resp: Response = call(&s.socket, &req)?;
     if !resp.ok {
         eprintln!("banjo: {}", resp.error.unwrap_or_default());
-        return Ok(EXIT_FAILURE);
+        return Ok(Exit::Failed);
     }
     if s.json {
         super::output::json(&resp.data)?;
     } else {
         print(&resp.data);
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Done)
 }
 
 fn print_jail(j: &JailStatus) {
@@ -161,7 +161,7 @@ fn print_state(st: &serde_json::Value) {
     }
 }
 
-pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
+pub fn status(a: StatusArgs) -> anyhow::Result<Exit> {
     let one = a.jail.is_some();
     exchange(&a.s, Request::Status { jail: a.jail }, |d| {
         if one {
@@ -233,7 +233,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<i32> {
     })
 }
 
-pub fn bans(a: BansArgs) -> anyhow::Result<i32> {
+pub fn bans(a: BansArgs) -> anyhow::Result<Exit> {
     exchange(&a.s, Request::Bans, |d| {
         let list: Vec<BanInfo> = serde_json::from_value(d.clone()).unwrap_or_default();
         println!(
@@ -258,11 +258,11 @@ pub fn bans(a: BansArgs) -> anyhow::Result<i32> {
     })
 }
 
-pub fn ban(a: BanArgs) -> anyhow::Result<i32> {
+pub fn ban(a: BanArgs) -> anyhow::Result<Exit> {
     if let Some(t) = &a.time {
         if let Err(e) = crate::timefmt::parse_bantime(t) {
             eprintln!("banjo ban: --time: {e}");
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     }
     exchange(
@@ -285,7 +285,7 @@ pub fn ban(a: BanArgs) -> anyhow::Result<i32> {
     )
 }
 
-pub fn unban(a: UnbanArgs) -> anyhow::Result<i32> {
+pub fn unban(a: UnbanArgs) -> anyhow::Result<Exit> {
     exchange(
         &a.s,
         Request::Unban {
@@ -301,7 +301,7 @@ pub fn unban(a: UnbanArgs) -> anyhow::Result<i32> {
     )
 }
 
-pub fn reload(a: ReloadArgs) -> anyhow::Result<i32> {
+pub fn reload(a: ReloadArgs) -> anyhow::Result<Exit> {
     exchange(&a.s, Request::Reload, |d| {
         println!("reloaded: {}", d["summary"].as_str().unwrap_or(""))
     })
@@ -309,7 +309,7 @@ pub fn reload(a: ReloadArgs) -> anyhow::Result<i32> {
 
 /// The exposition as the daemon renders it for a scrape (with --json: inside
 /// `{"text": …}`).
-pub fn metrics(a: MetricsArgs) -> anyhow::Result<i32> {
+pub fn metrics(a: MetricsArgs) -> anyhow::Result<Exit> {
     exchange(&a.s, Request::Metrics, |d| {
         print!("{}", d["text"].as_str().unwrap_or(""))
     })

@@ -8,7 +8,7 @@
 //! as banjo makes it (ban/owner.rs). Objects under banjo's names that are not its own
 //! are left, and each is named with the reason.
 
-use super::EXIT_OK;
+use super::Exit;
 use crate::ban::{Firewall, Flushed, IptablesFirewall, MemoryLedger, NftFirewall, Object};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -51,7 +51,7 @@ fn flush(fw: &mut dyn Firewall, what: &str, out: &mut Vec<String>) -> Result<(),
     Ok(())
 }
 
-pub fn run(a: FlushArgs) -> anyhow::Result<i32> {
+pub fn run(a: FlushArgs) -> anyhow::Result<Exit> {
     let mut said = Vec::new();
     let mut usable = 0;
     let mut failures = Vec::new();
@@ -88,5 +88,5 @@ pub fn run(a: FlushArgs) -> anyhow::Result<i32> {
     if !failures.is_empty() {
         anyhow::bail!("{}", failures.join("; "));
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Done)
 }

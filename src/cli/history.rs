@@ -3,7 +3,7 @@
 //! `journalctl MESSAGE_ID=<ban id> BANJO_IP=ADDR + MESSAGE_ID=<unban id> BANJO_IP=ADDR …`.
 
 use super::source::JournalArgs;
-use super::{EXIT_OK, EXIT_USAGE};
+use super::Exit;
 use crate::events::{MSGID_ADOPTED, MSGID_BAN, MSGID_RESTORE, MSGID_UNBAN};
 use crate::journal::sdjournal::{JournalSource, Location};
 use crate::journal::Entry;
@@ -31,12 +31,12 @@ struct Item {
     message: String,
 }
 
-pub fn run(a: HistoryArgs) -> anyhow::Result<i32> {
+pub fn run(a: HistoryArgs) -> anyhow::Result<Exit> {
     let ip = match a.addr.parse::<crate::addr::Addr>() {
         Ok(addr) => addr.net().addr().to_string(),
         Err(e) => {
             eprintln!("banjo history: {e}");
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     };
     // _UID=0: only banjo (root) writes these; a local user's look-alike entries
@@ -74,5 +74,5 @@ pub fn run(a: HistoryArgs) -> anyhow::Result<i32> {
         let bans = items.iter().filter(|i| i.event == "ban").count();
         println!("{ip}: {bans} bans, {} entries", items.len());
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Done)
 }

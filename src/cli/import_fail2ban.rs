@@ -8,7 +8,7 @@
 //! every enabled fail2ban jail was imported, 2 when one was not or the result does not
 //! pass `banjo check` (then nothing is written), 1 on a write failure.
 
-use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::Exit;
 use crate::compat::fail2ban::import::{self, Import, Level, Note};
 use clap::Args;
 use serde::Serialize;
@@ -61,12 +61,12 @@ struct Report<'a> {
     written: bool,
     dry_run: bool,
     /// What banjo's config loader says of the result.
-    check: Vec<crate::config::error::Diagnostic>,
+    check: Vec<crate::diag::Diagnostic>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bans: Option<super::import_fail2ban_bans::BanReport>,
 }
 
-pub fn run(a: ImportFail2banArgs) -> anyhow::Result<i32> {
+pub fn run(a: ImportFail2banArgs) -> anyhow::Result<Exit> {
     let banjo = std::env::current_exe()
         .ok()
         .and_then(|p| p.canonicalize().ok())
@@ -80,7 +80,7 @@ pub fn run(a: ImportFail2banArgs) -> anyhow::Result<i32> {
                 None => p.file.clone(),
             };
             eprintln!("banjo import-fail2ban: {at}: {}", p.message);
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     };
     let mut files = vec![Planned {
@@ -111,9 +111,9 @@ pub fn run(a: ImportFail2banArgs) -> anyhow::Result<i32> {
         .any(|j| j.enabled_in_fail2ban && !(j.written && j.enabled));
     let clash: Vec<&Planned> = files.iter().filter(|f| f.exists).collect();
     let mut code = if missing || check_errors {
-        EXIT_USAGE
+        Exit::Usage
     } else {
-        EXIT_OK
+        Exit::Done
     };
     let mut written = false;
     let mut problem = None;
@@ -127,7 +127,7 @@ pub fn run(a: ImportFail2banArgs) -> anyhow::Result<i32> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
-            code = EXIT_FAILURE;
+            code = Exit::Failed;
         } else {
             for f in &files {
                 let p = Path::new(&f.path);
@@ -156,8 +156,8 @@ pub fn run(a: ImportFail2banArgs) -> anyhow::Result<i32> {
         })
     };
     if let Some(b) = &bans {
-        if b.error.is_some() && code == EXIT_OK {
-            code = EXIT_FAILURE;
+        if b.error.is_some() && code == Exit::Done {
+            code = Exit::Failed;
         }
     }
     let r = Report {
@@ -213,10 +213,7 @@ impl Drop for TempDir {
 
 /// Load the banjo config dir as it would be after writing `files`: a copy of its TOML
 /// files in a temporary directory with the new ones on top.
-fn check_result(
-    dir: &Path,
-    files: &[Planned],
-) -> anyhow::Result<Vec<crate::config::error::Diagnostic>> {
+fn check_result(dir: &Path, files: &[Planned]) -> anyhow::Result<Vec<crate::diag::Diagnostic>> {
     let tmp = TempDir::new()?;
     for sub in ["", "jail.d", "filter.d"] {
         let from = dir.join(sub);

@@ -3,7 +3,7 @@
 //! stdout or to `-o DIR/NAME.toml`. Exit 0 when every file was imported whole, 2 when
 //! a file or a pattern could not be (what was importable is still written).
 
-use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::Exit;
 use crate::compat::fail2ban::filter::{import, Import};
 use clap::Args;
 use serde::Serialize;
@@ -37,7 +37,7 @@ struct FileReport {
     modes: Vec<String>,
     failregex: usize,
     left_out: usize,
-    diagnostics: Vec<crate::config::error::Diagnostic>,
+    diagnostics: Vec<crate::diag::Diagnostic>,
     #[serde(skip_serializing_if = "Option::is_none")]
     toml: Option<String>,
 }
@@ -51,15 +51,15 @@ fn status(i: &Import) -> &'static str {
     }
 }
 
-pub fn run(a: ImportFilterArgs) -> anyhow::Result<i32> {
+pub fn run(a: ImportFilterArgs) -> anyhow::Result<Exit> {
     if let Some(dir) = &a.output {
         if !dir.is_dir() {
             eprintln!("banjo import-filter: -o {}: not a directory", dir.display());
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     }
     let mut reports = Vec::new();
-    let mut code = EXIT_OK;
+    let mut code = Exit::Done;
     let mut out = super::output::out();
     // Printing the filters to a terminal streams them: no progress line then.
     let streams = a.output.is_none();
@@ -71,7 +71,7 @@ pub fn run(a: ImportFilterArgs) -> anyhow::Result<i32> {
         progress.clear();
         let st = status(&imp);
         if st == "failed" || st == "partial" {
-            code = EXIT_USAGE;
+            code = Exit::Usage;
         }
         if !a.json {
             for d in &imp.diagnostics {
@@ -86,7 +86,7 @@ pub fn run(a: ImportFilterArgs) -> anyhow::Result<i32> {
                     "banjo import-filter: {} exists (use --force to overwrite)",
                     path.display()
                 );
-                code = EXIT_FAILURE;
+                code = Exit::Failed;
             } else {
                 std::fs::write(&path, text)?;
                 written = Some(path.display().to_string());

@@ -3,7 +3,7 @@
 //! it for `action_mw`/`action_mwl`): every program runs from an argv, no shell, so an
 //! attacker's text in `{matches}` is only ever data in the mail body.
 
-use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::Exit;
 use clap::Args;
 use std::io::{Read, Write};
 use std::net::IpAddr;
@@ -109,10 +109,10 @@ fn whois(ip: &str) -> String {
     reader.join().unwrap_or_default()
 }
 
-pub fn run(a: MailBanArgs) -> anyhow::Result<i32> {
+pub fn run(a: MailBanArgs) -> anyhow::Result<Exit> {
     if a.ip.parse::<IpAddr>().is_err() && a.ip.parse::<ipnet::IpNet>().is_err() {
         eprintln!("banjo mail-ban: --ip {:?} is not an address", a.ip);
-        return Ok(EXIT_USAGE);
+        return Ok(Exit::Usage);
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
@@ -139,7 +139,7 @@ pub fn run(a: MailBanArgs) -> anyhow::Result<i32> {
         Ok(c) => c,
         Err(e) => {
             eprintln!("banjo mail-ban: cannot run {}: {e}", a.mta);
-            return Ok(EXIT_FAILURE);
+            return Ok(Exit::Failed);
         }
     };
     if let Some(mut i) = child.stdin.take() {
@@ -148,7 +148,7 @@ pub fn run(a: MailBanArgs) -> anyhow::Result<i32> {
     let status = child.wait()?;
     if !status.success() {
         eprintln!("banjo mail-ban: {} exited with {status}", a.mta);
-        return Ok(EXIT_FAILURE);
+        return Ok(Exit::Failed);
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Done)
 }

@@ -1,6 +1,6 @@
 //! Command-line interface: the clap definition (also the source of man pages and
-//! completions) and one module per subcommand. Subcommands return an exit code;
-//! `main` maps errors to 1 and usage errors to 2.
+//! completions) and one module per subcommand. Subcommands return an [`Exit`];
+//! `main` maps it, and errors, to the exit code.
 
 pub mod check;
 pub mod ctl;
@@ -21,10 +21,16 @@ pub mod test_filter;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-/// Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILURE: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
+/// How a command ended. The exit code is main.rs's to choose (0, 1, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It did what was asked.
+    Done,
+    /// It ran, and what it found or did failed (a daemon that could not be reached…).
+    Failed,
+    /// Bad usage or configuration: nothing was run.
+    Usage,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -154,8 +160,8 @@ impl ConfigArgs {
     }
 }
 
-/// Run the parsed command; returns the process exit code.
-pub fn run(cli: Cli) -> anyhow::Result<i32> {
+/// Run the parsed command; returns how it ended (main.rs makes that the exit code).
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Check(a) => check::run(a),
         Command::TestFilter(a) => test_filter::run(a),

@@ -4,7 +4,7 @@
 //! banjo) are skipped so nothing is counted twice.
 
 use super::source::{EntrySource, JournalArgs};
-use super::{ConfigArgs, EXIT_OK, EXIT_USAGE};
+use super::{ConfigArgs, Exit};
 use crate::events::{Event, MSGID_BAN};
 use crate::jail::JailStats;
 use crate::journal::filesource::{LogFileSource, LogPath};
@@ -74,7 +74,7 @@ struct Refused {
     reason: String,
 }
 
-pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
+pub fn run(a: ReplayArgs) -> anyhow::Result<Exit> {
     // As the daemon loads it: disabled jails' filters are not compiled.
     let cfg = a.config.load_enabled();
     for d in &cfg.diagnostics {
@@ -85,20 +85,20 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         eprintln!(
             "banjo replay: give --journal-dir DIR, --journal-file F, --journal or --logpath FILE"
         );
-        return Ok(EXIT_USAGE);
+        return Ok(Exit::Usage);
     }
     let since = match a.since.as_deref().map(parse_timestamp).transpose() {
         Ok(v) => v,
         Err(e) => {
             eprintln!("banjo replay: --since: {e}");
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     };
     let until = match a.until.as_deref().map(parse_timestamp).transpose() {
         Ok(v) => v,
         Err(e) => {
             eprintln!("banjo replay: --until: {e}");
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     };
     let configs: Vec<Arc<crate::config::JailConfig>> = cfg
@@ -109,7 +109,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         .collect();
     if configs.is_empty() {
         eprintln!("banjo replay: no enabled jail without errors; see banjo check");
-        return Ok(EXIT_USAGE);
+        return Ok(Exit::Usage);
     }
     let self_addrs = if a.no_ignoreself {
         Vec::new()
@@ -180,7 +180,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
         }
         None => {
             let Some(mut files) = open_logpaths(&a.logpath, &p, &fields)? else {
-                return Ok(EXIT_USAGE);
+                return Ok(Exit::Usage);
             };
             // The same reader as the daemon's, once through (no waiting at the end).
             let mut going = true;
@@ -241,7 +241,7 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<i32> {
     } else {
         super::output::ok_if_pipe(print_summary(&report))?;
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Done)
 }
 
 /// The files of `--logpath` as a log-file source, each routed to the jails whose

@@ -1,8 +1,8 @@
 //! `banjo run`: the daemon.
 
 use super::source::JournalArgs;
-use super::ConfigArgs;
-use crate::daemon::{run as run_daemon, RunOptions};
+use super::{ConfigArgs, Exit};
+use crate::daemon::{run as run_daemon, RunError, RunOptions};
 use crate::timefmt::parse_timestamp;
 use clap::Args;
 use std::path::PathBuf;
@@ -29,15 +29,15 @@ pub struct RunArgs {
     pub journal: JournalArgs,
 }
 
-pub fn run(a: RunArgs) -> anyhow::Result<i32> {
+pub fn run(a: RunArgs) -> anyhow::Result<Exit> {
     let since = match a.since.as_deref().map(parse_timestamp).transpose() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("banjo run: --since: {e}");
-            return Ok(super::EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     };
-    run_daemon(RunOptions {
+    let ran = run_daemon(RunOptions {
         config_dir: a.config.dir(),
         config_explicit: a.config.config.is_some(),
         dry_run: a.dry_run,
@@ -45,5 +45,13 @@ pub fn run(a: RunArgs) -> anyhow::Result<i32> {
         journal: a.journal.location(),
         state_dir: a.state_dir,
         socket: a.socket,
-    })
+    });
+    match ran {
+        Ok(()) => Ok(Exit::Done),
+        Err(RunError::NoJails) => {
+            eprintln!("banjo run: {}", RunError::NoJails);
+            Ok(Exit::Usage)
+        }
+        Err(RunError::Failed(e)) => Err(e),
+    }
 }

@@ -3,7 +3,7 @@
 //! missed counts and the addresses found.
 
 use super::source::{EntrySource, JournalArgs};
-use super::{ConfigArgs, EXIT_OK, EXIT_USAGE};
+use super::{ConfigArgs, Exit};
 use crate::filter::{Filter, FilterRef, Outcome, Session};
 use crate::journal::datepattern::DatePattern;
 use crate::journal::Entry;
@@ -117,36 +117,36 @@ fn load_filter(text: &str, config: &ConfigArgs) -> Result<Filter, String> {
     Filter::inline(text).map_err(join_diags)
 }
 
-fn join_diags(d: Vec<crate::config::error::Diagnostic>) -> String {
+fn join_diags(d: Vec<crate::diag::Diagnostic>) -> String {
     d.iter()
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
         .join("\n")
 }
 
-pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
+pub fn run(a: TestFilterArgs) -> anyhow::Result<Exit> {
     let filter = match load_filter(&a.filter, &a.config) {
         Ok(f) => Arc::new(f),
         Err(e) => {
             eprintln!("banjo test-filter: {e}");
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
     };
     let (mut source, source_name) = match (a.journal.location(), &a.source) {
         (Some(_), Some(_)) => {
             eprintln!("banjo test-filter: give either SOURCE or a journal option, not both");
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
         (None, None) => {
             eprintln!("banjo test-filter: no SOURCE: give a file, -, a line, --journal-dir DIR, --journal-file F or --journal");
-            return Ok(EXIT_USAGE);
+            return Ok(Exit::Usage);
         }
         (None, Some(s)) if a.logpath => {
             let dates = match a.datepattern.as_deref().map(DatePattern::parse).transpose() {
                 Ok(d) => d.unwrap_or(DatePattern::Auto),
                 Err(e) => {
                     eprintln!("banjo test-filter: --datepattern: {e}");
-                    return Ok(EXIT_USAGE);
+                    return Ok(Exit::Usage);
                 }
             };
             EntrySource::logfile(s, dates, &filter.wanted_fields())?
@@ -160,7 +160,7 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
                     Ok(r) => Some(r),
                     Err(e) => {
                         eprintln!("banjo test-filter: --match: {e}");
-                        return Ok(EXIT_USAGE);
+                        return Ok(Exit::Usage);
                     }
                 }
             } else {
@@ -280,7 +280,7 @@ pub fn run(a: TestFilterArgs) -> anyhow::Result<i32> {
     } else {
         super::output::ok_if_pipe(print_report(&r))?;
     }
-    Ok(EXIT_OK)
+    Ok(Exit::Done)
 }
 
 fn pattern_hits(patterns: &[crate::filter::Pattern], hits: &[u64]) -> Vec<PatternHits> {

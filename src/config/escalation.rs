@@ -157,7 +157,7 @@ impl Resolver<'_> {
         .collect();
         for (key, (file, line)) in set {
             self.diags.push(
-                super::error::Diagnostic::error(
+                crate::diag::Diagnostic::error(
                     file,
                     line,
                     format!("{key} has no effect: escalate_after is not set"),

@@ -4,16 +4,16 @@
 //! it into values that say what they hold. Every problem becomes a [`Diagnostic`]
 //! naming file, line, jail and key; a jail with errors is left out, the others load.
 
-pub mod error;
 pub mod escalation;
 pub mod raw;
 
 use crate::addr::parse_net;
-use crate::compat;
+use crate::banrules::{parse_port_item, valid_chain, valid_jail_name, BlockType, Ports, Protocol};
+use crate::compat::fail2ban::filter as f2b_filter;
+use crate::diag::{line_of, Diagnostic};
 use crate::filter::{Filter, FilterRef};
 use crate::route::MatchRules;
 use crate::timefmt::{parse_bantime, parse_duration, BanTime, Micros, SEC};
-use error::{line_of, Diagnostic};
 use ipnet::IpNet;
 use raw::{Layered, RawDuration, RawFile, RawMatch, RawPort, RawPorts, RawSize};
 use serde::Serialize;
@@ -184,30 +184,6 @@ impl Config {
 pub struct Increment {
     pub factor: f64,
     pub maxtime: BanTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ports {
-    All,
-    /// Inclusive ranges.
-    List(Vec<(u16, u16)>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    All,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum BlockType {
-    #[serde(rename = "REJECT")]
-    Reject,
-    #[serde(rename = "DROP")]
-    Drop,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -525,7 +501,7 @@ fn resolve_metrics(files: &[SourceFile], diags: &mut Vec<Diagnostic>) -> Metrics
 /// check`, rather than a setup failure when the daemon starts.
 fn check_nft_hooks(jails: &mut Vec<JailConfig>, diags: &mut Vec<Diagnostic>) {
     jails.retain(|j| {
-        if crate::ban::nft::hook_of(&j.chain).is_some() {
+        if crate::banrules::hook_of(&j.chain).is_some() {
             return true;
         }
         let (file, line) = match j.declared_at.rsplit_once(':') {
@@ -719,7 +695,7 @@ pub fn resolve(
         let parsed: RawFile = match toml::from_str(&f.text) {
             Ok(p) => p,
             Err(e) => {
-                diags.push(error::from_toml(&f.name, &f.text, &e));
+                diags.push(crate::diag::from_toml(&f.name, &f.text, &e));
                 continue;
             }
         };
@@ -980,10 +956,7 @@ impl Resolver<'_> {
         let outline = self.outline;
         // A fail2ban filter file left unread (an outline): its journalmatch is unknown.
         let mut unread = false;
-        let filter = match compat::fail2ban::filter::jail_source(
-            &filter_ref.name,
-            f2b_dir.as_deref(),
-        ) {
+        let filter = match f2b_filter::jail_source(&filter_ref.name, f2b_dir.as_deref()) {
             // Outlines and compiled filters apart: a jail must never run an outline.
             None => filters
                 .entry(format!(
@@ -1024,8 +997,7 @@ impl Resolver<'_> {
                 } else {
                     let key = format!("{}\0{filter_text}", path.display());
                     let loaded = fail2ban_filters.entry(key).or_insert_with(|| {
-                        match compat::fail2ban::filter::compile_for_jail(&path, &filter_ref.params)
-                        {
+                        match f2b_filter::compile_for_jail(&path, &filter_ref.params) {
                             Ok((f, warnings)) => (Ok(Arc::new(f)), warnings),
                             Err(e) => (Err(e), Vec::new()),
                         }
@@ -1085,7 +1057,7 @@ impl Resolver<'_> {
                 "datepattern",
                 "datepattern without logpath: journal entries carry their own time",
             )
-            .severity = crate::config::error::Severity::Warning;
+            .severity = crate::diag::Severity::Warning;
         }
 
         // journalmatch: the jail's, else (unless the jail reads only files) the
@@ -1389,77 +1361,6 @@ fn package_leftover(name: &str) -> bool {
         .iter()
         .any(|s| name.ends_with(s))
         || name.contains(".ucf-")
-}
-
-pub fn valid_jail_name(name: &str) -> bool {
-    (1..=22).contains(&name.len())
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn valid_chain(name: &str) -> bool {
-    (1..=28).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// Well-known service names, so configs need not depend on /etc/services being there.
-const SERVICES: &[(&str, u16)] = &[
-    ("ftp-data", 20),
-    ("ftp", 21),
-    ("ssh", 22),
-    ("telnet", 23),
-    ("smtp", 25),
-    ("domain", 53),
-    ("http", 80),
-    ("pop3", 110),
-    ("imap", 143),
-    ("ldap", 389),
-    ("https", 443),
-    ("smtps", 465),
-    ("submissions", 465),
-    ("submission", 587),
-    ("ldaps", 636),
-    ("ftps-data", 989),
-    ("ftps", 990),
-    ("imaps", 993),
-    ("pop3s", 995),
-    ("mysql", 3306),
-    ("sieve", 4190),
-    ("postgresql", 5432),
-];
-
-/// A port number or a service name banjo knows (`ssh`, `imaps`); the fail2ban importer
-/// asks it which names need /etc/services.
-pub(crate) fn parse_port(s: &str) -> Result<u16, String> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return u16::try_from(n)
-            .ok()
-            .filter(|&p| p > 0)
-            .ok_or_else(|| format!("{n} is not a port number (1 to 65535)"));
-    }
-    SERVICES
-        .iter()
-        .find(|(n, _)| *n == s)
-        .map(|(_, p)| *p)
-        .ok_or_else(|| format!("{s:?} is not a port number or known service name"))
-}
-
-fn parse_port_item(s: &str) -> Result<(u16, u16), String> {
-    match s.split_once([':', '-']) {
-        Some((a, b)) if !a.is_empty() && a.parse::<u16>().is_ok() => {
-            let (a, b) = (parse_port(a)?, parse_port(b)?);
-            if a > b {
-                return Err(format!("{s:?}: range runs backwards"));
-            }
-            Ok((a, b))
-        }
-        _ => parse_port(s).map(|p| (p, p)),
-    }
 }
 
 /// Every bad item is reported: (the item as written, what is wrong with it).

@@ -2,6 +2,10 @@
 //! 4-byte big-endian length and JSON: a request at most [`MAX_FRAME`] bytes (the
 //! daemon reads it), a response at most [`MAX_RESPONSE`] (100k bans listed by
 //! `banjo bans` are a few MiB).
+//!
+//! Typed at both ends: a [`Request`] per verb, and for each a [`Reply`] whose shape is
+//! that verb's; on the wire a reply is the `data` of a [`Response`] (`ok`, `error`,
+//! `data`: docs/JSON.md), which stays the frame the CLI reads.
 
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
@@ -126,6 +130,122 @@ pub struct BanInfo {
     pub failures: u32,
 }
 
+/// `status`: the overview (counts only; `status JAIL` lists addresses).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Overview {
+    pub jails: Vec<JailStatus>,
+    pub active_bans: usize,
+    pub tracker_memory: TrackerMemory,
+    /// The nfnetlink_log group the wake rules log to, when the daemon listens on it.
+    pub wake_group: Option<u16>,
+    pub connection_wakeups: u64,
+    /// Control connections closed to make room for others (per-uid room).
+    pub control_evicted: u64,
+    pub state: StateHealth,
+    /// Configured jails that are not running, and why.
+    pub down: Vec<JailDown>,
+    /// Firewall drift repairs since start, and the last one.
+    pub repairs: u64,
+    pub last_repair: Option<Repair>,
+}
+
+/// What the failure windows hold, against `[daemon] tracker_memory`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrackerMemory {
+    pub used: usize,
+    pub budget: usize,
+    pub windows: usize,
+    pub windows_forgotten: u64,
+}
+
+/// The state's health: durable, or why not and since when (the fields after `path`
+/// only while it is not).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StateHealth {
+    pub mode: String,
+    pub durable: bool,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since_us: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bans_not_durable: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commits_kept: Option<usize>,
+}
+
+/// A configured jail that is not running, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JailDown {
+    pub jail: String,
+    pub reason: String,
+}
+
+/// A firewall drift repair.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Repair {
+    pub time_us: i64,
+    pub trigger: String,
+    pub jails: Vec<String>,
+    pub what: String,
+}
+
+/// `ban`: what was banned, for how long.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Banned {
+    pub jail: String,
+    pub addr: String,
+    pub bantime: String,
+}
+
+/// `unban`: "JAIL ADDR" of each ban lifted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Unbanned {
+    pub unbanned: Vec<String>,
+}
+
+/// `reload`: what the reload did, in words.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Reloaded {
+    pub summary: String,
+}
+
+/// `metrics`: Prometheus's text format.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MetricsText {
+    pub text: String,
+}
+
+/// The answer to a request that succeeded: one shape per verb.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Reply {
+    Overview(Box<Overview>),
+    Jail(Box<JailStatus>),
+    Bans(Vec<BanInfo>),
+    Banned(Banned),
+    Unbanned(Unbanned),
+    Reloaded(Reloaded),
+    Metrics(MetricsText),
+}
+
+/// What a handler returns: its reply, or why the request was refused or failed.
+pub type Answer = Result<Reply, String>;
+
+impl From<Answer> for Response {
+    fn from(a: Answer) -> Response {
+        match a {
+            Ok(reply) => Response::ok(serde_json::to_value(reply).unwrap_or_default()),
+            Err(msg) => Response::err(msg),
+        }
+    }
+}
+
 /// Encode one frame.
 pub fn encode(v: &impl Serialize) -> Vec<u8> {
     let body = serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec());
@@ -193,5 +313,32 @@ mod tests {
         assert!(frame_len(&[0xff, 0xff, 0xff, 0xff]).is_err());
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"status","bogus":1}"#).is_err());
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"rm -rf"}"#).is_err());
+    }
+
+    #[test]
+    fn a_reply_is_the_data_of_an_ok_response_and_a_refusal_its_error() {
+        let r = Response::from(Ok(Reply::Unbanned(Unbanned {
+            unbanned: vec!["sshd 192.0.2.1".into()],
+        })) as Answer);
+        assert!(r.ok);
+        assert_eq!(
+            r.data,
+            serde_json::json!({ "unbanned": ["sshd 192.0.2.1"] })
+        );
+        let r = Response::from(Err("no running jail \"x\"".to_string()) as Answer);
+        assert!(!r.ok);
+        assert_eq!(r.error.as_deref(), Some("no running jail \"x\""));
+        assert!(r.data.is_null());
+        // The state's health names only what applies.
+        let durable = StateHealth {
+            mode: "durable".into(),
+            durable: true,
+            path: "/var/lib/banjo/state.db".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&durable).unwrap(),
+            serde_json::json!({ "mode": "durable", "durable": true, "path": "/var/lib/banjo/state.db" })
+        );
     }
 }

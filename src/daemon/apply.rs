@@ -165,7 +165,7 @@ impl Daemon {
             Some(Position::Files(f)) => batch.files = Some(f),
             None => {}
         }
-        let now = super::now_us();
+        let now = self.now_us();
         let mut fw_bans: BTreeMap<String, Vec<BanEntry>> = BTreeMap::new();
         let mut fw_unbans: BTreeMap<String, Vec<crate::addr::Addr>> = BTreeMap::new();
         let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
@@ -384,7 +384,7 @@ impl Daemon {
     pub(crate) fn report(&mut self) -> Vec<(String, Refusal)> {
         let settled = self.fw.settle();
         self.drift.settled();
-        self.metrics.settled(super::now_us());
+        self.metrics.settled(self.now_us());
         let refused = self.kernel_refused(settled);
         // The kernel answered for every network ban so far.
         self.pipeline.lifted.clear();

@@ -27,7 +27,6 @@ use super::{kernel_entry, log, rules, Daemon};
 use crate::addr::Addr;
 use crate::ban::netlink::NftEvents;
 use crate::ban::{refuse_all, BanEntry, Family, Firewall, Refusal};
-use crate::timefmt::Micros;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
@@ -38,14 +37,8 @@ pub(crate) const SETTLE: Duration = Duration::from_millis(30);
 /// switched off (see `NftEvents::listen`), and one check follows it.
 const QUIET_FROM: usize = 4096;
 
-/// The last repair, for `banjo status`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub(crate) struct Repair {
-    pub time_us: Micros,
-    pub trigger: String,
-    pub jails: Vec<String>,
-    pub what: String,
-}
+// The last repair, for `banjo status`.
+use crate::control::protocol::Repair;
 
 /// What is due now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +286,7 @@ impl Daemon {
             self.drift.repairs += 1;
             self.drift.healthy = None;
             self.drift.last = Some(Repair {
-                time_us: super::now_us(),
+                time_us: self.now_us(),
                 trigger: trigger.to_owned(),
                 jails: done.iter().map(|d| d.0.clone()).collect(),
                 what: done
@@ -312,7 +305,7 @@ impl Daemon {
         let Some(have) = self.kernel_holds(name) else {
             return (0, Vec::new());
         };
-        let now = super::now_us();
+        let now = self.now_us();
         let missing: Vec<BanEntry> = self
             .pipeline
             .bans

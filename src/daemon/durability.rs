@@ -14,9 +14,8 @@
 //! recovered), and all along in STATUS= and `banjo status`.
 
 use super::reconcile::{self, History, Inputs, Plan, Source};
-use super::{history, kernel_entry, log, now_us, Daemon};
+use super::{history, kernel_entry, log, Daemon};
 use crate::jail::Ban;
-use crate::journal::sdjournal::Location;
 use crate::state::{Batch, OpenOutcome, Retried};
 use crate::timefmt::{format_duration, Micros};
 use std::collections::{BTreeMap, HashSet};
@@ -27,7 +26,7 @@ impl Daemon {
     /// state was `lost`, and carry out the reconcile plan. Returns where banjo's
     /// previous run stopped writing to the journal, when the history was read.
     pub(super) fn restore_bans(&mut self, lost: Option<&str>) -> anyhow::Result<Option<String>> {
-        let now = now_us();
+        let now = self.now_us();
         // Old counts go before they are loaded: memory holds only what may still count.
         self.forget_old_counts(now);
         let (stored, counts, totals) = match self.state.store() {
@@ -56,8 +55,7 @@ impl Daemon {
             }
         }
         let mut found = history::Found::default();
-        if lost.is_some() {
-            let loc = self.opts.journal.clone().unwrap_or(Location::System);
+        if let (Some(_), Some(loc)) = (lost, self.journal_at.clone()) {
             match history::read(&loc) {
                 Ok(f) => found = f,
                 Err(e) => tracing::error!(
@@ -247,7 +245,7 @@ impl Daemon {
                 if let Some(Ok(t)) = self.state.store().map(|s| s.totals()) {
                     self.totals = t.into_iter().collect();
                 }
-                let down = since.map_or_else(String::new, |s| format_duration(now_us() - s));
+                let down = since.map_or_else(String::new, |s| format_duration(self.now_us() - s));
                 log::state_recovered(self.state.path(), bans, &down);
                 self.report_awaiting();
                 self.notifier
@@ -270,7 +268,7 @@ impl Daemon {
         let Some(store) = self.state.store() else {
             return;
         };
-        let now = now_us();
+        let now = self.now_us();
         let (bans, counts) = match (store.active_bans(), store.ban_counts()) {
             (Ok(b), Ok(c)) => (b, c),
             (Err(e), _) | (_, Err(e)) => {

@@ -3,7 +3,7 @@
 //! it are bans again — in the ban book, the state and the kernel — so that an
 //! escalation never costs the bans it was meant to replace.
 
-use super::{kernel_entry, now_us, Daemon};
+use super::{kernel_entry, Daemon};
 use crate::addr::Addr;
 use crate::ban::BanEntry;
 use crate::state::{Batch, StoredBan};
@@ -27,7 +27,7 @@ impl Daemon {
             .into_iter()
             .partition(inside);
         self.pipeline.lifted = keep;
-        let now = now_us();
+        let now = self.now_us();
         let name = self.pipeline.jails[ji].config.name.clone();
         let mut entries = Vec::new();
         for b in back.into_iter().filter(|b| b.until.is_none_or(|u| u > now)) {

@@ -12,12 +12,8 @@ use crate::addr::Addr;
 use crate::ban::{refuse_all, BanEntry, Refusal};
 use std::collections::{BTreeSet, HashSet};
 
-/// A configured jail that is not running, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct Down {
-    pub jail: String,
-    pub reason: String,
-}
+/// A configured jail that is not running, and why (as `banjo status` shows it).
+pub(crate) use crate::control::protocol::JailDown as Down;
 
 impl Daemon {
     /// Create every enabled jail's chain and sets; a jail whose setup fails is taken

@@ -262,7 +262,7 @@ impl Daemon {
             Kind::Counter,
             "Wake-ups by a new connection to a jail's ports (NFLOG).",
         )
-        .sample(&[], self.connection_wakeups as f64);
+        .sample(&[], self.wakeup.connection_wakeups as f64);
         self.render_health(&mut e);
         e.finish()
     }

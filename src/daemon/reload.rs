@@ -18,7 +18,7 @@ fn monotonic_usec() -> u64 {
 
 impl Daemon {
     pub(crate) fn reload(&mut self) -> anyhow::Result<String> {
-        let new = super::load_config(&self.opts);
+        let new = super::startup::load_config(&self.opts);
         if new.has_errors() {
             let text: Vec<String> = new
                 .diagnostics
@@ -32,7 +32,7 @@ impl Daemon {
         }
         self.notifier
             .notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
-        let now = super::now_us();
+        let now = self.now_us();
         let new_jails: Vec<crate::config::JailConfig> = new.jails.clone();
         let old_by_name: HashMap<String, usize> = self
             .pipeline
@@ -196,19 +196,25 @@ impl Daemon {
             self.enforce(name, &entries, "re-adding on reload");
         }
         self.reopen_files();
-        match super::open_source(&self.opts, &self.pipeline) {
-            Ok(mut src) => {
+        // A fed source (in-process tests) hands over whole entries: nothing to reopen.
+        let reopened = match self.journal_at {
+            Some(_) => Some(super::reader::open_source(&self.opts, &self.pipeline)),
+            None => None,
+        };
+        match reopened {
+            Some(Ok(mut src)) => {
                 match &cursor {
                     Some(c) => {
                         src.seek_after_cursor(c)?;
                     }
                     None => src.seek_tail()?,
                 }
-                self.source = src;
+                self.source = Box::new(src);
             }
-            Err(e) => tracing::error!(
+            Some(Err(e)) => tracing::error!(
                 "reopening the journal with the new matches: {e}; keeping the old reader"
             ),
+            None => {}
         }
         // These [daemon] keys shape what start-up opened (the firewall backend, the
         // socket, the state file, the wake-up listener); a reload cannot swap them.

@@ -2,7 +2,8 @@
 //! the journal that the memory budget made banjo forget windows, and hand the memory
 //! of expired windows back to the kernel, also on a host where nothing else happens.
 
-use super::{give_back_memory, log, Daemon, TRIM_AFTER};
+use super::housekeeping::{give_back_memory, TRIM_AFTER};
+use super::{log, Daemon};
 
 /// Freed window memory worth a `malloc_trim`: a spray's windows that expired.
 const TRIM_BYTES: usize = 1 << 20;
@@ -21,13 +22,14 @@ impl Daemon {
         }
         if t.freed() >= TRIM_BYTES {
             t.take_freed();
-            if self.quiet_at.is_none() {
+            if self.housekeeping.quiet_at.is_none() {
                 // Nothing is being read: give it back now (the windows expired on a
                 // quiet host, where no burst's end will trim for us).
                 give_back_memory();
             } else {
                 // Entries are flowing: at the next quiet spell, as after a burst.
-                self.decisions_since_trim = self.decisions_since_trim.max(TRIM_AFTER);
+                self.housekeeping.decisions_since_trim =
+                    self.housekeeping.decisions_since_trim.max(TRIM_AFTER);
             }
         }
     }

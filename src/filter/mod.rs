@@ -12,7 +12,7 @@ mod remembered;
 pub mod spec;
 pub mod tags;
 
-use crate::config::error::{line_of, Diagnostic};
+use crate::diag::{line_of, Diagnostic};
 use crate::journal::Entry;
 use crate::timefmt::{parse_duration, Micros, SEC};
 use connstate::{ConnState, ConnStates};
@@ -228,8 +228,8 @@ impl Filter {
     /// whose automata would only cost memory (bench/RESULTS.md, "idle memory").
     pub fn outline(fref: &FilterRef, search: &[&Path]) -> Result<Filter, Vec<Diagnostic>> {
         let (file, text) = find_filter(&fref.name, search)?;
-        let spec: FilterSpec = toml::from_str(&text)
-            .map_err(|e| vec![crate::config::error::from_toml(&file, &text, &e)])?;
+        let spec: FilterSpec =
+            toml::from_str(&text).map_err(|e| vec![crate::diag::from_toml(&file, &text, &e)])?;
         compile_as(&fref.name, &file, &text, spec, &fref.params, Engines::Skip)
     }
 
@@ -262,8 +262,8 @@ impl Filter {
         text: &str,
         params: &BTreeMap<String, String>,
     ) -> Result<Filter, Vec<Diagnostic>> {
-        let spec: FilterSpec = toml::from_str(text)
-            .map_err(|e| vec![crate::config::error::from_toml(file, text, &e)])?;
+        let spec: FilterSpec =
+            toml::from_str(text).map_err(|e| vec![crate::diag::from_toml(file, text, &e)])?;
         compile(name, file, text, spec, params)
     }
 

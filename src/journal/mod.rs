@@ -76,6 +76,13 @@ impl Entry {
     }
 }
 
+/// Routing (`route.rs`, the journalmatch grammar) looks at an entry's fields.
+impl crate::route::HasFields for Entry {
+    fn field(&self, name: &str) -> Option<&[u8]> {
+        self.fields.get(name)
+    }
+}
+
 /// A small ordered set of `NAME=value` journal fields. Few fields per entry, so a vector
 /// with linear lookup beats a map; names are journal field names (ASCII upper case).
 #[derive(Debug, Default, Clone)]

@@ -11,6 +11,7 @@
 //! entry's reused buffers, so a warmed-up reader does not allocate per line.
 
 use super::Entry;
+use crate::timefmt::days_from_civil;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// How to read times that carry no year or zone.
@@ -682,28 +683,9 @@ fn digits4(s: &[u8], i: usize) -> Option<u32> {
     Some(digits2(s, i)? * 100 + digits2(s, i + 2)?)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let month = i64::from(month);
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Year of the date `days` after 1970-01-01 (inverse of [`days_from_civil`]).
+/// Year of the date `days` after 1970-01-01.
 fn year_from_days(days: i64) -> i64 {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    // Years start in March in this algorithm, so January and February belong to the next.
-    era * 400 + yoe + i64::from(mp >= 10)
+    crate::timefmt::civil_from_days(days).0
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use banjo::addr::Addr;
 use banjo::ban::{BanEntry, JailRules};
-use banjo::config::{BlockType, Ports, Protocol};
+use banjo::banrules::{BlockType, Ports, Protocol};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
@@ -238,7 +238,7 @@ impl Drop for Peer {
 /// address's connection and a connection after the jail was set up again without a
 /// wake group do not. A second listener cannot take the group while the first holds it.
 pub fn wake_rule_contract(fw: &mut dyn banjo::ban::Firewall) {
-    use banjo::ban::nflog::ConnectionWake;
+    use banjo::daemon::wakeup::ConnectionWake;
     use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
     const GROUP: u16 = 3187;
     let peer = Peer::linked();

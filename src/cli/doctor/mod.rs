@@ -9,7 +9,7 @@
 mod suspect;
 
 use super::source::JournalArgs;
-use super::{ConfigArgs, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use super::{ConfigArgs, Exit};
 use crate::jail::Jail;
 use crate::journal::sdjournal::{JournalSource, Location};
 use crate::journal::Entry;
@@ -100,7 +100,7 @@ struct Report {
     findings: Vec<Finding>,
 }
 
-pub fn run(a: DoctorArgs) -> anyhow::Result<i32> {
+pub fn run(a: DoctorArgs) -> anyhow::Result<Exit> {
     let now = crate::daemon::now_us();
     let since = match crate::timefmt::parse_duration(&a.since) {
         Ok(d) => now - d,
@@ -108,7 +108,7 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<i32> {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("banjo doctor: --since {:?}: {e}", a.since);
-                return Ok(EXIT_USAGE);
+                return Ok(Exit::Usage);
             }
         },
     };
@@ -239,9 +239,9 @@ pub fn run(a: DoctorArgs) -> anyhow::Result<i32> {
         print_human(&mut out, &report, now, &a.config.dir())?;
     }
     Ok(if report.findings.is_empty() {
-        EXIT_OK
+        Exit::Done
     } else {
-        EXIT_FAILURE
+        Exit::Failed
     })
 }
 

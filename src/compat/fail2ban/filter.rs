@@ -16,7 +16,7 @@
 use super::datepattern::{self, split_top_level, DateVar};
 use super::ini::{self, Config};
 use super::syslogtag;
-use crate::config::error::Diagnostic;
+use crate::diag::Diagnostic;
 use crate::filter::Filter;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -219,7 +219,7 @@ pub fn compile_for_jail(
     if imp.not_a_filter {
         let mut d = imp.diagnostics;
         for x in &mut d {
-            x.severity = crate::config::error::Severity::Error;
+            x.severity = crate::diag::Severity::Error;
         }
         return Err(d);
     }

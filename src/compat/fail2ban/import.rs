@@ -1217,7 +1217,7 @@ impl Ctx<'_> {
         }
         let mut list = Vec::new();
         for i in items {
-            let ok = |s: &str| crate::config::parse_port(s).is_ok();
+            let ok = |s: &str| crate::banrules::parse_port(s).is_ok();
             let known = if ok(i) {
                 Some(i.to_owned())
             } else if let Some(p) = services_port(i) {
@@ -1501,7 +1501,7 @@ mod tests {
             .collect();
         assert!(errs.is_empty(), "{errs:?}\n{}", imp.jail_toml);
         let j = cfg.jails.iter().find(|j| j.name == "sshd").unwrap();
-        assert_eq!(j.blocktype, crate::config::BlockType::Drop);
+        assert_eq!(j.blocktype, crate::banrules::BlockType::Drop);
         assert_eq!(j.actions.len(), 1);
     }
 }

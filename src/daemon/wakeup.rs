@@ -1,7 +1,8 @@
-//! Being told at once that a connection to a jail's ports has begun: a netlink socket
-//! bound to one nfnetlink_log group, which the jails' wake rules log new TCP
-//! connections to (iptables `-j NFLOG`, nftables `log group`; see [`wake_rule`] and
-//! nft.rs).
+//! The daemon's wake-up: being told at once that a connection to a jail's ports has
+//! begun, through a netlink socket bound to one nfnetlink_log group, which the jails'
+//! wake rules log new TCP connections to (iptables `-j NFLOG`, nftables `log group`;
+//! the rules are the firewall's: `ban::wake_rule`, ban/nft.rs), and what the loop
+//! does with it: poll the sources quickly for a while ([`Wakeup`]).
 //!
 //! Why: journald tells readers about new entries through inotify only when its
 //! post-change timer fires, 250 ms after the first write that follows a quiet spell.
@@ -9,7 +10,7 @@
 //! up to a quarter of a second late, and polling the journal while idle would cost CPU
 //! forever. Every attack on a network service starts with a connection, before the
 //! service can log a failure; that packet is the wake-up. The daemon then polls the
-//! journal quickly for a few seconds (daemon/mod.rs), and an idle host still costs
+//! journal quickly for a few seconds (`Wakeup` below), and an idle host still costs
 //! nothing. The rules are rate-limited in the kernel, so a SYN flood sends at most a
 //! few messages a second, and they copy no packet data.
 //!
@@ -18,10 +19,12 @@
 //! messages are not parsed. Written here rather than pulled in as a netlink crate
 //! family (netlink-packet-netfilter brings four crates) for ~100 lines.
 
+use crate::config::{Config, FirewallKind};
 use nix::sys::socket::{
     bind, socket, AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType,
 };
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 /// NFNL_SUBSYS_ULOG << 8 | NFULNL_MSG_CONFIG (linux/netfilter/nfnetlink*.h).
 const MSG_CONFIG: u16 = (4 << 8) | 1;
@@ -34,10 +37,6 @@ const NFULA_CFG_MODE: u16 = 2;
 const NFULA_CFG_QTHRESH: u16 = 5;
 const NFULNL_CFG_CMD_BIND: u8 = 1;
 const NFULNL_COPY_META: u8 = 1;
-
-/// How often a wake rule may fire per second, and its burst: one message per 100 ms
-/// is plenty to keep the quick polling going, and a flood cannot make more.
-pub const WAKE_RATE_PER_SEC: u32 = 10;
 
 /// A bound nfnetlink_log group. Dropping it closes the socket, which unbinds the group.
 pub struct ConnectionWake {
@@ -143,12 +142,96 @@ fn ack_errno(buf: &[u8], seq: u32) -> Option<i32> {
     Some(-i32::from_ne_bytes(word(16)?))
 }
 
-/// The rule in `banjo-<jail>` (iptables and ip6tables, after the set matches) that
-/// logs the start of a TCP connection to `group`, as `-S` prints it (both flavours).
-pub fn wake_rule(group: u16) -> String {
-    format!(
-        "-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m limit --limit {WAKE_RATE_PER_SEC}/sec --limit-burst 1 -j NFLOG --nflog-group {group} --nflog-size 0"
-    )
+/// journald tells readers about new entries through inotify, but coalesces those
+/// notifications (its post-change timer: measured delays of 4 to 420 ms per entry).
+/// The entries themselves are in the file at once, so while entries are flowing we
+/// also look every ACTIVE_POLL, and stop looking after ACTIVE_FOR of quiet: a ban
+/// during an attack is quick, and an idle daemon sleeps on inotify alone.
+const ACTIVE_POLL: Duration = Duration::from_millis(10);
+const ACTIVE_FOR: Duration = Duration::from_secs(2);
+/// The same quick polling after a new connection to a jail's ports (the wake rules):
+/// the service logs its first failure after the key exchange and, for passwords,
+/// PAM's ~2 s failure delay. Later failures of the attack keep it going (ACTIVE_FOR).
+const CONNECTED_FOR: Duration = Duration::from_secs(5);
+
+/// When the loop looks at its sources without an event: for a while after entries a
+/// jail took, and after a new connection to a jail's ports.
+#[derive(Default)]
+pub(crate) struct Wakeup {
+    /// New connections to the jails' ports (None: off, or the group was taken).
+    listener: Option<ConnectionWake>,
+    /// How often the listener woke us (control status, metrics).
+    pub(crate) connection_wakeups: u64,
+    /// Until when to poll quickly.
+    active_until: Option<Instant>,
+}
+
+impl Wakeup {
+    /// Listen for the jails' wake rules, unless turned off or nothing is firewalled. A
+    /// group we cannot bind gets no rules (another program would receive them).
+    pub(crate) fn open(cfg: &Config, dry_run: bool) -> Wakeup {
+        let listener = cfg.daemon.wake_group.and_then(|group| {
+            if dry_run || cfg.daemon.firewall == FirewallKind::DryRun {
+                return None;
+            }
+            match ConnectionWake::open(group) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(
+                        "cannot listen on nfnetlink_log group {group} ({e}); new connections will not wake banjo, \
+                         so the first failures of an attack wait for journald's notification (up to 250 ms). \
+                         Set [daemon] nflog_group to a free group, or wake_on_connect = false"
+                    );
+                    None
+                }
+            }
+        });
+        Wakeup {
+            listener,
+            ..Default::default()
+        }
+    }
+
+    /// The group the wake rules log to, when we listen on it.
+    pub(crate) fn group(&self) -> Option<u16> {
+        self.listener.as_ref().map(|w| w.group())
+    }
+
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.listener.as_ref().map(|w| w.fd())
+    }
+
+    /// The listener's fd was readable: a connection to a jail's ports, whose failures
+    /// are about to be logged.
+    pub(crate) fn readable(&mut self) {
+        if self.listener.as_ref().is_some_and(|w| w.drain()) {
+            self.connection_wakeups += 1;
+            let until = Instant::now() + CONNECTED_FOR;
+            if self.active_until.is_none_or(|t| t < until) {
+                self.active_until = Some(until);
+            }
+        }
+    }
+
+    /// Entries a jail took were read. Only those arm the quick polling: unrelated
+    /// chatter in the journal must not keep an idle banjo awake.
+    pub(crate) fn entries_taken(&mut self) {
+        self.active_until = Some(Instant::now() + ACTIVE_FOR);
+    }
+
+    /// How often to look while quick polling is on.
+    pub(crate) fn poll_every(&self) -> Option<Duration> {
+        self.active_until
+            .is_some_and(|t| t > Instant::now())
+            .then_some(ACTIVE_POLL)
+    }
+}
+
+impl super::Daemon {
+    /// The group the wake rules log to, when we listen on it.
+    pub(crate) fn wake_group(&self) -> Option<u16> {
+        self.wakeup.group()
+    }
 }
 
 #[cfg(test)]

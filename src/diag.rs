@@ -1,4 +1,5 @@
-//! Config diagnostics: what is wrong, where (file, line, jail, key) and how to fix it.
+//! Diagnostics: what is wrong, where (file, line, jail, key) and how to fix it. A leaf:
+//! config loading, filter compilation and the fail2ban importer all report through it.
 
 use serde::Serialize;
 use std::fmt;
