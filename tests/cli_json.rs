@@ -334,3 +334,49 @@ fn the_shape_checker_catches_drift() {
         assert!(!errs.is_empty(), "{bad} passed");
     }
 }
+
+/// The client reads each answer as its verb's type: an answer of another shape (a
+/// daemon of another version, or something else on the socket) is an error that says
+/// so, not a table of blanks and zeros. The other end here is a socket of the test's own
+/// that answers `status` with a wrong shape; a real daemon cannot be made to.
+#[test]
+fn an_answer_of_another_shape_is_an_error_not_a_blank_table() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("banjo.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let answers = [
+        r#"{"ok":true,"data":{"jails":"not a list","active_bans":1}}"#,
+        r#"{"ok":true,"data":{"jails":[],"active_bans":0,"tracker_memory":{"used":0,"budget":1,"windows":0,"windows_forgotten":0},"wake_group":null,"connection_wakeups":0,"control_evicted":0,"state":{"mode":"file","durable":true,"path":"/x"},"down":[],"repairs":0,"last_repair":null}}"#,
+    ];
+    let server = std::thread::spawn(move || {
+        for answer in answers {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut len = [0u8; 4];
+            c.read_exact(&mut len).unwrap();
+            let mut req = vec![0u8; u32::from_be_bytes(len) as usize];
+            c.read_exact(&mut req).unwrap();
+            assert!(String::from_utf8_lossy(&req).contains("status"), "{req:?}");
+            c.write_all(&(answer.len() as u32).to_be_bytes()).unwrap();
+            c.write_all(answer.as_bytes()).unwrap();
+        }
+    });
+    let s = sock.to_str().unwrap();
+    let bad = run(&["status", "--socket", s]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("the daemon's answer to status is not what this banjo reads"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(text(&bad).is_empty(), "printed: {}", text(&bad));
+    // The same client reads an answer of the right shape.
+    let good = run(&["status", "--socket", s]);
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    assert!(
+        text(&good).contains("0 jails, 0 active bans"),
+        "{}",
+        text(&good)
+    );
+    server.join().unwrap();
+}

@@ -3,7 +3,10 @@
 
 use super::Exit;
 use crate::control::client::call;
-use crate::control::protocol::{BanInfo, JailStatus, Request, Response};
+use crate::control::protocol::{
+    BanInfo, Banned, JailStatus, MetricsText, Overview, Reloaded, Request, Response, StateHealth,
+    Unbanned,
+};
 use crate::timefmt::format_time;
 use clap::Args;
 use std::path::PathBuf;
@@ -79,20 +82,34 @@ pub struct ReloadArgs {
 }
 
 /// Send, print, map to an exit code: refused requests exit 1 with the daemon's reason.
-fn exchange(
+/// The answer is read as the verb's reply type `T` (control/protocol.rs): one that does
+/// not parse (a daemon of another version) is an error saying so, never a blank table.
+/// `--json` prints the daemon's answer as it came (docs/JSON.md).
+fn exchange<T: serde::de::DeserializeOwned>(
     s: &SocketArgs,
     req: Request,
-    print: impl FnOnce(&serde_json::Value),
+    print: impl FnOnce(&T),
 ) -> anyhow::Result<Exit> {
+    let verb = req.verb();
     let resp: Response = call(&s.socket, &req)?;
     if !resp.ok {
         eprintln!("banjo: {}", resp.error.unwrap_or_default());
         return Ok(Exit::Failed);
     }
+    let reply: T = match T::deserialize(&resp.data) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "banjo: the daemon's answer to {verb} is not what this banjo reads ({e}); \
+                 are the daemon and this command from different versions?"
+            );
+            return Ok(Exit::Failed);
+        }
+    };
     if s.json {
         super::output::json(&resp.data)?;
     } else {
-        print(&resp.data);
+        print(&reply);
     }
     Ok(Exit::Done)
 }
@@ -135,112 +152,101 @@ fn print_health(j: &JailStatus) {
 }
 
 /// The state's health: one line when durable, a loud one when not.
-fn print_state(st: &serde_json::Value) {
-    let path = st["path"].as_str().unwrap_or("");
-    match st["durable"].as_bool() {
-        Some(true) => println!("state: durable ({path})"),
-        Some(false) => {
-            let since = st["since_us"].as_i64().map(format_time).unwrap_or_default();
-            let how = match st["mode"].as_str() {
-                Some("memory") => "no state file could be opened; running from memory",
-                _ => "commits to the state file fail",
-            };
-            println!(
-                "state: NOT DURABLE since {since}: {how}: {}",
-                st["reason"].as_str().unwrap_or("")
-            );
-            println!(
-                "       {} bans decided since are enforced in the kernel (with their timeouts) but not recorded; \
-                 {} attempts failed, the next in {} s",
-                st["bans_not_durable"],
-                st["attempts"].as_u64().unwrap_or(0),
-                st["retry_in_ms"].as_u64().unwrap_or(0).div_ceil(1000)
-            );
-        }
-        None => {}
+fn print_state(st: &StateHealth) {
+    let path = &st.path;
+    if st.durable {
+        println!("state: durable ({path})");
+        return;
     }
+    let since = st.since_us.map(format_time).unwrap_or_default();
+    let how = match st.mode.as_str() {
+        "memory" => "no state file could be opened; running from memory",
+        _ => "commits to the state file fail",
+    };
+    println!(
+        "state: NOT DURABLE since {since}: {how}: {}",
+        st.reason.as_deref().unwrap_or("")
+    );
+    println!(
+        "       {} bans decided since are enforced in the kernel (with their timeouts) but not recorded; \
+         {} attempts failed, the next in {} s",
+        st.bans_not_durable.unwrap_or(0),
+        st.attempts.unwrap_or(0),
+        st.retry_in_ms.unwrap_or(0).div_ceil(1000)
+    );
 }
 
 pub fn status(a: StatusArgs) -> anyhow::Result<Exit> {
-    let one = a.jail.is_some();
-    exchange(&a.s, Request::Status { jail: a.jail }, |d| {
-        if one {
-            if let Ok(j) = serde_json::from_value::<JailStatus>(d.clone()) {
-                print_jail(&j);
-            }
-            return;
-        }
-        let jails: Vec<JailStatus> = serde_json::from_value(d["jails"].clone()).unwrap_or_default();
+    match a.jail {
+        Some(jail) => exchange(&a.s, Request::Status { jail: Some(jail) }, print_jail),
+        None => exchange(&a.s, Request::Status { jail: None }, print_overview),
+    }
+}
+
+fn print_overview(d: &Overview) {
+    println!(
+        "{:<18} {:>16} {:>12} {:>16} {:>12}",
+        "JAIL", "CURRENTLY FAILED", "TOTAL FAILED", "CURRENTLY BANNED", "TOTAL BANNED"
+    );
+    for j in &d.jails {
         println!(
             "{:<18} {:>16} {:>12} {:>16} {:>12}",
-            "JAIL", "CURRENTLY FAILED", "TOTAL FAILED", "CURRENTLY BANNED", "TOTAL BANNED"
+            j.jail, j.currently_failed, j.total_failed, j.currently_banned, j.total_banned
         );
-        for j in &jails {
-            println!(
-                "{:<18} {:>16} {:>12} {:>16} {:>12}",
-                j.jail, j.currently_failed, j.total_failed, j.currently_banned, j.total_banned
-            );
+    }
+    for j in &d.jails {
+        print_health(j);
+    }
+    for down in &d.down {
+        println!("{:<18} down: {}", down.jail, down.reason);
+    }
+    println!("\n{} jails, {} active bans", d.jails.len(), d.active_bans);
+    let t = &d.tracker_memory;
+    let mib = |b: usize| b as f64 / f64::from(1 << 20);
+    print!(
+        "failure windows: {} in {:.1} of {:.0} MiB (tracker_memory)",
+        t.windows,
+        mib(t.used),
+        mib(t.budget)
+    );
+    match t.windows_forgotten {
+        0 => println!(),
+        n => println!("; {n} forgotten to stay within it, fewest failures first"),
+    }
+    print_state(&d.state);
+    if let Some(r) = &d.last_repair {
+        println!(
+            "firewall repaired {} times; last at {} ({}): {}",
+            d.repairs,
+            format_time(r.time_us),
+            r.trigger,
+            r.what
+        );
+    }
+    match d.wake_group {
+        Some(g) => println!(
+            "woken {} times by new connections (nfnetlink_log group {g})",
+            d.connection_wakeups
+        ),
+        None => {
+            println!("new connections do not wake banjo (wake_on_connect off, or its group taken)")
         }
-        for j in &jails {
-            print_health(j);
-        }
-        for down in d["down"].as_array().into_iter().flatten() {
-            println!(
-                "{:<18} down: {}",
-                down["jail"].as_str().unwrap_or(""),
-                down["reason"].as_str().unwrap_or("")
-            );
-        }
-        println!("\n{} jails, {} active bans", jails.len(), d["active_bans"]);
-        let t = &d["tracker_memory"];
-        if let (Some(used), Some(budget)) = (t["used"].as_u64(), t["budget"].as_u64()) {
-            let mib = |b: u64| b as f64 / f64::from(1 << 20);
-            print!(
-                "failure windows: {} in {:.1} of {:.0} MiB (tracker_memory)",
-                t["windows"],
-                mib(used),
-                mib(budget)
-            );
-            match t["windows_forgotten"].as_u64() {
-                Some(n) if n > 0 => {
-                    println!("; {n} forgotten to stay within it, fewest failures first")
-                }
-                _ => println!(),
-            }
-        }
-        print_state(&d["state"]);
-        if let Some(r) = d["last_repair"].as_object() {
-            println!(
-                "firewall repaired {} times; last at {} ({}): {}",
-                d["repairs"],
-                format_time(r["time_us"].as_i64().unwrap_or(0)),
-                r["trigger"].as_str().unwrap_or(""),
-                r["what"].as_str().unwrap_or("")
-            );
-        }
-        match d["wake_group"].as_u64() {
-            Some(g) => println!(
-                "woken {} times by new connections (nfnetlink_log group {g})",
-                d["connection_wakeups"]
-            ),
-            None => println!(
-                "new connections do not wake banjo (wake_on_connect off, or its group taken)"
-            ),
-        }
-        if let Some(n) = d["control_evicted"].as_u64().filter(|&n| n > 0) {
-            println!("control socket: {n} connections closed to make room (each user has a share)");
-        }
-    })
+    }
+    if d.control_evicted > 0 {
+        println!(
+            "control socket: {} connections closed to make room (each user has a share)",
+            d.control_evicted
+        );
+    }
 }
 
 pub fn bans(a: BansArgs) -> anyhow::Result<Exit> {
-    exchange(&a.s, Request::Bans, |d| {
-        let list: Vec<BanInfo> = serde_json::from_value(d.clone()).unwrap_or_default();
+    exchange(&a.s, Request::Bans, |list: &Vec<BanInfo>| {
         println!(
             "{:<14} {:<40} {:<21} {:<21} {:>5}",
             "JAIL", "ADDRESS", "SINCE", "UNTIL", "BANS"
         );
-        for b in &list {
+        for b in list {
             let until = b
                 .until_us
                 .map(format_time)
@@ -274,14 +280,7 @@ pub fn ban(a: BanArgs) -> anyhow::Result<Exit> {
             force: a.force,
             wide: a.wide,
         },
-        |d| {
-            println!(
-                "banned {} in {} for {}",
-                d["addr"].as_str().unwrap_or(""),
-                d["jail"].as_str().unwrap_or(""),
-                d["bantime"].as_str().unwrap_or("")
-            )
-        },
+        |d: &Banned| println!("banned {} in {} for {}", d.addr, d.jail, d.bantime),
     )
 }
 
@@ -293,24 +292,24 @@ pub fn unban(a: UnbanArgs) -> anyhow::Result<Exit> {
             jail: a.jail,
             all: a.all,
         },
-        |d| {
-            for u in d["unbanned"].as_array().into_iter().flatten() {
-                println!("unbanned {}", u.as_str().unwrap_or(""));
+        |d: &Unbanned| {
+            for u in &d.unbanned {
+                println!("unbanned {u}");
             }
         },
     )
 }
 
 pub fn reload(a: ReloadArgs) -> anyhow::Result<Exit> {
-    exchange(&a.s, Request::Reload, |d| {
-        println!("reloaded: {}", d["summary"].as_str().unwrap_or(""))
+    exchange(&a.s, Request::Reload, |d: &Reloaded| {
+        println!("reloaded: {}", d.summary)
     })
 }
 
 /// The exposition as the daemon renders it for a scrape (with --json: inside
 /// `{"text": …}`).
 pub fn metrics(a: MetricsArgs) -> anyhow::Result<Exit> {
-    exchange(&a.s, Request::Metrics, |d| {
-        print!("{}", d["text"].as_str().unwrap_or(""))
+    exchange(&a.s, Request::Metrics, |d: &MetricsText| {
+        print!("{}", d.text)
     })
 }
