@@ -27,6 +27,8 @@
 #   FLAT_N=3000000  also run banjo once on an FLAT_N-entry journal and its text (memory
 #                   flatness beyond N; ~4 min to generate the first time, 1.5 GB)
 #   ONLY_FILES=1    run stage (f) only: no journal is made (seconds, not minutes)
+#   BASELINE=BIN    another banjo binary (e.g. a release build of the last landed commit):
+#                   its journal and text runs interleaved with this build's, and the ratio
 #   PERF=1          also profile banjo (perf, DWARF call graphs) on the SMALL journal and text
 #
 # Needs: systemd-journal-remote, libsystemd-dev, gcc, fail2ban, /usr/bin/time.
@@ -174,7 +176,8 @@ cat "$jdir"/*.journal "$sjdir"/*.journal "$tfile" "$stfile" >/dev/null
 stage "measuring ($runs runs each, fail2ban $f2b_runs)"
 python3 "$here/throughput.py" --banjo "$banjo" --bare "$out/bare-journal" \
     --journal "$jdir" --text "$tfile" --small-journal "$sjdir" --small-text "$stfile" \
-    "${f2b[@]}" "${flat[@]}" --runs "$runs" --f2b-runs "$f2b_runs" --json-out "$out/throughput-n$n-s$seed.json"
+    "${f2b[@]}" "${flat[@]}" ${BASELINE:+--baseline "$BASELINE"} \
+    --runs "$runs" --f2b-runs "$f2b_runs" --json-out "$out/throughput-n$n-s$seed.json"
 
 files_stage
 

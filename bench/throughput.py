@@ -4,9 +4,12 @@
     bench/throughput.py --banjo BIN --bare BIN --journal DIR --text FILE
                         --small-journal DIR --small-text FILE
                         [--f2b-journal DIR --f2b-text FILE] [--runs 3] [--f2b-runs 3]
+                        [--baseline BIN]
 
 Runs every tool RUNS times on the same data, takes the median time, and prints one
-table plus ratios and a correctness check against the generator's truth.json.
+table plus ratios and a correctness check against the generator's truth.json. With
+--baseline, another banjo build (e.g. the last landed one) runs (a) and (d) too, each of
+its runs right after the same run of --banjo, and the ratios of the two are printed.
 Standard library only.
 """
 import argparse
@@ -150,6 +153,7 @@ def main():
     ap.add_argument("--flat-journal", help="a bigger journal: banjo's memory only, one run")
     ap.add_argument("--flat-text")
     ap.add_argument("--json-out")
+    ap.add_argument("--baseline", help="another banjo binary: journal and text beside --banjo")
     a = ap.parse_args()
     R = a.runs
 
@@ -237,6 +241,23 @@ def main():
         fjr, ftr = rows["banjo-journal-flat"], rows["banjo-text-flat"]
         print(f"  and at {flat_n:,} entries: journal anon {m(fjr, 'anon')} MiB (max RSS {m(fjr, 'rss')}), "
               f"text anon {m(ftr, 'anon')} MiB (max RSS {m(ftr, 'rss')})")
+
+    if a.baseline:
+        # Interleaved: each baseline run right after one of --banjo, so a change in the
+        # machine's load touches both alike.
+        print()
+        print(f"Beside the baseline build {a.baseline} (medians of {R}, interleaved):")
+        for key, args in (("journal", ["--journal-dir", a.journal]), ("text", [a.text])):
+            ours, base = [], []
+            for _ in range(R):
+                ours.append(banjo_run(a.banjo, args))
+                base.append(banjo_run(a.baseline, args))
+            o = statistics.median(rate(r) for r in ours)
+            b = statistics.median(rate(r) for r in base)
+            same = all(r["failures"] == ours[0]["failures"] for r in ours + base)
+            rows[f"baseline-{key}"] = {"entries_per_s": b, "ours_entries_per_s": o}
+            print(f"  {key:<7}: this build {o:>12,.0f} entries/s, baseline {b:>12,.0f} -> "
+                  f"{o / b:.2f}x; failures {'equal' if same else 'DIFFER'} ({ours[0]['failures']})")
 
     # --- correctness -----------------------------------------------------------------
     print()
