@@ -13,6 +13,11 @@
 #       read as the daemon reads logpath files, by `banjo test-filter --logpath` (line
 #       reader + filter) and `banjo replay --logpath` (the daemon's file source and the
 #       whole pipeline): lines/s, failures (truth.json), max RSS against N/10 lines
+#   (g) more jails must not slow banjo down: `banjo replay --route in-process` of the
+#       N-entry journal (the daemon's path: every entry read and routed, every jail's
+#       filter, trackers, bans) with sshd alone and with every built-in jail enabled;
+#       journal entries/s of each and their ratio (target >= 0.9); and sshd alone with
+#       libsystemd's matches (`--route libsystemd`) for information
 # and checks banjo's failure count against the generator's truth.json.
 #
 # Environment:
@@ -29,6 +34,7 @@
 #   ONLY_FILES=1    run stage (f) only: no journal is made (seconds, not minutes)
 #   BASELINE=BIN    another banjo binary (e.g. a release build of the last landed commit):
 #                   its journal and text runs interleaved with this build's, and the ratio
+#   ONLY_JAILS=1    run stage (g) only (the N-entry journal is made if missing)
 #   PERF=1          also profile banjo (perf, DWARF call graphs) on the SMALL journal and text
 #
 # Needs: systemd-journal-remote, libsystemd-dev, gcc, fail2ban, /usr/bin/time.
@@ -125,6 +131,61 @@ if [ -n "${ONLY_FILES:-}" ]; then
     exit 0
 fi
 
+# (g) sshd alone against every built-in jail, `banjo replay` on the N-entry journal.
+# The daemon reads every entry and routes it in-process (no libsystemd matches), so
+# the target compares both configurations on that path (`--route in-process`), same
+# binary, same run. sshd alone with libsystemd's matches (replay's default for few
+# terms: entries no jail names are never decoded) is printed for information.
+jails_stage() {
+    local jdir=$1 one=$out/jails-sshd all=$out/jails-all secs kb rss result label cfg route
+    mkdir -p "$one" "$all"
+    printf '%s\n' "[jail.sshd]" "enabled = true" "[jail.recidive]" "enabled = false" >"$one/banjo.toml"
+    rm -f "$all/banjo.toml"
+    "$banjo" check --config "$all" --json | python3 -c '
+import json, sys
+for j in json.load(sys.stdin)["jails"]:
+    print("[jail.%s]\nenabled = true" % j["name"])' >"$all/banjo.toml.tmp"
+    mv "$all/banjo.toml.tmp" "$all/banjo.toml"
+    "$banjo" check --config "$all" >/dev/null || { echo "$0: every jail enabled does not check" >&2; exit 1; }
+    stage "(g) banjo replay of $n journal entries: sshd alone against all $(grep -c '^\[jail' "$all/banjo.toml") built-in jails"
+    local -A median=()
+    for label in sshd-in-process all-in-process sshd-libsystemd; do
+        cfg=$one route=${label#*-}
+        [ "${label%%-*}" = all ] && cfg=$all
+        local times=()
+        rss=0
+        for _ in $(seq "$runs"); do
+            /usr/bin/time -f "%e %M" -o "$out/time.txt" \
+                "$banjo" replay --config "$cfg" --journal-dir "$jdir" --no-ignoreself --json \
+                --route "$route" >"$out/jails-result.json"
+            read -r secs kb <"$out/time.txt"
+            times+=("$secs")
+            [ "$kb" -gt "$rss" ] && rss=$kb
+        done
+        result=$(python3 -c '
+import json, statistics, sys
+r = json.load(open(sys.argv[1]))
+n = int(sys.argv[2])
+times = [float(t) for t in sys.argv[3:]]
+med = statistics.median(times)
+taken = [j for j in r["jails"] if j["entries"]]
+runs = " ".join(sys.argv[3:])
+jails = r["jails"]
+bans = sum(j["bans"] for j in jails)
+print(f"{med:.3f} {n / med:,.0f} entries/s (median {med:.2f} s of {len(times)}: {runs}),",
+      f"{len(jails)} jails, {len(taken)} took entries, {bans} bans")
+' "$out/jails-result.json" "$n" "${times[@]}")
+        median[$label]=${result%% *}
+        echo "$label: ${result#* }, max RSS $((rss / 1024)) MiB"
+    done
+    python3 -c '
+import sys
+one, all_, sd = map(float, sys.argv[1:])
+print(f"daemon path (every entry read, routed in-process): every jail / sshd alone: {one / all_:.2f}x throughput (target >= 0.9)")
+print(f"for information, against sshd alone with libsystemd matches: {sd / all_:.2f}x")
+' "${median[sshd-in-process]}" "${median[all-in-process]}" "${median[sshd-libsystemd]}"
+}
+
 stage "bare loop: gcc -O2 bench/bare-journal.c -lsystemd"
 gcc -O2 -Wall -o "$out/bare-journal" "$here/bare-journal.c" -lsystemd
 
@@ -150,6 +211,11 @@ text() {
 
 stage "data: N=$n and SMALL=$small entries, seed $seed (cached in $data)"
 jdir=$(journal "$n")
+if [ -n "${ONLY_JAILS:-}" ]; then
+    cat "$jdir"/*.journal >/dev/null
+    jails_stage "$jdir"
+    exit 0
+fi
 tfile=$(text "$n")
 sjdir=$(journal "$small")
 stfile=$(text "$small")
@@ -180,6 +246,7 @@ python3 "$here/throughput.py" --banjo "$banjo" --bare "$out/bare-journal" \
     --runs "$runs" --f2b-runs "$f2b_runs" --json-out "$out/throughput-n$n-s$seed.json"
 
 files_stage
+jails_stage "$jdir"
 
 if [ -n "${PERF:-}" ]; then
     # DWARF call graphs (the release build has debuginfo, no frame pointers); on the

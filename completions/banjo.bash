@@ -665,7 +665,7 @@ _banjo() {
             return 0
             ;;
         banjo__subcmd__replay)
-            opts="-c -h -V --config --journal-dir --journal-file --journal --logpath --since --until --no-ignoreself --json --help --version"
+            opts="-c -h -V --config --journal-dir --journal-file --journal --logpath --since --until --no-ignoreself --json --route --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -697,6 +697,10 @@ _banjo() {
                     ;;
                 --until)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --route)
+                    COMPREPLY=($(compgen -W "auto libsystemd in-process" -- "${cur}"))
                     return 0
                     ;;
                 *)

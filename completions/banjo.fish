@@ -94,6 +94,9 @@ complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal-file -d '
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l logpath -d 'Replay this log file instead of a journal (repeatable), through the jails whose logpath names it (or, if none does, every jail with a logpath)' -r -F
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l since -d 'Start at this time (UTC: "2026-11-16", "2026-11-16 08:00", or @EPOCH)' -r
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l until -d 'Stop at this time (same formats as --since)' -r
+complete -c banjo -n "__fish_banjo_using_subcommand replay" -l route -d 'How journal entries reach the jails: `libsystemd` hands every jail\'s journalmatch to libsystemd, which skips the entries no jail names; `in-process` reads every entry and routes it here, as the daemon does; `auto` is `libsystemd` up to 16 match terms (all jails\' together), else `in-process`. The events and counts are the same either way, only the speed differs' -r -f -a "auto\t''
+libsystemd\t''
+in-process\t''"
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l journal -d 'Read the system journal'
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l no-ignoreself -d 'Do not exclude this host\'s own addresses (ignoreself): the history may come from another machine'
 complete -c banjo -n "__fish_banjo_using_subcommand replay" -l json -d 'Machine-readable timeline and summary'

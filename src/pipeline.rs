@@ -11,6 +11,7 @@ use crate::jail::escalation::{Decision, Escalator, Refusal};
 use crate::jail::{BanBook, Jail, Tracker};
 use crate::journal::source::Origin;
 use crate::journal::Entry;
+use crate::route::{Routed, Router};
 use crate::timefmt::{format_duration, BanTime, Micros};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -22,6 +23,10 @@ pub struct Pipeline {
     pub logpaths: Vec<LogPathOf>,
     /// Per jail: which of `logpaths` it reads (bit i: logpaths[i]).
     log_masks: Vec<u64>,
+    /// Every jail's journalmatch, for one routing pass per entry.
+    router: Router,
+    /// [`Router::route`]'s scratch (taken out while an entry is fed).
+    routed: Routed,
     /// Every jail's failure windows, under one memory budget (index: jail).
     pub tracker: Tracker,
     pub bans: BanBook,
@@ -127,9 +132,14 @@ impl Pipeline {
     /// With the default tracker budget ([`set_tracker_memory`](Self::set_tracker_memory)).
     pub fn new(configs: Vec<Arc<JailConfig>>, self_addrs: &[IpAddr]) -> Pipeline {
         let (logpaths, log_masks) = logpath_masks(&configs);
+        let rules: Vec<&crate::route::MatchRules> =
+            configs.iter().map(|c| &c.journalmatch).collect();
+        let router = Router::new(&rules);
         Pipeline {
             logpaths,
             log_masks,
+            router,
+            routed: Routed::default(),
             tracker: Tracker::new(
                 crate::config::DEFAULT_TRACKER_MEMORY,
                 configs.iter().map(|c| (c.maxretry, c.findtime)),
@@ -148,6 +158,22 @@ impl Pipeline {
             escalation_notices: Vec::new(),
             lifted: Vec::new(),
         }
+    }
+
+    /// Take jail `ji` out before any entry was fed (its firewall setup failed): the
+    /// per-jail tables are indexed like `jails`.
+    pub fn remove_jail(&mut self, ji: usize) {
+        self.jails.remove(ji);
+        self.log_masks.remove(ji);
+        self.tracker = Tracker::new(
+            self.tracker.budget(),
+            self.jails
+                .iter()
+                .map(|j| (j.config.maxretry, j.config.findtime)),
+        );
+        let rules: Vec<&crate::route::MatchRules> =
+            self.jails.iter().map(|j| &j.config.journalmatch).collect();
+        self.router = Router::new(&rules);
     }
 
     /// The failure windows' memory budget (`[daemon] tracker_memory`).
@@ -186,24 +212,24 @@ impl Pipeline {
         self.advance(entry.time_us, emit);
         let mut taken = false;
         let mut fed_back: Vec<Entry> = Vec::new();
-        for ji in 0..self.jails.len() {
+        let mut routed = std::mem::take(&mut self.routed);
+        match entry.origin {
+            Origin::Journal => self.router.route(entry, &mut routed),
+            Origin::Logs(m) => {
+                routed.jails.clear();
+                routed
+                    .jails
+                    .extend((0..self.jails.len()).filter(|&ji| m & self.log_masks[ji] != 0));
+            }
+        }
+        let own = entry.fields.get("BANJO_JAIL");
+        for &ji in &routed.jails {
             if !only(ji) {
                 continue;
             }
             let jail = &mut self.jails[ji];
-            let routed = match entry.origin {
-                Origin::Journal => jail.config.journalmatch.accepts(entry),
-                Origin::Logs(m) => m & self.log_masks[ji] != 0,
-            };
-            if !routed {
-                continue;
-            }
             // A jail never counts its own ban entries (recidive must not feed itself).
-            if entry
-                .fields
-                .get("BANJO_JAIL")
-                .is_some_and(|j| j == jail.config.name.as_bytes())
-            {
+            if own.is_some_and(|j| j == jail.config.name.as_bytes()) {
                 continue;
             }
             jail.stats.entries += 1;
@@ -272,6 +298,7 @@ impl Pipeline {
             emit(ev);
             self.escalate(ji, key, emit);
         }
+        self.routed = routed;
         for e in fed_back {
             self.feed(&e, emit);
         }

@@ -11,7 +11,7 @@
 //! an entry is anything that has fields ([`HasFields`], implemented by
 //! `journal::Entry`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// What routing asks of an entry: the value of a field, by name.
@@ -157,6 +157,93 @@ impl fmt::Display for MatchRules {
     }
 }
 
+/// Every jail's journalmatch at once: which jails accept an entry, from one look at
+/// each of its fields, whatever the number of jails. Asking each jail's
+/// [`MatchRules::accepts`] in turn costs a few field lookups per jail and entry, so
+/// enabling the ~40 built-in jails for other services made every entry pay ~40 times
+/// (bench/RESULTS.md, "every built-in jail").
+///
+/// Same semantics as [`MatchRules::accepts`]: a group holds when each of its fields
+/// has one of its values; a jail accepts when one of its groups holds.
+#[derive(Debug, Default)]
+pub struct Router {
+    /// Every field some group tests, with: value -> the groups with a term on the
+    /// field accepting it. Few fields (the built-in jails test 6), so a list.
+    fields: Vec<(String, GroupsByValue)>,
+    /// Per group: the number of fields it tests, and its jail.
+    groups: Vec<(u32, usize)>,
+}
+
+/// A field's accepted values -> the groups (indexes into [`Router`]'s) accepting each.
+type GroupsByValue = HashMap<Vec<u8>, Vec<u32>, foldhash::fast::RandomState>;
+
+/// Scratch space of [`Router::route`], kept by the caller so an entry allocates
+/// nothing.
+#[derive(Debug, Default)]
+pub struct Routed {
+    /// Per group: its fields seen with an accepted value, this entry (zero again
+    /// after each entry: only `touched` groups are reset).
+    hits: Vec<u32>,
+    touched: Vec<u32>,
+    /// The jails that accept this entry, ascending.
+    pub jails: Vec<usize>,
+}
+
+impl Router {
+    /// `rules[i]`: jail i's journalmatch.
+    pub fn new(rules: &[&MatchRules]) -> Router {
+        let mut r = Router::default();
+        for (jail, m) in rules.iter().enumerate() {
+            for g in &m.groups {
+                let gi = r.groups.len() as u32;
+                r.groups.push((g.terms.len() as u32, jail));
+                for (field, values) in &g.terms {
+                    let fi = match r.fields.iter().position(|(f, _)| f == field) {
+                        Some(fi) => fi,
+                        None => {
+                            r.fields.push((field.clone(), HashMap::default()));
+                            r.fields.len() - 1
+                        }
+                    };
+                    for v in values {
+                        let list = r.fields[fi].1.entry(v.clone()).or_default();
+                        // A value written twice in a group counts once.
+                        if list.last() != Some(&gi) {
+                            list.push(gi);
+                        }
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    /// Which jails accept `entry`: `out.jails`, ascending.
+    pub fn route<E: HasFields + ?Sized>(&self, entry: &E, out: &mut Routed) {
+        for g in out.touched.drain(..) {
+            out.hits[g as usize] = 0;
+        }
+        out.hits.resize(self.groups.len(), 0);
+        out.jails.clear();
+        for (name, values) in &self.fields {
+            let Some(groups) = entry.field(name).and_then(|v| values.get(v)) else {
+                continue;
+            };
+            for &g in groups {
+                out.touched.push(g);
+                let g = g as usize;
+                out.hits[g] += 1;
+                let (need, jail) = self.groups[g];
+                // Two groups of one jail may both hold.
+                if out.hits[g] == need && !out.jails.contains(&jail) {
+                    out.jails.push(jail);
+                }
+            }
+        }
+        out.jails.sort_unstable();
+    }
+}
+
 /// Journal field names: A-Z, 0-9, _; not starting with a digit; at most 64 bytes.
 pub fn valid_field_name(name: &str) -> bool {
     !name.is_empty()
@@ -209,6 +296,54 @@ mod tests {
         ])));
         assert!(r.accepts(&entry(&[("SYSLOG_IDENTIFIER", "x")])));
         assert!(!r.accepts(&entry(&[])));
+    }
+
+    /// The router agrees with asking each jail, on every combination of the fields
+    /// its groups test (values accepted, other values, absent).
+    #[test]
+    fn router_agrees_with_each_jails_accepts() {
+        let rules: Vec<MatchRules> = [
+            vec!["_COMM=sshd _COMM=sshd-session _UID=0"],
+            vec!["_SYSTEMD_UNIT=a.service _EXE=/a + _SYSTEMD_SLICE=system-a.slice _EXE=/a"],
+            vec!["_SYSTEMD_UNIT=a.service", "_TRANSPORT=kernel"],
+            vec!["_UID=0 _UID=0 MESSAGE_ID=x"],
+            vec![],
+        ]
+        .iter()
+        .map(|g| MatchRules::parse(g).unwrap())
+        .collect();
+        let refs: Vec<&MatchRules> = rules.iter().collect();
+        let router = Router::new(&refs);
+        let choices: Vec<(&str, &[&str])> = vec![
+            ("_COMM", &["sshd", "sshd-session", "bash"]),
+            ("_UID", &["0", "1000"]),
+            ("_SYSTEMD_UNIT", &["a.service", "b.service"]),
+            ("_EXE", &["/a", "/b"]),
+            ("_SYSTEMD_SLICE", &["system-a.slice"]),
+            ("_TRANSPORT", &["kernel", "syslog"]),
+            ("MESSAGE_ID", &["x"]),
+        ];
+        let mut routed = Routed::default();
+        let mut checked = 0;
+        // Each field: absent (0) or one of its values (1..).
+        let sizes: Vec<usize> = choices.iter().map(|(_, v)| v.len() + 1).collect();
+        let total: usize = sizes.iter().product();
+        for mut code in 0..total {
+            let mut fields = Vec::new();
+            for ((name, values), size) in choices.iter().zip(&sizes) {
+                let pick = code % size;
+                code /= size;
+                if pick > 0 {
+                    fields.push((*name, values[pick - 1]));
+                }
+            }
+            let e = entry(&fields);
+            router.route(&e, &mut routed);
+            let want: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].accepts(&e)).collect();
+            assert_eq!(routed.jails, want, "{fields:?}");
+            checked += want.len();
+        }
+        assert!(checked > 100, "{checked}");
     }
 
     #[test]

@@ -430,3 +430,125 @@ fn logpath_replay_needs_a_jail_with_a_logpath() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no enabled jail has a logpath"));
 }
+
+/// With every built-in jail enabled, replay routes in-process rather than through
+/// libsystemd's matches (too many terms: bench/RESULTS.md, "every built-in jail"):
+/// each jail still takes exactly the entries its journalmatch names, and sshd and
+/// recidive decide what they decide alone.
+#[test]
+fn every_builtin_jail_enabled_routes_like_sshd_alone() {
+    let a = "203.0.113.5";
+    let mut v = Vec::new();
+    for i in 0..3 {
+        v.push(fail(T0 + i * SEC, 10, a));
+    }
+    for i in 0..3 {
+        v.push(fail(T0 + 7200 * SEC + i * SEC, 12, a));
+    }
+    // A user's look-alike (not root): routed to no jail.
+    v.push(
+        E::new(T0 + 7300 * SEC)
+            .f("_UID", "1000")
+            .f("_COMM", "sshd")
+            .f(
+                "MESSAGE",
+                "Failed password for root from 203.0.113.9 port 1 ssh2",
+            ),
+    );
+    for i in 0..4 {
+        v.push(
+            E::new(T0 + 7400 * SEC + i * SEC)
+                .f("_UID", "0")
+                .f("_SYSTEMD_UNIT", "dovecot.service")
+                .f("_COMM", "auth")
+                .f("MESSAGE", "auth: passwd-file(u,203.0.113.7): unknown user"),
+        );
+    }
+    let alone = replay(&v, &[]);
+
+    let d = tempfile::tempdir().unwrap();
+    let names = json(&run(&[
+        "check",
+        "--config",
+        d.path().to_str().unwrap(),
+        "--json",
+    ]));
+    let mut cfg = CONFIG.to_owned();
+    for j in names["jails"].as_array().unwrap() {
+        let name = j["name"].as_str().unwrap();
+        if name != "sshd" && name != "recidive" {
+            cfg.push_str(&format!("[jail.{name}]\nenabled = true\n"));
+        }
+    }
+    let cfg = write_config(&d.path().join("etc"), &[("banjo.toml", &cfg)]);
+    let jdir = d.path().join("journal");
+    make_journal(&jdir, &v);
+    let all_by = |route: &str| {
+        json(&run(&[
+            "replay",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--journal-dir",
+            jdir.to_str().unwrap(),
+            "--no-ignoreself",
+            "--json",
+            "--route",
+            route,
+        ]))
+    };
+    let all = all_by("auto");
+    let stats = |j: &Value, name: &str| -> Value {
+        j["jails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["jail"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name}: {j:#}"))
+    };
+    assert!(all["jails"].as_array().unwrap().len() >= 40, "{all:#}");
+    let sshd_events = |j: &Value| -> Vec<_> {
+        events(j)
+            .into_iter()
+            .filter(|e| e.1 == "sshd" || e.1 == "recidive")
+            .collect()
+    };
+    assert_eq!(sshd_events(&all), sshd_events(&alone), "{all:#}");
+    assert_eq!(stats(&all, "sshd"), stats(&alone, "sshd"));
+    assert_eq!(stats(&all, "sshd")["entries"], 6);
+    assert_eq!(stats(&all, "dovecot")["entries"], 4, "{all:#}");
+    for s in all["jails"].as_array().unwrap() {
+        if s["jail"] != "sshd" && s["jail"] != "dovecot" && s["jail"] != "recidive" {
+            assert_eq!(s["entries"], 0, "{s}");
+        }
+    }
+    // Entries some jail took: the look-alike is not one of them.
+    assert_eq!(alone["entries"], 6);
+    assert_eq!(all["entries"], 10, "{all:#}");
+
+    // `--route` changes who applies the journalmatch, never what comes out: sshd
+    // alone read whole (the daemon's way, the bench's baseline), and every jail through
+    // libsystemd's ~150 match terms, agree with the runs above.
+    assert_eq!(replay(&v, &["--route", "in-process"]), alone);
+    assert_eq!(replay(&v, &["--route", "libsystemd"]), alone);
+    assert_eq!(all_by("in-process"), all);
+    assert_eq!(all_by("libsystemd"), all);
+}
+
+/// `--route` takes only its three names.
+#[test]
+fn replay_route_refuses_an_unknown_way() {
+    let d = tempfile::tempdir().unwrap();
+    let out = banjo()
+        .args(["replay", "--journal-dir"])
+        .arg(d.path())
+        .args(["--route", "kernel"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("in-process") && err.contains("libsystemd"),
+        "{err}"
+    );
+}

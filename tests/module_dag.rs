@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A file belongs to the longest entry its module path starts with, and
 /// so does a path it uses. `compat` is two layers: the fail2ban filter.d converter
-/// (with its INI reader and date templates) runs when `config/` loads a jail's
-/// `filter = "fail2ban:NAME"`, while the whole-configuration importer is built on
-/// `config/` and is used by the CLI only.
+/// (with its INI reader, date templates and syslog-tag rewrites) runs when `config/`
+/// loads a jail's `filter = "fail2ban:NAME"`, while the whole-configuration importer
+/// is built on `config/` and is used by the CLI only.
 const LAYERS: &[&str] = &[
     // Leaves: vocabulary every layer may use.
     "addr",

@@ -43,6 +43,21 @@ pub struct ReplayArgs {
     /// Machine-readable timeline and summary.
     #[arg(long)]
     pub json: bool,
+    /// How journal entries reach the jails: `libsystemd` hands every jail's
+    /// journalmatch to libsystemd, which skips the entries no jail names; `in-process`
+    /// reads every entry and routes it here, as the daemon does; `auto` is
+    /// `libsystemd` up to 16 match terms (all jails' together), else `in-process`.
+    /// The events and counts are the same either way, only the speed differs.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = Route::Auto)]
+    pub route: Route,
+}
+
+/// `--route`: who applies the jails' journalmatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Route {
+    Auto,
+    Libsystemd,
+    InProcess,
 }
 
 #[derive(Serialize)]
@@ -73,6 +88,11 @@ struct Refused {
     network: String,
     reason: String,
 }
+
+/// With `--route auto`, up to this many journalmatch terms (all jails' together) go to
+/// libsystemd; more are routed in-process: libsystemd's matching costs per term and
+/// entry (bench/RESULTS.md, "every built-in jail").
+const MAX_SD_MATCH_TERMS: usize = 16;
 
 pub fn run(a: ReplayArgs) -> anyhow::Result<Exit> {
     // As the daemon loads it: disabled jails' filters are not compiled.
@@ -128,7 +148,24 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<Exit> {
         .iter()
         .map(|j| j.config.journalmatch.clone())
         .collect();
-    let rule_refs: Vec<&MatchRules> = rules.iter().collect();
+    let terms: usize = rules
+        .iter()
+        .flat_map(|r| &r.groups)
+        .flat_map(|g| g.terms.values())
+        .map(Vec::len)
+        .sum();
+    let sd_matches = match a.route {
+        Route::Auto => terms <= MAX_SD_MATCH_TERMS,
+        Route::Libsystemd => true,
+        Route::InProcess => false,
+    };
+    // Every entry the source yields counts, unless the journal is read whole.
+    let count_all = sd_matches || loc.is_none();
+    let rule_refs: Vec<&MatchRules> = if sd_matches {
+        rules.iter().collect()
+    } else {
+        Vec::new()
+    };
 
     let mut events: Vec<Event> = Vec::new();
     let (mut n, mut first, mut last): (u64, Option<Micros>, Option<Micros>) = (0, None, None);
@@ -148,15 +185,19 @@ pub fn run(a: ReplayArgs) -> anyhow::Result<Exit> {
         if entry.fields.get("MESSAGE_ID") == Some(MSGID_BAN.as_bytes()) {
             return true;
         }
-        n += 1;
-        first.get_or_insert(entry.time_us);
-        last = Some(entry.time_us);
-        p.feed(entry, &mut |ev| {
+        let taken = p.feed(entry, &mut |ev| {
             if live {
                 let _ = print_event(&mut out, &ev);
             }
             events.push(ev);
         });
+        // Routed in-process, count what libsystemd's matches would have returned
+        // (entries some jail takes), so `entries` does not depend on --route.
+        if taken || count_all {
+            n += 1;
+            first.get_or_insert(entry.time_us);
+            last = Some(entry.time_us);
+        }
         // No kernel to refuse a network ban here.
         p.lifted.clear();
         true

@@ -27,7 +27,7 @@ impl Daemon {
             }
         }
         for (i, name, reason) in failed.into_iter().rev() {
-            self.pipeline.jails.remove(i);
+            self.pipeline.remove_jail(i);
             self.jail_down(&name, reason);
         }
         self.sweep_stale();
