@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 pub(crate) struct Housekeeping {
     /// Decisions since the heap was last trimmed.
     pub(crate) decisions_since_trim: usize,
+    /// Decisions since code pages were last given back (codepages.rs): a ban runs
+    /// cold paths (SQLite writes, the journal writer, the firewall's children, the
+    /// capture twin's compile) once.
+    pub(crate) decisions_since_release: usize,
     /// QUIET_AFTER past the last entry read: when to give memory back (see quiet()).
     pub(crate) quiet_at: Option<Instant>,
     pub(crate) last_refresh: Instant,
@@ -23,6 +27,7 @@ impl Default for Housekeeping {
     fn default() -> Housekeeping {
         Housekeeping {
             decisions_since_trim: 0,
+            decisions_since_release: 0,
             quiet_at: None,
             last_refresh: Instant::now(),
             last_watchdog: Instant::now(),
@@ -94,16 +99,23 @@ impl Daemon {
     /// Count decisions toward the next heap trim (see quiet()).
     pub(crate) fn note_decisions(&mut self, n: usize) {
         self.housekeeping.decisions_since_trim += n;
+        self.housekeeping.decisions_since_release += n;
     }
 
     /// The journal has been quiet for QUIET_AFTER: drop the journal pages reading
-    /// mapped, and after a burst the freed heap as well. One wake-up after each busy
-    /// spell; none while entries keep coming, none on a host with nothing to read.
+    /// mapped, after any decision the code pages it ran, and after a burst the freed
+    /// heap as well. One wake-up after each busy spell; none while entries keep
+    /// coming, none on a host with nothing to read.
     pub(crate) fn quiet(&mut self) {
         self.housekeeping.quiet_at = None;
         if self.housekeeping.decisions_since_trim >= TRIM_AFTER {
             self.housekeeping.decisions_since_trim = 0;
+            self.housekeeping.decisions_since_release = 0;
             give_back_memory();
+        } else if self.housekeeping.decisions_since_release > 0 {
+            self.housekeeping.decisions_since_release = 0;
+            release_journal_pages();
+            release_code_pages();
         } else {
             release_journal_pages();
         }
@@ -125,13 +137,22 @@ impl Daemon {
 ///   buffers): glibc keeps freed pages mapped, and an idle daemon would carry them for
 ///   good (built-in config: heap 2.96 -> 2.40 MiB at idle);
 /// - the journal pages libsystemd left mapped (see journal::mapped). This runs on the
-///   main thread, which owns the journal reader, as that module requires.
+///   main thread, which owns the journal reader, as that module requires;
+/// - the page-table entries of code and read-only data that start-up or the burst ran
+///   (see codepages.rs; no thread of the daemon loads or unloads a library).
 pub(crate) fn give_back_memory() {
     // SAFETY: malloc_trim only returns free memory of glibc's own arenas to the kernel.
     unsafe {
         nix::libc::malloc_trim(0);
     }
     release_journal_pages();
+    release_code_pages();
+}
+
+pub(crate) fn release_code_pages() {
+    if let Err(e) = super::codepages::release_code_pages() {
+        tracing::debug!("releasing code pages: {e}");
+    }
 }
 
 pub(crate) fn release_journal_pages() {

@@ -27,6 +27,7 @@ pub mod actions;
 mod apply;
 mod backlog;
 pub mod clock;
+mod codepages;
 mod control;
 mod drift;
 mod durability;
