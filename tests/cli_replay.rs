@@ -49,6 +49,11 @@ fn replay(entries: &[E], extra: &[&str]) -> Value {
     let cfg = write_config(&d.path().join("etc"), &[("banjo.toml", CONFIG)]);
     let jdir = d.path().join("journal");
     make_journal(&jdir, entries);
+    replay_dirs(&cfg, &jdir, extra)
+}
+
+/// `banjo replay --json` of the journal in `jdir` with the config dir `cfg`.
+fn replay_dirs(cfg: &std::path::Path, jdir: &std::path::Path, extra: &[&str]) -> Value {
     let mut args = vec![
         "replay",
         "--config",
@@ -483,19 +488,7 @@ fn every_builtin_jail_enabled_routes_like_sshd_alone() {
     let cfg = write_config(&d.path().join("etc"), &[("banjo.toml", &cfg)]);
     let jdir = d.path().join("journal");
     make_journal(&jdir, &v);
-    let all_by = |route: &str| {
-        json(&run(&[
-            "replay",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--journal-dir",
-            jdir.to_str().unwrap(),
-            "--no-ignoreself",
-            "--json",
-            "--route",
-            route,
-        ]))
-    };
+    let all_by = |route: &str| replay_dirs(&cfg, &jdir, &["--route", route]);
     let all = all_by("auto");
     let stats = |j: &Value, name: &str| -> Value {
         j["jails"]
