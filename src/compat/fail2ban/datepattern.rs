@@ -176,6 +176,29 @@ fn template(t: &str) -> Template {
     Template::Regex(codes(body))
 }
 
+/// Where the group enclosing the start of `re` closes (or `re.len()`).
+pub(super) fn group_end(re: &str) -> usize {
+    let b = re.as_bytes();
+    let (mut depth, mut class, mut i) = (0i32, false, 0);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if !class => class = true,
+            b']' if class => class = false,
+            b'(' if !class => depth += 1,
+            b')' if !class => {
+                if depth == 0 {
+                    return i;
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
+}
+
 /// Split `t` at its first capturing group: (before, inside, after).
 fn first_group(t: &str) -> Option<(&str, &str, &str)> {
     let b = t.as_bytes();
@@ -187,26 +210,8 @@ fn first_group(t: &str) -> Option<(&str, &str, &str)> {
             b'[' if !class => class = true,
             b']' if class => class = false,
             b'(' if !class && b.get(i + 1) != Some(&b'?') => {
-                let mut depth = 0;
-                let mut j = i;
-                let mut cls = false;
-                while j < b.len() {
-                    match b[j] {
-                        b'\\' => j += 1,
-                        b'[' if !cls => cls = true,
-                        b']' if cls => cls = false,
-                        b'(' if !cls => depth += 1,
-                        b')' if !cls => {
-                            depth -= 1;
-                            if depth == 0 {
-                                return Some((&t[..i], &t[i + 1..j], &t[j + 1..]));
-                            }
-                        }
-                        _ => {}
-                    }
-                    j += 1;
-                }
-                return None;
+                let j = i + 1 + group_end(&t[i + 1..]);
+                return (j < t.len()).then(|| (&t[..i], &t[i + 1..j], &t[j + 1..]));
             }
             _ => {}
         }

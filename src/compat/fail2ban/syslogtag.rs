@@ -20,7 +20,7 @@
 //! the anchored start of a pattern, or brackets around the address itself; nothing here
 //! adds a way to skip text before `<HOST>`.
 
-use super::datepattern::{after_separator, first_atom};
+use super::datepattern::{after_separator, first_atom, group_end};
 
 const HOSTNAME: &str = "%(__hostname)s";
 
@@ -74,29 +74,6 @@ fn is_tag_group(atom: &str) -> bool {
                 r"(\[\d+\])?",
             ]
             .contains(&pid))
-}
-
-/// Where the group enclosing the start of `re` closes (or `re.len()`).
-fn group_end(re: &str) -> usize {
-    let b = re.as_bytes();
-    let (mut depth, mut class, mut i) = (0i32, false, 0);
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 1,
-            b'[' if !class => class = true,
-            b']' if class => class = false,
-            b'(' if !class => depth += 1,
-            b')' if !class => {
-                if depth == 0 {
-                    return i;
-                }
-                depth -= 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    b.len()
 }
 
 /// A pattern (after its `^` and date) that starts with the program's tag: `NAME
