@@ -481,26 +481,12 @@ pub(super) fn first_atom(re: &str) -> Option<(&str, &str, &str)> {
             (i + 1).min(b.len())
         }
         b'(' => {
-            let (mut depth, mut i, mut class) = (0, 0, false);
-            loop {
-                if i >= b.len() {
-                    return None;
-                }
-                match b[i] {
-                    b'\\' => i += 1,
-                    b'[' if !class => class = true,
-                    b']' if class => class = false,
-                    b'(' if !class => depth += 1,
-                    b')' if !class => {
-                        depth -= 1;
-                        if depth == 0 {
-                            break i + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
+            // group_end gives re[1..].len() for a group that never closes.
+            let close = 1 + group_end(&re[1..]);
+            if close >= b.len() {
+                return None;
             }
+            close + 1
         }
         // A tag (`<HOST>`, `<F-USER>`, `</F-USER>`); any other `<` is itself.
         b'<' => match re.find('>') {
