@@ -54,6 +54,19 @@ mkdir -p "$data" "$out"
 
 stage() { printf '\n### %s\n' "$*"; }
 
+# Run "$@" $runs times, its output to $1: appends each elapsed time to the caller's
+# `times` and keeps the largest max RSS (KiB) in the caller's `rss`.
+timed_runs() {
+    local result=$1 secs kb
+    shift
+    for _ in $(seq "$runs"); do
+        /usr/bin/time -f "%e %M" -o "$out/time.txt" "$@" >"$result"
+        read -r secs kb <"$out/time.txt"
+        times+=("$secs")
+        [ "$kb" -gt "$rss" ] && rss=$kb
+    done
+}
+
 for tool in /lib/systemd/systemd-journal-remote /usr/bin/fail2ban-regex /usr/bin/time gcc journalctl; do
     command -v "$tool" >/dev/null || { echo "$0: needs $tool" >&2; exit 1; }
 done
@@ -83,7 +96,7 @@ logfiles() {
     echo "$dir"
 }
 files_stage() {
-    local ldir sdir cfg what file filter size lines d secs kb rss result
+    local ldir sdir cfg what file filter size lines d rss result
     ldir=$(logfiles "$n")
     sdir=$(logfiles $((n / 10)))
     cat "$ldir"/*.log "$sdir"/*.log >/dev/null
@@ -102,17 +115,12 @@ files_stage() {
         for size in "$n:$ldir" "$((n / 10)):$sdir"; do
             lines=${size%%:*} d=${size#*:} rss=0
             local times=()
-            for _ in $(seq "$runs"); do
-                if [ "$1" = test-filter ]; then
-                    cmd=("$banjo" test-filter "$filter" --logpath "$d/$file" --json)
-                else
-                    cmd=("$banjo" replay --config "$cfg" --no-ignoreself --logpath "$d/$file" --json)
-                fi
-                /usr/bin/time -f "%e %M" -o "$out/time.txt" "${cmd[@]}" >"$out/files-result.json"
-                read -r secs kb <"$out/time.txt"
-                times+=("$secs")
-                [ "$kb" -gt "$rss" ] && rss=$kb
-            done
+            if [ "$1" = test-filter ]; then
+                cmd=("$banjo" test-filter "$filter" --logpath "$d/$file" --json)
+            else
+                cmd=("$banjo" replay --config "$cfg" --no-ignoreself --logpath "$d/$file" --json)
+            fi
+            timed_runs "$out/files-result.json" "${cmd[@]}"
             result=$(python3 -c '
 import json, statistics, sys
 r = json.load(open(sys.argv[1]))
@@ -137,7 +145,7 @@ fi
 # binary, same run. sshd alone with libsystemd's matches (replay's default for few
 # terms: entries no jail names are never decoded) is printed for information.
 jails_stage() {
-    local jdir=$1 one=$out/jails-sshd all=$out/jails-all secs kb rss result label cfg route
+    local jdir=$1 one=$out/jails-sshd all=$out/jails-all rss result label cfg route
     mkdir -p "$one" "$all"
     printf '%s\n' "[jail.sshd]" "enabled = true" "[jail.recidive]" "enabled = false" >"$one/banjo.toml"
     rm -f "$all/banjo.toml"
@@ -154,14 +162,8 @@ for j in json.load(sys.stdin)["jails"]:
         [ "${label%%-*}" = all ] && cfg=$all
         local times=()
         rss=0
-        for _ in $(seq "$runs"); do
-            /usr/bin/time -f "%e %M" -o "$out/time.txt" \
-                "$banjo" replay --config "$cfg" --journal-dir "$jdir" --no-ignoreself --json \
-                --route "$route" >"$out/jails-result.json"
-            read -r secs kb <"$out/time.txt"
-            times+=("$secs")
-            [ "$kb" -gt "$rss" ] && rss=$kb
-        done
+        timed_runs "$out/jails-result.json" "$banjo" replay --config "$cfg" --journal-dir "$jdir" \
+            --no-ignoreself --json --route "$route"
         result=$(python3 -c '
 import json, statistics, sys
 r = json.load(open(sys.argv[1]))
